@@ -1,0 +1,2 @@
+"""How AccessGuard stores things: config, engine, sessions, queries, validation, errors,
+migrations, import and export. Never imports textual or tui."""

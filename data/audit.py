@@ -1,0 +1,304 @@
+"""Writing the audit trail, reading it, and undoing changes from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, exists, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from data.actor import Actor
+from data.errors import Conflict, Invalid, NotFound
+from data.records import AuditRecord, Cursor, Page, PageRequest
+from data.specs import SPECS, EntitySpec, from_json
+from data.trail import new_batch, snapshot, to_json, write_entry
+from data.unit import reading, writing
+from models import AuditEntry
+
+UNDOABLE_ACTIONS = ("create", "update", "delete")
+SEARCH_MAX = 200
+
+
+def to_record(entry: AuditEntry) -> AuditRecord:
+    """The plain record for an entry."""
+    return AuditRecord(
+        id=entry.id,
+        at=entry.at,
+        actor=entry.actor,
+        source=entry.source,
+        batch=entry.batch,
+        action=entry.action,
+        entity=entry.entity,
+        record_id=entry.record_id,
+        old=entry.old_values,
+        new=entry.new_values,
+        reverts_id=entry.reverts_id,
+    )
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    """What an undo restored: the restore entries it wrote, newest last, and a summary."""
+
+    entries: tuple[AuditRecord, ...]
+    summary: str
+
+
+class AuditLog:
+    """The public operations on the audit trail; each is one unit of work."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def page(self, request: PageRequest) -> Page[AuditRecord]:
+        """Entries newest first (``descending`` is ignored), keyset-paged by id.
+
+        ``search`` matches the actor or the record (``user``, ``user 12`` or ``12``).
+        """
+        if len(request.search) > SEARCH_MAX:
+            raise Invalid({"search": f"is too long (at most {SEARCH_MAX} characters)"})
+        with reading(self._sessions) as session:
+            stmt = _filtered(select(AuditEntry), request.search)
+            backward = request.before is not None or (request.from_end and request.after is None)
+            if request.after is not None:
+                stmt = stmt.where(AuditEntry.id < request.after.id)
+            if request.before is not None:
+                stmt = stmt.where(AuditEntry.id > request.before.id)
+            order = AuditEntry.id.asc() if backward else AuditEntry.id.desc()
+            rows = list(session.scalars(stmt.order_by(order).limit(request.limit + 1)))
+            more = len(rows) > request.limit
+            rows = rows[: request.limit]
+            if backward:
+                rows.reverse()
+            records = tuple(to_record(row) for row in rows)
+        return _page(records, request, more=more, backward=backward)
+
+    def count(self, search: str = "") -> int:
+        """How many entries match ``search``."""
+        with reading(self._sessions) as session:
+            stmt = _filtered(select(func.count()).select_from(AuditEntry), search)
+            return int(session.scalar(stmt) or 0)
+
+    def get(self, entry_id: int) -> AuditRecord:
+        """One entry, whole."""
+        with reading(self._sessions) as session:
+            entry = session.get(AuditEntry, entry_id)
+            if entry is None:
+                raise NotFound(f"Audit entry {entry_id} does not exist.")
+            return to_record(entry)
+
+    def for_record(self, entity: str, record_id: int) -> tuple[AuditRecord, ...]:
+        """Every entry about one record, oldest first."""
+        with reading(self._sessions) as session:
+            stmt = (
+                select(AuditEntry)
+                .where(AuditEntry.entity == entity, AuditEntry.record_id == record_id)
+                .order_by(AuditEntry.id)
+            )
+            return tuple(to_record(entry) for entry in session.scalars(stmt))
+
+    def undo_last(self, *, actor: Actor) -> UndoResult:
+        """Undo ``actor``'s most recent change that is not undone yet, in a new audited transaction.
+
+        A change is one unit of work (a bulk delete undoes as a whole). A deleted row comes
+        back with its id; a changed row goes back to its old values if nobody changed it
+        since (else `Conflict`); a created row is deleted again under the same check.
+        """
+        with writing(self._sessions) as session:
+            last = session.scalars(
+                _undoable(actor).order_by(AuditEntry.id.desc()).limit(1)
+            ).first()
+            if last is None:
+                raise NotFound("Nothing to undo: no change made here is left to undo.")
+            entries = session.scalars(
+                _undoable(actor)
+                .where(AuditEntry.batch == last.batch)
+                .order_by(AuditEntry.id.desc())
+            ).all()
+            batch = new_batch()
+            written = [revert(session, entry, actor=actor, batch=batch) for entry in entries]
+            records = tuple(to_record(entry) for entry in written)
+        return UndoResult(entries=records, summary=_summarise(entries))
+
+
+def _undoable(actor: Actor) -> Select[tuple[AuditEntry]]:
+    undo = aliased(AuditEntry)
+    return select(AuditEntry).where(
+        AuditEntry.actor == actor.label,
+        AuditEntry.source == actor.source,
+        AuditEntry.action.in_(UNDOABLE_ACTIONS),
+        ~exists().where(undo.reverts_id == AuditEntry.id),
+    )
+
+
+def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> AuditEntry:
+    """Put the record of ``entry`` back to its state before ``entry``; audit that as a restore.
+
+    Refused with `Conflict` when anyone else changed the record since ``entry``, or when
+    the row moved on without an audit entry: an undo never overwrites a colleague's work.
+    """
+    spec = SPECS[entry.entity]
+    record_id = entry.record_id
+    if record_id is None:
+        raise Invalid({"entry": f"audit entry {entry.id} names no record"})
+    obj = session.get(spec.model, record_id, with_for_update=True)
+    expected_version = _version_after_own_changes(session, spec, entry, actor)
+    if entry.action == "delete":
+        return _recreate(session, spec, entry, obj, actor=actor, batch=batch)
+    if obj is None:
+        raise Conflict(f"Cannot undo: {spec.entity} {record_id} was deleted since.", current=None)
+    if obj.version != expected_version:
+        raise Conflict(
+            f"Cannot undo: {spec.entity} {record_id} was changed since, outside this console.",
+            current=spec.fetch(session, record_id),
+        )
+    before = snapshot(spec.snapshot_fields, obj)
+    if entry.action == "create":
+        if spec.before_delete is not None:
+            spec.before_delete(session, obj, actor, batch)
+        session.delete(obj)
+        session.flush()
+        return write_entry(
+            session, actor=actor, batch=batch, action="restore", entity=spec.entity,
+            record_id=record_id, old=before, new=None, reverts_id=entry.id,
+        )
+    for name, value in (entry.old_values or {}).items():
+        if name in spec.snapshot_fields:
+            setattr(obj, name, from_json(spec.model, name, value))
+    session.flush()
+    after = snapshot(spec.snapshot_fields, obj)
+    changed = [name for name in after if after[name] != before.get(name)]
+    return write_entry(
+        session, actor=actor, batch=batch, action="restore", entity=spec.entity,
+        record_id=record_id,
+        old={name: before.get(name) for name in changed},
+        new={name: after[name] for name in changed},
+        reverts_id=entry.id,
+    )
+
+
+def _version_after_own_changes(
+    session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry, actor: Actor
+) -> int | None:
+    """The version the row must be at for ``entry`` to be undone safely.
+
+    Every later entry on the record must be this actor's own undo (or password change);
+    anything else means someone changed the record since, and undo would overwrite them.
+    """
+    later = session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == entry.entity,
+            AuditEntry.record_id == entry.record_id,
+            AuditEntry.id > entry.id,
+        )
+        .order_by(AuditEntry.id)
+    ).all()
+    reverted = {item.reverts_id for item in later if item.action == "restore"}
+    for item in later:
+        foreign = item.actor != actor.label or item.source != actor.source
+        pending = item.action in UNDOABLE_ACTIONS and item.id not in reverted
+        if foreign or pending:
+            raise Conflict(
+                f"Cannot undo: {item.actor} changed {spec.entity} {entry.record_id} since "
+                f"(audit entry {item.id}).",
+                current=spec.fetch(session, entry.record_id or 0),
+            )
+    newest = later[-1] if later else entry
+    version = (newest.new_values or {}).get("version")
+    return int(version) if version is not None else None
+
+
+def _recreate(
+    session: Session,
+    spec: EntitySpec[Any, Any],
+    entry: AuditEntry,
+    existing: Any,
+    *,
+    actor: Actor,
+    batch: str,
+) -> AuditEntry:
+    if existing is not None:
+        raise Conflict(
+            f"Cannot undo: {spec.entity} {entry.record_id} exists again.",
+            current=spec.fetch(session, entry.record_id or 0),
+        )
+    old = entry.old_values or {}
+    values = {
+        name: from_json(spec.model, name, old.get(name))
+        for name in spec.snapshot_fields
+        if name in old
+    }
+    # The version moves on from the deleted row's, so an editor still holding it is told.
+    values.update(id=entry.record_id, version=int(old.get("version", 0)) + 1)
+    _drop_dangling_references(session, spec, values)
+    # Core insert: the row keeps its old id and version, which an ORM insert would reset.
+    session.execute(insert(spec.model).values(**values))
+    new = {name: to_json(value) for name, value in values.items() if name != "id"}
+    return write_entry(
+        session, actor=actor, batch=batch, action="restore", entity=spec.entity,
+        record_id=entry.record_id, old=None, new=new, reverts_id=entry.id,
+    )
+
+
+def _drop_dangling_references(
+    session: Session, spec: EntitySpec[Any, Any], values: dict[str, Any]
+) -> None:
+    """A restored row cannot point at a row deleted since: such a reference becomes empty."""
+    for column in spec.model.__table__.columns:
+        value = values.get(column.name)
+        if value is None:
+            continue
+        for foreign_key in column.foreign_keys:
+            target = foreign_key.column
+            if session.scalar(select(target).where(target == value)) is None:
+                values[column.name] = None
+
+
+def _summarise(entries: Any) -> str:
+    verbs = {"create": "removed the created", "update": "restored the edited", "delete": "restored the deleted"}
+    if len(entries) == 1:
+        entry = entries[0]
+        return f"Undo: {verbs[entry.action]} {entry.entity} {entry.record_id}."
+    return f"Undo: reverted {len(entries)} changes of one operation."
+
+
+def _filtered(stmt: Any, search: str) -> Any:
+    text = search.strip()
+    if not text:
+        return stmt
+    words = text.split()
+    if len(words) == 2 and words[0].lower() in SPECS and words[1].isdigit():
+        return stmt.where(AuditEntry.entity == words[0].lower(), AuditEntry.record_id == int(words[1]))
+    if text.isdigit():
+        return stmt.where(AuditEntry.record_id == int(text))
+    if text.lower() in SPECS:
+        return stmt.where(AuditEntry.entity == text.lower())
+    pattern = "%" + escape_like(text.lower()) + "%"
+    return stmt.where(or_(func.lower(AuditEntry.actor).like(pattern, escape="\\")))
+
+
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards and the escape character taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _page(
+    records: tuple[AuditRecord, ...], request: PageRequest, *, more: bool, backward: bool
+) -> Page[AuditRecord]:
+    if backward:
+        has_prev, has_next = more, request.before is not None
+    else:
+        has_next, has_prev = more, request.after is not None
+    return Page(
+        records=records,
+        next=Cursor(records[-1].id, records[-1].id) if records else None,
+        prev=Cursor(records[0].id, records[0].id) if records else None,
+        has_next=has_next,
+        has_prev=has_prev,
+        request=request,
+    )
+
+
+__all__ = ["AuditLog", "UndoResult", "escape_like", "revert"]

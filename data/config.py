@@ -1,0 +1,73 @@
+"""Where the database is: resolving the URL without ever printing its password."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from data.errors import AccessGuardError
+
+DEFAULT_URL = "sqlite:///./accessguard.db"
+URL_ENV_VAR = "DATABASE_URL"
+
+# Plain scheme -> the driver AccessGuard ships an extra for.
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+class BadDatabaseURL(AccessGuardError):
+    """The configured URL cannot be used; the message never contains the password."""
+
+    title = "Bad database URL"
+
+
+def resolve_url(cli_value: str | None = None, environ: Mapping[str, str] | None = None) -> URL:
+    """Pick the URL (``--db`` > ``DATABASE_URL`` > the local SQLite file) and normalise it.
+
+    The result is a SQLAlchemy ``URL``, whose ``str`` and ``repr`` both mask the password, so
+    callers can log or display it freely.
+    """
+    env = os.environ if environ is None else environ
+    raw = cli_value or env.get(URL_ENV_VAR) or DEFAULT_URL
+    return normalise_url(raw)
+
+
+def normalise_url(raw: str) -> URL:
+    """Parse ``raw`` and map ``postgresql://`` / ``mysql://`` to psycopg 3 / PyMySQL."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        # The raw text may hold a password, so it is not echoed back.
+        raise BadDatabaseURL(
+            "the database URL could not be parsed; expected e.g. sqlite:///path.db, "
+            "postgresql://user@host/db or mysql://user@host/db"
+        ) from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is not None:
+        url = url.set(drivername=driver)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
+            raise BadDatabaseURL(
+                "an in-memory SQLite database cannot be shared between the console's worker "
+                "threads; give a file, e.g. sqlite:///./accessguard.db"
+            )
+    elif backend == "mysql":
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    elif backend != "postgresql":
+        raise BadDatabaseURL(
+            f"unsupported database {backend!r}: use sqlite, postgresql or mysql/mariadb"
+        )
+    return url
+
+
+def display_url(url: URL) -> str:
+    """The URL as it may be shown anywhere: password replaced by ***."""
+    return url.render_as_string(hide_password=True)

@@ -1,0 +1,121 @@
+"""Building the one engine a process uses, and the session factory bound to it.
+
+Nothing here runs at import time: the app or the CLI calls `create_database_engine` once it
+knows the URL, and tests hand in their own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+SERVER_POOL_RECYCLE_S = 1_800
+SERVER_LOCK_TIMEOUT_S = 5
+# Execution option a write unit of work sets on its connection; SQLite then opens the
+# transaction with BEGIN IMMEDIATE so two writers queue instead of failing at COMMIT.
+WRITE_OPTION = "accessguard_write"
+
+
+def create_database_engine(url: URL, *, read_only: bool = False, echo: bool = False) -> Engine:
+    """Create the process's engine for ``url``.
+
+    SQLite: WAL, foreign keys on every connection, a busy timeout, BEGIN IMMEDIATE for
+    writes, new files created 0600, and ``mode=ro`` when read-only. Servers: pre-ping,
+    recycle, a lock timeout, and a READ ONLY session when read-only.
+    """
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, read_only=read_only, echo=echo)
+    return _server_engine(url, read_only=read_only, echo=echo)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """The seeds' ``SessionLocal``: no autoflush, objects stay readable after commit."""
+    return sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
+
+
+def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
+    path = Path(url.database or "")
+    if read_only:
+        # The database itself refuses writes: SQLite opens the file with SQLITE_OPEN_READONLY.
+        url = url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
+    else:
+        _create_private_file(path)
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN, not pysqlite's own guesswork.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not read_only:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        writing = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create a new database file readable by its owner only.
+
+    SQLite gives the -wal and -shm files the permissions of the database file, so they
+    are private too. An existing file is left as it is.
+    """
+    if path.exists():
+        return
+    if path.parent and not path.parent.exists():
+        return  # sqlite3 will report "unable to open database file" with its own words
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _server_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
+    backend = url.get_backend_name()
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
+    engine = create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_recycle=SERVER_POOL_RECYCLE_S,
+        connect_args=connect_args,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if backend == "postgresql":
+                cursor.execute(f"SET lock_timeout = '{SERVER_LOCK_TIMEOUT_S}s'")
+                if read_only:
+                    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            else:
+                cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {SERVER_LOCK_TIMEOUT_S}")
+                cursor.execute("SET SESSION sql_mode = 'TRADITIONAL,NO_AUTO_VALUE_ON_ZERO'")
+                if read_only:
+                    cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        finally:
+            cursor.close()
+        if backend == "postgresql":
+            # psycopg opened a transaction for the SETs; end it so the pool hands out a clean one.
+            dbapi_connection.commit()
+
+    return engine

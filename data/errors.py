@@ -1,0 +1,75 @@
+"""The errors a data operation can raise: each has a title and a message an admin can act on.
+
+Raw driver exceptions never leave data/; `translate_errors` turns them into these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class AccessGuardError(Exception):
+    """Base of every error the data core reports. ``title`` is short, ``message`` says what to do."""
+
+    title = "Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(AccessGuardError):
+    """The record does not exist (any more)."""
+
+    title = "Not found"
+
+
+class Conflict(AccessGuardError):
+    """The record changed (or vanished) since the editor read it.
+
+    ``current`` is the record as it is now, or None when someone deleted it.
+    """
+
+    title = "Changed by someone else"
+
+    def __init__(self, message: str, *, current: Any | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class Invalid(AccessGuardError):
+    """One or more fields were refused; ``errors`` maps field name to the reason."""
+
+    title = "Not saved: invalid input"
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in self.errors.items()))
+
+
+class Busy(AccessGuardError):
+    """Another writer holds a lock for longer than we are willing to wait."""
+
+    title = "Database busy"
+
+
+class Unavailable(AccessGuardError):
+    """The database cannot be reached or cannot store anything right now."""
+
+    title = "Database unavailable"
+
+
+class ReadOnly(AccessGuardError):
+    """The database (or this connection to it) refuses writes."""
+
+    title = "Read-only"
+
+
+class SchemaMismatch(AccessGuardError):
+    """The database's schema is not the one this version of AccessGuard expects."""
+
+    title = "Schema out of date"

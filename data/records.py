@@ -1,0 +1,134 @@
+"""Plain, frozen records: the only shapes that leave data/. No ORM object ever does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+RecordT = TypeVar("RecordT")
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user as stored. The password hash never leaves data/: only whether one is set."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+    is_active: bool
+    has_password: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """A product as stored, with its owner's email for display (None when unowned)."""
+
+    id: int
+    sku: str
+    name: str
+    description: str
+    price: Decimal
+    stock: int
+    is_active: bool
+    owner_id: int | None
+    owner_email: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audit entry. ``old``/``new`` hold JSON-ready values, secrets already redacted."""
+
+    id: int
+    at: datetime
+    actor: str
+    source: str
+    batch: str
+    action: str
+    entity: str
+    record_id: int | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    reverts_id: int | None
+
+    @property
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """Field -> (old, new) for every field this entry touched, bookkeeping left out."""
+        old = self.old or {}
+        new = self.new or {}
+        fields = [key for key in {**old, **new} if key != "version"]
+        return {key: (old.get(key), new.get(key)) for key in fields}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A keyset position: the sort column's value and the id that breaks ties."""
+
+    value: Any
+    id: int
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which page to read.
+
+    With neither cursor: the first page (or the last, when ``from_end``). ``after`` reads
+    forward from a page's ``next``; ``before`` reads backward from a page's ``prev``.
+    """
+
+    sort: str = "id"
+    descending: bool = False
+    search: str = ""
+    after: Cursor | None = None
+    before: Cursor | None = None
+    from_end: bool = False
+    limit: int = 100
+    filters: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Page(Generic[RecordT]):
+    """Some rows in display order, and how to reach the rows either side of them."""
+
+    records: tuple[RecordT, ...]
+    next: Cursor | None = None
+    prev: Cursor | None = None
+    has_next: bool = False
+    has_prev: bool = False
+    request: PageRequest = field(default_factory=PageRequest)
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """The verdict on one row of an import file."""
+
+    line: int
+    key: str
+    outcome: str  # "add", "update", "unchanged" or "refused"
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    entity: str
+    rows: tuple[ImportRow, ...]
+    applied: bool
+
+    def count(self, outcome: str) -> int:
+        """How many rows ended with ``outcome``."""
+        return sum(1 for row in self.rows if row.outcome == outcome)
+
+    @property
+    def refused(self) -> tuple[ImportRow, ...]:
+        """The rows that cannot be imported, with their reasons."""
+        return tuple(row for row in self.rows if row.outcome == "refused")

@@ -1,0 +1,230 @@
+"""What differs between users and products, written down once as data.
+
+Everything generic (paging, search, create/update/delete, audit, undo, import, export) reads
+one of these specs; adding a model means adding a spec, not copying code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from data.actor import Actor
+from data.errors import Invalid
+from data.records import ProductRecord, UserRecord
+from data.trail import snapshot, write_entry
+from data.validation import PRODUCT_FIELDS, USER_FIELDS, Validator
+from models import Base, Product, User
+
+ModelT = TypeVar("ModelT", bound=Base)
+RecordT = TypeVar("RecordT")
+
+
+@dataclass(frozen=True, eq=False)
+class EntitySpec(Generic[ModelT, RecordT]):
+    """How one model is listed, searched, validated, written and audited."""
+
+    entity: str
+    plural: str
+    model: type[ModelT]
+    record_type: type[RecordT]
+    select: Callable[[], Select[Any]]
+    validators: Mapping[str, Validator]
+    required: frozenset[str]
+    sort_columns: Mapping[str, ColumnElement[Any]]
+    search_columns: tuple[ColumnElement[Any], ...]
+    natural_key: str
+    snapshot_fields: tuple[str, ...]
+    filter_columns: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)
+    # Sets clean values on a model, resolving references (a product's owner email).
+    assign: Callable[[Session, ModelT, Mapping[str, Any]], None] | None = None
+    # Runs before a delete, in its transaction and batch (a user's products lose their owner).
+    before_delete: Callable[[Session, ModelT, Actor, str], None] | None = None
+    # Fields whose value import/export write under another name (owner -> owner_email).
+    export_columns: tuple[str, ...] = ()
+
+    def record(self, row: Any) -> RecordT:
+        """Build the record from a row of ``select()``; column labels equal record fields."""
+        return self.record_type(**row._mapping)
+
+    def fetch(self, session: Session, record_id: int) -> RecordT | None:
+        """The record with ``record_id`` as it is in this transaction, or None."""
+        row = session.execute(self.select().where(self.sort_columns["id"] == record_id)).first()
+        return self.record(row) if row is not None else None
+
+    def describe(self, record: Any) -> str:
+        """A short human name for messages: ``user 12 <alice@example.com>``."""
+        return f"{self.entity} {record.id} <{getattr(record, self.natural_key)}>"
+
+    def assign_values(self, session: Session, obj: ModelT, values: Mapping[str, Any]) -> None:
+        """Set validated ``values`` on ``obj``."""
+        if self.assign is not None:
+            self.assign(session, obj, values)
+            return
+        for name, value in values.items():
+            setattr(obj, name, value)
+
+
+def from_json(model: type[Base], name: str, value: Any) -> Any:
+    """The inverse of `to_json` for column ``name`` of ``model``."""
+    if value is None:
+        return None
+    python_type = model.__table__.c[name].type.python_type
+    if python_type is Decimal:
+        return Decimal(value)
+    if python_type is datetime:
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _user_select() -> Select[Any]:
+    return select(
+        User.id,
+        User.name,
+        User.email,
+        User.role,
+        User.is_active,
+        User.password_hash.is_not(None).label("has_password"),
+        User.created_at,
+        User.updated_at,
+        User.version,
+    )
+
+
+def _product_select() -> Select[Any]:
+    return select(
+        Product.id,
+        Product.sku,
+        Product.name,
+        Product.description,
+        Product.price,
+        Product.stock,
+        Product.is_active,
+        Product.owner_id,
+        User.email.label("owner_email"),
+        Product.created_at,
+        Product.updated_at,
+        Product.version,
+    ).outerjoin(User, Product.owner_id == User.id)
+
+
+def _unlink_owned_products(session: Session, user: User, actor: Actor, batch: str) -> None:
+    """A deleted user's products lose their owner, each change audited in the same batch.
+
+    Their versions move, so a colleague editing one of them is told; undoing the delete
+    reverts the whole batch and gives the products back.
+    """
+    owned = session.scalars(
+        select(Product).where(Product.owner_id == user.id).order_by(Product.id).with_for_update()
+    ).all()
+    for product in owned:
+        old = snapshot(("owner_id",), product)
+        product.owner_id = None
+        session.flush()
+        write_entry(
+            session, actor=actor, batch=batch, action="update", entity="product",
+            record_id=product.id, old=old, new=snapshot(("owner_id",), product),
+        )
+
+
+def _assign_product(session: Session, product: Product, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        if name == "owner":
+            product.owner_id = _resolve_owner(session, value)
+        else:
+            setattr(product, name, value)
+
+
+def _resolve_owner(session: Session, owner: int | str | None) -> int | None:
+    if owner is None:
+        return None
+    if isinstance(owner, int):
+        if session.get(User, owner) is None:
+            raise Invalid({"owner": f"no user with id {owner}"})
+        return owner
+    owner_id = session.scalar(select(User.id).where(User.email == owner))
+    if owner_id is None:
+        raise Invalid({"owner": f"no user with email {owner}"})
+    return owner_id
+
+
+USERS: EntitySpec[User, UserRecord] = EntitySpec(
+    entity="user",
+    plural="users",
+    model=User,
+    record_type=UserRecord,
+    select=_user_select,
+    validators=USER_FIELDS,
+    required=frozenset({"name", "email"}),
+    sort_columns={
+        "id": User.id,
+        "name": User.name,
+        "email": User.email,
+        "role": User.role,
+        "is_active": User.is_active,
+        "created_at": User.created_at,
+        "updated_at": User.updated_at,
+    },
+    search_columns=(User.name, User.email),
+    natural_key="email",
+    snapshot_fields=("name", "email", "role", "is_active", "created_at"),
+    before_delete=_unlink_owned_products,
+    export_columns=("id", "name", "email", "role", "is_active", "has_password", "created_at", "updated_at"),
+)
+
+PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(
+    entity="product",
+    plural="products",
+    model=Product,
+    record_type=ProductRecord,
+    select=_product_select,
+    validators=PRODUCT_FIELDS,
+    required=frozenset({"sku", "name", "price"}),
+    sort_columns={
+        "id": Product.id,
+        "sku": Product.sku,
+        "name": Product.name,
+        "price": Product.price,
+        "stock": Product.stock,
+        "is_active": Product.is_active,
+        "created_at": Product.created_at,
+        "updated_at": Product.updated_at,
+    },
+    search_columns=(Product.sku, Product.name),
+    natural_key="sku",
+    snapshot_fields=(
+        "sku",
+        "name",
+        "description",
+        "price",
+        "stock",
+        "is_active",
+        "owner_id",
+        "created_at",
+    ),
+    filter_columns={"owner_id": Product.owner_id},
+    assign=_assign_product,
+    export_columns=(
+        "id",
+        "sku",
+        "name",
+        "description",
+        "price",
+        "stock",
+        "is_active",
+        "owner_email",
+        "created_at",
+        "updated_at",
+    ),
+)
+
+SPECS: dict[str, EntitySpec[Any, Any]] = {spec.entity: spec for spec in (USERS, PRODUCTS)}
+
+__all__ = ["PRODUCTS", "SPECS", "USERS", "EntitySpec", "from_json"]

@@ -1,0 +1,105 @@
+"""Turning driver exceptions into the data core's errors, so none reaches a caller raw."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm.exc import StaleDataError
+
+from data.errors import AccessGuardError, Busy, Invalid, ReadOnly, Unavailable
+
+# Constraint (by its conventional name, or SQLite's "table.column") -> field and reason.
+_CONSTRAINTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("uq_users_email", "users.email"), "email", "is already used by another user"),
+    (("uq_products_sku", "products.sku"), "sku", "is already used by another product"),
+    (("ck_products_price_not_negative",), "price", "must not be negative"),
+    (("ck_products_stock_not_negative",), "stock", "must not be negative"),
+    (("ck_users_role_allowed",), "role", "is not an allowed role"),
+    (("fk_products_owner_id_users", "foreign key"), "owner", "no such user"),
+)
+
+_BUSY_SQLSTATES = {"55P03", "40P01", "40001", "57014"}
+_READ_ONLY_SQLSTATES = {"25006", "42501"}
+_MYSQL_BUSY = {1205, 1213}
+_MYSQL_READ_ONLY = {1792, 1290, 1142, 1036}
+_MYSQL_TOO_BIG = {1264, 1406, 1366, 3819}
+_MYSQL_GONE = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
+
+NOT_SAVED = "Nothing was saved."
+
+
+class StaleWrite(Exception):
+    """A versioned UPDATE or DELETE matched no row: someone changed or deleted it first."""
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Run a unit of work, re-raising driver errors as `AccessGuardError` subclasses."""
+    try:
+        yield
+    except (AccessGuardError, StaleWrite):
+        raise
+    except StaleDataError as error:
+        raise StaleWrite(str(error)) from None
+    except sa_exc.IntegrityError as error:
+        raise _integrity(error) from None
+    except sa_exc.TimeoutError:
+        raise Busy("All database connections are in use; try again in a moment.") from None
+    except sa_exc.DBAPIError as error:
+        raise _dbapi(error) from None
+    except sa_exc.StatementError as error:
+        # A value the driver could not even bind (e.g. an integer too large for SQLite).
+        reason = str(error.orig) if error.orig is not None else "cannot be stored"
+        raise Invalid({"record": f"a value cannot be stored: {reason}"}) from None
+
+
+def _message(error: sa_exc.DBAPIError) -> str:
+    # The driver's own first line: never parameters (the engine hides them) nor the URL.
+    return str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error).__name__
+
+
+def _integrity(error: sa_exc.IntegrityError) -> AccessGuardError:
+    text = _message(error).lower()
+    for needles, field, reason in _CONSTRAINTS:
+        if any(needle in text for needle in needles):
+            return Invalid({field: reason})
+    if "not null" in text or "cannot be null" in text:
+        return Invalid({"record": "a required value is missing"})
+    return Invalid({"record": f"refused by the database: {_message(error)}"})
+
+
+def _dbapi(error: sa_exc.DBAPIError) -> AccessGuardError:
+    text = _message(error)
+    lowered = text.lower()
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    mysql_code = _mysql_code(error)
+    if error.connection_invalidated or mysql_code in _MYSQL_GONE or (
+        sqlstate is not None and (sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"})
+    ):
+        return Unavailable(f"Lost the connection to the database ({text}). {NOT_SAVED}")
+    if "locked" in lowered or "busy" in lowered or sqlstate in _BUSY_SQLSTATES or mysql_code in _MYSQL_BUSY:
+        return Busy(f"Another session holds a lock on the data ({text}). {NOT_SAVED} Try again.")
+    if (
+        "readonly" in lowered
+        or "read-only" in lowered
+        or "read only" in lowered
+        or sqlstate in _READ_ONLY_SQLSTATES
+        or mysql_code in _MYSQL_READ_ONLY
+    ):
+        return ReadOnly(f"The database refused the write ({text}). {NOT_SAVED}")
+    if "disk is full" in lowered or "disk full" in lowered or sqlstate == "53100":
+        return Unavailable(f"The disk is full ({text}). {NOT_SAVED}")
+    if (sqlstate is not None and sqlstate.startswith("22")) or mysql_code in _MYSQL_TOO_BIG:
+        return Invalid({"record": f"a value does not fit: {text}"})
+    if isinstance(error, sa_exc.OperationalError):
+        return Unavailable(f"The database could not do this ({text}). {NOT_SAVED}")
+    return Unavailable(f"Database error: {text}. {NOT_SAVED}")
+
+
+def _mysql_code(error: sa_exc.DBAPIError) -> int | None:
+    args = getattr(error.orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None

@@ -1,0 +1,30 @@
+"""Units of work: one session, one transaction, per public data operation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.engine import WRITE_OPTION
+from data.translate import translate_errors
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only unit of work: one consistent snapshot, closed afterwards."""
+    with translate_errors(), sessions.begin() as session:
+        yield session
+
+
+@contextmanager
+def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A write unit of work: commit on success, rollback on any error, close always.
+
+    The write option makes SQLite open it with BEGIN IMMEDIATE, so concurrent writers
+    queue on the busy timeout instead of failing half way.
+    """
+    with translate_errors(), sessions.begin() as session:
+        session.connection(execution_options={WRITE_OPTION: True})
+        yield session

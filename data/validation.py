@@ -1,0 +1,276 @@
+"""Field validation, written once and used by the console's forms, the CLI and import.
+
+Each validator takes what a person typed (or a file held) and returns the clean value to
+store, or raises `FieldError` with a message that fits beside the field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from data.errors import Invalid
+from models.product import DESCRIPTION_MAX, SKU_MAX
+from models.product import NAME_MAX as PRODUCT_NAME_MAX
+from models.user import EMAIL_MAX, ROLES
+from models.user import NAME_MAX as USER_NAME_MAX
+
+PRICE_MAX = Decimal("9999999999.99")
+STOCK_MAX = 2_147_483_647
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+SKU_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
+_DECIMAL_TEXT = re.compile(r"\+?(\d+(\.\d*)?|\.\d+)")
+_INTEGER_TEXT = re.compile(r"\+?\d+")
+_TRUE = frozenset({"true", "yes", "y", "1", "on", "active"})
+_FALSE = frozenset({"false", "no", "n", "0", "off", "inactive"})
+
+Validator = Callable[[Any], Any]
+
+
+class FieldError(ValueError):
+    """A value refused for one field; the message is shown beside that field."""
+
+
+def validate_fields(
+    validators: Mapping[str, Validator],
+    values: Mapping[str, Any],
+    *,
+    required: Collection[str] = (),
+) -> dict[str, Any]:
+    """Validate every given field, collecting all errors before raising `Invalid` once."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field in required:
+        if field not in values:
+            errors[field] = "is required"
+    for field, raw in values.items():
+        validator = validators.get(field)
+        if validator is None:
+            errors[field] = "is not a field that can be set"
+            continue
+        try:
+            clean[field] = validator(raw)
+        except FieldError as error:
+            errors[field] = str(error)
+    if errors:
+        raise Invalid(errors)
+    return clean
+
+
+def control_characters(text: str, *, allowed: str = "") -> list[str]:
+    """The control characters (C0, DEL, C1) in ``text`` that are not in ``allowed``."""
+    return [ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in allowed]
+
+
+def _text(raw: Any) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise FieldError("must be text")
+    return raw
+
+
+def _single_line(raw: Any, *, max_length: int) -> str:
+    text = _text(raw)
+    # Length first: a 10 MB paste is refused before any other work or any database call.
+    if len(text) > max_length * 2 + 64:
+        raise FieldError(f"is too long (at most {max_length} characters)")
+    bad = control_characters(text)
+    if bad:
+        raise FieldError(
+            f"contains a control character ({_describe(bad[0])}); only printable text is allowed"
+        )
+    text = text.strip()
+    if len(text) > max_length:
+        raise FieldError(f"is too long ({len(text)} characters, at most {max_length})")
+    return text
+
+
+def _describe(ch: str) -> str:
+    names = {"\x1b": "ESC", "\r": "CR", "\n": "newline", "\t": "tab", "\x00": "NUL", "\x7f": "DEL"}
+    return names.get(ch, f"U+{ord(ch):04X}")
+
+
+def required_text(max_length: int) -> Validator:
+    """A trimmed, non-empty single line of at most ``max_length`` characters."""
+
+    def validate(raw: Any) -> str:
+        text = _single_line(raw, max_length=max_length)
+        if not text:
+            raise FieldError("must not be empty")
+        return text
+
+    return validate
+
+
+def multiline_text(max_length: int) -> Validator:
+    """Free text (newlines and tabs allowed, other controls not), trimmed, possibly empty."""
+
+    def validate(raw: Any) -> str:
+        text = _text(raw)
+        if len(text) > max_length * 2 + 64:
+            raise FieldError(f"is too long (at most {max_length} characters)")
+        text = text.replace("\r\n", "\n")
+        bad = control_characters(text, allowed="\n\t")
+        if bad:
+            raise FieldError(f"contains a control character ({_describe(bad[0])})")
+        text = text.strip()
+        if len(text) > max_length:
+            raise FieldError(f"is too long ({len(text)} characters, at most {max_length})")
+        return text
+
+    return validate
+
+
+def email(raw: Any) -> str:
+    """A deliverable-looking address, normalised: trimmed and lower case (unique that way)."""
+    text = _single_line(raw, max_length=EMAIL_MAX)
+    if not text:
+        raise FieldError("must not be empty")
+    try:
+        normalised = validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise FieldError(f"is not a valid address: {error}") from None
+    return normalised.lower()
+
+
+def role(raw: Any) -> str:
+    """One of the allowed roles, any case."""
+    text = _single_line(raw, max_length=16).lower()
+    if text not in ROLES:
+        raise FieldError(f"must be one of {', '.join(ROLES)}")
+    return text
+
+
+def flag(raw: Any) -> bool:
+    """A yes/no value: a bool, or text such as true/false, yes/no, 1/0."""
+    if isinstance(raw, bool):
+        return raw
+    text = _single_line(raw, max_length=16).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise FieldError("must be yes or no (true/false, 1/0)")
+
+
+def price(raw: Any) -> Decimal:
+    """Money: a finite Decimal from 0 to 9,999,999,999.99 with at most 2 decimal places."""
+    if isinstance(raw, (bool, float)):
+        raise FieldError("must be given as text or a Decimal, not a binary float")
+    if isinstance(raw, int):
+        value = Decimal(raw)
+    elif isinstance(raw, Decimal):
+        value = raw
+    else:
+        text = _single_line(raw, max_length=32)
+        if not text:
+            raise FieldError("must not be empty")
+        if text.startswith("-"):
+            raise FieldError("must not be negative")
+        if "," in text:
+            raise FieldError("use a dot for decimals and no thousands separator, e.g. 1234.50")
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise FieldError("is not a number (e.g. 19.99)")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise FieldError("is not a number (e.g. 19.99)") from None
+    if not value.is_finite():
+        raise FieldError("must be a finite number")
+    if value.is_signed():
+        raise FieldError("must not be negative")
+    if value > PRICE_MAX:
+        raise FieldError(f"must be at most {PRICE_MAX:,}")
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise FieldError("has more than 2 decimal places")
+    return value.quantize(Decimal("0.01"))
+
+
+def stock(raw: Any) -> int:
+    """A whole count from 0 to 2,147,483,647."""
+    if isinstance(raw, (bool, float)):
+        raise FieldError("must be a whole number")
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = _single_line(raw, max_length=16)
+        if not text:
+            raise FieldError("must not be empty")
+        if text.startswith("-"):
+            raise FieldError("must not be negative")
+        if not _INTEGER_TEXT.fullmatch(text):
+            raise FieldError("must be a whole number")
+        value = int(text)
+    if value < 0:
+        raise FieldError("must not be negative")
+    if value > STOCK_MAX:
+        raise FieldError(f"must be at most {STOCK_MAX:,}")
+    return value
+
+
+def sku(raw: Any) -> str:
+    """A stock-keeping unit: letters, digits, ``- _ .``, stored upper case."""
+    text = _single_line(raw, max_length=SKU_MAX).upper()
+    if not text:
+        raise FieldError("must not be empty")
+    if not SKU_PATTERN.fullmatch(text):
+        raise FieldError(
+            "may hold only letters, digits, '-', '_' and '.', starting with a letter or digit"
+        )
+    return text
+
+
+def owner(raw: Any) -> int | str | None:
+    """A product owner: a user id, a user's email (resolved when saving), or none."""
+    if raw is None or isinstance(raw, bool):
+        if raw is None:
+            return None
+        raise FieldError("must be a user id or email")
+    if isinstance(raw, int):
+        if raw <= 0:
+            raise FieldError("must be a user id or email")
+        return raw
+    text = _single_line(raw, max_length=EMAIL_MAX)
+    if not text or text == "-":
+        return None
+    if text.isdigit():
+        return int(text)
+    return email(text)
+
+
+def password(raw: Any) -> str:
+    """A new password: 8 to 1024 characters, no NUL. Never trimmed: spaces may be meant."""
+    text = _text(raw)
+    if len(text) > PASSWORD_MAX:
+        raise FieldError(f"is too long (at most {PASSWORD_MAX} characters)")
+    if len(text) < PASSWORD_MIN:
+        raise FieldError(f"is too short (at least {PASSWORD_MIN} characters)")
+    if "\x00" in text:
+        raise FieldError("contains a NUL character")
+    return text
+
+
+USER_FIELDS: dict[str, Validator] = {
+    "name": required_text(USER_NAME_MAX),
+    "email": email,
+    "role": role,
+    "is_active": flag,
+}
+
+PRODUCT_FIELDS: dict[str, Validator] = {
+    "sku": sku,
+    "name": required_text(PRODUCT_NAME_MAX),
+    "description": multiline_text(DESCRIPTION_MAX),
+    "price": price,
+    "stock": stock,
+    "is_active": flag,
+    "owner": owner,
+}

@@ -1,0 +1,8 @@
+"""What AccessGuard stores: SQLAlchemy declarative models and nothing else."""
+
+from models.audit import ACTIONS, AuditEntry
+from models.base import Base, UTCDateTime, utcnow
+from models.product import Product
+from models.user import ROLES, User
+
+__all__ = ["ACTIONS", "ROLES", "AuditEntry", "Base", "Product", "UTCDateTime", "User", "utcnow"]

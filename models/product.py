@@ -1,0 +1,58 @@
+"""Things AccessGuard's admins sell, each optionally owned by a user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, utcnow
+from models.user import User
+
+SKU_MAX = 32
+NAME_MAX = 200
+DESCRIPTION_MAX = 2000
+
+
+class Product(Base):
+    """A product with a unique SKU, a price in Decimal (2 places) and a stock count."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(SKU_MAX), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX), default="", server_default="")
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True), index=True)
+    stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    owner: Mapped[User | None] = relationship(back_populates="products")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"Product(id={self.id!r}, sku={self.sku!r})"

@@ -1,0 +1,51 @@
+"""The people who use the systems AccessGuard administers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from models.product import Product
+
+ROLES = ("admin", "editor", "viewer")
+NAME_MAX = 100
+EMAIL_MAX = 254  # RFC 5321 path limit
+PASSWORD_HASH_MAX = 255
+
+
+class User(Base):
+    """A user account. The email is stored normalised (trimmed, lower case) and unique."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ({})".format(", ".join(f"'{role}'" for role in ROLES)), name="role_allowed"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="viewer", server_default="viewer")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH_MAX), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    products: Mapped[list[Product]] = relationship(
+        back_populates="owner", passive_deletes=True
+    )
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, email={self.email!r})"

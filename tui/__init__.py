@@ -1,0 +1,1 @@
+"""How AccessGuard is shown: the command line (and, on top of it, the console)."""
