@@ -106,9 +106,7 @@ class AuditLog:
         since (else `Conflict`); a created row is deleted again under the same check.
         """
         with writing(self._sessions) as session:
-            last = session.scalars(
-                _undoable(actor).order_by(AuditEntry.id.desc()).limit(1)
-            ).first()
+            last = session.scalars(_undoable(actor).order_by(AuditEntry.id.desc()).limit(1)).first()
             if last is None:
                 raise NotFound("Nothing to undo: no change made here is left to undo.")
             entries = session.scalars(
@@ -122,7 +120,7 @@ class AuditLog:
         return UndoResult(entries=records, summary=_summarise(entries))
 
 
-def _undoable(actor: Actor) -> Select[tuple[AuditEntry]]:
+def _undoable(actor: Actor) -> Select[AuditEntry]:
     undo = aliased(AuditEntry)
     return select(AuditEntry).where(
         AuditEntry.actor == actor.label,
@@ -160,8 +158,15 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
         session.delete(obj)
         session.flush()
         return write_entry(
-            session, actor=actor, batch=batch, action="restore", entity=spec.entity,
-            record_id=record_id, old=before, new=None, reverts_id=entry.id,
+            session,
+            actor=actor,
+            batch=batch,
+            action="restore",
+            entity=spec.entity,
+            record_id=record_id,
+            old=before,
+            new=None,
+            reverts_id=entry.id,
         )
     for name, value in (entry.old_values or {}).items():
         if name in spec.snapshot_fields:
@@ -170,7 +175,11 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
     after = snapshot(spec.snapshot_fields, obj)
     changed = [name for name in after if after[name] != before.get(name)]
     return write_entry(
-        session, actor=actor, batch=batch, action="restore", entity=spec.entity,
+        session,
+        actor=actor,
+        batch=batch,
+        action="restore",
+        entity=spec.entity,
         record_id=record_id,
         old={name: before.get(name) for name in changed},
         new={name: after[name] for name in changed},
@@ -237,8 +246,15 @@ def _recreate(
     session.execute(insert(spec.model).values(**values))
     new = {name: to_json(value) for name, value in values.items() if name != "id"}
     return write_entry(
-        session, actor=actor, batch=batch, action="restore", entity=spec.entity,
-        record_id=entry.record_id, old=None, new=new, reverts_id=entry.id,
+        session,
+        actor=actor,
+        batch=batch,
+        action="restore",
+        entity=spec.entity,
+        record_id=entry.record_id,
+        old=None,
+        new=new,
+        reverts_id=entry.id,
     )
 
 
@@ -257,7 +273,11 @@ def _drop_dangling_references(
 
 
 def _summarise(entries: Any) -> str:
-    verbs = {"create": "removed the created", "update": "restored the edited", "delete": "restored the deleted"}
+    verbs = {
+        "create": "removed the created",
+        "update": "restored the edited",
+        "delete": "restored the deleted",
+    }
     if len(entries) == 1:
         entry = entries[0]
         return f"Undo: {verbs[entry.action]} {entry.entity} {entry.record_id}."
@@ -270,7 +290,9 @@ def _filtered(stmt: Any, search: str) -> Any:
         return stmt
     words = text.split()
     if len(words) == 2 and words[0].lower() in SPECS and words[1].isdigit():
-        return stmt.where(AuditEntry.entity == words[0].lower(), AuditEntry.record_id == int(words[1]))
+        return stmt.where(
+            AuditEntry.entity == words[0].lower(), AuditEntry.record_id == int(words[1])
+        )
     if text.isdigit():
         return stmt.where(AuditEntry.record_id == int(text))
     if text.lower() in SPECS:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.actor import Actor
-from data.audit import AuditLog, new_batch, write_entry
+from data.audit import AuditLog
 from data.config import display_url
 from data.engine import create_database_engine, make_sessionmaker
 from data.errors import NotFound
@@ -17,6 +17,7 @@ from data.passwords import hash_password, verify_password
 from data.records import ProductRecord, UserRecord
 from data.specs import PRODUCTS, USERS
 from data.tables import RecordTable
+from data.trail import new_batch, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
 from data.validation import password as validate_password
@@ -82,10 +83,20 @@ class Database:
                 user.password_hash = password_hash
                 session.flush()
                 write_entry(
-                    session, actor=actor, batch=new_batch(), action="password",
-                    entity="user", record_id=user_id,
-                    old={"password": "set" if had_password else "not set", "version": expected_version},
-                    new={"password": "changed" if password_hash else "cleared", "version": user.version},
+                    session,
+                    actor=actor,
+                    batch=new_batch(),
+                    action="password",
+                    entity="user",
+                    record_id=user_id,
+                    old={
+                        "password": "set" if had_password else "not set",
+                        "version": expected_version,
+                    },
+                    new={
+                        "password": "changed" if password_hash else "cleared",
+                        "version": user.version,
+                    },
                 )
                 return self.users._require(session, user_id)
         except StaleWrite:
@@ -94,7 +105,9 @@ class Database:
     def check_password(self, email: str, candidate: str) -> bool:
         """Whether ``candidate`` is the password of the user with ``email``."""
         with reading(self.sessions) as session:
-            stored = session.scalar(select(User.password_hash).where(User.email == email.strip().lower()))
+            stored = session.scalar(
+                select(User.password_hash).where(User.email == email.strip().lower())
+            )
         return stored is not None and verify_password(stored, candidate)
 
     def dispose(self) -> None:

@@ -47,7 +47,9 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
         url = url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
     else:
         _create_private_file(path)
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+    engine = create_engine(
+        url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -94,6 +96,8 @@ def _server_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     engine = create_engine(
         url,
         echo=echo,
+        # Bound values (a password hash, a customer's data) never appear in error text.
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_recycle=SERVER_POOL_RECYCLE_S,
         connect_args=connect_args,

@@ -10,7 +10,7 @@ from typing import Any
 
 
 class AccessGuardError(Exception):
-    """Base of every error the data core reports. ``title`` is short, ``message`` says what to do."""
+    """Base of every data-core error: ``title`` is short, ``message`` says what to do."""
 
     title = "Error"
 

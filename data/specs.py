@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
+from typing_extensions import Unpack
 
 from data.actor import Actor
 from data.errors import Invalid
@@ -24,6 +25,9 @@ from data.validation import PRODUCT_FIELDS, USER_FIELDS, Validator
 from models import Base, Product, User
 
 ModelT = TypeVar("ModelT", bound=Base)
+AnySelect = Select[Unpack[tuple[Any, ...]]]
+# A mapped attribute (User.email) or any column expression usable in WHERE and ORDER BY.
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 RecordT = TypeVar("RecordT")
 
 
@@ -35,14 +39,14 @@ class EntitySpec(Generic[ModelT, RecordT]):
     plural: str
     model: type[ModelT]
     record_type: type[RecordT]
-    select: Callable[[], Select[Any]]
+    select: Callable[[], AnySelect]
     validators: Mapping[str, Validator]
     required: frozenset[str]
-    sort_columns: Mapping[str, ColumnElement[Any]]
-    search_columns: tuple[ColumnElement[Any], ...]
+    sort_columns: Mapping[str, Column]
+    search_columns: tuple[Column, ...]
     natural_key: str
     snapshot_fields: tuple[str, ...]
-    filter_columns: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)
+    filter_columns: Mapping[str, Column] = field(default_factory=dict)
     # Sets clean values on a model, resolving references (a product's owner email).
     assign: Callable[[Session, ModelT, Mapping[str, Any]], None] | None = None
     # Runs before a delete, in its transaction and batch (a user's products lose their owner).
@@ -84,7 +88,7 @@ def from_json(model: type[Base], name: str, value: Any) -> Any:
     return value
 
 
-def _user_select() -> Select[Any]:
+def _user_select() -> AnySelect:
     return select(
         User.id,
         User.name,
@@ -98,7 +102,7 @@ def _user_select() -> Select[Any]:
     )
 
 
-def _product_select() -> Select[Any]:
+def _product_select() -> AnySelect:
     return select(
         Product.id,
         Product.sku,
@@ -129,8 +133,14 @@ def _unlink_owned_products(session: Session, user: User, actor: Actor, batch: st
         product.owner_id = None
         session.flush()
         write_entry(
-            session, actor=actor, batch=batch, action="update", entity="product",
-            record_id=product.id, old=old, new=snapshot(("owner_id",), product),
+            session,
+            actor=actor,
+            batch=batch,
+            action="update",
+            entity="product",
+            record_id=product.id,
+            old=old,
+            new=snapshot(("owner_id",), product),
         )
 
 
@@ -176,7 +186,16 @@ USERS: EntitySpec[User, UserRecord] = EntitySpec(
     natural_key="email",
     snapshot_fields=("name", "email", "role", "is_active", "created_at"),
     before_delete=_unlink_owned_products,
-    export_columns=("id", "name", "email", "role", "is_active", "has_password", "created_at", "updated_at"),
+    export_columns=(
+        "id",
+        "name",
+        "email",
+        "role",
+        "is_active",
+        "has_password",
+        "created_at",
+        "updated_at",
+    ),
 )
 
 PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(

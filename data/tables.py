@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -13,7 +13,7 @@ from data.actor import Actor
 from data.audit import escape_like
 from data.errors import Conflict, Invalid, NotFound
 from data.records import Cursor, Page, PageRequest
-from data.specs import EntitySpec
+from data.specs import Column, EntitySpec
 from data.trail import new_batch, snapshot, to_json, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
@@ -100,8 +100,13 @@ class RecordTable(Generic[ModelT, RecordT]):
             session.flush()
             record_id = _id(obj)
             write_entry(
-                session, actor=actor, batch=new_batch(), action="create",
-                entity=self.spec.entity, record_id=record_id, new=snapshot(self.spec.snapshot_fields, obj),
+                session,
+                actor=actor,
+                batch=new_batch(),
+                action="create",
+                entity=self.spec.entity,
+                record_id=record_id,
+                new=snapshot(self.spec.snapshot_fields, obj),
             )
             return self._require(session, record_id)
 
@@ -124,14 +129,20 @@ class RecordTable(Generic[ModelT, RecordT]):
                 obj = self._lock(session, record_id, expected_version)
                 before = snapshot(self.spec.snapshot_fields, obj)
                 self.spec.assign_values(session, obj, clean)
-                changed = [name for name in self.spec.snapshot_fields if _differs(obj, name, before)]
+                changed = [
+                    name for name in self.spec.snapshot_fields if _differs(obj, name, before)
+                ]
                 if not changed:
                     return self._require(session, record_id)
                 session.flush()  # UPDATE ... WHERE id = ? AND version = ?
                 after = snapshot(self.spec.snapshot_fields, obj)
                 write_entry(
-                    session, actor=actor, batch=new_batch(), action="update",
-                    entity=self.spec.entity, record_id=record_id,
+                    session,
+                    actor=actor,
+                    batch=new_batch(),
+                    action="update",
+                    entity=self.spec.entity,
+                    record_id=record_id,
                     old={name: before[name] for name in [*changed, "version"]},
                     new={name: after[name] for name in [*changed, "version"]},
                 )
@@ -156,8 +167,13 @@ class RecordTable(Generic[ModelT, RecordT]):
                     session.delete(obj)
                     session.flush()
                     write_entry(
-                        session, actor=actor, batch=batch, action="delete",
-                        entity=self.spec.entity, record_id=record_id, old=old,
+                        session,
+                        actor=actor,
+                        batch=batch,
+                        action="delete",
+                        entity=self.spec.entity,
+                        record_id=record_id,
+                        old=old,
                     )
                 return len(targets)
         except StaleWrite:
@@ -185,7 +201,7 @@ class RecordTable(Generic[ModelT, RecordT]):
             stmt = stmt.order_by(sort.asc(), id_column.asc())
         else:
             stmt = stmt.order_by(sort.desc(), id_column.desc())
-        rows = session.execute(stmt.limit(limit + 1)).all()
+        rows = list(session.execute(stmt.limit(limit + 1)).all())
         more = len(rows) > limit
         rows = rows[:limit]
         if backward:
@@ -211,7 +227,12 @@ class RecordTable(Generic[ModelT, RecordT]):
         if text:
             pattern = "%" + escape_like(text) + "%"
             stmt = stmt.where(
-                or_(*(func.lower(column).like(pattern, escape="\\") for column in self.spec.search_columns))
+                or_(
+                    *(
+                        func.lower(column).like(pattern, escape="\\")
+                        for column in self.spec.search_columns
+                    )
+                )
             )
         for name, value in filters:
             column = self.spec.filter_columns.get(name)
@@ -220,11 +241,13 @@ class RecordTable(Generic[ModelT, RecordT]):
             stmt = stmt.where(column.is_(None) if value is None else column == value)
         return stmt
 
-    def _sort_column(self, name: str) -> ColumnElement[Any]:
+    def _sort_column(self, name: str) -> Column:
         column = self.spec.sort_columns.get(name)
         if column is None:
             allowed = ", ".join(self.spec.sort_columns)
-            raise Invalid({"sort": f"cannot sort {self.spec.plural} by {name!r}; use one of {allowed}"})
+            raise Invalid(
+                {"sort": f"cannot sort {self.spec.plural} by {name!r}; use one of {allowed}"}
+            )
         return column
 
     @staticmethod
@@ -234,7 +257,9 @@ class RecordTable(Generic[ModelT, RecordT]):
     def _require(self, session: Session, record_id: int) -> RecordT:
         record = self.spec.fetch(session, record_id)
         if record is None:
-            raise NotFound(f"{self.spec.entity.capitalize()} {record_id} does not exist (any more).")
+            raise NotFound(
+                f"{self.spec.entity.capitalize()} {record_id} does not exist (any more)."
+            )
         return record
 
     def _lock(self, session: Session, record_id: int, expected_version: int) -> ModelT:
@@ -269,12 +294,15 @@ class RecordTable(Generic[ModelT, RecordT]):
 
 
 def _beyond(
-    sort: ColumnElement[Any], id_column: ColumnElement[Any], cursor: Cursor, *, ascending: bool
+    sort: Column, id_column: Column, cursor: Cursor, *, ascending: bool
 ) -> ColumnElement[bool]:
     """Rows strictly past ``cursor`` in the scan order (sort value, then id)."""
+    # A typed literal: SQLAlchemy refuses ``column > True`` for booleans, and the column's
+    # type (UTCDateTime, Numeric) must process the bound cursor value the same way it stores.
+    value = literal(cursor.value, type_=sort.type)
     if ascending:
-        return or_(sort > cursor.value, and_(sort == cursor.value, id_column > cursor.id))
-    return or_(sort < cursor.value, and_(sort == cursor.value, id_column < cursor.id))
+        return or_(sort > value, and_(sort == value, id_column > cursor.id))
+    return or_(sort < value, and_(sort == value, id_column < cursor.id))
 
 
 def _id(obj: Any) -> int:
@@ -283,4 +311,3 @@ def _id(obj: Any) -> int:
 
 def _differs(obj: Any, name: str, before: Mapping[str, Any]) -> bool:
     return bool(to_json(getattr(obj, name)) != before.get(name))
-

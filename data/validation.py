@@ -81,12 +81,14 @@ def _single_line(raw: Any, *, max_length: int) -> str:
     # Length first: a 10 MB paste is refused before any other work or any database call.
     if len(text) > max_length * 2 + 64:
         raise FieldError(f"is too long (at most {max_length} characters)")
+    # Surrounding whitespace (a tab or newline pasted from a spreadsheet cell) is trimmed;
+    # a control character inside the value is refused.
+    text = text.strip()
     bad = control_characters(text)
     if bad:
         raise FieldError(
             f"contains a control character ({_describe(bad[0])}); only printable text is allowed"
         )
-    text = text.strip()
     if len(text) > max_length:
         raise FieldError(f"is too long ({len(text)} characters, at most {max_length})")
     return text

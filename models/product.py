@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -52,7 +51,7 @@ class Product(Base):
 
     owner: Mapped[User | None] = relationship(back_populates="products")
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"Product(id={self.id!r}, sku={self.sku!r})"

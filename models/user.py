@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -41,11 +41,9 @@ class User(Base):
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
-    products: Mapped[list[Product]] = relationship(
-        back_populates="owner", passive_deletes=True
-    )
+    products: Mapped[list[Product]] = relationship(back_populates="owner", passive_deletes=True)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, email={self.email!r})"

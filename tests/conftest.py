@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from data.schema import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
-from data.schema import upgrade
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -28,7 +28,9 @@ def _server_admin_url(backend: str) -> URL:
 
 
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[URL]:
     """The URL of an empty database on the backend named by ``request.param``."""
     backend: str = getattr(request, "param", "sqlite")
     if backend == "sqlite":
@@ -40,10 +42,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     try:
         with admin.connect() as connection:
             if backend == "postgresql":
-                connection.execute(text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+                connection.execute(
+                    text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+                )
             else:
                 connection.execute(
-                    text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                    text(
+                        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    )
                 )
         yield _server_admin_url(backend).set(database=name)
     finally:

@@ -1,0 +1,718 @@
+"""The command line, driven through `tui.cli.main` in-process (and once as a real process).
+
+Most tests run on a SQLite file under tmp_path; the round trips that prove the commands work
+against a real server run on all three backends through the `database_url` fixture.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.engine import URL
+
+import tui.cli
+from data.actor import Actor
+from data.config import normalise_url
+from data.database import Database
+from data.errors import Unavailable
+from models import User
+from tui.cli import fit, main, redact, visible
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "s3cretpw"
+# Nothing listens on port 1: the connection is refused at once.
+REFUSED_URL = f"postgresql://postgres:{SECRET}@127.0.0.1:1/nope"
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one run of the command line did."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        """Stdout parsed as JSON."""
+        return json.loads(self.out)
+
+
+Cli = Callable[..., Ran]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run ``accessguard ARGS...`` in this process and capture its output."""
+
+    def run(*argv: str) -> Ran:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No URL, debug flag or default ./accessguard.db leaks in from (or into) the caller."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("ACCESSGUARD_DEBUG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SQLite file the commands use through DATABASE_URL (the file does not exist yet)."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def open_db(sqlite_url: str) -> Iterator[Database]:
+    """The same database opened through the data layer, to check what the commands did."""
+    database = Database.connect(normalise_url(sqlite_url))
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def _raw(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def _add_user(cli: Cli, name: str, email: str, *extra: str) -> int:
+    ran = cli("users", "add", "--name", name, "--email", email, *extra)
+    assert ran.code == 0, ran.err
+    return int(ran.out.split()[2])
+
+
+# On every backend
+
+
+def test_add_list_delete_round_trip(cli: Cli, database_url: URL) -> None:
+    db = _raw(database_url)
+    ran = cli("--db", db, "users", "add", "--name", "Alice Doe", "--email", "Alice@Example.com")
+    assert ran.code == 0, ran.err
+    assert ran.out.startswith("created user ")
+    assert ran.out.rstrip().endswith("<alice@example.com>")
+    user_id = int(ran.out.split()[2])
+
+    listed = cli("--db", db, "users", "list")
+    assert listed.code == 0, listed.err
+    header, rule, row = listed.out.splitlines()
+    assert header.split() == ["id", "name", "email", "role", "active", "password"]
+    assert set(rule.replace(" ", "")) == {"-"}
+    assert row.split() == [str(user_id), "Alice", "Doe", "alice@example.com", "viewer", "yes", "-"]
+    assert listed.err.strip() == "1 user"
+
+    # The global options also work after the command.
+    deleted = cli("users", "delete", str(user_id), "--yes", "--db", db)
+    assert deleted.code == 0, deleted.err
+    assert deleted.out.strip() == f"deleted user {user_id} <alice@example.com>"
+    assert cli("--db", db, "users", "list", "--format", "json").json == []
+
+
+def test_json_and_csv_parse_back(cli: Cli, database_url: URL) -> None:
+    db = _raw(database_url)
+    owner = cli("--db", db, "users", "add", "--name", "Zoë Ødegård", "--email", "zoe@example.com")
+    assert owner.code == 0, owner.err
+    added = cli(
+        "--db",
+        db,
+        "products",
+        "add",
+        "--sku",
+        "ket-1",
+        "--name",
+        "Kettle",
+        "--price",
+        "19.90",
+        "--stock",
+        "3",
+        "--owner",
+        "zoe@example.com",
+        "--description",
+        "Brushed steel",
+    )
+    assert added.code == 0, added.err
+    assert added.out.rstrip().endswith("<KET-1>")
+
+    products = cli("--db", db, "products", "list", "--format", "json")
+    assert products.code == 0, products.err
+    assert products.err == ""  # stdout is the data; no summary mixed in anywhere
+    [product] = products.json
+    assert product["sku"] == "KET-1"
+    assert product["owner_email"] == "zoe@example.com"
+    assert str(product["price"]) == "19.90"
+
+    users = cli("--db", db, "users", "list", "--format", "csv")
+    assert users.code == 0, users.err
+    [user] = list(csv.DictReader(io.StringIO(users.out)))
+    assert user["name"] == "Zoë Ødegård"
+    assert user["email"] == "zoe@example.com"
+
+    # Deleting the owner says what happened to the product, which keeps existing unowned.
+    user_id = int(owner.out.split()[2])
+    deleted = cli("--db", db, "users", "delete", str(user_id), "--yes")
+    assert deleted.code == 0, deleted.err
+    assert "1 product lost its owner" in deleted.out
+    [product] = cli("--db", db, "products", "list", "--format", "json").json
+    assert product["owner_email"] in (None, "")
+
+
+# Exit codes and messages
+
+
+def test_invalid_input_names_the_field(cli: Cli, sqlite_url: str) -> None:
+    ran = cli("users", "add", "--name", "A", "--email", "not-an-address")
+    assert ran.code == 1
+    assert ran.out == ""
+    assert ran.err.startswith("accessguard: email: is not a valid address")
+
+    ran = cli("products", "add", "--sku", "X-1", "--name", "Thing", "--price", "1,50")
+    assert ran.code == 1
+    assert "accessguard: price: use a dot" in ran.err
+
+
+def test_every_invalid_field_gets_its_own_line(cli: Cli, sqlite_url: str) -> None:
+    ran = cli("products", "add", "--sku", "bad sku!", "--name", " ", "--price", "-1")
+    assert ran.code == 1
+    fields = sorted(line.split(":")[1].strip() for line in ran.err.splitlines())
+    assert fields == ["name", "price", "sku"]
+
+
+def test_duplicate_email_is_refused(cli: Cli, sqlite_url: str) -> None:
+    _add_user(cli, "Alice", "alice@example.com")
+    ran = cli("users", "add", "--name", "Other Alice", "--email", "ALICE@example.com")
+    assert ran.code == 1
+    assert ran.err.strip() == "accessguard: email: is already used by another user"
+
+
+def test_unknown_owner_is_refused(cli: Cli, sqlite_url: str) -> None:
+    ran = cli("products", "add", "--sku", "A", "--name", "A", "--price", "1", "--owner", "x@y.org")
+    assert ran.code == 1
+    assert "accessguard: owner: no user with email x@y.org" in ran.err
+
+
+def test_delete_of_a_missing_record(cli: Cli, sqlite_url: str) -> None:
+    ran = cli("users", "delete", "42", "--yes")
+    assert ran.code == 1
+    assert "User 42 does not exist" in ran.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users"],
+        ["users", "frobnicate"],
+        ["users", "add", "--name", "No Email"],
+        ["users", "delete", "abc"],
+        ["users", "delete", "0"],
+        ["users", "list", "--sort", "password_hash"],
+        ["users", "list", "--format", "xml"],
+        ["export", "customers"],
+        ["seed", "--users", "-1"],
+        ["--demo", "users", "list"],
+    ],
+)
+def test_bad_usage_exits_2(cli: Cli, sqlite_url: str, argv: list[str]) -> None:
+    ran = cli(*argv)
+    assert ran.code == 2
+    assert "usage:" in ran.err
+    assert "Traceback" not in ran.err
+
+
+def test_help_lists_examples(cli: Cli) -> None:
+    ran = cli("--help")
+    assert ran.code == 0
+    assert "examples:" in ran.out
+    for command in ("users", "products", "export", "import", "db", "seed"):
+        assert command in ran.out
+    assert cli("products", "add", "--help").out.count("--") >= 6
+
+
+def test_no_command_says_the_console_is_not_there_yet(cli: Cli, sqlite_url: str) -> None:
+    ran = cli()
+    assert ran.code == 2
+    assert ran.out == ""
+    assert "console is not available in this version" in ran.err
+    assert "users" in ran.err
+    assert "import" in ran.err
+
+
+# Delete: confirmation
+
+
+class _Terminal:
+    """Stdin as a terminal where the admin types ``answer``."""
+
+    def __init__(self, answer: str = "") -> None:
+        self.answer = answer
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.answer
+
+
+def test_delete_refuses_without_yes_when_not_interactive(
+    cli: Cli, sqlite_url: str, open_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = _add_user(cli, "Alice", "alice@example.com")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe, not a person
+    ran = cli("users", "delete", str(user_id))
+    assert ran.code == 2
+    assert "refusing to delete without --yes when not interactive" in ran.err
+    assert open_db.users.count() == 1
+
+
+def test_delete_asks_with_the_impact_and_honours_no(
+    cli: Cli, sqlite_url: str, open_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = _add_user(cli, "Alice", "alice@example.com")
+    for sku in ("A-1", "A-2"):
+        ran = cli(
+            "products",
+            "add",
+            "--sku",
+            sku,
+            "--name",
+            sku,
+            "--price",
+            "1",
+            "--owner",
+            "alice@example.com",
+        )
+        assert ran.code == 0, ran.err
+    monkeypatch.setattr(sys, "stdin", _Terminal("\n"))
+    ran = cli("users", "delete", str(user_id))
+    assert ran.code == 1
+    assert (
+        f"Delete user {user_id} <alice@example.com> (2 products will lose their owner)? [y/N] "
+        in ran.err
+    )
+    assert open_db.users.count() == 1
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    ran = cli("users", "delete", str(user_id))
+    assert ran.code == 0, ran.err
+    assert open_db.users.count() == 0
+    assert open_db.products.count() == 2
+
+
+def test_delete_is_refused_when_the_record_changed_while_asking(
+    cli: Cli, sqlite_url: str, open_db: Database, actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = _add_user(cli, "Alice", "alice@example.com")
+
+    class _ColleagueEditsFirst(_Terminal):
+        def readline(self) -> str:
+            record = open_db.users.get(user_id)
+            open_db.users.update(
+                user_id, {"name": "Alice B."}, expected_version=record.version, actor=actor
+            )
+            return "y\n"
+
+    monkeypatch.setattr(sys, "stdin", _ColleagueEditsFirst())
+    ran = cli("users", "delete", str(user_id))
+    assert ran.code == 1
+    assert "accessguard: Changed by someone else:" in ran.err
+    assert open_db.users.get(user_id).name == "Alice B."
+
+
+# Listing
+
+
+def test_search_sort_and_descending(cli: Cli, sqlite_url: str) -> None:
+    for name, email in (
+        ("Bob", "bob@example.com"),
+        ("alice", "alice@example.com"),
+        ("Alina", "alina@example.org"),
+    ):
+        _add_user(cli, name, email)
+    found = cli("users", "list", "--search", "ALI", "--sort", "email", "--format", "json")
+    assert [user["email"] for user in found.json] == ["alice@example.com", "alina@example.org"]
+    found = cli("users", "list", "--search", "ali", "--sort", "email", "--desc", "--format", "json")
+    assert [user["email"] for user in found.json] == ["alina@example.org", "alice@example.com"]
+    table = cli("users", "list", "--search", "example.org")
+    assert table.code == 0
+    assert len(table.out.splitlines()) == 3  # header, rule, Alina
+    assert table.err.strip() == "1 user"
+
+
+def test_table_shows_stored_control_characters_as_symbols(
+    cli: Cli, sqlite_url: str, open_db: Database
+) -> None:
+    assert cli("users", "list").code == 0  # creates the schema
+    # The data layer refuses control characters, so this is what a raw SQL write could leave.
+    now = datetime.now(timezone.utc)
+    with open_db.engine.begin() as connection:
+        connection.execute(
+            insert(User).values(
+                name="Mallory\x1b]0;pwn\x07\r\x9b",
+                email="mallory@example.com",
+                role="viewer",
+                is_active=True,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+        )
+    ran = cli("users", "list")
+    assert ran.code == 0, ran.err
+    for byte in ("\x1b", "\x07", "\r", "\x9b"):
+        assert byte not in ran.out
+    assert "Mallory\u241b]0;pwn\u2407\u240d\ufffd" in ran.out
+
+
+def test_table_truncates_long_text_and_keeps_numbers_whole(cli: Cli, sqlite_url: str) -> None:
+    _add_user(cli, "Bartholomew Maximilian Featherstonehaugh", "bart@example.com")
+    for sku, price in (("P-1", "9999999999.99"), ("P-2", "5")):
+        ran = cli("products", "add", "--sku", sku, "--name", "Piano", "--price", price)
+        assert ran.code == 0, ran.err
+    users = cli("users", "list").out.splitlines()
+    assert "Bartholomew Maxim…" in users[2]
+    assert len(users[2]) <= 79
+    header, _rule, huge, small = cli("products", "list").out.splitlines()
+    assert "9999999999.99" in huge  # wider than its column, but never cut
+    # Right-aligned: the price ends where its header ends.
+    assert small.index("5.00") + len("5.00") == header.index("price") + len("price")
+
+
+def test_fit_measures_terminal_cells() -> None:
+    assert fit("東京都", 4) == "東… "  # 東 takes two cells, … one, and one is left to pad
+    assert fit("abc", 5, right=True) == "  abc"
+    assert fit("abcdef", 4) == "abc…"
+    assert fit("1234567", 3, right=True, truncate=False) == "1234567"
+    assert visible("a\u202eb\x00c\x7f") == "a\ufffdb\u2400c\u2421"
+
+
+# Secrets
+
+
+def test_password_in_db_url_is_never_printed(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = [
+        cli("--db", REFUSED_URL, "users", "list"),
+        cli("--db", REFUSED_URL, "db", "status"),
+        cli("users", "list", "--db", REFUSED_URL),
+        # Usage errors that quote the URL back (a misplaced argument, a bad port).
+        cli("users", "list", REFUSED_URL),
+        cli(REFUSED_URL),
+        cli("--db", f"postgresql://postgres:{SECRET}@127.0.0.1:port/db", "users", "list"),
+    ]
+    monkeypatch.setenv("ACCESSGUARD_DEBUG", "1")
+    runs.append(cli("--db", REFUSED_URL, "users", "list"))
+    monkeypatch.setenv("DATABASE_URL", REFUSED_URL)
+    runs.append(cli("users", "list"))
+    for ran in runs:
+        assert ran.code in (1, 2)
+        assert SECRET not in ran.out + ran.err
+    assert "Database unavailable" in runs[0].err
+    assert "Traceback" not in runs[0].err
+
+
+@pytest.mark.servers
+def test_db_status_shows_the_url_without_its_password(cli: Cli) -> None:
+    # Trust authentication accepts any password, so this connects for real.
+    ran = cli("--db", f"postgresql://postgres:{SECRET}@127.0.0.1:5432/postgres", "db", "status")
+    assert "database: postgresql+psycopg://postgres:***@127.0.0.1:5432/postgres" in ran.out
+    assert SECRET not in ran.out + ran.err
+
+
+def test_redact_masks_url_passwords() -> None:
+    assert redact("at mysql://root:pw@h/db, ok") == "at mysql://root:***@h/db, ok"
+    assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+# Read-only, schema, seed
+
+
+def test_read_only_refuses_writes_and_changes_nothing(cli: Cli, database_url: URL) -> None:
+    db = _raw(database_url)
+    user_id = _add_user(cli, "Alice", "alice@example.com", "--db", db)
+    refused = [
+        cli("--read-only", "--db", db, "users", "add", "--name", "Bob", "--email", "b@example.com"),
+        cli("--read-only", "--db", db, "users", "delete", str(user_id), "--yes"),
+    ]
+    for ran in refused:
+        assert ran.code == 1
+        assert "accessguard: Read-only:" in ran.err
+    listed = cli("users", "list", "--read-only", "--db", db, "--format", "json")
+    assert listed.code == 0, listed.err
+    assert [user["email"] for user in listed.json] == ["alice@example.com"]
+
+
+def test_read_only_on_a_new_file_creates_nothing(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
+    ran = cli("--read-only", "users", "list")
+    assert ran.code == 1
+    assert not (tmp_path / "cli.db").exists()
+
+
+def test_db_status_and_upgrade_on_a_fresh_file(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
+    status = cli("db", "status")
+    assert status.code == 1  # empty: not current, so a script can tell
+    assert f"database: sqlite:///{tmp_path / 'cli.db'}" in status.out
+    assert "revision: (none)" in status.out
+    assert "status:   empty" in status.out
+    upgraded = cli("db", "upgrade")
+    assert upgraded.code == 0, upgraded.err
+    assert "upgraded (empty) -> " in upgraded.out
+    status = cli("db", "status")
+    assert status.code == 0, status.out
+    assert "status:   current" in status.out
+    again = cli("db", "upgrade")
+    assert again.code == 0
+    assert "already at" in again.out
+
+
+def test_commands_create_a_new_database_at_head(cli: Cli, sqlite_url: str) -> None:
+    assert cli("users", "list").code == 0
+    assert cli("db", "status").code == 0
+
+
+def test_seed_fills_an_empty_database_once(cli: Cli, sqlite_url: str) -> None:
+    ran = cli("seed", "--users", "5", "--products", "7", "--seed", "3")
+    assert ran.code == 0, ran.err
+    assert ran.out.strip() == "seeded 5 users and 7 products (seed 3)"
+    assert len(cli("products", "list", "--format", "json").json) == 7
+    again = cli("seed")
+    assert again.code == 1
+    assert again.err.startswith("accessguard: database: already holds 5 users")
+
+
+# Export and import
+
+
+def test_export_import_round_trip_through_files(
+    cli: Cli, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_user(cli, "Alice", "alice@example.com", "--role", "admin")
+    _add_user(cli, "Bob", "bob@example.com")
+    ran = cli(
+        "products",
+        "add",
+        "--sku",
+        "K-1",
+        "--name",
+        "Kettle",
+        "--price",
+        "19.99",
+        "--owner",
+        "bob@example.com",
+        "--description",
+        "two\nlines",
+    )
+    assert ran.code == 0, ran.err
+    for entity, name in (("users", "users.json"), ("products", "products.csv")):
+        ran = cli("export", entity, "-o", str(tmp_path / name))
+        assert ran.code == 0, ran.err
+        assert ran.out == ""
+        assert f"exported {'2 users' if entity == 'users' else '1 product'} to" in ran.err
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert json.loads((tmp_path / "users.json").read_text(encoding="utf-8"))[0]["role"] == "admin"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'copy.db'}")
+    dry = cli("import", "users", str(tmp_path / "users.json"), "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "2 to add" in dry.out
+    assert "dry run: nothing written" in dry.out
+    assert cli("users", "list", "--format", "json").json == []
+
+    for entity, name in (("users", "users.json"), ("products", "products.csv")):
+        ran = cli("import", entity, str(tmp_path / name))
+        assert ran.code == 0, ran.err
+        assert f"{'2' if entity == 'users' else '1'} added" in ran.out
+    [product] = cli("products", "list", "--format", "json").json
+    assert (product["sku"], product["owner_email"], product["description"]) == (
+        "K-1",
+        "bob@example.com",
+        "two\nlines",
+    )
+    again = cli("import", "users", str(tmp_path / "users.json"))
+    assert again.code == 0
+    assert "2 unchanged" in again.out
+
+
+def test_import_with_a_refused_row_applies_nothing(
+    cli: Cli, sqlite_url: str, tmp_path: Path, open_db: Database
+) -> None:
+    _add_user(cli, "Alice", "alice@example.com")
+    path = tmp_path / "products.csv"
+    # A spreadsheet's BOM, a good row, then a row with a comma decimal.
+    path.write_text('\ufeffsku,name,price\r\nA-1,Good,1.50\r\nA-2,Bad,"1,50"\r\n', encoding="utf-8")
+    ran = cli("import", "products", str(path))
+    assert ran.code == 1
+    assert "1 to add" in ran.out
+    assert "1 refused" in ran.out
+    assert "line 3: price: use a dot" in ran.err
+    assert "nothing imported" in ran.err
+    assert open_db.products.count() == 0
+
+
+def test_import_of_a_missing_file(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
+    ran = cli("import", "users", str(tmp_path / "nope.csv"))
+    assert ran.code == 1
+    assert "No such file" in ran.err
+
+
+def test_json_import_reports_objects_and_names_need_a_format(
+    cli: Cli, sqlite_url: str, tmp_path: Path, open_db: Database
+) -> None:
+    rows = [{"email": "a@example.com", "name": "A"}, {"email": "b@example.com", "role": "boss"}]
+    path = tmp_path / "people.txt"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    unknown = cli("import", "users", str(path))
+    assert unknown.code == 1
+    assert "accessguard: format: cannot tell the format" in unknown.err
+    ran = cli("import", "users", str(path), "--format", "json")
+    assert ran.code == 1
+    assert "object 2: role: must be one of admin, editor, viewer" in ran.err
+    assert open_db.users.count() == 0
+
+
+def test_import_from_stdin_and_export_to_an_unknown_name(
+    cli: Cli, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("email,name\r\nann@example.com,Ann\r\n", encoding="utf-8")
+    with source.open(encoding="utf-8") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        ran = cli("import", "users", "-")
+    assert ran.code == 0, ran.err
+    assert "users: 1 added" in ran.out
+    exported = cli("export", "users", "-o", str(tmp_path / "users.txt"))
+    assert exported.code == 0, exported.err
+    text = (tmp_path / "users.txt").read_text(encoding="utf-8")
+    assert text.startswith("id,name,email,")  # CSV, the default for a name that says nothing
+
+
+def test_export_to_stdout_defaults_to_csv(cli: Cli, sqlite_url: str) -> None:
+    _add_user(cli, "Alice", "alice@example.com")
+    ran = cli("export", "users")
+    assert ran.code == 0, ran.err
+    [row] = list(csv.DictReader(io.StringIO(ran.out)))
+    assert row["email"] == "alice@example.com"
+    assert "exported 1 user" in ran.err
+
+
+def test_failed_export_leaves_no_file(
+    cli: Cli, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_then_fail(*_args: Any, **kwargs: Any) -> int:
+        out = _args[2]
+        out.write("id,name\n1,half")
+        raise Unavailable("The database went away.")
+
+    target = tmp_path / "out.csv"
+    target.write_text("old export\n", encoding="utf-8")
+    monkeypatch.setattr(tui.cli, "export_records", half_then_fail)
+    ran = cli("export", "users", "-o", str(target))
+    assert ran.code == 1
+    assert "The database went away." in ran.err
+    assert target.read_text(encoding="utf-8") == "old export\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
+# Process-level behaviour
+
+
+def test_interrupt_exits_130_quietly(
+    cli: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_args: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tui.cli, "cmd_list", interrupted)
+    ran = cli("users", "list")
+    assert (ran.code, ran.out, ran.err) == (130, "", "")
+
+
+def test_unexpected_error_is_one_line_unless_debugging(
+    cli: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any) -> int:
+        raise RuntimeError(f"boom near mysql://root:{SECRET}@db/x")
+
+    monkeypatch.setattr(tui.cli, "cmd_list", broken)
+    ran = cli("users", "list")
+    assert ran.code == 1
+    assert ran.err.count("\n") == 1
+    assert ran.err.startswith("accessguard: unexpected error: RuntimeError: boom")
+    monkeypatch.setenv("ACCESSGUARD_DEBUG", "1")
+    ran = cli("users", "list")
+    assert ran.code == 1
+    assert "Traceback" in ran.err
+    assert SECRET not in ran.err
+
+
+def _subprocess_env(url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "ACCESSGUARD_DEBUG"}
+    env["DATABASE_URL"] = url
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_python_dash_m_tui_end_to_end(cli: Cli, sqlite_url: str) -> None:
+    _add_user(cli, "Alice", "alice@example.com")
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "users", "list", "--format", "json"],
+        env=_subprocess_env(sqlite_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [user["email"] for user in json.loads(done.stdout)] == ["alice@example.com"]
+
+
+def test_closed_pipe_ends_quietly(cli: Cli, sqlite_url: str, open_db: Database) -> None:
+    assert cli("users", "list").code == 0  # creates the schema
+    now = datetime.now(timezone.utc)
+    rows = [
+        {
+            "name": f"User {n}",
+            "email": f"user{n}@example.com",
+            "role": "viewer",
+            "is_active": True,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for n in range(3000)
+    ]
+    with open_db.engine.begin() as connection:
+        connection.execute(insert(User), rows)
+    # Far more than a pipe buffer: the process must block on a write, then meet the closed pipe.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui", "users", "list"],
+        env=_subprocess_env(sqlite_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    assert process.stdout.read(10)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr

@@ -1,0 +1,804 @@
+"""The command line: the data core without a screen.
+
+Every command is one short function over `data.database.Database`; users and products share
+them, driven by a small per-entity description (`EntityCommands`), so adding a model means
+adding a description, not copying commands. `main` owns the process-level concerns: the
+URL (whose password is never printed), exit codes, Ctrl-C, broken pipes and crash output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import traceback
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from sqlalchemy.engine import URL
+
+from data.actor import Actor
+from data.config import BadDatabaseURL, resolve_url
+from data.database import Database
+from data.errors import AccessGuardError, Invalid
+from data.records import ImportReport, PageRequest
+from data.schema import ensure_current, schema_state, upgrade
+from data.seed import seed_demo
+from data.specs import PRODUCTS, USERS, EntitySpec
+from data.transfer import Format, detect_format, export_records, import_records, write_records
+from data.translate import translate_errors
+
+PROG = "accessguard"
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+# What a shell reports for a process killed by SIGPIPE (128 + 13), as `yes | head` gives.
+EXIT_BROKEN_PIPE = 141
+DEBUG_ENV_VAR = "ACCESSGUARD_DEBUG"
+
+Handler = Callable[[argparse.Namespace, Database], int]
+
+EXAMPLES = (
+    "accessguard users list --search alice",
+    'accessguard users add --name "Alice Doe" --email alice@example.com --role editor',
+    "accessguard users delete 42 --yes",
+    "accessguard products list --sort price --desc --format csv > products.csv",
+    "accessguard products add --sku KET-1 --name Kettle --price 19.99 --owner alice@example.com",
+    "accessguard products delete 7",
+    "accessguard export products -o products.json",
+    "accessguard import users users.csv --dry-run",
+    "accessguard --db postgresql://admin@db.internal/shop db status",
+    "accessguard db upgrade",
+    "DATABASE_URL=mysql://root@127.0.0.1/shop accessguard seed --users 50",
+)
+FOOTER = """\
+The database is --db URL, else $DATABASE_URL, else sqlite:///./accessguard.db.
+Exit status: 0 done, 1 refused (the reason is on stderr), 2 bad usage.
+Set ACCESSGUARD_DEBUG=1 to see the traceback of an unexpected error."""
+
+
+def epilog(*command: str) -> str:
+    """The examples that use ``command`` (all of them for the top level), then the footer."""
+    words = " ".join(command)
+    chosen = [line for line in EXAMPLES if f" {words}" in line or not words]
+    examples = "".join(f"\n  {line}" for line in chosen)
+    return f"examples:{examples}\n\n{FOOTER}" if chosen else FOOTER
+
+
+# Showing stored text safely
+
+
+def _control_pictures() -> dict[int, str]:
+    """Visible stand-ins for every character that could steer a terminal or reorder a line.
+
+    C0 controls get their Unicode "control picture" (ESC -> U+241B), DEL gets U+2421; C1
+    controls, bidirectional overrides and line/paragraph separators get U+FFFD.
+    """
+    table = {code: chr(0x2400 + code) for code in range(0x20)}
+    table[0x7F] = "\u2421"
+    for code in [*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]:
+        table[code] = "\ufffd"
+    table[0x2028] = table[0x2029] = "\ufffd"
+    return table
+
+
+_PICTURES = _control_pictures()
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character replaced by a visible placeholder."""
+    return text.translate(_PICTURES)
+
+
+def cell_width(text: str) -> int:
+    """How many terminal cells ``text`` takes: wide East Asian characters take two."""
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def fit(text: str, width: int, *, right: bool = False, truncate: bool = True) -> str:
+    """``text`` made visible and padded to ``width`` cells, cut with "…" when too wide.
+
+    Numbers pass ``truncate=False``: a cut number would be a wrong number, so it may push
+    the row out of line instead.
+    """
+    text = visible(text)
+    if truncate and cell_width(text) > width:
+        kept, used = [], 0
+        for ch in text:
+            used += _char_width(ch)
+            if used > width - 1:
+                break
+            kept.append(ch)
+        text = "".join(kept) + "…"
+    padding = " " * max(0, width - cell_width(text))
+    return padding + text if right else text + padding
+
+
+# Keeping passwords out of every line we print
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of any URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+
+
+def say(text: str) -> None:
+    """Print a line of output to stdout, made visible first."""
+    print(visible(text), file=sys.stdout)
+
+
+def warn(text: str) -> None:
+    """Print a line to stderr, made visible and with any URL password masked."""
+    print(visible(redact(text)), file=sys.stderr)
+
+
+# What differs between users and products on the command line
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the table format."""
+
+    title: str
+    width: int
+    value: Callable[[Any], str]
+    right: bool = False
+
+    def cell(self, record: Any) -> str:
+        """This column's cell for ``record``, exactly ``width`` cells unless a long number."""
+        return fit(self.value(record), self.width, right=self.right, truncate=not self.right)
+
+
+@dataclass(frozen=True)
+class AddOption:
+    """One ``add`` option: ``--flag`` sets the data layer's ``field``, passed as typed."""
+
+    flag: str
+    field: str
+    metavar: str
+    help: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class EntityCommands:
+    """What the generic list / add / delete / export / import commands need about an entity."""
+
+    spec: EntitySpec[Any, Any]
+    columns: tuple[Column, ...]
+    add_options: tuple[AddOption, ...]
+    # What else deleting the record with this id changes, told before and after (None: nothing).
+    delete_impact: Callable[[Database, int, bool], str | None] = lambda _db, _id, _done: None
+
+    @property
+    def name(self) -> str:
+        """The command name and `Database.table` key: ``users`` / ``products``."""
+        return self.spec.plural
+
+    def counted(self, count: int) -> str:
+        """``1 user``, ``3 users``."""
+        return f"{count} {self.spec.entity if count == 1 else self.spec.plural}"
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _orphaned_products(db: Database, user_id: int, done: bool) -> str | None:
+    """``3 products will lose their owner`` (before) / ``3 products lost their owner`` (after)."""
+    count = db.products_owned_by([user_id])
+    if not count:
+        return None
+    products = "1 product" if count == 1 else f"{count} products"
+    verb = "lost" if done else "will lose"
+    return f"{products} {verb} {'its' if count == 1 else 'their'} owner"
+
+
+# Widths add up to 79 cells with the two-space gaps: one line on an 80-column terminal.
+USER_COMMANDS = EntityCommands(
+    spec=USERS,
+    columns=(
+        Column("id", 5, lambda r: str(r.id), right=True),
+        Column("name", 18, lambda r: r.name),
+        Column("email", 26, lambda r: r.email),
+        Column("role", 6, lambda r: r.role),
+        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("password", 8, lambda r: "set" if r.has_password else "-"),
+    ),
+    add_options=(
+        AddOption("--name", "name", "N", "full name", required=True),
+        AddOption("--email", "email", "E", "email address (unique, any case)", required=True),
+        AddOption("--role", "role", "R", "admin, editor or viewer (default: viewer)"),
+    ),
+    delete_impact=_orphaned_products,
+)
+
+PRODUCT_COMMANDS = EntityCommands(
+    spec=PRODUCTS,
+    columns=(
+        Column("id", 5, lambda r: str(r.id), right=True),
+        Column("sku", 10, lambda r: r.sku),
+        Column("name", 16, lambda r: r.name),
+        Column("price", 11, lambda r: str(r.price), right=True),
+        Column("stock", 6, lambda r: str(r.stock), right=True),
+        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("owner", 13, lambda r: r.owner_email or "-"),
+    ),
+    add_options=(
+        AddOption("--sku", "sku", "S", "stock-keeping unit: letters, digits, - _ .", required=True),
+        AddOption("--name", "name", "N", "product name", required=True),
+        AddOption("--price", "price", "P", "price, a dot for decimals: 19.99", required=True),
+        AddOption("--stock", "stock", "Q", "units in stock (default: 0)"),
+        AddOption("--owner", "owner", "EMAIL", "email of the user who owns it (default: none)"),
+        AddOption("--description", "description", "D", "free text (default: empty)"),
+    ),
+)
+
+ENTITIES: dict[str, EntityCommands] = {
+    entity.name: entity for entity in (USER_COMMANDS, PRODUCT_COMMANDS)
+}
+
+
+def _entity(args: argparse.Namespace) -> EntityCommands:
+    return ENTITIES[args.entity]
+
+
+# Commands on records
+
+
+def cmd_list(args: argparse.Namespace, db: Database) -> int:
+    """List records, streamed page by page so memory stays flat at any size."""
+    entity = _entity(args)
+    request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
+    records = db.table(entity.name).stream(request)
+    if args.format != "table":
+        write_records(entity.spec, records, sys.stdout, fmt=args.format)
+        return EXIT_OK
+    count = _print_table(entity.columns, records)
+    # The count goes to stderr so that stdout holds only the table when piped.
+    warn(entity.counted(count))
+    return EXIT_OK
+
+
+def _print_table(columns: Sequence[Column], records: Iterable[Any]) -> int:
+    """Print a header, a rule and a row per record; return how many rows were printed."""
+    gap = "  "
+    out = sys.stdout
+    out.write(gap.join(fit(c.title, c.width, right=c.right) for c in columns).rstrip() + "\n")
+    out.write(gap.join("-" * c.width for c in columns) + "\n")
+    count = 0
+    for record in records:
+        out.write(gap.join(column.cell(record) for column in columns).rstrip() + "\n")
+        count += 1
+    return count
+
+
+def cmd_add(args: argparse.Namespace, db: Database) -> int:
+    """Create a record from the given options; omitted options keep the model's defaults."""
+    entity = _entity(args)
+    values = {
+        option.field: getattr(args, option.field)
+        for option in entity.add_options
+        if getattr(args, option.field) is not None
+    }
+    record = db.table(entity.name).create(values, actor=Actor.from_environment(source="cli"))
+    say(f"created {entity.spec.describe(record)}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace, db: Database) -> int:
+    """Delete one record at the version shown in the question, after a yes."""
+    entity = _entity(args)
+    table = db.table(entity.name)
+    record = table.get(args.id)
+    described = entity.spec.describe(record)
+    if not args.yes:
+        impact = entity.delete_impact(db, record.id, False)
+        refusal = _confirm(f"Delete {described}" + (f" ({impact})?" if impact else "?"))
+        if refusal is not None:
+            return refusal
+    # Counted before the delete, which takes the owner away.
+    done = entity.delete_impact(db, record.id, True)
+    actor = Actor.from_environment(source="cli")
+    # The version read before asking: if someone changed it meanwhile, this is a Conflict.
+    table.delete(record.id, expected_version=record.version, actor=actor)
+    say(f"deleted {described}" + (f" ({done})" if done else ""))
+    return EXIT_OK
+
+
+def _confirm(question: str) -> int | None:
+    """None when the admin answers yes at a terminal, else the exit code to stop with."""
+    if not sys.stdin.isatty():
+        warn(f"{PROG}: refusing to delete without --yes when not interactive")
+        return EXIT_USAGE
+    sys.stderr.write(visible(question) + " [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer in ("y", "yes"):
+        return None
+    warn(f"{PROG}: not deleted")
+    return EXIT_REFUSED
+
+
+# Export and import
+
+
+def cmd_export(args: argparse.Namespace, db: Database) -> int:
+    """Write every record as CSV or JSON to stdout, or atomically to ``-o FILE``."""
+    entity = _entity(args)
+    if args.output in (None, "-"):
+        count = export_records(db, entity.name, sys.stdout, fmt=args.format or "csv")
+        sys.stdout.flush()
+        warn(f"exported {entity.counted(count)}")
+        return EXIT_OK
+    path = Path(args.output)
+    fmt: Format = args.format or _format_of(path)
+    with _atomic_file(path) as out:
+        count = export_records(db, entity.name, out, fmt=fmt)
+    warn(f"exported {entity.counted(count)} to {path}")
+    return EXIT_OK
+
+
+def _format_of(path: Path) -> Format:
+    """The format ``path``'s name asks for (.csv or .json); CSV, the default, for any other."""
+    try:
+        return detect_format(str(path))
+    except Invalid:
+        return "csv"
+
+
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[TextIO]:
+    """A private (0600) temp file beside ``path`` that replaces it only once fully written.
+
+    A failed export never leaves a half-written file behind, nor clobbers an older one.
+    """
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def cmd_import(args: argparse.Namespace, db: Database) -> int:
+    """Import a CSV or JSON file: every row is checked first, and one refused row stops all."""
+    entity = _entity(args)
+    actor = Actor.from_environment(source="cli")
+    # A file of another name is refused (Invalid) rather than guessed at: --format says it.
+    fmt: Format = args.format or ("csv" if args.file == "-" else detect_format(args.file))
+    with _open_source(args.file) as source:
+        report = import_records(db, entity.name, source, fmt=fmt, actor=actor, dry_run=args.dry_run)
+    # The report's line is the CSV line a row starts on, or the JSON array's object number.
+    unit = "line" if fmt == "csv" else "object"
+    return _print_report(entity, report, unit=unit, dry_run=args.dry_run)
+
+
+def _open_source(name: str) -> TextIO:
+    """The file to import, ``-`` meaning stdin, as text with newlines left to the parser.
+
+    utf-8-sig: a byte-order mark from a spreadsheet's export is not part of the first header.
+    """
+    if name == "-":
+        return open(sys.stdin.fileno(), encoding="utf-8-sig", newline="", closefd=False)
+    return open(name, encoding="utf-8-sig", newline="")
+
+
+def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dry_run: bool) -> int:
+    """Counts on stdout; refused rows and the verdict on stderr. Exit 1 if any row was refused."""
+    # Past tense only for what was really written; a dry run or a refused file says "to add".
+    labels = (
+        {"add": "added", "update": "updated"}
+        if report.applied
+        else {"add": "to add", "update": "to update"}
+    )
+    outcomes = ("add", "update", "unchanged", "refused")
+    counts = ", ".join(f"{report.count(o)} {labels.get(o, o)}" for o in outcomes)
+    say(f"{entity.name}: {counts}")
+    for row in report.refused:
+        for field, reason in row.errors.items():
+            warn(f"{unit} {row.line}: {field}: {reason}")
+    if report.refused:
+        warn(f"{PROG}: nothing imported: {len(report.refused)} row(s) refused")
+        return EXIT_REFUSED
+    if dry_run:
+        say("dry run: nothing written")
+    return EXIT_OK
+
+
+# Database housekeeping
+
+
+def cmd_db_status(_args: argparse.Namespace, db: Database) -> int:
+    """Where the database is and how its schema compares; exit 0 only when current."""
+    state = schema_state(db.engine)
+    say(f"database: {db.url}")
+    say(f"revision: {state.current or '(none)'}")
+    say(f"head:     {state.head}")
+    say(f"status:   {state.status}: {state.message}")
+    return EXIT_OK if state.status == "current" else EXIT_REFUSED
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, db: Database) -> int:
+    """Bring the schema to head (creating it in an empty database)."""
+    before = schema_state(db.engine)
+    after = upgrade(db.engine)
+    if before.current == after.current:
+        say(f"{db.url}: already at {after.current}")
+    else:
+        say(f"{db.url}: upgraded {before.current or f'({before.status})'} -> {after.current}")
+    if after.status != "current":
+        warn(f"{PROG}: {after.message}")
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def cmd_seed(args: argparse.Namespace, db: Database) -> int:
+    """Fill an empty database with reproducible demo users and products."""
+    result = seed_demo(
+        db,
+        users=args.users,
+        products=args.products,
+        seed=args.seed,
+        actor=Actor.from_environment(source="cli"),
+    )
+    say(f"seeded {result.users} users and {result.products} products (seed {args.seed})")
+    return EXIT_OK
+
+
+# The parser
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors never echo a URL's password."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print usage and the (redacted) message to stderr, then exit 2."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(redact(message))}\n")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--db and --read-only, on the top parser and again on every command.
+
+    On commands their default is SUPPRESS, so an option given before the command is not
+    reset by the command's own (absent) copy of it.
+    """
+    default: Any = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=default,
+        help="database URL (default: $DATABASE_URL, else sqlite:///./accessguard.db); "
+        "prefer $DATABASE_URL for a password, which --db leaves visible in ps",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="connect read-only: the database itself refuses every write",
+    )
+
+
+def _command(
+    group: Any,
+    name: str,
+    summary: str,
+    handler: Handler,
+    *,
+    words: Sequence[str] = (),
+    schema: bool = True,
+    **defaults: Any,
+) -> argparse.ArgumentParser:
+    """A leaf command: its parser, its global options and what `main` should run.
+
+    ``words`` are the words before ``name`` (``users`` for ``users list``), to pick examples.
+    """
+    parser: argparse.ArgumentParser = group.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=epilog(*words, name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=False)
+    parser.set_defaults(handler=handler, check_schema=schema, **defaults)
+    return parser
+
+
+def _group(commands: Any, name: str, summary: str) -> Any:
+    """A command with actions of its own (``users list``): returns where to add them."""
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=epilog(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=False)
+    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _format_option(
+    parser: argparse.ArgumentParser, choices: Sequence[str], default: str | None
+) -> None:
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        default=default,
+        help=f"output format (default: {default or 'from the file name, else csv'})",
+    )
+
+
+def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
+    """``users list|add|delete`` (or products): one generic builder for every entity."""
+    spec = entity.spec
+    actions = _group(commands, entity.name, f"list, add or delete {spec.plural}")
+    words = (entity.name,)
+    lister = _command(
+        actions, "list", f"list {spec.plural}", cmd_list, words=words, entity=entity.name
+    )
+    lister.add_argument(
+        "--search",
+        default="",
+        metavar="TEXT",
+        help=f"only {spec.plural} whose {' or '.join(_searchable(entity))} contains TEXT",
+    )
+    _format_option(lister, ("table", "csv", "json"), "table")
+    lister.add_argument(
+        "--sort",
+        default="id",
+        choices=list(spec.sort_columns),
+        metavar="FIELD",
+        help=f"sort by FIELD: {', '.join(spec.sort_columns)} (default: id)",
+    )
+    lister.add_argument("--desc", action="store_true", help="sort in descending order")
+
+    adder = _command(
+        actions, "add", f"add a {spec.entity}", cmd_add, words=words, entity=entity.name
+    )
+    for option in entity.add_options:
+        adder.add_argument(
+            option.flag,
+            dest=option.field,
+            metavar=option.metavar,
+            required=option.required,
+            help=option.help,
+        )
+
+    deleter = _command(
+        actions, "delete", f"delete a {spec.entity}", cmd_delete, words=words, entity=entity.name
+    )
+    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {spec.entity}'s id")
+    deleter.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
+    )
+
+
+def _searchable(entity: EntityCommands) -> list[str]:
+    return [str(getattr(column, "key", column)) for column in entity.spec.search_columns]
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum`` (bad usage, exit 2, if not)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every command and option with its help."""
+    parser = Parser(
+        prog=PROG,
+        description="Administer the users and products of a SQL database.\n"
+        "(Without a command this would open the interactive console: not in this version yet.)",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=True)
+    parser.add_argument(
+        "--demo", action="store_true", help="open the console on demo data (console only)"
+    )
+    parser.set_defaults(handler=None, check_schema=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for entity in ENTITIES.values():
+        _entity_parsers(commands, entity)
+
+    names = "|".join(ENTITIES)
+    exporter = _command(commands, "export", f"write {names} as CSV or JSON", cmd_export)
+    exporter.add_argument("entity", choices=list(ENTITIES), help="what to export")
+    _format_option(exporter, ("csv", "json"), None)
+    exporter.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write to FILE (replaced only once complete, mode 0600) instead of stdout",
+    )
+
+    importer = _command(commands, "import", f"read {names} from a CSV or JSON file", cmd_import)
+    importer.add_argument("entity", choices=list(ENTITIES), help="what to import")
+    importer.add_argument("file", metavar="FILE", help="the file to read (- for stdin)")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="check every row and report, but write nothing"
+    )
+    _format_option(importer, ("csv", "json"), None)
+
+    db_actions = _group(commands, "db", "show or upgrade the database schema")
+    _command(
+        db_actions,
+        "status",
+        "show the database and its schema revision (exit 1 unless current)",
+        cmd_db_status,
+        words=("db",),
+        schema=False,
+    )
+    _command(
+        db_actions,
+        "upgrade",
+        "upgrade the schema to this version's head (creating it if empty)",
+        cmd_db_upgrade,
+        words=("db",),
+        schema=False,
+    )
+
+    seeder = _command(commands, "seed", "fill an empty database with demo data", cmd_seed)
+    seeder.add_argument(
+        "--users", type=_whole_number(0), default=100, metavar="N", help="users (default: 100)"
+    )
+    seeder.add_argument(
+        "--products",
+        type=_whole_number(0),
+        default=300,
+        metavar="N",
+        help="products (default: 300)",
+    )
+    seeder.add_argument(
+        "--seed",
+        type=_whole_number(0),
+        default=1,
+        metavar="S",
+        help="random seed: the same seed gives the same data (default: 1)",
+    )
+    return parser
+
+
+# Running a command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status (the console script exits with it)."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) and usage errors (2): main returns, never exits
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    if args.handler is None or args.demo:
+        return _no_console(parser, args)
+    try:
+        url = resolve_url(args.db)
+    except (BadDatabaseURL, ValueError) as error:
+        # ValueError: e.g. a port that is not a number; its text has no password, but say less.
+        message = (
+            error.message if isinstance(error, BadDatabaseURL) else "the URL could not be parsed"
+        )
+        warn(f"{PROG}: {BadDatabaseURL.title}: {message}")
+        return EXIT_USAGE
+    finally:
+        # From here on only the URL object exists, and it masks the password when printed.
+        args.db = None
+    return _guarded(args, url)
+
+
+def _no_console(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.handler is not None:
+        parser.print_usage(sys.stderr)
+        warn(f"{PROG}: error: --demo opens the console and cannot be combined with a command")
+        return EXIT_USAGE
+    warn(f"{PROG}: the interactive console is not available in this version; use a command:")
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _guarded(args: argparse.Namespace, url: URL) -> int:
+    """Run the command, turning every failure into a message on stderr and an exit status."""
+    try:
+        return _execute(args, url)
+    except BadDatabaseURL as error:
+        warn(f"{PROG}: {error.title}: {error.message}")
+        return EXIT_USAGE
+    except Invalid as error:
+        for field, reason in error.errors.items():
+            warn(f"{PROG}: {field}: {reason}")
+        return EXIT_REFUSED
+    except AccessGuardError as error:
+        warn(f"{PROG}: {error.title}: {error.message}")
+        return EXIT_REFUSED
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except OSError as error:  # a file to import or export: missing, unreadable, disk full
+        where = f" {error.filename}" if error.filename else ""
+        warn(f"{PROG}: cannot use{where}: {error.strerror or error}")
+        return EXIT_REFUSED
+    except UnicodeDecodeError:
+        warn(f"{PROG}: the file is not UTF-8 text; save it as UTF-8 and try again")
+        return EXIT_REFUSED
+    except Exception as error:
+        return _crashed(error)
+
+
+def _execute(args: argparse.Namespace, url: URL) -> int:
+    db = Database.connect(url, read_only=args.read_only)
+    try:
+        # Errors raised outside the data layer's own units of work (schema checks) are
+        # driver errors; translate them the same way, so none reaches the admin raw.
+        with translate_errors():
+            if args.check_schema:
+                # A new database is created at head; an old one is refused with what to run.
+                ensure_current(db.engine, create_if_empty=not args.read_only)
+            status: int = args.handler(args, db)
+        # Flush here, inside the handlers of main, so a closed pipe is caught like the rest.
+        sys.stdout.flush()
+        return status
+    finally:
+        db.dispose()
+
+
+def _crashed(error: BaseException) -> int:
+    """One line for an unexpected error; the (redacted) traceback only when debugging."""
+    if os.environ.get(DEBUG_ENV_VAR) == "1":
+        sys.stderr.write(redact("".join(traceback.format_exception(error))))
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    detail = f": {first_line}" if first_line else ""
+    hint = f"(set {DEBUG_ENV_VAR}=1 for details)"
+    warn(f"{PROG}: unexpected error: {type(error).__name__}{detail} {hint}")
+    return EXIT_REFUSED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured in tests)
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
