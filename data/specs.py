@@ -51,8 +51,12 @@ class EntitySpec(Generic[ModelT, RecordT]):
     assign: Callable[[Session, ModelT, Mapping[str, Any]], None] | None = None
     # Runs before a delete, in its transaction and batch (a user's products lose their owner).
     before_delete: Callable[[Session, ModelT, Actor, str], None] | None = None
-    # Fields whose value import/export write under another name (owner -> owner_email).
+    # The columns export writes, in order (never a secret).
     export_columns: tuple[str, ...] = ()
+    # File column -> field, where import reads a field under another name (owner_email).
+    import_aliases: Mapping[str, str] = field(default_factory=dict)
+    # Field -> model attribute, where a field is stored under another name (owner -> owner_id).
+    field_attributes: Mapping[str, str] = field(default_factory=dict)
 
     def record(self, row: Any) -> RecordT:
         """Build the record from a row of ``select()``; column labels equal record fields."""
@@ -230,6 +234,8 @@ PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(
     ),
     filter_columns={"owner_id": Product.owner_id},
     assign=_assign_product,
+    import_aliases={"owner_email": "owner"},
+    field_attributes={"owner": "owner_id"},
     export_columns=(
         "id",
         "sku",

@@ -26,8 +26,11 @@ _MYSQL_BUSY = {1205, 1213}
 _MYSQL_READ_ONLY = {1792, 1290, 1142, 1036}
 _MYSQL_TOO_BIG = {1264, 1406, 1366, 3819}
 _MYSQL_GONE = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
+_MYSQL_LOGIN = {1044, 1045, 1049, 1698}
+_UNREACHABLE = ("connection refused", "could not connect", "can't connect", "timeout expired")
+_LOGIN_REFUSED = ("authentication failed", "role", "database", "access denied")
 
-NOT_SAVED = "Nothing was saved."
+NOT_SAVED = "Nothing was changed."
 
 
 class StaleWrite(Exception):
@@ -57,7 +60,9 @@ def translate_errors() -> Iterator[None]:
 
 def _message(error: sa_exc.DBAPIError) -> str:
     # The driver's own first line: never parameters (the engine hides them) nor the URL.
-    return str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error).__name__
+    return (
+        str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error).__name__
+    )
 
 
 def _integrity(error: sa_exc.IntegrityError) -> AccessGuardError:
@@ -75,11 +80,32 @@ def _dbapi(error: sa_exc.DBAPIError) -> AccessGuardError:
     lowered = text.lower()
     sqlstate = getattr(error.orig, "sqlstate", None)
     mysql_code = _mysql_code(error)
-    if error.connection_invalidated or mysql_code in _MYSQL_GONE or (
-        sqlstate is not None and (sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"})
+    if any(phrase in lowered for phrase in _UNREACHABLE):
+        return Unavailable(
+            f"Cannot reach the database server ({text}). Check that it is running and that "
+            "the URL's host and port are right."
+        )
+    refused_login = "fatal" in lowered and any(word in lowered for word in _LOGIN_REFUSED)
+    if mysql_code in _MYSQL_LOGIN or (sqlstate or "").startswith("28") or refused_login:
+        return Unavailable(
+            f"The database refused the connection ({text}). Check the user, password and "
+            "database name in the URL."
+        )
+    if (
+        error.connection_invalidated
+        or mysql_code in _MYSQL_GONE
+        or (
+            sqlstate is not None
+            and (sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"})
+        )
     ):
         return Unavailable(f"Lost the connection to the database ({text}). {NOT_SAVED}")
-    if "locked" in lowered or "busy" in lowered or sqlstate in _BUSY_SQLSTATES or mysql_code in _MYSQL_BUSY:
+    if (
+        "locked" in lowered
+        or "busy" in lowered
+        or sqlstate in _BUSY_SQLSTATES
+        or mysql_code in _MYSQL_BUSY
+    ):
         return Busy(f"Another session holds a lock on the data ({text}). {NOT_SAVED} Try again.")
     if (
         "readonly" in lowered

@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from data.schema import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
+from data.schema import upgrade
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from data.schema import upgrade
 from sqlalchemy import text
 
 from data.actor import Actor
@@ -19,6 +18,7 @@ from data.config import BadDatabaseURL, display_url, normalise_url, resolve_url
 from data.database import Database
 from data.engine import create_database_engine
 from data.errors import Busy, ReadOnly, Unavailable
+from data.schema import upgrade
 
 
 def test_url_precedence_cli_over_environment_over_default() -> None:

@@ -9,7 +9,7 @@ import pytest
 from data.actor import Actor
 from data.database import Database
 from data.errors import Invalid, NotFound
-from data.records import PageRequest
+from data.records import PageRequest, ProductRecord, UserRecord
 
 
 def _add_users(db: Database, actor: Actor, names: list[str]) -> None:
@@ -102,7 +102,7 @@ def test_keyset_pages_walk_forward_and_back_in_both_directions(db: Database, act
         expected = sorted(db.users.stream(PageRequest(sort="id")), key=lambda u: (u.name, u.id))
         if descending:
             expected.reverse()
-        seen = []
+        seen: list[UserRecord] = []
         page = db.users.page(PageRequest(sort="name", descending=descending, limit=5))
         assert page.has_prev is False
         seen.extend(page.records)
@@ -113,7 +113,7 @@ def test_keyset_pages_walk_forward_and_back_in_both_directions(db: Database, act
             seen.extend(page.records)
         assert [u.id for u in seen] == [u.id for u in expected]
         # Walk back from the last page to the first.
-        back = []
+        back: list[UserRecord] = []
         page = db.users.page(
             PageRequest(sort="name", descending=descending, limit=5, from_end=True)
         )
@@ -145,7 +145,7 @@ def test_every_sortable_product_column_pages_in_order(
             actor=actor,
         )
     rows = list(db.products.stream(PageRequest(sort=sort)))
-    pages = []
+    pages: list[ProductRecord] = []
     page = db.products.page(PageRequest(sort=sort, limit=4))
     pages.extend(page.records)
     while page.has_next:

@@ -1,0 +1,592 @@
+"""Export and import of users and products as CSV or JSON.
+
+Export streams a table page by page, so memory stays flat at any size. Import reads the
+whole file, judges every row (add, update, unchanged or refused, with the line it came
+from), and applies either all of it in one audited unit of work or, if any row is refused,
+nothing at all: half an import is worse than none, because nobody can tell which half.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any, Literal, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.actor import Actor
+from data.database import Database
+from data.errors import Conflict, Invalid
+from data.records import ImportReport, ImportRow, PageRequest
+from data.specs import EntitySpec
+from data.trail import new_batch, snapshot, write_entry
+from data.translate import StaleWrite
+from data.unit import reading, writing
+from data.validation import FieldError, validate_fields
+from models import User
+
+Format = Literal["csv", "json"]
+
+LOOKUP_BATCH = 500  # keys per IN (...): far below every backend's parameter limit
+BOM = "\ufeff"
+# A cell starting with one of these is run as a formula by spreadsheets (a tab or CR can
+# hide one from a quick look), so export defuses it with a leading apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_EVERYTHING = PageRequest()
+
+
+# Formats
+
+
+def detect_format(path: str) -> Format:
+    """The format a file name asks for: ``.csv`` or ``.json`` (any case), else `Invalid`."""
+    suffix = PurePath(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".json":
+        return "json"
+    raise Invalid(
+        {
+            "format": f"cannot tell the format of {path!r} from its name; "
+            "use a .csv or .json file name, or give the format"
+        }
+    )
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("csv", "json"):
+        raise Invalid({"format": f"must be csv or json, not {fmt!r}"})
+
+
+# Export
+
+
+def write_records(
+    spec: EntitySpec[Any, Any], records: Iterable[Any], out: TextIO, *, fmt: Format
+) -> int:
+    """Write ``records`` as CSV (with a header row) or as a JSON array; return how many.
+
+    The columns are ``spec.export_columns``: never a password hash. CSV cells that a
+    spreadsheet would run as a formula get a leading apostrophe, which import removes.
+    Open ``out`` with ``newline=""`` so CSV line ends and quoted newlines stay as written.
+    """
+    _check_format(fmt)
+    columns = spec.export_columns
+    if fmt == "csv":
+        return _write_csv(columns, records, out)
+    return _write_json(columns, records, out)
+
+
+def export_records(
+    db: Database,
+    entity: str,
+    out: TextIO,
+    *,
+    fmt: Format,
+    request: PageRequest = _EVERYTHING,
+) -> int:
+    """Export every ``entity`` record matching ``request`` (search, filters, order) to ``out``.
+
+    Reads a page per unit of work, so a million rows take no more memory than a thousand.
+    """
+    _check_format(fmt)
+    table = db.table(entity)
+    return write_records(table.spec, table.stream(request), out, fmt=fmt)
+
+
+def _write_csv(columns: Sequence[str], records: Iterable[Any], out: TextIO) -> int:
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    count = 0
+    for record in records:
+        writer.writerow([_csv_cell(getattr(record, column)) for column in columns])
+        count += 1
+    return count
+
+
+def _write_json(columns: Sequence[str], records: Iterable[Any], out: TextIO) -> int:
+    # Written item by item rather than json.dump(list): the list would hold every record.
+    out.write("[")
+    count = 0
+    for record in records:
+        item = {column: _json_value(getattr(record, column)) for column in columns}
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(item, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return _neutralise(value)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")  # text, so "12.50" stays exact: no float on the way
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _neutralise(text: str) -> str:
+    """Defuse a would-be formula with a leading apostrophe.
+
+    Text that already starts with apostrophes before a formula character gets one more,
+    so `_restore` (which removes exactly one) gives back every text exactly.
+    """
+    return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text
+
+
+def _restore(text: str) -> str:
+    """Undo `_neutralise`: drop one leading apostrophe that defuses a formula."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
+# Import: reading the file
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One record of the file: where it starts, its fields' raw values, reading problems."""
+
+    line: int
+    values: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """How a spec's fields appear in a file: which columns import reads (column -> field),
+    which it ignores, which must be in a CSV header, and which mean "no value" when blank."""
+
+    fields: dict[str, str]
+    ignored: frozenset[str]
+    absent_if_blank: frozenset[str]
+    required: tuple[str, ...]
+
+    @classmethod
+    def of(cls, spec: EntitySpec[Any, Any]) -> _Columns:
+        renamed = {
+            field: column
+            for column, field in spec.import_aliases.items()
+            if column in spec.export_columns and field in spec.validators
+        }
+        fields = {renamed.get(name, name): name for name in spec.validators}
+        required = (spec.natural_key, *sorted(spec.required - {spec.natural_key}))
+        return cls(
+            fields=fields,
+            ignored=frozenset(spec.export_columns) - fields.keys(),
+            absent_if_blank=frozenset(
+                name
+                for name, validator in spec.validators.items()
+                if name not in spec.required and not _accepts_blank(validator)
+            ),
+            required=tuple(renamed.get(name, name) for name in required),
+        )
+
+    def column(self, field_name: str) -> str:
+        """The file column that holds ``field_name``."""
+        for column, name in self.fields.items():
+            if name == field_name:
+                return column
+        return field_name
+
+    def check(self, names: Iterable[str], *, where: str = "") -> None:
+        """Refuse the file for an unknown column (``where`` says which object, for JSON)."""
+        for name in names:
+            if name not in self.fields and name not in self.ignored:
+                known = ", ".join(self.fields)
+                ignored = ", ".join(sorted(self.ignored))
+                raise Invalid(
+                    {
+                        "file": f"unknown column {name!r}{where}; the columns are {known} "
+                        f"(and {ignored}, which are read and ignored)"
+                    }
+                )
+
+    def values(self, cells: Mapping[str, Any]) -> dict[str, Any]:
+        """Field -> raw value for one record.
+
+        An empty cell (or JSON null) is no value at all for a field that cannot be empty
+        (role, stock, active flag): existing rows keep theirs, new rows get the default.
+        """
+        values: dict[str, Any] = {}
+        for column, raw in cells.items():
+            name = self.fields.get(column)
+            if name is None or (name in self.absent_if_blank and raw in (None, "")):
+                continue
+            values[name] = raw
+        return values
+
+
+def _accepts_blank(validator: Any) -> bool:
+    try:
+        validator("")
+    except FieldError:
+        return False
+    return True
+
+
+def _read_rows(columns: _Columns, source: TextIO, fmt: Format) -> list[_Row]:
+    if fmt == "csv":
+        return list(_read_csv(columns, source))
+    return _read_json(columns, source)
+
+
+def _header(cells: list[str]) -> list[str]:
+    names = [cell.strip().lower() for cell in cells]
+    if names and names[0].startswith(BOM):
+        names[0] = names[0][len(BOM) :].strip()
+    return names
+
+
+def _check_header(columns: _Columns, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise Invalid({"file": f"column {name!r} appears twice in the header"})
+        seen.add(name)
+    columns.check(names)
+    for name in columns.required:
+        if name not in seen:
+            needed = ", ".join(columns.required)
+            raise Invalid({"file": f"the header has no {name!r} column (needed: {needed})"})
+
+
+def _read_csv(columns: _Columns, source: TextIO) -> Iterator[_Row]:
+    # csv.reader rather than DictReader: DictReader skips blank lines out of sight, which
+    # would make the line numbers in the report point at the wrong place.
+    reader = csv.reader(source, strict=True)
+    try:
+        first = next(reader, None)
+        if first is None:
+            raise Invalid({"file": "is empty; the first line must name the columns"})
+        names = _header(first)
+        _check_header(columns, names)
+        end = reader.line_num
+        for cells in reader:
+            start, end = end + 1, reader.line_num
+            if any(cells):
+                yield _csv_row(columns, names, cells, start)
+    except csv.Error as error:
+        raise Invalid({"file": f"line {reader.line_num} is not valid CSV: {error}"}) from None
+
+
+def _csv_row(columns: _Columns, names: list[str], cells: list[str], line: int) -> _Row:
+    if len(cells) != len(names):
+        error = f"has {len(cells)} cells but the header names {len(names)} columns"
+        # Keep the key if the row has one, so the report says which record this was.
+        key_column = columns.required[0]
+        key_at = names.index(key_column)
+        key = {columns.fields[key_column]: cells[key_at]} if key_at < len(cells) else {}
+        return _Row(line=line, values=key, errors={"row": error})
+    cells_by_name = {name: _restore(cell) for name, cell in zip(names, cells, strict=True)}
+    return _Row(line=line, values=columns.values(cells_by_name))
+
+
+def _read_json(columns: _Columns, source: TextIO) -> list[_Row]:
+    text = source.read()
+    if text.startswith(BOM):
+        text = text[len(BOM) :]
+    try:
+        # Decimal for numbers with a fraction: a price of 19.99 must not pass through float.
+        data = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise Invalid(
+            {"file": f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"}
+        ) from None
+    if not isinstance(data, list):
+        raise Invalid({"file": "must hold a JSON array of objects, one per record"})
+    rows = []
+    for index, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            rows.append(_Row(line=index, values={}, errors={"row": "is not a JSON object"}))
+            continue
+        cells = {str(key).strip().lower(): value for key, value in item.items()}
+        columns.check(cells, where=f" in object {index}")
+        rows.append(_Row(line=index, values=columns.values(cells)))
+    return rows
+
+
+# Import: judging the rows
+
+
+@dataclass
+class _Item:
+    """A row under judgement; ``clean`` holds validated values, ``existing`` the matched row."""
+
+    line: int
+    key: str
+    clean: dict[str, Any]
+    errors: dict[str, str]
+    key_valid: bool = True  # the key is normalised even when other fields are refused
+    existing: Any = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    outcome: str = "refused"
+
+
+def _validate(spec: EntitySpec[Any, Any], row: _Row) -> _Item:
+    nk = spec.natural_key
+    try:
+        key = validate_fields(spec.validators, {nk: row.values.get(nk)})[nk]
+    except Invalid:
+        raw = row.values.get(nk)
+        key, key_valid = ("" if raw is None else str(raw).strip()), False
+    else:
+        key_valid = True
+    errors = dict(row.errors)
+    clean: dict[str, Any] = {}
+    if not errors:
+        try:
+            clean = validate_fields(spec.validators, row.values, required=(nk,))
+        except Invalid as refused:
+            errors = refused.errors
+    return _Item(line=row.line, key=key, clean=clean, errors=errors, key_valid=key_valid)
+
+
+def _mark_duplicates(spec: EntitySpec[Any, Any], items: list[_Item], unit: str) -> None:
+    """Refuse the second row with a key; rows refused for other reasons still count as first."""
+    first: dict[str, int] = {}
+    for item in items:
+        if not item.key_valid:
+            continue
+        if item.key in first:
+            item.errors[spec.natural_key] = f"appears twice, first at {unit} {first[item.key]}"
+        else:
+            first[item.key] = item.line
+
+
+def _in_batches(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), LOOKUP_BATCH):
+        yield values[start : start + LOOKUP_BATCH]
+
+
+def _match_existing(session: Session, spec: EntitySpec[Any, Any], items: list[_Item]) -> None:
+    """Attach the stored row with the same natural key to each item, IN (...) by batch."""
+    column = getattr(spec.model, spec.natural_key)
+    keys = sorted({item.key for item in items if not item.errors})
+    found: dict[str, Any] = {}
+    for batch in _in_batches(keys):
+        for obj in session.scalars(select(spec.model).where(column.in_(batch))):
+            found[getattr(obj, spec.natural_key)] = obj
+    for item in items:
+        if not item.errors:
+            item.existing = found.get(item.key)
+
+
+def _resolve_owners(session: Session, items: list[_Item]) -> list[User]:
+    """Turn owner emails (or ids) into user ids, refusing rows whose owner does not exist.
+
+    The users are loaded into the session and returned so the caller keeps them alive:
+    assigning an owner by id then finds the user in the identity map without a query.
+    """
+    wanted = [item for item in items if not item.errors and item.clean.get("owner") is not None]
+    owners = {item.clean["owner"] for item in wanted}
+    emails = sorted(owner for owner in owners if isinstance(owner, str))
+    ids = sorted(owner for owner in owners if isinstance(owner, int))
+    users: list[User] = []
+    for batch in _in_batches(emails):
+        users.extend(session.scalars(select(User).where(User.email.in_(batch))))
+    for batch in _in_batches(ids):
+        users.extend(session.scalars(select(User).where(User.id.in_(batch))))
+    by_email = {user.email: user.id for user in users}
+    by_id = {user.id: user.id for user in users}
+    for item in wanted:
+        owner = item.clean["owner"]
+        owner_id = by_email.get(owner) if isinstance(owner, str) else by_id.get(owner)
+        if owner_id is None:
+            by_what = "email" if isinstance(owner, str) else "id"
+            item.errors["owner"] = f"no user with {by_what} {owner}"
+        else:
+            item.clean["owner"] = owner_id
+    return users
+
+
+def _decide(spec: EntitySpec[Any, Any], item: _Item) -> None:
+    if item.errors:
+        item.outcome = "refused"
+        return
+    if item.existing is None:
+        missing = sorted(spec.required - item.clean.keys())
+        item.errors.update(dict.fromkeys(missing, f"is required for a new {spec.entity}"))
+        item.outcome = "refused" if missing else "add"
+        return
+    item.changes = {
+        name: value
+        for name, value in item.clean.items()
+        if getattr(item.existing, spec.field_attributes.get(name, name)) != value
+    }
+    item.outcome = "update" if item.changes else "unchanged"
+
+
+@dataclass
+class _Plan:
+    """Every row's verdict, and the owners loaded for it.
+
+    The session's identity map holds objects weakly; keeping the owners here until the
+    plan is applied is what lets assigning an owner by id skip a query per row.
+    """
+
+    items: list[_Item]
+    owners: list[User]
+
+    def report(self, entity: str, columns: _Columns, *, applied: bool) -> ImportReport:
+        rows = tuple(
+            ImportRow(
+                line=item.line,
+                key=item.key,
+                outcome=item.outcome,
+                errors={columns.column(name): reason for name, reason in item.errors.items()},
+            )
+            for item in self.items
+        )
+        return ImportReport(entity=entity, rows=rows, applied=applied)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for item in self.items if item.outcome == outcome)
+
+
+def _analyse(session: Session, spec: EntitySpec[Any, Any], rows: list[_Row], *, unit: str) -> _Plan:
+    items = [_validate(spec, row) for row in rows]
+    _mark_duplicates(spec, items, unit)
+    _match_existing(session, spec, items)
+    owners = _resolve_owners(session, items) if "owner" in spec.validators else []
+    for item in items:
+        _decide(spec, item)
+    return _Plan(items=items, owners=owners)
+
+
+# Import: applying
+
+
+def import_records(
+    db: Database,
+    entity: str,
+    source: TextIO,
+    *,
+    fmt: Format,
+    actor: Actor,
+    dry_run: bool,
+) -> ImportReport:
+    """Import ``entity`` records from ``source``, matched to stored ones by email or SKU.
+
+    Every row is reported as add, update, unchanged or refused (with its line and the
+    reasons). A problem with the file itself (unknown or missing column, broken CSV or
+    JSON) raises `Invalid`. With ``dry_run`` nothing is written; otherwise all adds and
+    updates are applied in one audited unit of work, or none if any row is refused
+    (``applied`` is then False).
+    """
+    _check_format(fmt)
+    spec = db.table(entity).spec
+    columns = _Columns.of(spec)
+    rows = _read_rows(columns, source, fmt)
+    unit = "line" if fmt == "csv" else "object"
+    if dry_run:
+        with reading(db.sessions) as session:
+            plan = _analyse(session, spec, rows, unit=unit)
+        return plan.report(spec.plural, columns, applied=False)
+    try:
+        with writing(db.sessions) as session:
+            plan = _analyse(session, spec, rows, unit=unit)
+            if plan.count("refused"):
+                return plan.report(spec.plural, columns, applied=False)
+            _apply(session, spec, plan, actor=actor)
+    except StaleWrite:
+        raise Conflict(
+            f"A {spec.entity} in the file was changed by someone else during the import; "
+            "nothing was imported. Run the import again.",
+            current=None,
+        ) from None
+    return plan.report(spec.plural, columns, applied=True)
+
+
+def _apply(session: Session, spec: EntitySpec[Any, Any], plan: _Plan, *, actor: Actor) -> None:
+    batch = new_batch()
+    for item in plan.items:
+        if item.outcome == "add":
+            _add(session, spec, item.clean, actor=actor, batch=batch)
+        elif item.outcome == "update":
+            _update(session, spec, item.existing, item.changes, actor=actor, batch=batch)
+    added, updated = plan.count("add"), plan.count("update")
+    # Nothing changed, nothing to audit: re-importing an export leaves the trail untouched.
+    if added or updated:
+        write_entry(
+            session,
+            actor=actor,
+            batch=batch,
+            action="import",
+            entity=spec.plural,
+            record_id=None,
+            new={"added": added, "updated": updated, "unchanged": plan.count("unchanged")},
+        )
+
+
+def _add(
+    session: Session,
+    spec: EntitySpec[Any, Any],
+    clean: Mapping[str, Any],
+    *,
+    actor: Actor,
+    batch: str,
+) -> None:
+    obj = spec.model()
+    spec.assign_values(session, obj, clean)
+    session.add(obj)
+    session.flush()
+    write_entry(
+        session,
+        actor=actor,
+        batch=batch,
+        action="create",
+        entity=spec.entity,
+        record_id=obj.id,
+        new=snapshot(spec.snapshot_fields, obj),
+    )
+
+
+def _update(
+    session: Session,
+    spec: EntitySpec[Any, Any],
+    obj: Any,
+    changes: Mapping[str, Any],
+    *,
+    actor: Actor,
+    batch: str,
+) -> None:
+    before = snapshot(spec.snapshot_fields, obj)
+    spec.assign_values(session, obj, changes)
+    session.flush()  # UPDATE ... WHERE id = ? AND version = ?: a colleague's save is not lost
+    after = snapshot(spec.snapshot_fields, obj)
+    changed = [name for name in spec.snapshot_fields if after[name] != before[name]]
+    write_entry(
+        session,
+        actor=actor,
+        batch=batch,
+        action="update",
+        entity=spec.entity,
+        record_id=obj.id,
+        old={name: before[name] for name in [*changed, "version"]},
+        new={name: after[name] for name in [*changed, "version"]},
+    )
+
+
+__all__ = ["Format", "detect_format", "export_records", "import_records", "write_records"]

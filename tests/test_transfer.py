@@ -1,0 +1,511 @@
+"""Export and import: exact values, no secrets, defused formulas, all-or-nothing imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from data.actor import Actor
+from data.database import Database
+from data.errors import Invalid, NotFound
+from data.records import AuditRecord, ImportReport, PageRequest, ProductRecord, UserRecord
+from data.seed import seed_demo
+from data.specs import PRODUCTS, USERS
+from data.transfer import Format, detect_format, export_records, import_records
+
+PASSWORD = "correct horse battery staple"
+
+
+def _export(db: Database, entity: str, fmt: Format, request: PageRequest | None = None) -> str:
+    out = io.StringIO(newline="")
+    count = export_records(db, entity, out, fmt=fmt, request=request or PageRequest())
+    text = out.getvalue()
+    assert count == (len(json.loads(text)) if fmt == "json" else len(_csv_rows(text)))
+    return text
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def _import(
+    db: Database,
+    entity: str,
+    text: str,
+    actor: Actor,
+    *,
+    fmt: Format = "csv",
+    dry_run: bool = False,
+) -> ImportReport:
+    source = io.StringIO(text, newline="")
+    return import_records(db, entity, source, fmt=fmt, actor=actor, dry_run=dry_run)
+
+
+def _audit(db: Database) -> list[AuditRecord]:
+    """Every audit entry, oldest first."""
+    return list(reversed(db.audit.page(PageRequest(limit=1000)).records))
+
+
+def _outcomes(report: ImportReport) -> dict[str, int]:
+    return {o: report.count(o) for o in ("add", "update", "unchanged", "refused")}
+
+
+def _users(db: Database) -> list[UserRecord]:
+    return list(db.users.stream(PageRequest()))
+
+
+def _products(db: Database) -> list[ProductRecord]:
+    return list(db.products.stream(PageRequest()))
+
+
+@pytest.fixture
+def kenji(db: Database, actor: Actor) -> UserRecord:
+    """A user who owns things."""
+    return db.users.create({"name": "Kenji Sato", "email": "kenji@example.com"}, actor=actor)
+
+
+# Formats
+
+
+def test_format_comes_from_the_file_name() -> None:
+    assert detect_format("out/users.csv") == "csv"
+    assert detect_format("PRODUCTS.JSON") == "json"
+    with pytest.raises(Invalid) as refused:
+        detect_format("users.xlsx")
+    assert list(refused.value.errors) == ["format"]
+    assert "users.xlsx" in refused.value.errors["format"]
+
+
+# Export
+
+
+def test_user_export_never_holds_a_password(db: Database, actor: Actor) -> None:
+    amara = db.users.create(
+        {"name": "Amara Okafor", "email": "amara@example.org", "role": "admin"}, actor=actor
+    )
+    db.users.create({"name": "Zoë Müller", "email": "zoe@example.net"}, actor=actor)
+    db.set_password(amara.id, PASSWORD, expected_version=amara.version, actor=actor)
+
+    text = _export(db, "users", "csv")
+    rows = _csv_rows(text)
+    assert list(rows[0]) == list(USERS.export_columns)
+    assert [(r["email"], r["role"], r["is_active"], r["has_password"]) for r in rows] == [
+        ("amara@example.org", "admin", "true", "true"),
+        ("zoe@example.net", "viewer", "true", "false"),
+    ]
+    assert rows[1]["name"] == "Zoë Müller"
+    assert datetime.fromisoformat(rows[0]["created_at"]).tzinfo is not None
+
+    items = json.loads(_export(db, "users", "json"))
+    assert [list(item) for item in items] == [list(USERS.export_columns)] * 2
+    first = items[0]
+    assert (first["has_password"], first["is_active"], first["id"]) == (True, True, amara.id)
+    for exported in (text, _export(db, "users", "json")):
+        assert "argon2" not in exported
+        assert PASSWORD not in exported
+        assert "password_hash" not in exported
+
+
+def test_product_export_is_exact(db: Database, actor: Actor, kenji: UserRecord) -> None:
+    db.products.create(
+        {"sku": "KT-1", "name": "Crème Kettle", "price": "12.5", "stock": "3", "owner": kenji.id},
+        actor=actor,
+    )
+    db.products.create(
+        {"sku": "MUG-2", "name": "Mug", "price": "0.10", "is_active": "no"}, actor=actor
+    )
+    rows = _csv_rows(_export(db, "products", "csv"))
+    assert list(rows[0]) == list(PRODUCTS.export_columns)
+    assert [(r["sku"], r["price"], r["stock"], r["is_active"], r["owner_email"]) for r in rows] == [
+        ("KT-1", "12.50", "3", "true", "kenji@example.com"),
+        ("MUG-2", "0.10", "0", "false", ""),
+    ]
+
+    text = _export(db, "products", "json")
+    assert '"Crème Kettle"' in text  # ensure_ascii=False: readable, not \u escapes
+    items = json.loads(text)
+    assert [(i["price"], i["stock"], i["is_active"], i["owner_email"]) for i in items] == [
+        ("12.50", 3, True, "kenji@example.com"),
+        ("0.10", 0, False, None),
+    ]
+
+
+def test_export_follows_the_request_and_streams_past_one_page(db: Database, actor: Actor) -> None:
+    seed_demo(db, users=10, products=2500, seed=4, actor=actor)
+    everything = json.loads(_export(db, "products", "json"))
+    assert len(everything) == 2500
+    assert len({item["sku"] for item in everything}) == 2500
+
+    request = PageRequest(search="kettle", sort="price", descending=True)
+    kettles = _csv_rows(_export(db, "products", "csv", request))
+    assert kettles
+    assert all("kettle" in row["name"].lower() for row in kettles)
+    prices = [Decimal(row["price"]) for row in kettles]
+    assert prices == sorted(prices, reverse=True)
+    assert _export(db, "users", "json", PageRequest(search="nobody-has-this")) == "[]\n"
+
+
+def test_formula_cells_are_defused_in_csv_and_restored_on_import(
+    db: Database, actor: Actor
+) -> None:
+    names = ['=HYPERLINK("http://x")', "+1 Widget", "-Minus", "@SUM(A1)", "'=already quoted"]
+    for index, name in enumerate(names):
+        db.products.create({"sku": f"F-{index}", "name": name, "price": "1"}, actor=actor)
+    db.users.create({"name": "=cmd|' /C calc'!A0", "email": "eve@example.com"}, actor=actor)
+
+    text = _export(db, "products", "csv")
+    exported = [row["name"] for row in _csv_rows(text)]
+    assert exported == [
+        '\'=HYPERLINK("http://x")',
+        "'+1 Widget",
+        "'-Minus",
+        "'@SUM(A1)",
+        "''=already quoted",
+    ]
+    # JSON is not opened by spreadsheets: its text stays as stored.
+    assert [item["name"] for item in json.loads(_export(db, "products", "json"))] == names
+
+    before = len(_audit(db))
+    report = _import(db, "products", text, actor)
+    assert _outcomes(report) == {"add": 0, "update": 0, "unchanged": 5, "refused": 0}
+    report = _import(db, "users", _export(db, "users", "csv"), actor)
+    assert _outcomes(report)["unchanged"] == 1
+    assert [product.name for product in _products(db)] == names
+    assert len(_audit(db)) == before
+
+
+# Import: judging rows
+
+
+def test_dry_run_reports_every_row_with_its_line_and_writes_nothing(
+    db: Database, actor: Actor, kenji: UserRecord
+) -> None:
+    db.products.create({"sku": "OLD-1", "name": "Old", "price": "5.00"}, actor=actor)
+    db.products.create({"sku": "SAME-1", "name": "Same", "price": "7.00"}, actor=actor)
+    text = (
+        "sku,name,description,price,stock,owner_email\r\n"
+        'NEW-1,Lamp,"two\r\nlines",19.99,4,KENJI@example.com\r\n'  # lines 2-3
+        'NEW-2,Bad price,,"12,50",1,\r\n'  # line 4
+        "NEW-3,,,3.00,1,\r\n"  # line 5
+        "new-1,Lamp again,,1.00,1,\r\n"  # line 6: same SKU as line 2 once upper-cased
+        "NEW-4,Orphan,,2.00,1,nobody@example.com\r\n"  # line 7
+        "NEW-5,Bad owner,,2.00,1,not-an-email\r\n"  # line 8
+        "OLD-1,Old,,5.50,,\r\n"  # line 9: price changes
+        "SAME-1,Same,,7,,\r\n"  # line 10: nothing changes
+        "NEW-2,Good price,,1.00,1,\r\n"  # line 11: line 4 had this SKU, if not a price
+    )
+    audit_before = len(_audit(db))
+    report = _import(db, "products", text, actor, dry_run=True)
+
+    assert report.applied is False
+    assert report.entity == "products"
+    assert [(row.line, row.key, row.outcome) for row in report.rows] == [
+        (2, "NEW-1", "add"),
+        (4, "NEW-2", "refused"),
+        (5, "NEW-3", "refused"),
+        (6, "NEW-1", "refused"),
+        (7, "NEW-4", "refused"),
+        (8, "NEW-5", "refused"),
+        (9, "OLD-1", "update"),
+        (10, "SAME-1", "unchanged"),
+        (11, "NEW-2", "refused"),
+    ]
+    errors = {row.line: row.errors for row in report.refused}
+    assert errors[4] == {"price": "use a dot for decimals and no thousands separator, e.g. 1234.50"}
+    assert errors[5] == {"name": "must not be empty"}
+    assert errors[6] == {"sku": "appears twice, first at line 2"}
+    assert errors[7] == {"owner_email": "no user with email nobody@example.com"}
+    assert list(errors[8]) == ["owner_email"]
+    assert "not a valid address" in errors[8]["owner_email"]
+    assert errors[11] == {"sku": "appears twice, first at line 4"}
+
+    assert [p.sku for p in _products(db)] == ["OLD-1", "SAME-1"]
+    assert db.products.find("OLD-1").price == Decimal("5.00")
+    assert len(_audit(db)) == audit_before
+
+
+def test_bad_user_rows_are_refused_with_reasons(db: Database, actor: Actor) -> None:
+    text = (
+        "name,email,role,is_active\n"
+        "Amara Okafor,amara@example.org,editor,yes\n"
+        "No Email,not-an-address,viewer,true\n"
+        ",nameless@example.org,,\n"
+        "Bad Role,role@example.org,owner,\n"
+        "Amara Again,AMARA@EXAMPLE.ORG,,\n"
+    )
+    report = _import(db, "users", text, actor, dry_run=True)
+    assert _outcomes(report) == {"add": 1, "update": 0, "unchanged": 0, "refused": 4}
+    errors = {row.line: row.errors for row in report.refused}
+    assert list(errors[3]) == ["email"]
+    assert errors[4] == {"name": "must not be empty"}
+    assert errors[5] == {"role": "must be one of admin, editor, viewer"}
+    assert errors[6] == {"email": "appears twice, first at line 2"}
+
+
+def test_an_existing_row_needs_only_its_key_and_blank_cells_keep_values(
+    db: Database, actor: Actor, kenji: UserRecord
+) -> None:
+    admin = db.users.create(
+        {"name": "Amara Okafor", "email": "amara@example.org", "role": "admin"}, actor=actor
+    )
+    text = (
+        "name,email,role,is_active\n"
+        "Amara Okafor,amara@example.org,,\n"
+        "New Person,new@example.org,,\n"
+    )
+    report = _import(db, "users", text, actor)
+    assert _outcomes(report) == {"add": 1, "update": 0, "unchanged": 1, "refused": 0}
+    assert db.users.get(admin.id) == admin
+    new = db.users.find("new@example.org")
+    assert (new.role, new.is_active) == ("viewer", True)
+
+
+def test_json_rows_are_numbered_by_object(db: Database, actor: Actor, kenji: UserRecord) -> None:
+    text = json.dumps(
+        [
+            {"sku": "J-1", "name": "Jar", "price": "3.50", "owner_email": "kenji@example.com"},
+            "not an object",
+            {"sku": "J-2", "name": "Jug", "price": 12.5, "stock": 2},
+            {"sku": "J-3", "name": "Jam", "price": "1.999"},
+            {"name": "No SKU", "price": "1.00"},
+            {"sku": "J-4", "name": "Pot"},
+            {"sku": "j-1", "name": "Jar twice", "price": "1.00"},
+        ]
+    )
+    report = _import(db, "products", text, actor, fmt="json", dry_run=True)
+    assert [(row.line, row.outcome) for row in report.rows] == [
+        (1, "add"),
+        (2, "refused"),
+        (3, "add"),  # a JSON number is read as a Decimal, never a float
+        (4, "refused"),
+        (5, "refused"),
+        (6, "refused"),
+        (7, "refused"),
+    ]
+    errors = {row.line: row.errors for row in report.refused}
+    assert errors[2] == {"row": "is not a JSON object"}
+    assert errors[4] == {"price": "has more than 2 decimal places"}
+    assert errors[5] == {"sku": "is required"}
+    assert errors[6] == {"price": "is required for a new product"}
+    assert errors[7] == {"sku": "appears twice, first at object 1"}
+
+
+def test_a_row_with_the_wrong_number_of_cells_is_refused(db: Database, actor: Actor) -> None:
+    text = "sku,name,price\nA-1,Kettle,1.00,extra\nA-2,Mug\nA-3,Cup,2.00\n"
+    report = _import(db, "products", text, actor, dry_run=True)
+    assert [(row.line, row.key, row.outcome) for row in report.rows] == [
+        (2, "A-1", "refused"),
+        (3, "A-2", "refused"),
+        (4, "A-3", "add"),
+    ]
+    assert report.rows[0].errors == {"row": "has 4 cells but the header names 3 columns"}
+
+
+# Import: the file itself
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("sku,name,price,colour", "unknown column 'colour'"),
+        ("sku,name", "the header has no 'price' column"),
+        ("name,price", "the header has no 'sku' column"),
+        ("sku,name,price,name", "column 'name' appears twice"),
+        ("sku,name,price,owner_id", "unknown column 'owner_id'"),
+    ],
+)
+def test_a_wrong_header_refuses_the_file_naming_the_column(
+    db: Database, actor: Actor, header: str, message: str
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        _import(db, "products", f"{header}\nA-1,Kettle,1.00,x\n", actor)
+    assert list(refused.value.errors) == ["file"]
+    assert message in refused.value.errors["file"]
+    assert db.products.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "message"),
+    [
+        ("", "csv", "is empty"),
+        ('sku,name,price\nA-1,"unclosed,1.00\n', "csv", "not valid CSV"),
+        ("[{]", "json", "is not valid JSON"),
+        ('{"sku": "A-1"}', "json", "must hold a JSON array"),
+        ('[{"sku": "A-1", "colour": "red"}]', "json", "unknown column 'colour' in object 1"),
+    ],
+)
+def test_a_broken_file_is_refused(
+    db: Database, actor: Actor, text: str, fmt: Format, message: str
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        _import(db, "products", text, actor, fmt=fmt)
+    assert message in refused.value.errors["file"]
+
+
+def test_bom_export_only_columns_and_quoted_newlines_are_handled(
+    db: Database, actor: Actor
+) -> None:
+    text = (
+        "\ufeffID,Name,Email,Role,Is_Active,Has_Password,Created_At,Updated_At\r\n"
+        '7,"Okafor, Amara",amara@example.org,admin,true,true,2020-01-01T00:00:00+00:00,\r\n'
+    )
+    report = _import(db, "users", text, actor)
+    assert report.applied is True
+    user = db.users.find("amara@example.org")
+    assert (user.name, user.role, user.has_password) == ("Okafor, Amara", "admin", False)
+
+    products = (
+        "\ufeffsku,name,description,price\r\n"
+        'D-1,Desk,"First line\r\nsecond line, with a comma\r\n""quoted""",120.00\r\n'
+        "D-2,Bad,,-1\r\n"
+    )
+    report = _import(db, "products", products, actor, dry_run=True)
+    assert [(row.line, row.outcome) for row in report.rows] == [(2, "add"), (5, "refused")]
+    report = _import(db, "products", products.replace(",-1", ",1"), actor)
+    assert db.products.find("D-1").description == 'First line\nsecond line, with a comma\n"quoted"'
+
+    as_json = "\ufeff" + json.dumps([{"sku": "D-3", "name": "Door", "price": "9.00"}])
+    assert _import(db, "products", as_json, actor, fmt="json").count("add") == 1
+
+
+# Import: applying
+
+
+def test_apply_writes_rows_versions_and_one_audit_batch(
+    db: Database, actor: Actor, kenji: UserRecord
+) -> None:
+    db.users.create({"name": "Same Person", "email": "same@example.org"}, actor=actor)
+    before = len(_audit(db))
+    text = (
+        "email,name,role\n"
+        "amara@example.org,Amara Okafor,editor\n"
+        "li@example.net,Li Wang,\n"
+        "kenji@example.com,Kenji Sato,admin\n"
+        "same@example.org,Same Person,\n"
+    )
+    report = _import(db, "users", text, actor)
+
+    assert report.applied is True
+    assert _outcomes(report) == {"add": 2, "update": 1, "unchanged": 1, "refused": 0}
+    updated = db.users.get(kenji.id)
+    assert (updated.role, updated.version) == ("admin", kenji.version + 1)
+    assert db.users.find("amara@example.org").role == "editor"
+
+    entries = _audit(db)[before:]
+    assert [(e.action, e.entity) for e in entries] == [
+        ("create", "user"),
+        ("create", "user"),
+        ("update", "user"),
+        ("import", "users"),
+    ]
+    assert len({entry.batch for entry in entries}) == 1
+    assert entries[1].new is not None
+    assert entries[1].new["email"] == "li@example.net"
+    assert (entries[2].record_id, entries[2].old, entries[2].new) == (
+        kenji.id,
+        {"role": "viewer", "version": kenji.version},
+        {"role": "admin", "version": kenji.version + 1},
+    )
+    assert (entries[3].record_id, entries[3].new) == (
+        None,
+        {"added": 2, "updated": 1, "unchanged": 1},
+    )
+    assert all(entry.actor == actor.label for entry in entries)
+
+
+def test_apply_resolves_and_clears_owners_by_email(
+    db: Database, actor: Actor, kenji: UserRecord
+) -> None:
+    owned = db.products.create(
+        {"sku": "K-1", "name": "Kettle", "price": "20", "owner": kenji.id}, actor=actor
+    )
+    text = "sku,name,price,owner_email\nK-1,Kettle,20.00,\nK-2,Kettle Two,21.00,Kenji@Example.com\n"
+    report = _import(db, "products", text, actor)
+    assert _outcomes(report) == {"add": 1, "update": 1, "unchanged": 0, "refused": 0}
+    assert db.products.get(owned.id).owner_id is None
+    assert db.products.find("K-2").owner_id == kenji.id
+    [update] = [e for e in _audit(db) if e.action == "update"]
+    assert (update.old, update.new) == (
+        {"owner_id": kenji.id, "version": 1},
+        {"owner_id": None, "version": 2},
+    )
+
+
+def test_one_refused_row_applies_nothing(db: Database, actor: Actor, kenji: UserRecord) -> None:
+    before = len(_audit(db))
+    text = (
+        "email,name,role\n"
+        "new@example.org,New Person,viewer\n"
+        "kenji@example.com,Kenji Sato,admin\n"
+        "broken@,Broken,viewer\n"
+    )
+    report = _import(db, "users", text, actor)
+    assert report.applied is False
+    assert _outcomes(report) == {"add": 1, "update": 1, "unchanged": 0, "refused": 1}
+    assert [user.email for user in _users(db)] == ["kenji@example.com"]
+    assert db.users.get(kenji.id) == kenji
+    assert len(_audit(db)) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_export_then_import_changes_nothing(db: Database, actor: Actor, fmt: Format) -> None:
+    seed_demo(db, users=40, products=150, seed=9, actor=actor)
+    first = _users(db)[0]
+    db.set_password(first.id, PASSWORD, expected_version=first.version, actor=actor)
+    db.products.create(
+        {
+            "sku": "EDGE-1",
+            "name": '-Edge, "quoted"',
+            "description": "=1+1\n\tindented",
+            "price": "0",
+        },
+        actor=actor,
+    )
+    users, products, audit = _users(db), _products(db), _audit(db)
+
+    for entity in ("users", "products"):
+        report = _import(db, entity, _export(db, entity, fmt), actor, fmt=fmt)
+        assert report.applied is True
+        assert report.count("unchanged") == len(report.rows)
+        assert report.refused == ()
+
+    assert _users(db) == users
+    assert _products(db) == products
+    assert _audit(db) == audit
+
+
+def test_unknown_entity_is_not_found(db: Database, actor: Actor) -> None:
+    with pytest.raises(NotFound):
+        _import(db, "orders", "id\n", actor)
+    with pytest.raises(NotFound):
+        export_records(db, "orders", io.StringIO(), fmt="csv")
+
+
+def test_lookups_are_batched_not_one_query_per_row(
+    db: Database, actor: Actor, kenji: UserRecord
+) -> None:
+    lines = [f"B-{n},Bowl {n},{n}.00,kenji@example.com" for n in range(1, 1201)]
+    text = "sku,name,price,owner_email\n" + "\n".join(lines) + "\n"
+    selects: list[str] = []
+
+    def count_selects(*args: Any) -> None:
+        statement = str(args[2])
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_selects)
+    try:
+        report = _import(db, "products", text, actor)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_selects)
+    assert report.count("add") == 1200
+    # Three IN (...) batches of products by SKU and one of owners by email; no per-row query.
+    assert len(selects) == 4, selects
+    assert db.products.find("B-1200").owner_id == kenji.id
