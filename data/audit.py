@@ -65,6 +65,8 @@ class AuditLog:
                 stmt = stmt.where(AuditEntry.id < request.after.id)
             if request.before is not None:
                 stmt = stmt.where(AuditEntry.id > request.before.id)
+            if request.start_at is not None:
+                stmt = stmt.where(AuditEntry.id <= request.start_at.id)
             order = AuditEntry.id.asc() if backward else AuditEntry.id.desc()
             rows = list(session.scalars(stmt.order_by(order).limit(request.limit + 1)))
             more = len(rows) > request.limit
@@ -312,7 +314,7 @@ def _page(
     if backward:
         has_prev, has_next = more, request.before is not None
     else:
-        has_next, has_prev = more, request.after is not None
+        has_next, has_prev = more, (request.after or request.start_at) is not None
     return Page(
         records=records,
         next=Cursor(records[-1].id, records[-1].id) if records else None,

@@ -32,8 +32,10 @@ class Database:
     and is safe to call from any thread.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, url: URL | None = None) -> None:
         self.engine = engine
+        # The URL as the admin gave it: a read-only SQLite engine's own is a file: URI.
+        self._url = url or engine.url
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
         self.users: RecordTable[User, UserRecord] = RecordTable(USERS, self.sessions)
         self.products: RecordTable[Product, ProductRecord] = RecordTable(PRODUCTS, self.sessions)
@@ -42,12 +44,12 @@ class Database:
     @classmethod
     def connect(cls, url: URL, *, read_only: bool = False) -> Database:
         """Build the engine for ``url`` (nothing connects until the first operation)."""
-        return cls(create_database_engine(url, read_only=read_only))
+        return cls(create_database_engine(url, read_only=read_only), url=url)
 
     @property
     def url(self) -> str:
         """The database URL with its password masked, fit for any screen or log."""
-        return display_url(self.engine.url)
+        return display_url(self._url)
 
     @property
     def backend(self) -> str:

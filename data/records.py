@@ -80,8 +80,9 @@ class Cursor:
 class PageRequest:
     """Which page to read.
 
-    With neither cursor: the first page (or the last, when ``from_end``). ``after`` reads
-    forward from a page's ``next``; ``before`` reads backward from a page's ``prev``.
+    With no cursor: the first page (or the last, when ``from_end``). ``after`` reads
+    forward from a page's ``next``; ``before`` reads backward from a page's ``prev``;
+    ``start_at`` reads forward from a row itself (inclusive), to re-read a window in place.
     """
 
     sort: str = "id"
@@ -90,6 +91,7 @@ class PageRequest:
     after: Cursor | None = None
     before: Cursor | None = None
     from_end: bool = False
+    start_at: Cursor | None = None
     limit: int = 100
     filters: tuple[tuple[str, Any], ...] = ()
 

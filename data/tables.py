@@ -197,6 +197,10 @@ class RecordTable(Generic[ModelT, RecordT]):
         for cursor in (request.after, request.before):
             if cursor is not None:
                 stmt = stmt.where(_beyond(sort, id_column, cursor, ascending=ascending))
+        if request.start_at is not None:
+            stmt = stmt.where(
+                _beyond(sort, id_column, request.start_at, ascending=ascending, inclusive=True)
+            )
         if ascending:
             stmt = stmt.order_by(sort.asc(), id_column.asc())
         else:
@@ -210,7 +214,7 @@ class RecordTable(Generic[ModelT, RecordT]):
         if backward:
             has_prev, has_next = more, request.before is not None
         else:
-            has_next, has_prev = more, request.after is not None
+            has_next, has_prev = more, (request.after or request.start_at) is not None
         return Page(
             records=records,
             next=self._cursor(records[-1], request.sort) if records else None,
@@ -294,15 +298,17 @@ class RecordTable(Generic[ModelT, RecordT]):
 
 
 def _beyond(
-    sort: Column, id_column: Column, cursor: Cursor, *, ascending: bool
+    sort: Column, id_column: Column, cursor: Cursor, *, ascending: bool, inclusive: bool = False
 ) -> ColumnElement[bool]:
-    """Rows strictly past ``cursor`` in the scan order (sort value, then id)."""
+    """Rows past ``cursor`` in the scan order (sort value, then id), or at it if ``inclusive``."""
     # A typed literal: SQLAlchemy refuses ``column > True`` for booleans, and the column's
     # type (UTCDateTime, Numeric) must process the bound cursor value the same way it stores.
     value = literal(cursor.value, type_=sort.type)
     if ascending:
-        return or_(sort > value, and_(sort == value, id_column > cursor.id))
-    return or_(sort < value, and_(sort == value, id_column < cursor.id))
+        tie = id_column >= cursor.id if inclusive else id_column > cursor.id
+        return or_(sort > value, and_(sort == value, tie))
+    tie = id_column <= cursor.id if inclusive else id_column < cursor.id
+    return or_(sort < value, and_(sort == value, tie))
 
 
 def _id(obj: Any) -> int:

@@ -247,13 +247,31 @@ def test_help_lists_examples(cli: Cli) -> None:
     assert cli("products", "add", "--help").out.count("--") >= 6
 
 
-def test_no_command_says_the_console_is_not_there_yet(cli: Cli, sqlite_url: str) -> None:
-    ran = cli()
-    assert ran.code == 2
-    assert ran.out == ""
-    assert "console is not available in this version" in ran.err
-    assert "users" in ran.err
-    assert "import" in ran.err
+def test_no_command_opens_the_console_and_demo_fills_an_empty_database(
+    cli: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.app import AccessGuardApp
+
+    opened: list[AccessGuardApp] = []
+
+    def run_instead_of_a_terminal(self: AccessGuardApp, *args: object, **kwargs: object) -> None:
+        # What the console would show is covered by the pilot and snapshot tests; here the
+        # question is only what the command line hands it.
+        opened.append(self)
+        assert self.db.users.count() == 100
+        assert self.db.products.count() == 300
+
+    monkeypatch.setattr(AccessGuardApp, "run", run_instead_of_a_terminal)
+    ran = cli("--demo")
+    assert ran.code == 0
+    assert len(opened) == 1
+    app = opened[0]
+    assert app.read_only is False
+    assert app.actor.source.startswith("console:")
+    # A second --demo leaves a database that has data alone.
+    ran = cli("--demo")
+    assert ran.code == 0
+    assert opened[1].db.users.count() == 100
 
 
 # Delete: confirmation

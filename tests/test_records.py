@@ -196,3 +196,18 @@ def test_products_filter_by_owner(db: Database, actor: Actor) -> None:
     assert [p.sku for p in owned] == ["A"]
     assert db.products.count(filters=(("owner_id", None),)) == 1
     assert db.products_owned_by([owner.id]) == 1
+
+
+def test_start_at_rereads_a_window_in_place_including_its_first_row(
+    db: Database, actor: Actor
+) -> None:
+    _add_users(db, actor, [f"n{i:02d}" for i in range(10)])
+    first = db.users.page(PageRequest(sort="name", limit=3))
+    second = db.users.page(PageRequest(sort="name", limit=3, after=first.next))
+    again = db.users.page(PageRequest(sort="name", limit=3, start_at=second.prev))
+    assert again.records == second.records
+    assert again.has_prev is True
+    newest = db.audit.page(PageRequest(limit=2))
+    assert newest.next is not None
+    from_second = db.audit.page(PageRequest(limit=2, start_at=newest.next))
+    assert from_second.records[0] == newest.records[1]

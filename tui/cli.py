@@ -15,6 +15,7 @@ import sys
 import tempfile
 import traceback
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -452,6 +453,19 @@ def cmd_db_upgrade(_args: argparse.Namespace, db: Database) -> int:
     return EXIT_OK
 
 
+def cmd_console(args: argparse.Namespace, db: Database) -> int:
+    """Open the console; with --demo, fill an empty database with demo data first."""
+    if args.demo and db.users.count() == 0 and db.products.count() == 0:
+        seed_demo(db, actor=Actor.from_environment(source="cli"))
+    # Imported here: the scripting commands never pay for loading Textual.
+    from tui.app import AccessGuardApp
+
+    actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
+    app = AccessGuardApp(db, actor=actor, read_only=args.read_only)
+    app.run()
+    return app.return_code or EXIT_OK
+
+
 def cmd_seed(args: argparse.Namespace, db: Database) -> int:
     """Fill an empty database with reproducible demo users and products."""
     result = seed_demo(
@@ -618,13 +632,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=PROG,
         description="Administer the users and products of a SQL database.\n"
-        "(Without a command this would open the interactive console: not in this version yet.)",
+        "Without a command, opens the interactive console.",
         epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(parser, top=True)
     parser.add_argument(
-        "--demo", action="store_true", help="open the console on demo data (console only)"
+        "--demo",
+        action="store_true",
+        help="fill an empty database with demo data, then open the console",
     )
     parser.set_defaults(handler=None, check_schema=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -709,8 +725,12 @@ def _run(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) and usage errors (2): main returns, never exits
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    if args.handler is None or args.demo:
-        return _no_console(parser, args)
+    if args.handler is not None and args.demo:
+        parser.print_usage(sys.stderr)
+        warn(f"{PROG}: error: --demo opens the console and cannot be combined with a command")
+        return EXIT_USAGE
+    if args.handler is None:
+        args.handler = cmd_console
     try:
         url = resolve_url(args.db)
     except (BadDatabaseURL, ValueError) as error:
@@ -724,16 +744,6 @@ def _run(argv: Sequence[str] | None) -> int:
         # From here on only the URL object exists, and it masks the password when printed.
         args.db = None
     return _guarded(args, url)
-
-
-def _no_console(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.handler is not None:
-        parser.print_usage(sys.stderr)
-        warn(f"{PROG}: error: --demo opens the console and cannot be combined with a command")
-        return EXIT_USAGE
-    warn(f"{PROG}: the interactive console is not available in this version; use a command:")
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
 
 
 def _guarded(args: argparse.Namespace, url: URL) -> int:

@@ -1,0 +1,1 @@
+"""The console's screens: record lists, the record form and the small dialogs."""

@@ -1,0 +1,582 @@
+"""The one record form: new or edit, users or products, driven by a `ViewSpec`.
+
+The form remembers the version it loaded and saves against it: never a version re-read just
+before saving, which would silently overwrite a colleague's work. Every save runs in a
+thread worker and comes back as a message; the UI thread never runs SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch, TextArea
+from textual.worker import Worker, WorkerState
+
+from data.actor import Actor
+from data.database import Database
+from data.errors import AccessGuardError, Conflict, Invalid
+from data.tables import RecordTable
+from tui.screens.dialogs import (
+    ConfirmDialog,
+    ConflictDialog,
+    FieldValidator,
+    PasswordDialog,
+    Resolution,
+    key_button,
+    shown,
+    wrapping,
+)
+from tui.text import safe, visible
+from tui.views import FieldSpec, ViewSpec
+from tui.widgets.owner_picker import OwnerPicker
+from tui.workers import ReportsWorkerFailures
+
+if TYPE_CHECKING:
+    from tui.app import AccessGuardApp
+
+WRITE_GROUP = "form-write"
+TYPED_KINDS = frozenset({"text", "email", "money", "count"})
+DONE = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One save, captured on the UI thread so the worker touches no widget."""
+
+    db: Database
+    table: RecordTable[Any, Any]
+    actor: Actor
+    record_id: int | None
+    changes: dict[str, Any]
+    expected_version: int | None
+    # Set right after a create, in a second unit of work. Kept out of every repr.
+    password: str | None = field(default=None, repr=False)
+
+    def save(self) -> Any:
+        """Create the record, or update it if it is still at the expected version."""
+        if self.record_id is None:
+            return self.table.create(self.changes, actor=self.actor)
+        assert self.expected_version is not None
+        return self.table.update(
+            self.record_id, self.changes, expected_version=self.expected_version, actor=self.actor
+        )
+
+    def set_password(self, record: Any) -> tuple[Any, AccessGuardError | None]:
+        """The created record with its password set, or as it is and why that failed."""
+        if self.password is None:
+            return record, None
+        try:
+            record = self.db.set_password(
+                record.id, self.password, expected_version=record.version, actor=self.actor
+            )
+        except AccessGuardError as error:
+            return record, error
+        return record, None
+
+
+def make_editor(spec: FieldSpec, value: Any, *, check: FieldValidator | None, new: bool) -> Widget:
+    """The widget that edits one field, named after it so events say which field moved."""
+    options: dict[str, Any] = {"id": f"field-{spec.name}", "name": spec.name}
+    options["classes"] = "form--editor"
+    if spec.kind == "select":
+        choices = [(Text(choice), choice) for choice in spec.choices]
+        return Select(choices, value=value, allow_blank=False, compact=True, **options)
+    if spec.kind == "switch":
+        return Switch(bool(value), **options)
+    if spec.kind == "owner":
+        return OwnerPicker(str(value), placeholder=spec.placeholder, **options)
+    if spec.kind == "multiline":
+        return TextArea(str(value), compact=True, placeholder=spec.placeholder, **options)
+    return Input(
+        str(value),
+        placeholder=spec.placeholder,
+        validators=[check] if check is not None else None,
+        # A new record's empty fields are not wrong yet; "is required" comes on save.
+        valid_empty=new,
+        compact=True,
+        **options,
+    )
+
+
+def read_editor(editor: Widget) -> Any:
+    """What the admin has put in a field, as typed."""
+    if isinstance(editor, TextArea):
+        return editor.text
+    if isinstance(editor, (Input, Select, Switch, OwnerPicker)):
+        return editor.value
+    raise TypeError(f"not a form editor: {editor!r}")
+
+
+def write_editor(editor: Widget, value: Any) -> None:
+    """Put a stored value back into a field."""
+    if isinstance(editor, TextArea):
+        editor.load_text(str(value))
+    elif isinstance(editor, Switch):
+        editor.value = bool(value)
+    elif isinstance(editor, (Input, OwnerPicker)):
+        editor.value = str(value)
+    elif isinstance(editor, Select):
+        editor.value = value
+
+
+class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
+    """Create a record (``record`` None) or edit one; dismisses with the saved record.
+
+    Dismisses with None when this form changed nothing in the database, and with the latest
+    record when it did (a password set, then cancelled, still changed the user).
+    """
+
+    DEFAULT_CSS = """
+    RecordForm {
+        align: center middle;
+    }
+    RecordForm > #form-box {
+        width: 78;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        padding: 0 1;
+        border: round $primary;
+        background: $panel;
+    }
+    RecordForm #form-title {
+        text-style: bold;
+    }
+    RecordForm #form-summary, RecordForm .form--error {
+        display: none;
+        color: $error;
+        &.-shown {
+            display: block;
+        }
+    }
+    RecordForm #form-body {
+        height: auto;
+        max-height: 16;
+        margin-top: 1;
+    }
+    RecordForm .form--row {
+        height: auto;
+    }
+    RecordForm .form--label {
+        width: 13;
+        padding-right: 1;
+    }
+    RecordForm .form--row:focus-within > .form--label {
+        text-style: reverse;
+    }
+    RecordForm .form--field {
+        width: 1fr;
+        height: auto;
+    }
+    RecordForm Switch {
+        border: none;
+        height: 1;
+        padding: 0;
+        &:focus {
+            border: none;
+        }
+    }
+    RecordForm .form--switch {
+        height: 1;
+    }
+    RecordForm .form--state {
+        width: auto;
+        margin-left: 1;
+    }
+    RecordForm TextArea {
+        height: 4;
+    }
+    RecordForm #form-buttons {
+        height: auto;
+        margin-top: 1;
+        align-horizontal: right;
+    }
+    RecordForm #form-buttons Button {
+        margin-left: 2;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="form.save"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("f3", "set_password", "Set password", id="form.set_password"),
+    ]
+
+    class Saved(Message):
+        """The record was written; ``password_error`` says why its new password was not."""
+
+        def __init__(self, record: Any, password_error: AccessGuardError | None = None) -> None:
+            super().__init__()
+            self.record = record
+            self.password_error = password_error
+
+    class SaveRefused(Message):
+        """The data core refused some fields; nothing was written."""
+
+        def __init__(self, error: Invalid) -> None:
+            super().__init__()
+            self.error = error
+
+    class Conflicted(Message):
+        """The record changed or vanished since the form loaded it; nothing was written."""
+
+        def __init__(self, error: Conflict) -> None:
+            super().__init__()
+            self.error = error
+
+    class PasswordSet(Message):
+        """The user's password was set; ``record`` carries the user's new version."""
+
+        def __init__(self, record: Any) -> None:
+            super().__init__()
+            self.record = record
+
+    def __init__(self, view: ViewSpec, record: Any | None) -> None:
+        super().__init__()
+        self.view = view
+        self.record = record
+        self.version: int | None = record.version if record is not None else None
+        self._loaded = self._raw(record)
+        self._pending_password: str | None = None
+        self._busy = False
+        self._wrote = False
+
+    # Reading the form
+
+    @property
+    def dirty(self) -> bool:
+        """Whether anything in the form differs from what it loaded."""
+        return self._pending_password is not None or self.values() != self._loaded
+
+    def values(self) -> dict[str, Any]:
+        """Every field as the admin has it now, before validation."""
+        return {spec.name: read_editor(self._editor(spec.name)) for spec in self.view.fields}
+
+    def _raw(self, record: Any | None) -> dict[str, Any]:
+        """What the widgets show for ``record`` (the defaults for a new one)."""
+        if record is None:
+            return {spec.name: spec.default for spec in self.view.fields}
+        return {spec.name: spec.initial(record) for spec in self.view.fields}
+
+    def _changes(self) -> dict[str, Any]:
+        """What to send: every filled-in field for a create, the edited ones for an update."""
+        values = self.values()
+        if self.record is None:
+            return {name: self._data(name, value) for name, value in values.items() if value != ""}
+        return {
+            name: self._data(name, value)
+            for name, value in values.items()
+            if value != self._loaded[name]
+        }
+
+    def _data(self, name: str, value: Any) -> Any:
+        # An empty owner means "no owner", which the data core spells None.
+        if self._spec(name).kind == "owner" and not value:
+            return None
+        return value
+
+    # Building it
+
+    def compose(self) -> ComposeResult:
+        """Title, a summary of refusals, one row per field, and the buttons."""
+        with Vertical(id="form-box"):
+            yield Static(safe(self._title()), id="form-title")
+            yield Static(id="form-summary")
+            with VerticalScroll(id="form-body"):
+                for spec in self.view.fields:
+                    yield self._row(spec)
+            with Horizontal(id="form-buttons"):
+                yield key_button("Save", "ctrl+s", "save", variant="primary", id="form-save")
+                if self.view.has_password:
+                    yield key_button("Set password…", "f3", "set_password", id="form-password")
+                yield key_button("Cancel", "esc", "cancel", id="form-cancel")
+        yield Footer()
+
+    def _row(self, spec: FieldSpec) -> Widget:
+        validator = self.view.entity.validators.get(spec.name)
+        check = FieldValidator(validator) if validator and spec.kind in TYPED_KINDS else None
+        editor = make_editor(spec, self._loaded[spec.name], check=check, new=self.record is None)
+        if isinstance(editor, Switch):
+            # The slider alone is a colour; "yes"/"no" beside it reads in any terminal.
+            state = Static(shown(editor.value), id=f"state-{spec.name}", classes="form--state")
+            editor = Horizontal(editor, state, classes="form--switch")
+        return Horizontal(
+            Label(spec.label, classes="form--label", markup=False),
+            Vertical(
+                editor,
+                Static(id=f"error-{spec.name}", classes="form--error"),
+                classes="form--field",
+            ),
+            classes="form--row",
+        )
+
+    def _title(self) -> str:
+        if self.record is None:
+            return f"New {self.view.entity.entity}"
+        return f"Edit {self.view.label(self.record)}"
+
+    def on_mount(self) -> None:
+        """Start in the first field, and take the widgets' own reading as "loaded"."""
+        # A TextArea may normalise line endings; comparing against what the widgets hold
+        # keeps an untouched form from counting as edited.
+        self._loaded = self.values()
+        self._editor(self.view.fields[0].name).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only users have passwords."""
+        if action == "set_password":
+            return self.view.has_password
+        return True
+
+    # Errors beside fields
+
+    @on(Input.Changed, ".form--editor")
+    def _typed(self, event: Input.Changed) -> None:
+        result = event.validation_result
+        failures = result.failure_descriptions if result is not None else []
+        self._show_error(event.input.name, failures[0] if failures else None)
+
+    @on(Input.Submitted)
+    def _next_field(self) -> None:
+        # Enter moves on, as in most terminal forms; ctrl+s is what saves.
+        self.focus_next()
+
+    @on(TextArea.Changed, ".form--editor")
+    def _text_typed(self, event: TextArea.Changed) -> None:
+        name = event.text_area.name
+        validator = self.view.entity.validators.get(name or "")
+        if validator is not None:
+            result = FieldValidator(validator).validate(event.text_area.text)
+            self._show_error(name, None if result.is_valid else result.failure_descriptions[0])
+
+    @on(Select.Changed, ".form--editor")
+    @on(Switch.Changed, ".form--editor")
+    @on(OwnerPicker.Changed, ".form--editor")
+    def _chosen(self, event: Select.Changed | Switch.Changed | OwnerPicker.Changed) -> None:
+        if isinstance(event, Switch.Changed):
+            self.query_one(f"#state-{event.switch.name}", Static).update(shown(event.value))
+        self._show_error(event.control.name, None)
+
+    def _show_error(self, name: str | None, message: str | None) -> None:
+        if name is None:
+            return
+        label = self.query_one(f"#error-{name}", Static)
+        label.update(wrapping(f"{self._spec(name).label}: {message}") if message else Text())
+        label.set_class(message is not None, "-shown")
+
+    def _show_summary(self, message: str | None) -> None:
+        summary = self.query_one("#form-summary", Static)
+        summary.update(wrapping(message) if message else Text())
+        summary.set_class(message is not None, "-shown")
+
+    def _show_refusal(self, error: Invalid) -> None:
+        """Each reason beside its field, and one line at the top naming them all."""
+        names = {spec.name for spec in self.view.fields}
+        labels = [self._spec(name).label for name in error.errors if name in names]
+        parts = [f"check {', '.join(labels)}"] if labels else []
+        for name, reason in error.errors.items():
+            if name in names:
+                self._show_error(name, reason)
+            else:
+                parts.append(reason if name == "record" else f"{name}: {reason}")
+        self._show_summary("Not saved: " + "; ".join(parts))
+        first = next((name for name in error.errors if name in names), None)
+        if first is not None:
+            self._editor(first).focus()
+
+    def _clear_errors(self) -> None:
+        self._show_summary(None)
+        for spec in self.view.fields:
+            self._show_error(spec.name, None)
+
+    # Saving
+
+    def action_save(self) -> None:
+        """Save the form: a create, or an update against the version the form loaded."""
+        if self._refuse_while_busy():
+            return
+        changes = self._changes()
+        if self.record is not None and not changes:
+            self.notify("Nothing to save: no field was changed.")
+            self._close()
+            return
+        self._start_write(changes, expected_version=self.version)
+
+    def _start_write(self, changes: dict[str, Any], *, expected_version: int | None) -> None:
+        app = self._console_app()
+        self._busy = True
+        self._clear_errors()
+        self._write(
+            _Write(
+                db=app.db,
+                table=self.view.table(app.db),
+                actor=app.actor,
+                record_id=None if self.record is None else self.record.id,
+                changes=changes,
+                expected_version=expected_version,
+                password=self._pending_password,
+            )
+        )
+
+    @work(thread=True, group=WRITE_GROUP, exit_on_error=False, description="Saving a record")
+    def _write(self, write: _Write) -> None:
+        # Busy, Unavailable, ReadOnly... fail the worker: the app reports them, the form stays.
+        try:
+            record = write.save()
+        except Invalid as error:
+            self.post_message(self.SaveRefused(error))
+            return
+        except Conflict as error:
+            self.post_message(self.Conflicted(error))
+            return
+        self.post_message(self.Saved(*write.set_password(record)))
+
+    def on_record_form_saved(self, message: Saved) -> None:
+        """Say so and close with the record."""
+        label = self.view.label(message.record)
+        self.app.notify(visible(f"Saved {label}"), markup=False)
+        if message.password_error is not None:
+            self.app.notify(
+                visible(
+                    f"{label} was saved, but its password was not set: {message.password_error}"
+                ),
+                title="Password not set",
+                severity="warning",
+                markup=False,
+            )
+        self.dismiss(message.record)
+
+    def on_record_form_save_refused(self, message: SaveRefused) -> None:
+        """Reasons beside the fields; the form keeps every value."""
+        self._show_refusal(message.error)
+
+    def on_record_form_conflicted(self, message: Conflicted) -> None:
+        """Show yours and theirs side by side and let the admin decide."""
+        theirs = message.error.current
+
+        def resolve(choice: Resolution | None) -> None:
+            self._resolve(choice, theirs)
+
+        dialog = ConflictDialog(self.view, mine=self.values(), theirs=theirs, original=self.record)
+        self.app.push_screen(dialog, resolve)
+
+    def _resolve(self, choice: Resolution | None, theirs: Any | None) -> None:
+        if theirs is None:
+            self._show_summary(
+                f"Not saved: this {self.view.entity.entity} was deleted by someone else."
+            )
+        elif choice == "theirs":
+            self._adopt(theirs)
+        elif choice == "overwrite":
+            # The form becomes an edit of their version: what differs from it is written,
+            # against their version, so a third change in between is still caught.
+            self._base_on(theirs)
+            self._start_write(self._changes(), expected_version=theirs.version)
+
+    def _adopt(self, theirs: Any) -> None:
+        """Load their version into the form; the form is then clean relative to it."""
+        self._base_on(theirs)
+        for name, value in self._loaded.items():
+            write_editor(self._editor(name), value)
+        self._loaded = self.values()
+        self._clear_errors()
+        self.notify(visible(f"Loaded the saved version of {self.view.label(theirs)}"), markup=False)
+
+    def _base_on(self, record: Any) -> None:
+        self.record = record
+        self.version = record.version
+        self._loaded = self._raw(record)
+
+    @on(Worker.StateChanged)
+    def _write_finished(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == WRITE_GROUP and event.state in DONE:
+            self._busy = False
+
+    def _refuse_while_busy(self) -> bool:
+        if self._busy:
+            self.notify("Still saving; wait a moment.", severity="warning")
+        return self._busy
+
+    # Passwords
+
+    def action_set_password(self) -> None:
+        """Choose a password: set at once for a stored user, after the create for a new one."""
+        if not self.view.has_password or self._refuse_while_busy():
+            return
+        who = "the new user" if self.record is None else self.view.label(self.record)
+        self.app.push_screen(PasswordDialog(who), self._password_chosen)
+
+    def _password_chosen(self, password: str | None) -> None:
+        if password is None:
+            return
+        if self.record is None:
+            self._pending_password = password
+            self.query_one("#form-password", Button).label = Text("Password chosen ✓ (f3)")
+            self.notify("The password will be set when the user is saved.")
+            return
+        app = self._console_app()
+        self._busy = True
+        self._set_password(app.db, app.actor, self.record.id, password, self.version)
+
+    @work(thread=True, group=WRITE_GROUP, exit_on_error=False, description="Setting a password")
+    def _set_password(
+        self, db: Database, actor: Actor, user_id: int, password: str, expected_version: int | None
+    ) -> None:
+        assert expected_version is not None
+        record = db.set_password(user_id, password, expected_version=expected_version, actor=actor)
+        self.post_message(self.PasswordSet(record))
+
+    def on_record_form_password_set(self, message: PasswordSet) -> None:
+        """Adopt the user's new version, so the next save is checked against it."""
+        self.record = message.record
+        self.version = message.record.version
+        self._wrote = True
+        self.notify(f"Password set for {self.view.entity.entity} {message.record.id}")
+
+    # Leaving
+
+    def action_cancel(self) -> None:
+        """Close; ask first if anything would be lost."""
+        if self._refuse_while_busy():
+            return
+        if not self.dirty:
+            self._close()
+            return
+        subject = "this new record" if self.record is None else self.view.label(self.record)
+        dialog = ConfirmDialog(
+            "Discard changes?",
+            f"Your changes to {subject} are not saved.",
+            confirm_label="Discard",
+            danger=True,
+        )
+        self.app.push_screen(dialog, self._discard)
+
+    def _discard(self, yes: bool | None) -> None:
+        if yes:
+            self._close()
+
+    def _close(self) -> None:
+        self.dismiss(self.record if self._wrote else None)
+
+    # Lookups
+
+    def _editor(self, name: str) -> Widget:
+        return self.query_one(f"#field-{name}")
+
+    def _spec(self, name: str) -> FieldSpec:
+        return next(spec for spec in self.view.fields if spec.name == name)
+
+    def _console_app(self) -> AccessGuardApp:
+        return cast("AccessGuardApp", self.app)
+
+
+__all__ = ["RecordForm", "make_editor", "read_editor", "write_editor"]

@@ -1,0 +1,363 @@
+"""The screens that show tables: one generic record screen (Users, Products) and the audit log.
+
+Every database call runs in a thread worker owned by the screen; results come back as the
+screen's own messages. Nothing here knows whether it shows users or products: the
+`ViewSpec` says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from data.records import AuditRecord
+from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
+from tui.screens.form import RecordForm
+from tui.text import safe
+from tui.views import AUDIT_COLUMNS, ViewSpec
+from tui.widgets.record_table import Query, RecordTable
+from tui.workers import ReportsWorkerFailures
+
+if TYPE_CHECKING:
+    from tui.app import AccessGuardApp
+
+SEARCH_DEBOUNCE_S = 0.25
+# Actions that change data: hidden (and refused) when the console is read-only.
+WRITE_ACTIONS = frozenset({"new", "edit", "delete", "mark", "delete_marked"})
+
+
+SCREENS = (("1", "Users"), ("2", "Products"), ("3", "Audit log"))
+
+
+class StatusLine(Static):
+    """The top line: the screens (this one lit), the database (password hidden), READ-ONLY."""
+
+    def show(self, screen_title: str) -> None:
+        """Fill the line for the screen called ``screen_title``."""
+        app = cast("AccessGuardApp", self.app)
+        # One line that never wraps: a long URL is cut at the end, the badge never is.
+        line = Text(" AccessGuard ", style="bold", no_wrap=True, overflow="ellipsis")
+        for key, title in SCREENS:
+            style = "bold reverse" if title == screen_title else ""
+            line.append(f" {key} {title} ", style=style)
+        if app.read_only:
+            line.append(" READ-ONLY ", style="bold reverse")
+        line.append(" │ ")
+        line.append_text(safe(app.db.url))
+        self.update(line)
+
+
+class TableScreen(ReportsWorkerFailures, Screen[None]):
+    """What every table screen shares: the status line, search, reload, position line."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="screen.search"),
+        Binding("escape", "clear_search", "Clear search", show=False, id="screen.clear_search"),
+        Binding("r", "reload", "Reload", show=False, id="screen.reload"),
+    ]
+
+    title_text = ""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._search_timer: Timer | None = None
+        self._under_dialog = False
+
+    @property
+    def console(self) -> AccessGuardApp:
+        """The app, typed."""
+        return cast("AccessGuardApp", self.app)
+
+    @property
+    def table(self) -> RecordTable:
+        """This screen's record table."""
+        return self.query_one(RecordTable)
+
+    def make_table(self) -> RecordTable:
+        """The table this screen shows (subclasses say what it reads)."""
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        """Status line, search box (hidden until /), table, position line, footer."""
+        yield StatusLine(id="status-line")
+        yield Input(placeholder=self.search_hint(), id="search", classes="hidden")
+        yield self.make_table()
+        yield Static(id="position-line")
+        yield Footer()
+
+    def search_hint(self) -> str:
+        """Placeholder of the search box."""
+        return "Search"
+
+    def on_mount(self) -> None:
+        """Show where we are and put the keyboard in the table."""
+        self.query_one(StatusLine).show(self.title_text)
+        self.table.focus()
+
+    def on_screen_suspend(self) -> None:
+        """Note whether a dialog covers us (it reports its own changes) or another screen."""
+        self._under_dialog = isinstance(self.app.screen, ModalScreen)
+
+    def on_screen_resume(self) -> None:
+        """Back from another screen (1/2/3): the data may have changed meanwhile."""
+        if self.table.loaded_once and not self._under_dialog:
+            self.table.reload()
+        self._under_dialog = False
+
+    # Search
+
+    def action_search(self) -> None:
+        """Open the search box (results follow as you type)."""
+        search = self.query_one("#search", Input)
+        search.remove_class("hidden")
+        search.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, self._apply_search)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self._apply_search()
+        self.table.focus()
+
+    def _apply_search(self) -> None:
+        text = self.query_one("#search", Input).value
+        if text != self.table.query_state.search:
+            self.table.set_query(replace(self.table.query_state, search=text))
+
+    def action_clear_search(self) -> None:
+        """Escape: empty and hide the search box, show everything again."""
+        search = self.query_one("#search", Input)
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        had_text = bool(search.value or self.table.query_state.search)
+        search.value = ""
+        search.add_class("hidden")
+        self.table.focus()
+        if had_text:
+            self.table.set_query(replace(self.table.query_state, search=""))
+
+    def action_reload(self) -> None:
+        """Re-read what is on screen and the count."""
+        self.table.reload()
+
+    def refresh_data(self, *, keep_id: int | None = None) -> None:
+        """Something changed the data (a save elsewhere, an undo): show it."""
+        self.table.reload(keep_id=keep_id)
+
+    @on(RecordTable.Moved)
+    def _show_position(self, event: RecordTable.Moved) -> None:
+        self.query_one("#position-line", Static).update(self.position_text(event.table))
+
+    def position_text(self, table: RecordTable) -> str:
+        """The bottom line: position, sort, search and marks."""
+        parts = [table.position]
+        column = table.sort_column
+        if column is not None:
+            direction = "descending" if table.query_state.descending else "ascending"
+            parts.append(f"sorted by {column.title.lower()}, {direction}")
+        if table.query_state.search:
+            parts.append(f"search “{table.query_state.search}” (Esc clears)")
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked (D deletes)")
+        return "  ·  ".join(parts)
+
+
+class RecordScreen(TableScreen):
+    """Users or Products: a table of records with new, edit, delete, mark and bulk delete."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="records.new"),
+        Binding("e", "edit", "Edit", id="records.edit"),
+        Binding("d", "delete", "Delete", id="records.delete"),
+        Binding("space", "mark", "Mark", show=False, id="records.mark"),
+        Binding("D", "delete_marked", "Delete marked", show=False, id="records.delete_marked"),
+    ]
+
+    class DeleteChecked(Message):
+        """The consequences of a delete were counted; the confirm dialog can ask."""
+
+        def __init__(self, records: list[Any], consequence: str | None) -> None:
+            super().__init__()
+            self.records = records
+            self.consequence = consequence
+
+    class Deleted(Message):
+        """Records were deleted."""
+
+        def __init__(self, count: int, label: str) -> None:
+            super().__init__()
+            self.count = count
+            self.label = label
+
+    def __init__(self, view: ViewSpec) -> None:
+        super().__init__(id=f"{view.key}-screen")
+        self.view = view
+        self.title_text = view.title
+
+    def make_table(self) -> RecordTable:
+        """A table of this view's records, read through the data core's record table."""
+        table = self.view.table(self.console.db)
+        return RecordTable(
+            self.view.columns,
+            fetch_page=table.page,
+            fetch_count=lambda search, filters: table.count(search, filters),
+            query=Query(sort="id"),
+            markable=not self.console.read_only,
+            noun=self.view.entity.plural,
+            id="records",
+        )
+
+    def search_hint(self) -> str:
+        """Which fields the search looks in."""
+        names = " or ".join(str(getattr(c, "key", c)) for c in self.view.entity.search_columns)
+        return f"Search {self.view.entity.plural} by {names} (Enter: done, Esc: clear)"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Write keys disappear from the footer, help and palette when read-only."""
+        return not (action in WRITE_ACTIONS and self.console.read_only)
+
+    # New and edit
+
+    def action_new(self) -> None:
+        """Open an empty form; after the save, the cursor goes to the new record."""
+        self.app.push_screen(RecordForm(self.view, None), self._after_create)
+
+    def action_edit(self) -> None:
+        """Open the record under the cursor in a form."""
+        record = self.table.cursor_record
+        if record is not None:
+            self.app.push_screen(RecordForm(self.view, record), self._after_form)
+
+    @on(RecordTable.Chosen)
+    def _chosen(self, event: RecordTable.Chosen) -> None:
+        if self.console.read_only:
+            self.notify("The console is read-only: records cannot be edited.", timeout=3)
+            return
+        self.action_edit()
+
+    def _after_form(self, saved: Any | None) -> None:
+        if saved is not None:
+            self.table.reload(keep_id=saved.id)
+
+    def _after_create(self, saved: Any | None) -> None:
+        if saved is None:
+            return
+        query = self.table.query_state
+        if query.sort == "id" and not query.descending and not query.search:
+            self.table.go_to_last(keep_id=saved.id)  # the newest id sorts last
+        else:
+            self.table.reload(keep_id=saved.id)
+
+    # Delete, mark, delete marked
+
+    def action_mark(self) -> None:
+        """Mark (or unmark) the record under the cursor for a bulk delete."""
+        self.table.toggle_mark()
+
+    def action_delete(self) -> None:
+        """Ask to delete the record under the cursor, saying what else it changes."""
+        record = self.table.cursor_record
+        if record is not None:
+            self._check_delete([record])
+
+    def action_delete_marked(self) -> None:
+        """Ask to delete every marked record, in one transaction."""
+        if not self.table.marked:
+            self.notify("Mark rows with space first, then press D.", timeout=4)
+            return
+        marked = [_Marked(id=i, version=v) for i, v in self.table.marked.items()]
+        self._check_delete(marked)
+
+    @work(thread=True, exclusive=True, group="delete-check", exit_on_error=False)
+    def _check_delete(self, records: list[Any]) -> None:
+        consequence = self.view.delete_consequence(self.console.db, [r.id for r in records])
+        self.post_message(self.DeleteChecked(records, consequence))
+
+    @on(DeleteChecked)
+    def _confirm_delete(self, message: DeleteChecked) -> None:
+        records = message.records
+        noun = self.view.entity.entity
+        if len(records) == 1 and not isinstance(records[0], _Marked):
+            title = f"Delete this {noun}?"
+            text = self.view.label(records[0])
+        else:
+            title = f"Delete {len(records):,} marked {self.view.entity.plural}?"
+            text = f"{len(records):,} {self.view.entity.plural} will be deleted in one transaction."
+        if message.consequence:
+            text += f"\n{message.consequence}"
+        text += "\nu undoes the delete afterwards."
+        targets = {r.id: r.version for r in records}
+        label = text.splitlines()[0]
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self._delete(targets, label)
+
+        self.app.push_screen(
+            ConfirmDialog(title, text, confirm_label="Delete", danger=True), decided
+        )
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _delete(self, targets: dict[int, int], label: str) -> None:
+        count = self.view.table(self.console.db).delete_many(targets, actor=self.console.actor)
+        self.post_message(self.Deleted(count, label))
+
+    @on(Deleted)
+    def _deleted(self, message: Deleted) -> None:
+        self.table.marked.clear()
+        what = (
+            message.label if message.count == 1 else f"{message.count:,} {self.view.entity.plural}"
+        )
+        self.notify(f"Deleted {what}. Press u to undo.", title="Deleted", timeout=5)
+        self.table.reload()
+
+
+class _Marked:
+    """A marked row as the bulk delete needs it: its id and the version seen when marked."""
+
+    def __init__(self, *, id: int, version: int) -> None:
+        self.id = id
+        self.version = version
+
+
+class AuditScreen(TableScreen):
+    """The audit trail, newest first; Enter shows one entry whole."""
+
+    title_text = "Audit log"
+
+    def __init__(self) -> None:
+        super().__init__(id="audit-screen")
+
+    def make_table(self) -> RecordTable:
+        """The audit trail through the same virtual table."""
+        audit = self.console.db.audit
+        return RecordTable(
+            AUDIT_COLUMNS,
+            fetch_page=audit.page,
+            fetch_count=lambda search, _filters: audit.count(search),
+            query=Query(sort="id", descending=True),
+            noun="audit entries",
+            id="audit",
+        )
+
+    def search_hint(self) -> str:
+        """What the audit search understands."""
+        return "Filter by actor, or a record: user 12, product 7 (Enter: done, Esc: clear)"
+
+    @on(RecordTable.Chosen)
+    def _chosen(self, event: RecordTable.Chosen) -> None:
+        entry: AuditRecord = event.record
+        self.app.push_screen(AuditEntryDialog(entry))

@@ -1,0 +1,1 @@
+"""Reusable widgets of the console: the record table and the owner picker."""
