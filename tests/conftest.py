@@ -63,7 +63,11 @@ def database_url(
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that asks for a database runs once per backend."""
-    if "database_url" in metafunc.fixturenames:
+    chosen = any(
+        mark.args and mark.args[0] == "database_url"
+        for mark in metafunc.definition.iter_markers("parametrize")
+    )
+    if "database_url" in metafunc.fixturenames and not chosen:
         metafunc.parametrize("database_url", BACKENDS, indirect=True)
 
 

@@ -1,0 +1,101 @@
+"""The console against a real PostgreSQL server: a database that vanishes, a crash's output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL
+
+from data.database import Database
+from data.schema import upgrade
+from data.seed import seed_demo
+from tests.console_support import CONSOLE_ACTOR, console, settle, table
+from tui.screens.records import RecordScreen
+
+PASSWORD = "pw-s3cret-not-shown"
+ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def _with_password(url: URL) -> URL:
+    # Trust authentication ignores it, so the console works and the secret is in its URL.
+    return url.set(password=PASSWORD)
+
+
+@ON_POSTGRES
+async def test_a_database_dropped_under_an_open_screen_is_reported_not_fatal(
+    database_url: URL,
+) -> None:
+    db = Database.connect(database_url)
+    upgrade(db.engine)
+    seed_demo(db, users=10, products=10, seed=1, actor=CONSOLE_ACTOR)
+    app = console(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert table(app).total == 10
+        admin = create_engine(database_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{database_url.database}" WITH (FORCE)'))
+        admin.dispose()
+        await pilot.press("r")
+        await settle(app, pilot)
+        await pilot.press("2")
+        await settle(app, pilot)
+        titles = [notification.title for notification in app._notifications]
+        assert "Database unavailable" in titles
+        assert app.is_running
+        assert isinstance(app.screen, RecordScreen)
+    db.dispose()
+
+
+@ON_POSTGRES
+async def test_crash_output_never_shows_the_url_password(
+    database_url: URL, capfd: pytest.CaptureFixture[str]
+) -> None:
+    db = Database.connect(_with_password(database_url))
+    upgrade(db.engine)
+    app = console(db)
+
+    def explode(*_args: Any) -> None:
+        raise RuntimeError("a bug, not a database failure")
+
+    app.action_help = explode  # type: ignore[method-assign]
+
+    async def crash_it() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("question_mark")
+            await settle(app, pilot)
+
+    with pytest.raises(RuntimeError):
+        await crash_it()
+    # Textual printed its crash report on exit: a traceback with each frame's locals.
+    crash = capfd.readouterr().err
+    assert "RuntimeError" in crash
+    assert "locals" in crash
+    assert "pw-s3cret" not in crash
+    db.dispose()
+
+
+async def test_the_palette_offers_every_action_of_the_screen(tmp_path: Any) -> None:
+    from tests.console_support import demo_database
+
+    db = demo_database(tmp_path / "palette.db")
+    app = console(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        described = {description for _keys, description in app.screen_keys()}
+        assert described <= titles | {"palette"}
+        assert {"New", "Edit", "Delete", "Delete marked", "Undo", "Search", "Sort"} <= titles
+        await pilot.press("ctrl+p")
+        await settle(app, pilot)
+        await pilot.press(*"New")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        from tui.screens.form import RecordForm
+
+        assert isinstance(app.screen, RecordForm)
+    db.dispose()
