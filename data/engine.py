@@ -15,6 +15,8 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from data.errors import Unavailable
+
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 SERVER_POOL_RECYCLE_S = 1_800
 SERVER_LOCK_TIMEOUT_S = 5
@@ -42,6 +44,11 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     path = Path(url.database or "")
+    if read_only and not path.exists():
+        raise Unavailable(
+            f"The database file {path} does not exist, and a read-only connection cannot "
+            "create it. Check the path in the URL."
+        )
     if read_only:
         # The database itself refuses writes: SQLite opens the file with SQLITE_OPEN_READONLY.
         url = url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})

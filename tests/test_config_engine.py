@@ -149,3 +149,10 @@ def test_importing_data_or_models_never_imports_textual() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_read_only_on_a_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(Unavailable, match="does not exist"):
+        Database.connect(normalise_url(f"sqlite:///{missing}"), read_only=True)
+    assert not missing.exists()

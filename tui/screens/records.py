@@ -35,7 +35,8 @@ SEARCH_DEBOUNCE_S = 0.25
 WRITE_ACTIONS = frozenset({"new", "edit", "delete", "mark", "delete_marked"})
 
 
-SCREENS = (("1", "Users"), ("2", "Products"), ("3", "Audit log"))
+# (key, tab label, the screen's title)
+SCREENS = (("1", "Users", "Users"), ("2", "Products", "Products"), ("3", "Audit", "Audit log"))
 
 
 class StatusLine(Static):
@@ -45,10 +46,10 @@ class StatusLine(Static):
         """Fill the line for the screen called ``screen_title``."""
         app = cast("AccessGuardApp", self.app)
         # One line that never wraps: a long URL is cut at the end, the badge never is.
-        line = Text(" AccessGuard ", style="bold", no_wrap=True, overflow="ellipsis")
-        for key, title in SCREENS:
+        line = Text(" AccessGuard ", style="bold")
+        for key, label, title in SCREENS:
             style = "bold reverse" if title == screen_title else ""
-            line.append(f" {key} {title} ", style=style)
+            line.append(f" {key} {label} ", style=style)
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
