@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, String
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -58,6 +58,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+def exact_key(length: int) -> String:
+    """A unique key column that compares byte for byte on every backend.
+
+    Keys are normalised before they are stored (email lower case, SKU upper case), so the
+    database must not fold accents too: MySQL/MariaDB's default collations would make
+    ``josé@…`` and ``jose@…`` one address. SQLite and PostgreSQL compare exactly already.
+    """
+    binary = mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin")
+    return String(length).with_variant(binary, "mysql")
 
 
 def utcnow() -> datetime:

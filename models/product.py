@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, exact_key, utcnow
 from models.user import User
 
 SKU_MAX = 32
@@ -34,7 +34,7 @@ class Product(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sku: Mapped[str] = mapped_column(String(SKU_MAX), unique=True)
+    sku: Mapped[str] = mapped_column(exact_key(SKU_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
     description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX), default="", server_default="")
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True), index=True)

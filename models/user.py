@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, exact_key, utcnow
 
 if TYPE_CHECKING:
     from models.product import Product
@@ -31,7 +31,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
-    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    email: Mapped[str] = mapped_column(exact_key(EMAIL_MAX), unique=True)
     role: Mapped[str] = mapped_column(String(16), default="viewer", server_default="viewer")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH_MAX), default=None)

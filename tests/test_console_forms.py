@@ -5,8 +5,6 @@ Every test waits for workers (never sleeps) and checks what the database holds a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Select, Static
 
 from data.actor import Actor
-from data.config import normalise_url
 from data.database import Database
 from data.errors import ReadOnly
 from data.records import PageRequest, ProductRecord, UserRecord
-from data.schema import upgrade
 from models import AuditEntry
 from tui.app import AccessGuardApp
 from tui.screens.dialogs import (
@@ -42,15 +38,9 @@ SIZE = (80, 24)
 PASSWORD = "s3cret-pass"
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """A SQLite file at schema head (a file: each worker thread must see the same data)."""
-    database = Database.connect(normalise_url(f"sqlite:///{tmp_path / 'forms.db'}"))
-    upgrade(database.engine)
-    try:
-        yield database
-    finally:
-        database.dispose()
+# The forms' behaviour does not depend on the backend (the data tests cover all three);
+# the shared `db` fixture gives them a SQLite file at schema head.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture

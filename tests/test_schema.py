@@ -54,7 +54,7 @@ from data.schema import (
 )
 from models import Base
 
-HEAD = "0002_accessguard"
+HEAD = "0003_exact_keys"
 
 # The seeds' models, declared the way the owner's original script did (plain
 # declarative_base, ids and email indexed), so "legacy" databases here are the real thing.
@@ -471,7 +471,7 @@ def test_database_at_the_seeds_revision_is_behind(engine: Engine) -> None:
     state = schema_state(engine)
     assert state == SchemaState(current=SEEDS_REVISION, head=HEAD, status="behind")
     assert state.message == (
-        "schema 0001_seeds, head 0002_accessguard: run `accessguard db upgrade`"
+        "schema 0001_seeds, head 0003_exact_keys: run `accessguard db upgrade`"
     )
     with pytest.raises(SchemaMismatch, match="accessguard db upgrade"):
         ensure_current(engine)

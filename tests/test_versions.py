@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL
 from data.actor import Actor
 from data.database import Database
 from data.errors import Conflict, Invalid
-from data.records import ProductRecord, UserRecord
+from data.records import PageRequest, ProductRecord, UserRecord
 from models import User
 
 
@@ -231,3 +231,16 @@ def test_deleting_a_user_unlinks_products_and_moves_their_versions(
         db.products.update(
             owned[0].id, {"name": "Late"}, expected_version=owned[0].version, actor=actor
         )
+
+
+def test_emails_differing_only_by_an_accent_are_two_users_on_every_backend(
+    db: Database, actor: Actor
+) -> None:
+    db.users.create({"name": "José", "email": "josé@example.com"}, actor=actor)
+    db.users.create({"name": "Jose", "email": "jose@example.com"}, actor=actor)
+    with pytest.raises(Invalid):
+        db.users.create({"name": "Again", "email": "JOSÉ@example.com"}, actor=actor)
+    assert sorted(u.email for u in db.users.stream(PageRequest())) == [
+        "jose@example.com",
+        "josé@example.com",
+    ]
