@@ -7,6 +7,8 @@ knows the URL, and tests hand in their own.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from data.errors import Unavailable
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 SERVER_POOL_RECYCLE_S = 1_800
 SERVER_LOCK_TIMEOUT_S = 5
+WAL_RETRY_S = 0.02
 # Execution option a write unit of work sets on its connection; SQLite then opens the
 # transaction with BEGIN IMMEDIATE so two writers queue instead of failing at COMMIT.
 WRITE_OPTION = "accessguard_write"
@@ -67,7 +70,7 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not read_only:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
@@ -78,6 +81,26 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting out a concurrent first start.
+
+    WAL is persistent, so only the first connection to a new file switches it. Switching
+    takes an exclusive lock, and SQLite answers "database is locked" at once rather than
+    calling the busy handler, so two consoles creating one file would race: retry for as
+    long as the busy timeout allows.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_S)
 
 
 def _create_private_file(path: Path) -> None:
