@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,6 +84,21 @@ async def settle(app: AccessGuardApp, pilot: Pilot[Any]) -> None:
             await pilot.pause()
             if not any(worker.is_running for worker in app.workers):
                 return
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], bool], *, seconds: float = 10.0
+) -> None:
+    """Let the app run until ``condition`` holds (a timer's effect, say), failing after a while.
+
+    Condition-driven, not a fixed sleep: it returns as soon as the app gets there.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"still not true after {seconds} s")
+        await pilot.pause(0.01)
 
 
 def table(app: AccessGuardApp) -> RecordTable:

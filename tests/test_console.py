@@ -23,6 +23,7 @@ from tests.console_support import (
     sql_on_the_ui_thread,
     table,
     table_lines,
+    wait_until,
 )
 from tui.screens.dialogs import ConfirmDialog, ConflictDialog, HelpScreen
 from tui.screens.form import RecordForm
@@ -88,7 +89,8 @@ async def test_search_as_you_type_and_escape_clears(db: Database) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("slash", *target)
-        await pilot.pause(0.4)  # the debounce: results follow typing without Enter
+        # No Enter: the debounce timer applies the search on its own.
+        await wait_until(pilot, lambda: table(app).query_state.search == target)
         await settle(app, pilot)
         assert table(app).total == 1
         assert target in table_lines(app)[1]

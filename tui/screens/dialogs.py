@@ -192,6 +192,12 @@ class ConflictDialog(Dialog[Resolution]):
         height: auto;
         margin-top: 1;
     }
+    ConflictDialog #conflict-grid > Static {
+        /* A value too long for its column is cut with "…", so a cut is never mistaken
+           for the whole value (Static ignores Rich's own overflow setting). */
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     ConflictDialog .conflict--head {
         text-style: bold underline;
     }
