@@ -80,7 +80,9 @@ class Database:
             password_hash = hash_password(clean["password"])
         try:
             with writing(self.sessions) as session:
-                user = self.users._lock(session, user_id, expected_version)
+                user = self.users.lock_for_write(
+                    session=session, record_id=user_id, expected_version=expected_version
+                )
                 had_password = user.password_hash is not None
                 user.password_hash = password_hash
                 session.flush()
@@ -100,9 +102,9 @@ class Database:
                         "version": user.version,
                     },
                 )
-                return self.users._require(session, user_id)
+                return self.users.require(session=session, record_id=user_id)
         except StaleWrite:
-            raise self.users._conflict(user_id) from None
+            raise self.users.conflict(user_id) from None
 
     def check_password(self, email: str, candidate: str) -> bool:
         """Whether ``candidate`` is the password of the user with ``email``."""

@@ -52,7 +52,7 @@ class RecordTable(Generic[ModelT, RecordT]):
     def get(self, record_id: int) -> RecordT:
         """The record with ``record_id``, or `NotFound`."""
         with reading(self._sessions) as session:
-            return self._require(session, record_id)
+            return self.require(session=session, record_id=record_id)
 
     def find(self, key: str) -> RecordT:
         """The record whose natural key (email or SKU) equals ``key`` after validation."""
@@ -108,7 +108,7 @@ class RecordTable(Generic[ModelT, RecordT]):
                 record_id=record_id,
                 new=snapshot(self.spec.snapshot_fields, obj),
             )
-            return self._require(session, record_id)
+            return self.require(session=session, record_id=record_id)
 
     def update(
         self,
@@ -126,14 +126,16 @@ class RecordTable(Generic[ModelT, RecordT]):
         clean = validate_fields(self.spec.validators, changes)
         try:
             with writing(self._sessions) as session:
-                obj = self._lock(session, record_id, expected_version)
+                obj = self.lock_for_write(
+                    session=session, record_id=record_id, expected_version=expected_version
+                )
                 before = snapshot(self.spec.snapshot_fields, obj)
                 self.spec.assign_values(session, obj, clean)
                 changed = [
                     name for name in self.spec.snapshot_fields if _differs(obj, name, before)
                 ]
                 if not changed:
-                    return self._require(session, record_id)
+                    return self.require(session=session, record_id=record_id)
                 session.flush()  # UPDATE ... WHERE id = ? AND version = ?
                 after = snapshot(self.spec.snapshot_fields, obj)
                 write_entry(
@@ -146,9 +148,9 @@ class RecordTable(Generic[ModelT, RecordT]):
                     old={name: before[name] for name in [*changed, "version"]},
                     new={name: after[name] for name in [*changed, "version"]},
                 )
-                return self._require(session, record_id)
+                return self.require(session=session, record_id=record_id)
         except StaleWrite:
-            raise self._conflict(record_id) from None
+            raise self.conflict(record_id) from None
 
     def delete(self, record_id: int, *, expected_version: int, actor: Actor) -> None:
         """Delete the record if it is still at ``expected_version``, else `Conflict`."""
@@ -160,7 +162,9 @@ class RecordTable(Generic[ModelT, RecordT]):
         try:
             with writing(self._sessions) as session:
                 for record_id, expected_version in targets.items():
-                    obj = self._lock(session, record_id, expected_version)
+                    obj = self.lock_for_write(
+                        session=session, record_id=record_id, expected_version=expected_version
+                    )
                     old = snapshot(self.spec.snapshot_fields, obj)
                     if self.spec.before_delete is not None:
                         self.spec.before_delete(session, obj, actor, batch)
@@ -178,7 +182,7 @@ class RecordTable(Generic[ModelT, RecordT]):
                 return len(targets)
         except StaleWrite:
             if len(targets) == 1:
-                raise self._conflict(next(iter(targets))) from None
+                raise self.conflict(next(iter(targets))) from None
             raise Conflict(
                 f"One of the {len(targets)} {self.spec.plural} changed while deleting; "
                 "nothing was deleted. Reload and try again.",
@@ -258,7 +262,8 @@ class RecordTable(Generic[ModelT, RecordT]):
     def _cursor(record: Any, sort: str) -> Cursor:
         return Cursor(value=getattr(record, sort), id=record.id)
 
-    def _require(self, session: Session, record_id: int) -> RecordT:
+    def require(self, *, session: Session, record_id: int) -> RecordT:
+        """The record as it is in ``session``'s transaction, or `NotFound`."""
         record = self.spec.fetch(session, record_id)
         if record is None:
             raise NotFound(
@@ -266,7 +271,7 @@ class RecordTable(Generic[ModelT, RecordT]):
             )
         return record
 
-    def _lock(self, session: Session, record_id: int, expected_version: int) -> ModelT:
+    def lock_for_write(self, *, session: Session, record_id: int, expected_version: int) -> ModelT:
         """Load the row for writing (FOR UPDATE on servers) and check the editor's version."""
         obj = session.get(self.spec.model, record_id, with_for_update=True)
         if obj is None:
@@ -282,7 +287,8 @@ class RecordTable(Generic[ModelT, RecordT]):
             )
         return obj
 
-    def _conflict(self, record_id: int) -> Conflict:
+    def conflict(self, record_id: int) -> Conflict:
+        """The `Conflict` to raise when a versioned write found the row moved on or gone."""
         with reading(self._sessions) as session:
             current = self.spec.fetch(session, record_id)
         if current is None:

@@ -354,3 +354,15 @@ async def test_help_lists_the_keys_of_this_screen(db: Database) -> None:
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, RecordScreen)
+
+
+async def test_undo_with_nothing_to_undo_says_so_and_keeps_running(db: Database) -> None:
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        notes = [(n.title, n.message) for n in app._notifications]
+        assert ("Not found", "Nothing to undo: no change made here is left to undo.") in notes
+        assert app.is_running
+        assert isinstance(app.screen, RecordScreen)

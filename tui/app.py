@@ -21,6 +21,7 @@ from data.errors import AccessGuardError
 from tui.screens.dialogs import HelpScreen
 from tui.screens.records import AuditScreen, RecordScreen, TableScreen
 from tui.views import PRODUCTS_VIEW, USERS_VIEW
+from tui.workers import ReportsWorkerFailures
 
 
 def _stylesheet() -> Path:
@@ -34,7 +35,7 @@ def _stylesheet() -> Path:
 OUTSIDE_FORMS = frozenset({"switch", "undo", "quit", "help"})
 
 
-class AccessGuardApp(App[None]):
+class AccessGuardApp(ReportsWorkerFailures, App[None]):
     """Users, Products and Audit screens over one `Database` handed in by the caller."""
 
     CSS_PATH = _stylesheet()
@@ -133,13 +134,7 @@ class AccessGuardApp(App[None]):
         if isinstance(screen, TableScreen):
             screen.refresh_data()
 
-    # Failures
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The app's own workers (undo) fail through the same path as everyone's."""
-        from tui.workers import ReportsWorkerFailures
-
-        ReportsWorkerFailures.on_worker_state_changed(self, event)  # type: ignore[arg-type]
+    # Failures (the app's own workers, like undo's, come here through ReportsWorkerFailures)
 
     def report_worker_failure(self, worker: Worker[object]) -> None:
         """The single place a failed database worker is turned into a message."""
