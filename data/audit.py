@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, exists, func, insert, or_, select
+from sqlalchemy import Select, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from data.actor import Actor
 from data.errors import Conflict, Invalid, NotFound
-from data.records import AuditRecord, Cursor, Page, PageRequest
+from data.paging import contains, keyset_page
+from data.records import AuditRecord, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
+from data.tables import audited_change
 from data.trail import new_batch, snapshot, to_json, write_entry
 from data.unit import reading, writing
 from models import AuditEntry
 
 UNDOABLE_ACTIONS = ("create", "update", "delete")
-SEARCH_MAX = 200
 
 
 def to_record(entry: AuditEntry) -> AuditRecord:
@@ -56,25 +57,17 @@ class AuditLog:
 
         ``search`` matches the actor or the record (``user``, ``user 12`` or ``12``).
         """
-        if len(request.search) > SEARCH_MAX:
-            raise Invalid({"search": f"is too long (at most {SEARCH_MAX} characters)"})
+        # Newest first, always: the trail is read backwards from now.
+        request = replace(request, sort="id", descending=True)
         with reading(self._sessions) as session:
-            stmt = _filtered(select(AuditEntry), request.search)
-            backward = request.before is not None or (request.from_end and request.after is None)
-            if request.after is not None:
-                stmt = stmt.where(AuditEntry.id < request.after.id)
-            if request.before is not None:
-                stmt = stmt.where(AuditEntry.id > request.before.id)
-            if request.start_at is not None:
-                stmt = stmt.where(AuditEntry.id <= request.start_at.id)
-            order = AuditEntry.id.asc() if backward else AuditEntry.id.desc()
-            rows = list(session.scalars(stmt.order_by(order).limit(request.limit + 1)))
-            more = len(rows) > request.limit
-            rows = rows[: request.limit]
-            if backward:
-                rows.reverse()
-            records = tuple(to_record(row) for row in rows)
-        return _page(records, request, more=more, backward=backward)
+            return keyset_page(
+                session,
+                _filtered(select(AuditEntry), request.search),
+                sort=AuditEntry.id,
+                id_column=AuditEntry.id,
+                request=request,
+                to_record=lambda row: to_record(row[0]),
+            )
 
     def count(self, search: str = "") -> int:
         """How many entries match ``search``."""
@@ -153,8 +146,8 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
             f"Cannot undo: {spec.entity} {record_id} was changed since, outside this console.",
             current=spec.fetch(session, record_id),
         )
-    before = snapshot(spec.snapshot_fields, obj)
     if entry.action == "create":
+        before = snapshot(spec.snapshot_fields, obj)
         if spec.before_delete is not None:
             spec.before_delete(session, obj, actor, batch)
         session.delete(obj)
@@ -170,23 +163,24 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
             new=None,
             reverts_id=entry.id,
         )
-    for name, value in (entry.old_values or {}).items():
-        if name in spec.snapshot_fields:
-            setattr(obj, name, from_json(spec.model, name, value))
-    session.flush()
-    after = snapshot(spec.snapshot_fields, obj)
-    changed = [name for name in after if after[name] != before.get(name)]
-    return write_entry(
+
+    def put_back() -> None:
+        for name, value in (entry.old_values or {}).items():
+            if name in spec.snapshot_fields:
+                setattr(obj, name, from_json(spec.model, name, value))
+
+    restored = audited_change(
         session,
+        spec,
+        obj,
+        put_back,
         actor=actor,
         batch=batch,
         action="restore",
-        entity=spec.entity,
-        record_id=record_id,
-        old={name: before.get(name) for name in changed},
-        new={name: after[name] for name in changed},
         reverts_id=entry.id,
     )
+    assert restored is not None  # a restore is always recorded: it marks the entry undone
+    return restored
 
 
 def _version_after_own_changes(
@@ -287,9 +281,11 @@ def _summarise(entries: Any) -> str:
 
 
 def _filtered(stmt: Any, search: str) -> Any:
-    text = search.strip()
-    if not text:
+    """Entries about a record (``user 12``, ``12``, ``product``) or by an actor (any text)."""
+    by_actor = contains((AuditEntry.actor,), search)  # also refuses an over-long search
+    if by_actor is None:
         return stmt
+    text = search.strip()
     words = text.split()
     if len(words) == 2 and words[0].lower() in SPECS and words[1].isdigit():
         return stmt.where(
@@ -299,30 +295,7 @@ def _filtered(stmt: Any, search: str) -> Any:
         return stmt.where(AuditEntry.record_id == int(text))
     if text.lower() in SPECS:
         return stmt.where(AuditEntry.entity == text.lower())
-    pattern = "%" + escape_like(text.lower()) + "%"
-    return stmt.where(or_(func.lower(AuditEntry.actor).like(pattern, escape="\\")))
+    return stmt.where(by_actor)
 
 
-def escape_like(text: str) -> str:
-    """``text`` with LIKE's wildcards and the escape character taken literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _page(
-    records: tuple[AuditRecord, ...], request: PageRequest, *, more: bool, backward: bool
-) -> Page[AuditRecord]:
-    if backward:
-        has_prev, has_next = more, request.before is not None
-    else:
-        has_next, has_prev = more, (request.after or request.start_at) is not None
-    return Page(
-        records=records,
-        next=Cursor(records[-1].id, records[-1].id) if records else None,
-        prev=Cursor(records[0].id, records[0].id) if records else None,
-        has_next=has_next,
-        has_prev=has_prev,
-        request=request,
-    )
-
-
-__all__ = ["AuditLog", "UndoResult", "escape_like", "revert"]
+__all__ = ["AuditLog", "UndoResult", "revert"]

@@ -13,12 +13,12 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.orm import Session
 from typing_extensions import Unpack
 
 from data.actor import Actor
 from data.errors import Invalid
+from data.paging import Column
 from data.records import ProductRecord, UserRecord
 from data.trail import snapshot, write_entry
 from data.validation import PRODUCT_FIELDS, USER_FIELDS, Validator
@@ -26,8 +26,6 @@ from models import Base, Product, User
 
 ModelT = TypeVar("ModelT", bound=Base)
 AnySelect = Select[Unpack[tuple[Any, ...]]]
-# A mapped attribute (User.email) or any column expression usable in WHERE and ORDER BY.
-Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 RecordT = TypeVar("RecordT")
 
 

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
 
 from data.actor import Actor
-from data.audit import escape_like
 from data.errors import Conflict, Invalid, NotFound
-from data.records import Cursor, Page, PageRequest
-from data.specs import Column, EntitySpec
-from data.trail import new_batch, snapshot, to_json, write_entry
+from data.paging import Column, contains, keyset_page
+from data.records import Page, PageRequest
+from data.specs import EntitySpec
+from data.trail import new_batch, snapshot, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
 from data.validation import validate_fields
-from models import Base
+from models import AuditEntry, Base
 
 ModelT = TypeVar("ModelT", bound=Base)
 RecordT = TypeVar("RecordT")
 
-PAGE_LIMIT_MAX = 1_000
-SEARCH_MAX = 200
 STREAM_CHUNK = 1_000
 
 
@@ -67,26 +65,15 @@ class RecordTable(Generic[ModelT, RecordT]):
 
     def stream(self, request: PageRequest) -> Iterator[RecordT]:
         """Every matching record in order, a page per unit of work, memory flat at any size."""
-        current = PageRequest(
-            sort=request.sort,
-            descending=request.descending,
-            search=request.search,
-            filters=request.filters,
-            limit=STREAM_CHUNK,
+        current = replace(
+            request, after=None, before=None, start_at=None, from_end=False, limit=STREAM_CHUNK
         )
         while True:
             page = self.page(current)
             yield from page.records
             if not page.has_next or page.next is None:
                 return
-            current = PageRequest(
-                sort=current.sort,
-                descending=current.descending,
-                search=current.search,
-                filters=current.filters,
-                after=page.next,
-                limit=STREAM_CHUNK,
-            )
+            current = replace(current, after=page.next)
 
     # Writing
 
@@ -94,21 +81,8 @@ class RecordTable(Generic[ModelT, RecordT]):
         """Validate and insert a record, auditing it in the same transaction."""
         clean = validate_fields(self.spec.validators, values, required=self.spec.required)
         with writing(self._sessions) as session:
-            obj = self.spec.model()
-            self.spec.assign_values(session, obj, clean)
-            session.add(obj)
-            session.flush()
-            record_id = _id(obj)
-            write_entry(
-                session,
-                actor=actor,
-                batch=new_batch(),
-                action="create",
-                entity=self.spec.entity,
-                record_id=record_id,
-                new=snapshot(self.spec.snapshot_fields, obj),
-            )
-            return self.require(session=session, record_id=record_id)
+            obj = audited_insert(session, self.spec, clean, actor=actor, batch=new_batch())
+            return self.require(session=session, record_id=obj.id)
 
     def update(
         self,
@@ -129,24 +103,13 @@ class RecordTable(Generic[ModelT, RecordT]):
                 obj = self.lock_for_write(
                     session=session, record_id=record_id, expected_version=expected_version
                 )
-                before = snapshot(self.spec.snapshot_fields, obj)
-                self.spec.assign_values(session, obj, clean)
-                changed = [
-                    name for name in self.spec.snapshot_fields if _differs(obj, name, before)
-                ]
-                if not changed:
-                    return self.require(session=session, record_id=record_id)
-                session.flush()  # UPDATE ... WHERE id = ? AND version = ?
-                after = snapshot(self.spec.snapshot_fields, obj)
-                write_entry(
+                audited_change(
                     session,
+                    self.spec,
+                    obj,
+                    lambda: self.spec.assign_values(session, obj, clean),
                     actor=actor,
                     batch=new_batch(),
-                    action="update",
-                    entity=self.spec.entity,
-                    record_id=record_id,
-                    old={name: before[name] for name in [*changed, "version"]},
-                    new={name: after[name] for name in [*changed, "version"]},
                 )
                 return self.require(session=session, record_id=record_id)
         except StaleWrite:
@@ -192,56 +155,19 @@ class RecordTable(Generic[ModelT, RecordT]):
     # Internals: keyword-only, given the session of the unit of work that owns them.
 
     def _page(self, *, session: Session, request: PageRequest) -> Page[RecordT]:
-        sort = self._sort_column(request.sort)
-        id_column = self.spec.sort_columns["id"]
-        limit = max(1, min(request.limit, PAGE_LIMIT_MAX))
-        backward = request.before is not None or (request.from_end and request.after is None)
-        ascending = request.descending == backward
-        stmt = self._where(self.spec.select(), search=request.search, filters=request.filters)
-        for cursor in (request.after, request.before):
-            if cursor is not None:
-                stmt = stmt.where(_beyond(sort, id_column, cursor, ascending=ascending))
-        if request.start_at is not None:
-            stmt = stmt.where(
-                _beyond(sort, id_column, request.start_at, ascending=ascending, inclusive=True)
-            )
-        if ascending:
-            stmt = stmt.order_by(sort.asc(), id_column.asc())
-        else:
-            stmt = stmt.order_by(sort.desc(), id_column.desc())
-        rows = list(session.execute(stmt.limit(limit + 1)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        if backward:
-            rows.reverse()
-        records = tuple(self.spec.record(row) for row in rows)
-        if backward:
-            has_prev, has_next = more, request.before is not None
-        else:
-            has_next, has_prev = more, (request.after or request.start_at) is not None
-        return Page(
-            records=records,
-            next=self._cursor(records[-1], request.sort) if records else None,
-            prev=self._cursor(records[0], request.sort) if records else None,
-            has_next=has_next,
-            has_prev=has_prev,
+        return keyset_page(
+            session,
+            self._where(self.spec.select(), search=request.search, filters=request.filters),
+            sort=self._sort_column(request.sort),
+            id_column=self.spec.sort_columns["id"],
             request=request,
+            to_record=self.spec.record,
         )
 
     def _where(self, stmt: Any, *, search: str, filters: tuple[tuple[str, Any], ...]) -> Any:
-        if len(search) > SEARCH_MAX:
-            raise Invalid({"search": f"is too long (at most {SEARCH_MAX} characters)"})
-        text = search.strip().lower()
-        if text:
-            pattern = "%" + escape_like(text) + "%"
-            stmt = stmt.where(
-                or_(
-                    *(
-                        func.lower(column).like(pattern, escape="\\")
-                        for column in self.spec.search_columns
-                    )
-                )
-            )
+        matching = contains(self.spec.search_columns, search)
+        if matching is not None:
+            stmt = stmt.where(matching)
         for name, value in filters:
             column = self.spec.filter_columns.get(name)
             if column is None:
@@ -258,10 +184,6 @@ class RecordTable(Generic[ModelT, RecordT]):
             )
         return column
 
-    @staticmethod
-    def _cursor(record: Any, sort: str) -> Cursor:
-        return Cursor(value=getattr(record, sort), id=record.id)
-
     def require(self, *, session: Session, record_id: int) -> RecordT:
         """The record as it is in ``session``'s transaction, or `NotFound`."""
         record = self.spec.fetch(session, record_id)
@@ -275,51 +197,83 @@ class RecordTable(Generic[ModelT, RecordT]):
         """Load the row for writing (FOR UPDATE on servers) and check the editor's version."""
         obj = session.get(self.spec.model, record_id, with_for_update=True)
         if obj is None:
-            raise Conflict(
-                f"{self.spec.entity.capitalize()} {record_id} was deleted by someone else.",
-                current=None,
-            )
+            raise self._moved_on(record_id, None)
         if obj.version != expected_version:  # type: ignore[attr-defined]
-            raise Conflict(
-                f"{self.spec.entity.capitalize()} {record_id} was changed by someone else "
-                f"since you opened it.",
-                current=self.spec.fetch(session, record_id),
-            )
+            raise self._moved_on(record_id, self.spec.fetch(session, record_id))
         return obj
 
     def conflict(self, record_id: int) -> Conflict:
         """The `Conflict` to raise when a versioned write found the row moved on or gone."""
         with reading(self._sessions) as session:
-            current = self.spec.fetch(session, record_id)
+            return self._moved_on(record_id, self.spec.fetch(session, record_id))
+
+    def _moved_on(self, record_id: int, current: RecordT | None) -> Conflict:
+        """Deleted (``current`` None) or changed since the editor read it."""
+        what = f"{self.spec.entity.capitalize()} {record_id}"
         if current is None:
-            return Conflict(
-                f"{self.spec.entity.capitalize()} {record_id} was deleted by someone else.",
-                current=None,
-            )
-        return Conflict(
-            f"{self.spec.entity.capitalize()} {record_id} was changed by someone else "
-            f"while saving.",
-            current=current,
-        )
+            return Conflict(f"{what} was deleted by someone else.", current=None)
+        return Conflict(f"{what} was changed by someone else since you opened it.", current=current)
 
 
-def _beyond(
-    sort: Column, id_column: Column, cursor: Cursor, *, ascending: bool, inclusive: bool = False
-) -> ColumnElement[bool]:
-    """Rows past ``cursor`` in the scan order (sort value, then id), or at it if ``inclusive``."""
-    # A typed literal: SQLAlchemy refuses ``column > True`` for booleans, and the column's
-    # type (UTCDateTime, Numeric) must process the bound cursor value the same way it stores.
-    value = literal(cursor.value, type_=sort.type)
-    if ascending:
-        tie = id_column >= cursor.id if inclusive else id_column > cursor.id
-        return or_(sort > value, and_(sort == value, tie))
-    tie = id_column <= cursor.id if inclusive else id_column < cursor.id
-    return or_(sort < value, and_(sort == value, tie))
+def audited_insert(
+    session: Session,
+    spec: EntitySpec[Any, Any],
+    values: Mapping[str, Any],
+    *,
+    actor: Actor,
+    batch: str,
+) -> Any:
+    """Insert a record from validated ``values`` and audit its creation, in ``session``."""
+    obj = spec.model()
+    spec.assign_values(session, obj, values)
+    session.add(obj)
+    session.flush()
+    write_entry(
+        session,
+        actor=actor,
+        batch=batch,
+        action="create",
+        entity=spec.entity,
+        record_id=obj.id,
+        new=snapshot(spec.snapshot_fields, obj),
+    )
+    return obj
 
 
-def _id(obj: Any) -> int:
-    return int(obj.id)
+def audited_change(
+    session: Session,
+    spec: EntitySpec[Any, Any],
+    obj: Any,
+    change: Callable[[], None],
+    *,
+    actor: Actor,
+    batch: str,
+    action: str = "update",
+    reverts_id: int | None = None,
+) -> AuditEntry | None:
+    """Apply ``change`` to ``obj`` and audit the fields it really changed, in ``session``.
 
-
-def _differs(obj: Any, name: str, before: Mapping[str, Any]) -> bool:
-    return bool(to_json(getattr(obj, name)) != before.get(name))
+    The flush is ``UPDATE ... WHERE id = ? AND version = ?``, so a colleague's save in
+    between is caught, not lost. Returns the audit entry, or None when nothing changed (no
+    write, no version bump) unless the entry marks a restore, which is always recorded.
+    """
+    before = snapshot(spec.snapshot_fields, obj)
+    change()
+    changed = [
+        name for name in spec.snapshot_fields if snapshot((name,), obj)[name] != before[name]
+    ]
+    if not changed and reverts_id is None:
+        return None
+    session.flush()
+    after = snapshot(spec.snapshot_fields, obj)
+    return write_entry(
+        session,
+        actor=actor,
+        batch=batch,
+        action=action,
+        entity=spec.entity,
+        record_id=obj.id,
+        old={name: before[name] for name in [*changed, "version"]},
+        new={name: after[name] for name in [*changed, "version"]},
+        reverts_id=reverts_id,
+    )

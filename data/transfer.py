@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import PurePath
 from typing import Any, Literal, TextIO
 
@@ -25,7 +26,8 @@ from data.database import Database
 from data.errors import Conflict, Invalid
 from data.records import ImportReport, ImportRow, PageRequest
 from data.specs import EntitySpec
-from data.trail import new_batch, snapshot, write_entry
+from data.tables import audited_change, audited_insert
+from data.trail import new_batch, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
 from data.validation import FieldError, validate_fields
@@ -523,9 +525,10 @@ def _apply(session: Session, spec: EntitySpec[Any, Any], plan: _Plan, *, actor: 
     batch = new_batch()
     for item in plan.items:
         if item.outcome == "add":
-            _add(session, spec, item.clean, actor=actor, batch=batch)
+            audited_insert(session, spec, item.clean, actor=actor, batch=batch)
         elif item.outcome == "update":
-            _update(session, spec, item.existing, item.changes, actor=actor, batch=batch)
+            assign = partial(spec.assign_values, session, item.existing, item.changes)
+            audited_change(session, spec, item.existing, assign, actor=actor, batch=batch)
     added, updated = plan.count("add"), plan.count("update")
     # Nothing changed, nothing to audit: re-importing an export leaves the trail untouched.
     if added or updated:
@@ -538,55 +541,6 @@ def _apply(session: Session, spec: EntitySpec[Any, Any], plan: _Plan, *, actor: 
             record_id=None,
             new={"added": added, "updated": updated, "unchanged": plan.count("unchanged")},
         )
-
-
-def _add(
-    session: Session,
-    spec: EntitySpec[Any, Any],
-    clean: Mapping[str, Any],
-    *,
-    actor: Actor,
-    batch: str,
-) -> None:
-    obj = spec.model()
-    spec.assign_values(session, obj, clean)
-    session.add(obj)
-    session.flush()
-    write_entry(
-        session,
-        actor=actor,
-        batch=batch,
-        action="create",
-        entity=spec.entity,
-        record_id=obj.id,
-        new=snapshot(spec.snapshot_fields, obj),
-    )
-
-
-def _update(
-    session: Session,
-    spec: EntitySpec[Any, Any],
-    obj: Any,
-    changes: Mapping[str, Any],
-    *,
-    actor: Actor,
-    batch: str,
-) -> None:
-    before = snapshot(spec.snapshot_fields, obj)
-    spec.assign_values(session, obj, changes)
-    session.flush()  # UPDATE ... WHERE id = ? AND version = ?: a colleague's save is not lost
-    after = snapshot(spec.snapshot_fields, obj)
-    changed = [name for name in spec.snapshot_fields if after[name] != before[name]]
-    write_entry(
-        session,
-        actor=actor,
-        batch=batch,
-        action="update",
-        entity=spec.entity,
-        record_id=obj.id,
-        old={name: before[name] for name in [*changed, "version"]},
-        new={name: after[name] for name in [*changed, "version"]},
-    )
 
 
 __all__ = ["Format", "detect_format", "export_records", "import_records", "write_records"]

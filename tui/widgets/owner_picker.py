@@ -15,8 +15,8 @@ from textual.worker import get_current_worker
 from typing_extensions import Self
 
 from data.database import Database
+from data.paging import SEARCH_MAX
 from data.records import PageRequest, UserRecord
-from data.tables import SEARCH_MAX
 from tui.text import safe
 from tui.workers import ReportsWorkerFailures
 
