@@ -29,7 +29,8 @@ from data.config import normalise_url
 from data.database import Database
 from data.errors import Unavailable
 from models import User
-from tui.cli import fit, main, redact, visible
+from tui.cli import main, redact
+from tui.text import fit, visible
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "s3cretpw"

@@ -14,7 +14,6 @@ import re
 import sys
 import tempfile
 import traceback
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from data.seed import seed_demo
 from data.specs import PRODUCTS, USERS, EntitySpec
 from data.transfer import Format, detect_format, export_records, import_records, write_records
 from data.translate import translate_errors
+from tui.text import fit, visible
 
 PROG = "accessguard"
 EXIT_OK = 0
@@ -71,61 +71,6 @@ def epilog(*command: str) -> str:
     chosen = [line for line in EXAMPLES if f" {words}" in line or not words]
     examples = "".join(f"\n  {line}" for line in chosen)
     return f"examples:{examples}\n\n{FOOTER}" if chosen else FOOTER
-
-
-# Showing stored text safely
-
-
-def _control_pictures() -> dict[int, str]:
-    """Visible stand-ins for every character that could steer a terminal or reorder a line.
-
-    C0 controls get their Unicode "control picture" (ESC -> U+241B), DEL gets U+2421; C1
-    controls, bidirectional overrides and line/paragraph separators get U+FFFD.
-    """
-    table = {code: chr(0x2400 + code) for code in range(0x20)}
-    table[0x7F] = "\u2421"
-    for code in [*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]:
-        table[code] = "\ufffd"
-    table[0x2028] = table[0x2029] = "\ufffd"
-    return table
-
-
-_PICTURES = _control_pictures()
-
-
-def visible(text: str) -> str:
-    """``text`` with every control character replaced by a visible placeholder."""
-    return text.translate(_PICTURES)
-
-
-def cell_width(text: str) -> int:
-    """How many terminal cells ``text`` takes: wide East Asian characters take two."""
-    return sum(_char_width(ch) for ch in text)
-
-
-def _char_width(ch: str) -> int:
-    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-def fit(text: str, width: int, *, right: bool = False, truncate: bool = True) -> str:
-    """``text`` made visible and padded to ``width`` cells, cut with "…" when too wide.
-
-    Numbers pass ``truncate=False``: a cut number would be a wrong number, so it may push
-    the row out of line instead.
-    """
-    text = visible(text)
-    if truncate and cell_width(text) > width:
-        kept, used = [], 0
-        for ch in text:
-            used += _char_width(ch)
-            if used > width - 1:
-                break
-            kept.append(ch)
-        text = "".join(kept) + "…"
-    padding = " " * max(0, width - cell_width(text))
-    return padding + text if right else text + padding
 
 
 # Keeping passwords out of every line we print

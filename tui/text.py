@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 from rich.text import Text
 
 REPLACEMENT = "\ufffd"
@@ -46,15 +46,22 @@ def has_hidden_characters(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cf" for ch in text)
 
 
-def fit(text: str, width: int, *, right: bool = False) -> str:
-    """``text`` made visible and padded or cut (with "…") to exactly ``width`` cells."""
+def fit(text: str, width: int, *, right: bool = False, truncate: bool = True) -> str:
+    """``text`` made visible and padded to ``width`` cells, cut with "…" when too wide.
+
+    Widths are terminal cells (a CJK character takes two). Numbers pass ``truncate=False``:
+    a cut number would be a wrong number, so it may push the row out of line instead.
+    """
     text = visible(text)
-    if width <= 0:
-        return ""
-    if cell_len(text) > width:
-        text = set_cell_size(text, width - 1) + ELLIPSIS
-        return set_cell_size(text, width)
-    padding = " " * (width - cell_len(text))
+    if truncate and cell_len(text) > width:
+        kept, used = [], 0
+        for ch in text:
+            used += cell_len(ch)
+            if used > width - 1:
+                break
+            kept.append(ch)
+        text = "".join(kept) + ELLIPSIS if width > 0 else ""
+    padding = " " * max(0, width - cell_len(text))
     return padding + text if right else text + padding
 
 
