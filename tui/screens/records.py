@@ -188,11 +188,18 @@ class RecordScreen(TableScreen):
     ]
 
     class DeleteChecked(Message):
-        """The consequences of a delete were counted; the confirm dialog can ask."""
+        """The consequences of a delete were counted; the confirm dialog can ask.
 
-        def __init__(self, records: list[Any], consequence: str | None) -> None:
+        ``targets`` maps id -> the version seen; ``label`` names a single record, or is None
+        for a bulk delete of marked rows.
+        """
+
+        def __init__(
+            self, targets: dict[int, int], label: str | None, consequence: str | None
+        ) -> None:
             super().__init__()
-            self.records = records
+            self.targets = targets
+            self.label = label
             self.consequence = consequence
 
     class Deleted(Message):
@@ -272,40 +279,36 @@ class RecordScreen(TableScreen):
         """Ask to delete the record under the cursor, saying what else it changes."""
         record = self.table.cursor_record
         if record is not None:
-            self._check_delete([record])
+            self._check_delete({record.id: record.version}, self.view.label(record))
 
     def action_delete_marked(self) -> None:
         """Ask to delete every marked record, in one transaction."""
         if not self.table.marked:
             self.notify("Mark rows with space first, then press D.", timeout=4)
             return
-        marked = [_Marked(id=i, version=v) for i, v in self.table.marked.items()]
-        self._check_delete(marked)
+        self._check_delete(dict(self.table.marked), None)
 
     @work(thread=True, exclusive=True, group="delete-check", exit_on_error=False)
-    def _check_delete(self, records: list[Any]) -> None:
-        consequence = self.view.delete_consequence(self.console.db, [r.id for r in records])
-        self.post_message(self.DeleteChecked(records, consequence))
+    def _check_delete(self, targets: dict[int, int], label: str | None) -> None:
+        """Count what else the delete changes (a query), then let the dialog ask."""
+        consequence = self.view.delete_consequence(self.console.db, list(targets))
+        self.post_message(self.DeleteChecked(targets, label, consequence))
 
     @on(DeleteChecked)
     def _confirm_delete(self, message: DeleteChecked) -> None:
-        records = message.records
-        noun = self.view.entity.entity
-        if len(records) == 1 and not isinstance(records[0], _Marked):
-            title = f"Delete this {noun}?"
-            text = self.view.label(records[0])
+        targets, label, plural = message.targets, message.label, self.view.entity.plural
+        if label is not None:
+            title, text = f"Delete this {self.view.entity.entity}?", label
         else:
-            title = f"Delete {len(records):,} marked {self.view.entity.plural}?"
-            text = f"{len(records):,} {self.view.entity.plural} will be deleted in one transaction."
+            title = f"Delete {len(targets):,} marked {plural}?"
+            text = f"{len(targets):,} {plural} will be deleted in one transaction."
         if message.consequence:
             text += f"\n{message.consequence}"
         text += "\nu undoes the delete afterwards."
-        targets = {r.id: r.version for r in records}
-        label = text.splitlines()[0]
 
         def decided(yes: bool | None) -> None:
             if yes:
-                self._delete(targets, label)
+                self._delete(targets, label or "")
 
         self.app.push_screen(
             ConfirmDialog(title, text, confirm_label="Delete", danger=True), decided
@@ -324,14 +327,6 @@ class RecordScreen(TableScreen):
         )
         self.notify(f"Deleted {what}. Press u to undo.", title="Deleted", timeout=5)
         self.table.reload()
-
-
-class _Marked:
-    """A marked row as the bulk delete needs it: its id and the version seen when marked."""
-
-    def __init__(self, *, id: int, version: int) -> None:
-        self.id = id
-        self.version = version
 
 
 class AuditScreen(TableScreen):

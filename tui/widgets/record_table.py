@@ -193,11 +193,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
 
     def reset(self, *, from_end: bool = False) -> None:
         """Forget the window and read the first (or last) page and the count afresh."""
-        self._generation += 1
         self._loading.clear()
         self.total = None
-        request = self.query_state.request(from_end=from_end, limit=PAGE_SIZE)
-        self._load("reset", request, count=True)
+        self._read_end(from_end=from_end, count=True)
 
     def reload(self, *, keep_id: int | None = None) -> None:
         """Re-read the window in place (after a save, an undo, or `r`), and the count.
@@ -206,18 +204,25 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """
         current = self.cursor_record
         self._keep_id = keep_id if keep_id is not None else getattr(current, "id", None)
-        if not self._rows or self._first == 0:
-            self._generation += 1
-            self._load(
-                "reload",
-                self.query_state.request(limit=max(PAGE_SIZE, len(self._rows))),
-                count=True,
-            )
-            return
         self._generation += 1
-        start = self._cursor_of(self._rows[0])
-        request = self.query_state.request(start_at=start, limit=min(MAX_WINDOW, len(self._rows)))
+        if self._rows and self._first > 0:
+            # From the window's first row, inclusive: the same rows, as they are now.
+            start = self._cursor_of(self._rows[0])
+            request = self.query_state.request(start_at=start, limit=len(self._rows))
+        else:
+            request = self.query_state.request(limit=max(PAGE_SIZE, len(self._rows)))
         self._load("reload", request, count=True)
+
+    def go_to_last(self, *, keep_id: int | None = None) -> None:
+        """Read the last page and the count afresh, then put the cursor on ``keep_id``."""
+        self._read_end(from_end=True, count=True, keep_id=keep_id)
+
+    def _read_end(self, *, from_end: bool, count: bool, keep_id: int | None = None) -> None:
+        """Replace the window with the first or the last page: one query at any size."""
+        self._generation += 1
+        self._keep_id = keep_id
+        request = self.query_state.request(from_end=from_end, limit=PAGE_SIZE)
+        self._load("reset", request, count=count)
 
     # Loading
 
@@ -315,8 +320,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         from_end = page.request.from_end and page.request.after is None
         self._at_start = not page.has_prev
         self._at_end = True if from_end else not page.has_next
-        keep = self._keep_id if reload else None
-        self._keep_id = None
+        keep, self._keep_id = self._keep_id, None
         self._rows = records
         ids = [record.id for record in records]
         if keep in ids:
@@ -444,28 +448,15 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """The first row: from the window if it holds it, else one query for the first page."""
         if self._at_start:
             self.move_to(0)
-            return
-        self._generation += 1
-        self._load("reset", self.query_state.request(limit=PAGE_SIZE))
-
-    def go_to_last(self, *, keep_id: int | None = None) -> None:
-        """Re-read the last page (and the count), then put the cursor on ``keep_id``."""
-        self._generation += 1
-        self._keep_id = keep_id
-        request = self.query_state.request(from_end=True, limit=PAGE_SIZE)
-        self._load("reload", request, count=True)
+        else:
+            self._read_end(from_end=False, count=False)
 
     def action_last(self) -> None:
         """The last row: from the window if it holds it, else one query for the last page."""
         if self._at_end:
             self.move_to(self._first + len(self._rows) - 1)
-            return
-        self._generation += 1
-        self._load(
-            "reset",
-            self.query_state.request(from_end=True, limit=PAGE_SIZE),
-            count=self.total is None,
-        )
+        else:
+            self._read_end(from_end=True, count=self.total is None)
 
     def action_column_left(self) -> None:
         """Move the column cursor left (s sorts by the column under it)."""
