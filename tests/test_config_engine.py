@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
 import stat
@@ -10,7 +9,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -158,39 +156,3 @@ def test_read_only_on_a_missing_file_says_so_and_creates_nothing(tmp_path: Path)
     with pytest.raises(Unavailable, match="does not exist"):
         Database.connect(normalise_url(f"sqlite:///{missing}"), read_only=True)
     assert not missing.exists()
-
-
-def _first_start(url: str, barrier: Any, results: Any) -> None:
-    """A console process starting on a new database file (runs in a child process)."""
-    from sqlalchemy.engine import make_url
-
-    from data.schema import ensure_current
-
-    engine = create_database_engine(make_url(url))
-    try:
-        barrier.wait(timeout=30)
-        results.put(ensure_current(engine).status)
-    except Exception as error:
-        results.put(f"{type(error).__name__}: {error}")
-    finally:
-        engine.dispose()
-
-
-def test_two_consoles_creating_one_new_file_both_start(tmp_path: Path) -> None:
-    """Switching a new file to WAL takes an exclusive lock that SQLite does not wait for.
-
-    Before the retry, about one race in four ended in "database is locked" (46 of 200 when
-    measured); 30 races make a regression all but certain to show.
-    """
-    context = multiprocessing.get_context("fork")
-    outcomes = []
-    for race in range(30):
-        url = f"sqlite:///{tmp_path / f'race-{race}.db'}"
-        barrier, results = context.Barrier(2), context.Queue()
-        racers = [context.Process(target=_first_start, args=(url, barrier, results)) for _ in "ab"]
-        for racer in racers:
-            racer.start()
-        outcomes += [results.get(timeout=60) for _ in racers]
-        for racer in racers:
-            racer.join(timeout=30)
-    assert set(outcomes) == {"current"}, [o for o in outcomes if o != "current"][:2]

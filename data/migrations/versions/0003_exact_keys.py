@@ -30,27 +30,24 @@ KEYS = (("users", "email", EMAIL_MAX), ("products", "sku", SKU_MAX))
 
 def upgrade() -> None:
     """Give the key columns a binary collation on MySQL/MariaDB."""
-    if op.get_bind().dialect.name != "mysql":
-        return
-    for table, column, length in KEYS:
-        op.alter_column(
-            table,
-            column,
-            existing_type=mysql.VARCHAR(length),
-            type_=mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"),
-            existing_nullable=False,
-        )
+    _collate(binary=True)
 
 
 def downgrade() -> None:
     """Back to the table's default collation."""
+    _collate(binary=False)
+
+
+def _collate(*, binary: bool) -> None:
     if op.get_bind().dialect.name != "mysql":
         return
     for table, column, length in KEYS:
+        exact = mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin")
+        default = mysql.VARCHAR(length)
         op.alter_column(
             table,
             column,
-            existing_type=mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"),
-            type_=mysql.VARCHAR(length),
+            existing_type=default if binary else exact,
+            type_=exact if binary else default,
             existing_nullable=False,
         )
