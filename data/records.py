@@ -69,6 +69,17 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class Count:
+    """How many rows match; ``exact`` is False for an estimate (a big PostgreSQL table)."""
+
+    rows: int
+    exact: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.rows:,}" if self.exact else f"~{self.rows:,}"
+
+
+@dataclass(frozen=True)
 class Cursor:
     """A keyset position: the sort column's value and the id that breaks ties."""
 

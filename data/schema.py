@@ -24,7 +24,7 @@ and read the result: autogenerate does not see CHECK constraints or data convers
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -42,11 +42,13 @@ from sqlalchemy.sql.elements import True_
 
 from data.engine import SERVER_LOCK_TIMEOUT_S, WRITE_OPTION
 from data.errors import Busy, SchemaMismatch, Unavailable
+from data.specs import SPECS
 from data.translate import translate_errors
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SEEDS_REVISION = "0001_seeds"
 VERSION_TABLE = "alembic_version"
+_SEARCH_TABLES = tuple(spec.trigram_table for spec in SPECS.values())
 # The tables the original seeds script created, with the columns it gave them. A database
 # holding only (a subset of) these, and no version table, is "legacy": it can be converted.
 SEEDS_SHAPE: dict[str, frozenset[str]] = {
@@ -200,6 +202,26 @@ def compare_server_default(
     if context.dialect.name in MYSQL and isinstance(declared, True_) and inspected_default == "1":
         return False
     return None
+
+
+def compared_objects(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's ``include_object`` hook for a ``dialect``: what schema comparison looks at.
+
+    It skips indexes the models create only on other backends (Alembic ignores
+    ``ddl_if``) and SQLite's FTS5 search tables with their shadow tables, which migration
+    0004 creates and no model describes.
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "index" and not reflected:
+            return dialect in obj.info.get("dialects", (dialect,))
+        if type_ == "table" and reflected and name is not None:
+            return not any(
+                name == search or name.startswith(f"{search}_") for search in _SEARCH_TABLES
+            )
+        return True
+
+    return include
 
 
 def _migrate(engine: Engine, *, allowed: frozenset[Status]) -> SchemaState:

@@ -7,7 +7,7 @@ one of these specs; adding a model means adding a spec, not copying code.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -42,6 +42,8 @@ class EntitySpec(Generic[ModelT, RecordT]):
     required: frozenset[str]
     sort_columns: Mapping[str, Column]
     search_columns: tuple[Column, ...]
+    # The SQLite FTS5 table indexing search_columns by trigram (migration 0004).
+    trigram_table: str
     natural_key: str
     snapshot_fields: tuple[str, ...]
     filter_columns: Mapping[str, Column] = field(default_factory=dict)
@@ -56,9 +58,19 @@ class EntitySpec(Generic[ModelT, RecordT]):
     # Field -> model attribute, where a field is stored under another name (owner -> owner_id).
     field_attributes: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        labels = [column.key for column in self.select().selected_columns]
+        names = [item.name for item in fields(self.record_type)]  # type: ignore[arg-type]
+        if labels != names:
+            raise TypeError(f"{self.entity} select yields {labels}, its record needs {names}")
+
     def record(self, row: Any) -> RecordT:
-        """Build the record from a row of ``select()``; column labels equal record fields."""
-        return self.record_type(**row._mapping)
+        """Build the record from a row of ``select()``.
+
+        By position (checked against the record's fields when the spec is made): building
+        a page's records by keyword cost a fifth of the page's time.
+        """
+        return self.record_type(*row)
 
     def fetch(self, session: Session, record_id: int) -> RecordT | None:
         """The record with ``record_id`` as it is in this transaction, or None."""
@@ -185,6 +197,7 @@ USERS: EntitySpec[User, UserRecord] = EntitySpec(
         "updated_at": User.updated_at,
     },
     search_columns=(User.name, User.email),
+    trigram_table="users_search",
     natural_key="email",
     snapshot_fields=("name", "email", "role", "is_active", "created_at"),
     before_delete=_unlink_owned_products,
@@ -219,6 +232,7 @@ PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(
         "updated_at": Product.updated_at,
     },
     search_columns=(Product.sku, Product.name),
+    trigram_table="products_search",
     natural_key="sku",
     snapshot_fields=(
         "sku",

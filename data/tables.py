@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data.actor import Actor
 from data.errors import Conflict, Invalid, NotFound
-from data.paging import Column, contains, keyset_page
-from data.records import Page, PageRequest
+from data.paging import Column, keyset_page, whole_table_count
+from data.records import Count, Page, PageRequest
+from data.search import matching
 from data.specs import EntitySpec
 from data.trail import new_batch, snapshot, write_entry
 from data.translate import StaleWrite
@@ -41,11 +42,22 @@ class RecordTable(Generic[ModelT, RecordT]):
             return self._page(session=session, request=request)
 
     def count(self, search: str = "", filters: tuple[tuple[str, Any], ...] = ()) -> int:
-        """How many records match; a separate call so a screen can show rows first."""
+        """How many records match, exactly."""
         with reading(self._sessions) as session:
-            stmt = select(func.count()).select_from(self.spec.model)
-            stmt = self._where(stmt, search=search, filters=filters)
-            return int(session.scalar(stmt) or 0)
+            return self._count(session=session, search=search, filters=filters)
+
+    def display_count(self, search: str = "", filters: tuple[tuple[str, Any], ...] = ()) -> Count:
+        """How many records match, for a screen that shows rows first and this after.
+
+        Exact, except the whole of a big PostgreSQL table: the planner's estimate, which
+        costs nothing where ``count(*)`` reads a million rows.
+        """
+        with reading(self._sessions) as session:
+            if not search.strip() and not filters:
+                estimate = whole_table_count(session, self.spec.model.__tablename__)
+                if estimate is not None:
+                    return estimate
+            return Count(self._count(session=session, search=search, filters=filters))
 
     def get(self, record_id: int) -> RecordT:
         """The record with ``record_id``, or `NotFound`."""
@@ -154,20 +166,50 @@ class RecordTable(Generic[ModelT, RecordT]):
 
     # Internals: keyword-only, given the session of the unit of work that owns them.
 
+    def _count(self, *, session: Session, search: str, filters: tuple[tuple[str, Any], ...]) -> int:
+        stmt = select(func.count()).select_from(self.spec.model)
+        stmt = self._where(stmt, session=session, search=search, filters=filters)
+        return int(session.scalar(stmt) or 0)
+
     def _page(self, *, session: Session, request: PageRequest) -> Page[RecordT]:
         return keyset_page(
             session,
-            self._where(self.spec.select(), search=request.search, filters=request.filters),
+            self._where(
+                self.spec.select(),
+                session=session,
+                search=request.search,
+                filters=request.filters,
+                for_page=True,
+            ),
             sort=self._sort_column(request.sort),
             id_column=self.spec.sort_columns["id"],
             request=request,
             to_record=self.spec.record,
         )
 
-    def _where(self, stmt: Any, *, search: str, filters: tuple[tuple[str, Any], ...]) -> Any:
-        matching = contains(self.spec.search_columns, search)
-        if matching is not None:
-            stmt = stmt.where(matching)
+    def _where(
+        self,
+        stmt: Any,
+        *,
+        session: Session,
+        search: str,
+        filters: tuple[tuple[str, Any], ...],
+        for_page: bool = False,
+    ) -> Any:
+        """``stmt`` narrowed to the search and filters.
+
+        A page is one page of matches in sort order, a count is all of them: the fastest
+        way to find each can differ (see `data.search.Match`).
+        """
+        found = matching(
+            search,
+            self.spec.search_columns,
+            dialect=session.get_bind().dialect.name,
+            id_column=self.spec.sort_columns["id"],
+            trigram_table=self.spec.trigram_table,
+        )
+        if found is not None:
+            stmt = stmt.where(found.for_page(session) if for_page else found.indexed)
         for name, value in filters:
             column = self.spec.filter_columns.get(name)
             if column is None:

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, UTCDateTime, exact_key, utcnow
+from models.base import Base, UTCDateTime, exact_key, searchable, sortable, utcnow
 from models.user import User
 
 SKU_MAX = 32
@@ -35,18 +35,16 @@ class Product(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sku: Mapped[str] = mapped_column(exact_key(SKU_MAX), unique=True)
-    name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX), default="", server_default="")
-    price: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True), index=True)
-    stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True))
+    stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
     owner: Mapped[User | None] = relationship(back_populates="products")
@@ -55,3 +53,15 @@ class Product(Base):
 
     def __repr__(self) -> str:
         return f"Product(id={self.id!r}, sku={self.sku!r})"
+
+
+sortable(
+    Product.name,
+    Product.price,
+    Product.stock,
+    Product.is_active,
+    Product.created_at,
+    Product.updated_at,
+    fold_case={"name"},
+)
+searchable(Product.sku, Product.name)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, UTCDateTime, exact_key, utcnow
+from models.base import Base, UTCDateTime, exact_key, searchable, sortable, utcnow
 
 if TYPE_CHECKING:
     from models.product import Product
@@ -30,15 +30,13 @@ class User(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     email: Mapped[str] = mapped_column(exact_key(EMAIL_MAX), unique=True)
     role: Mapped[str] = mapped_column(String(16), default="viewer", server_default="viewer")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH_MAX), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
     products: Mapped[list[Product]] = relationship(back_populates="owner", passive_deletes=True)
@@ -47,3 +45,7 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, email={self.email!r})"
+
+
+sortable(User.name, User.role, User.is_active, User.created_at, User.updated_at, fold_case={"name"})
+searchable(User.name, User.email)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from data.schema import compare_server_default
+from data.schema import compare_server_default, compared_objects
 from models import Base
 
 config = context.config
@@ -30,6 +30,7 @@ context.configure(
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
     compare_server_default=compare_server_default,
+    include_object=compared_objects(connection.dialect.name),
 )
 
 # The caller already began the transaction, so Alembic joins it instead of committing
