@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
+from data import paging
 from data.database import Database
 from data.schema import upgrade
 from data.seed import seed_demo
@@ -21,6 +22,31 @@ ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=T
 def _with_password(url: URL) -> URL:
     # Trust authentication ignores it, so the console works and the secret is in its URL.
     return url.set(password=PASSWORD)
+
+
+@ON_POSTGRES
+async def test_a_big_postgres_table_shows_an_estimated_total_and_searches_exact_counts(
+    database_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database.connect(database_url)
+    upgrade(db.engine)
+    seed_demo(db, users=150, products=1, seed=1, actor=CONSOLE_ACTOR)
+    with db.engine.begin() as connection:
+        connection.execute(text("ANALYZE users"))
+    monkeypatch.setattr(paging, "ESTIMATE_FROM", 100)  # "big" from 100 rows on
+    app = console(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert table(app).position == "Row 1 of ~150"
+        await pilot.press("slash", *"^a", "enter")
+        await settle(app, pilot)
+        searched = db.users.count(search="^a")
+        assert 0 < searched < 100
+        assert table(app).position == f"Row 1 of {searched:,}"  # a search counts exactly
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert table(app).position == "Row 1 of ~150"
+    db.dispose()
 
 
 @ON_POSTGRES

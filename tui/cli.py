@@ -520,7 +520,8 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
         "--search",
         default="",
         metavar="TEXT",
-        help=f"only {spec.plural} whose {' or '.join(_searchable(entity))} contains TEXT",
+        help=f"only {spec.plural} whose {' or '.join(_searchable(entity))} contains TEXT "
+        "(any case; ^TEXT: starts with TEXT)",
     )
     _format_option(lister, ("table", "csv", "json"), "table")
     lister.add_argument(

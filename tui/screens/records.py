@@ -221,7 +221,7 @@ class RecordScreen(TableScreen):
         return RecordTable(
             self.view.columns,
             fetch_page=table.page,
-            fetch_count=lambda search, filters: table.count(search, filters),
+            fetch_count=table.display_count,
             query=Query(sort="id"),
             markable=not self.console.read_only,
             noun=self.view.entity.plural,
@@ -231,7 +231,7 @@ class RecordScreen(TableScreen):
     def search_hint(self) -> str:
         """Which fields the search looks in."""
         names = " or ".join(str(getattr(c, "key", c)) for c in self.view.entity.search_columns)
-        return f"Search {self.view.entity.plural} by {names} (Enter: done, Esc: clear)"
+        return f"Search {self.view.entity.plural} by {names}; ^text: starts with (Enter: done)"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Write keys disappear from the footer, help and palette when read-only."""
@@ -343,7 +343,7 @@ class AuditScreen(TableScreen):
         return RecordTable(
             AUDIT_COLUMNS,
             fetch_page=audit.page,
-            fetch_count=lambda search, _filters: audit.count(search),
+            fetch_count=lambda search, _filters: audit.display_count(search),
             query=Query(sort="id", descending=True),
             noun="audit entries",
             id="audit",

@@ -22,13 +22,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from data.records import Cursor, Page, PageRequest
+from data.records import Count, Cursor, Page, PageRequest
 from tui.text import fit
 from tui.views import ColumnSpec
 from tui.workers import ReportsWorkerFailures
 
 PageFetcher = Callable[[PageRequest], Page[Any]]
-CountFetcher = Callable[[str, tuple[tuple[str, Any], ...]], int]
+CountFetcher = Callable[[str, tuple[tuple[str, Any], ...]], Count]
 LoadKind = Literal["reset", "forward", "backward", "reload"]
 
 PAGE_SIZE = 100
@@ -129,10 +129,10 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     class CountLoaded(Message):
         """A worker counted the rows matching the query."""
 
-        def __init__(self, generation: int, total: int) -> None:
+        def __init__(self, generation: int, count: Count) -> None:
             super().__init__()
             self.generation = generation
-            self.total = total
+            self.count = count
 
     def __init__(
         self,
@@ -153,6 +153,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self.noun = noun
         self.marked: dict[int, int] = {}  # id -> version seen when marked
         self.total: int | None = None
+        self.total_exact = True  # False while the total is the database's estimate
         self.cursor_row = 0
         self.cursor_column = 0
         self.loaded_once = False
@@ -183,8 +184,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """``Row 1,234 of 1,000,000`` (or ``of …`` until the count arrives)."""
         if self.loaded_once and not self._rows:
             return f"No {self.noun}"
-        total = f"{self.total:,}" if self.total is not None else LOADING
-        return f"Row {self.cursor_row + 1:,} of {total}"
+        if self.total is None:
+            return f"Row {self.cursor_row + 1:,} of {LOADING}"
+        return f"Row {self.cursor_row + 1:,} of {Count(self.total, exact=self.total_exact)}"
 
     def set_query(self, query: Query) -> None:
         """Show ``query``'s rows from the top (a new search, sort or filter)."""
@@ -195,6 +197,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """Forget the window and read the first (or last) page and the count afresh."""
         self._loading.clear()
         self.total = None
+        self.total_exact = True
         self._read_end(from_end=from_end, count=True)
 
     def reload(self, *, keep_id: int | None = None) -> None:
@@ -256,9 +259,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         query, fetch = self.query_state, self._fetch_count
 
         def count_rows() -> None:
-            total = fetch(query.search, query.filters)
+            count = fetch(query.search, query.filters)
             if not get_current_worker().is_cancelled:
-                self.post_message(self.CountLoaded(generation, total))
+                self.post_message(self.CountLoaded(generation, count))
 
         self.run_worker(
             count_rows,
@@ -290,7 +293,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         message.stop()
         if message.generation != self._generation:
             return
-        self.total = message.total
+        self.total = message.count.rows
+        self.total_exact = message.count.exact
         if not self._loading & {"reset", "reload"}:
             # With this generation's page still coming, the window's flags are the old
             # window's: the page anchors when it lands.
@@ -308,7 +312,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         if self._at_start:
             self._first = 0
             if self._at_end:
-                self.total = len(self._rows)
+                self.total, self.total_exact = len(self._rows), True
         elif self._at_end and self.total is not None:
             self._first = max(0, self.total - len(self._rows))
         if self.total is not None and self._first + len(self._rows) > self.total:
