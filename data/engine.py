@@ -60,6 +60,10 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     engine = create_engine(
         url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
     )
+    # Many rows go in as multi-row INSERT statements rather than one statement per row: the
+    # FTS5 search index behind its triggers flushes at every statement, which made inserting
+    # 100,000 users 4.8x slower (6.9 s against 1.45 s in batches of 500).
+    engine.dialect.use_insertmanyvalues_wo_returning = True
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
