@@ -160,7 +160,10 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
 
     @on(RecordTable.Moved)
     def _show_position(self, event: RecordTable.Moved) -> None:
-        self.query_one("#position-line", Static).update(self.position_text(event.table))
+        # One line whose size never changes: no layout pass for every cursor move.
+        self.query_one("#position-line", Static).update(
+            self.position_text(event.table), layout=False
+        )
 
     def position_text(self, table: RecordTable) -> str:
         """The bottom line: position, sort, search and marks."""

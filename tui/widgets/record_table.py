@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -36,6 +37,7 @@ MAX_WINDOW = 1_000  # records held at once, whatever the table's size
 GAP = 1  # blank cells between columns
 MARK_WIDTH = 2  # the "● " column that shows marked rows
 LOADING = "…"
+CELL_CACHE_ROWS = 200  # formatted rows kept: a screenful or two, whatever the window holds
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._generation = 0
         self._loading: set[LoadKind] = set()
         self._keep_id: int | None = None  # after a reload, put the cursor back on this record
+        self._cell_cache: LRUCache[int, tuple[Any, tuple[str, ...]]] = LRUCache(CELL_CACHE_ROWS)
 
     # Public API
 
@@ -405,9 +408,17 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
 
     def move_to(self, row: int) -> None:
         """Put the cursor on absolute ``row`` (clamped), scrolling and loading as needed."""
+        previous, top = self.cursor_row, self.scroll_offset.y
         self.cursor_row = max(0, min(row, self._last_index()))
         self._scroll_to_cursor()
-        self._settle()
+        if self.scroll_offset.y != top:
+            self._settle()
+            return
+        # Without scrolling only two lines change; repainting every line of the table made
+        # most of the cost of a key press. Virtual line 0 is the header, so row r is r + 1.
+        self.refresh_line(previous + 1)
+        self.refresh_line(self.cursor_row + 1)
+        self._settle(repaint=False)
 
     def _scroll_to_cursor(self) -> None:
         height = self._body_height()
@@ -417,7 +428,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         elif self.cursor_row >= top + height:
             self.scroll_to(y=self.cursor_row - height + 1, animate=False, immediate=True)
 
-    def _settle(self) -> None:
+    def _settle(self, *, repaint: bool = True) -> None:
         """After any change: sizes, loads for what is on screen, repaint, tell the screen."""
         self._update_virtual_size()
         top = self.scroll_offset.y
@@ -426,7 +437,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             min(top, self.cursor_row) - margin,
             max(top + self._body_height(), self.cursor_row) + margin,
         )
-        self.refresh()
+        if repaint:
+            self.refresh()
         self.post_message(self.Moved(self))
 
     def _body_height(self) -> int:
@@ -524,6 +536,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     def on_resize(self) -> None:
         """Share spare width out among the growable columns."""
         self._widths = column_widths(self.columns, self.scrollable_content_region.width)
+        self._cell_cache.clear()
         self._settle()
 
     def _update_virtual_size(self) -> None:
@@ -576,11 +589,28 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             style + self.get_component_rich_style("record-table--marked") if marked else style
         )
         segments = [Segment("● " if marked else " " * MARK_WIDTH, mark_style)]
-        for column, width in zip(self.columns, self._widths, strict=True):
-            text = fit(column.render(record), width, right=column.align == "right")
+        gap = " " * GAP
+        for text in self._cells(record):
             segments.append(Segment(text, style))
-            segments.append(Segment(" " * GAP, style))
+            segments.append(Segment(gap, style))
         return Strip(segments).extend_cell_length(self.virtual_size.width, style)
+
+    def _cells(self, record: Any) -> tuple[str, ...]:
+        """The record's cells, formatted and fitted to the column widths.
+
+        Cached per record object: scrolling one line repaints every row, and formatting
+        them again was most of that cost. A reload brings new objects, so edits show. The
+        cache holds each record it keys by ``id``, so no id can be reused while cached.
+        """
+        cached = self._cell_cache.get(id(record))
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        cells = tuple(
+            fit(column.render(record), width, right=column.align == "right")
+            for column, width in zip(self.columns, self._widths, strict=True)
+        )
+        self._cell_cache[id(record)] = (record, cells)
+        return cells
 
     def _empty_line(self, index: int) -> Strip:
         if index == 0 and self.loaded_once and not self._rows:
