@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.engine import URL
 
+import data.transfer
 import tui.cli
 from data.actor import Actor
 from data.config import normalise_url
@@ -642,7 +643,8 @@ def test_failed_export_leaves_no_file(
 
     target = tmp_path / "out.csv"
     target.write_text("old export\n", encoding="utf-8")
-    monkeypatch.setattr(tui.cli, "export_records", half_then_fail)
+    # The command imports it from the data core when it runs, so it is replaced there.
+    monkeypatch.setattr(data.transfer, "export_records", half_then_fail)
     ran = cli("export", "users", "-o", str(target))
     assert ran.code == 1
     assert "The database went away." in ran.err

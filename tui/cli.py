@@ -4,6 +4,9 @@ Every command is one short function over `data.database.Database`; users and pro
 them, driven by a small per-entity description (`EntityCommands`), so adding a model means
 adding a description, not copying commands. `main` owns the process-level concerns: the
 URL (whose password is never printed), exit codes, Ctrl-C, broken pipes and crash output.
+
+Parsing the command line loads neither SQLAlchemy nor Textual: the commands import the data
+core when they run.
 """
 
 from __future__ import annotations
@@ -19,21 +22,21 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
-
-from sqlalchemy.engine import URL
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from data.actor import Actor
-from data.config import BadDatabaseURL, resolve_url
-from data.database import Database
+from data.config import BadDatabaseURL
+from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.records import ImportReport, PageRequest
-from data.schema import ensure_current, schema_state, upgrade
-from data.seed import seed_demo
-from data.specs import PRODUCTS, USERS, EntitySpec
-from data.transfer import Format, detect_format, export_records, import_records, write_records
-from data.translate import translate_errors
 from tui.text import fit, visible
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from data.database import Database
+    from data.specs import EntitySpec
+    from data.transfer import Format
 
 PROG = "accessguard"
 EXIT_OK = 0
@@ -44,7 +47,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 DEBUG_ENV_VAR = "ACCESSGUARD_DEBUG"
 
-Handler = Callable[[argparse.Namespace, Database], int]
+Handler = Callable[[argparse.Namespace, "Database"], int]
 
 EXAMPLES = (
     "accessguard users list --search alice",
@@ -125,7 +128,7 @@ class AddOption:
 class EntityCommands:
     """What the generic list / add / delete / export / import commands need about an entity."""
 
-    spec: EntitySpec[Any, Any]
+    names: EntityNames
     columns: tuple[Column, ...]
     add_options: tuple[AddOption, ...]
     # What else deleting the record with this id changes, told before and after (None: nothing).
@@ -134,11 +137,18 @@ class EntityCommands:
     @property
     def name(self) -> str:
         """The command name and `Database.table` key: ``users`` / ``products``."""
-        return self.spec.plural
+        return self.names.plural
+
+    @property
+    def spec(self) -> EntitySpec[Any, Any]:
+        """The data core's spec, for the commands that run (it loads the data core)."""
+        from data.specs import SPECS
+
+        return SPECS[self.names.entity]
 
     def counted(self, count: int) -> str:
         """``1 user``, ``3 users``."""
-        return f"{count} {self.spec.entity if count == 1 else self.spec.plural}"
+        return f"{count} {self.names.entity if count == 1 else self.names.plural}"
 
 
 def _yes_no(value: bool) -> str:
@@ -157,7 +167,7 @@ def _orphaned_products(db: Database, user_id: int, done: bool) -> str | None:
 
 # Widths add up to 79 cells with the two-space gaps: one line on an 80-column terminal.
 USER_COMMANDS = EntityCommands(
-    spec=USERS,
+    names=USER_NAMES,
     columns=(
         Column("id", 5, lambda r: str(r.id), right=True),
         Column("name", 18, lambda r: r.name),
@@ -175,7 +185,7 @@ USER_COMMANDS = EntityCommands(
 )
 
 PRODUCT_COMMANDS = EntityCommands(
-    spec=PRODUCTS,
+    names=PRODUCT_NAMES,
     columns=(
         Column("id", 5, lambda r: str(r.id), right=True),
         Column("sku", 10, lambda r: r.sku),
@@ -209,6 +219,8 @@ def _entity(args: argparse.Namespace) -> EntityCommands:
 
 def cmd_list(args: argparse.Namespace, db: Database) -> int:
     """List records, streamed page by page so memory stays flat at any size."""
+    from data.transfer import write_records
+
     entity = _entity(args)
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
     records = db.table(entity.name).stream(request)
@@ -286,6 +298,8 @@ def _confirm(question: str) -> int | None:
 
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
     """Write every record as CSV or JSON to stdout, or atomically to ``-o FILE``."""
+    from data.transfer import export_records
+
     entity = _entity(args)
     if args.output in (None, "-"):
         count = export_records(db, entity.name, sys.stdout, fmt=args.format or "csv")
@@ -302,6 +316,8 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
 
 def _format_of(path: Path) -> Format:
     """The format ``path``'s name asks for (.csv or .json); CSV, the default, for any other."""
+    from data.transfer import detect_format
+
     try:
         return detect_format(str(path))
     except Invalid:
@@ -328,6 +344,8 @@ def _atomic_file(path: Path) -> Iterator[TextIO]:
 
 def cmd_import(args: argparse.Namespace, db: Database) -> int:
     """Import a CSV or JSON file: every row is checked first, and one refused row stops all."""
+    from data.transfer import detect_format, import_records
+
     entity = _entity(args)
     actor = Actor.from_environment(source="cli")
     # A file of another name is refused (Invalid) rather than guessed at: --format says it.
@@ -376,6 +394,8 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dr
 
 def cmd_db_status(_args: argparse.Namespace, db: Database) -> int:
     """Where the database is and how its schema compares; exit 0 only when current."""
+    from data.schema import schema_state
+
     state = schema_state(db.engine)
     say(f"database: {db.url}")
     say(f"revision: {state.current or '(none)'}")
@@ -386,6 +406,8 @@ def cmd_db_status(_args: argparse.Namespace, db: Database) -> int:
 
 def cmd_db_upgrade(_args: argparse.Namespace, db: Database) -> int:
     """Bring the schema to head (creating it in an empty database)."""
+    from data.schema import schema_state, upgrade
+
     before = schema_state(db.engine)
     after = upgrade(db.engine)
     if before.current == after.current:
@@ -400,6 +422,8 @@ def cmd_db_upgrade(_args: argparse.Namespace, db: Database) -> int:
 
 def cmd_console(args: argparse.Namespace, db: Database) -> int:
     """Open the console; with --demo, fill an empty database with demo data first."""
+    from data.seed import seed_demo
+
     if args.demo and db.users.count() == 0 and db.products.count() == 0:
         seed_demo(db, actor=Actor.from_environment(source="cli"))
     # Imported here: the scripting commands never pay for loading Textual.
@@ -413,6 +437,8 @@ def cmd_console(args: argparse.Namespace, db: Database) -> int:
 
 def cmd_seed(args: argparse.Namespace, db: Database) -> int:
     """Fill an empty database with reproducible demo users and products."""
+    from data.seed import seed_demo
+
     result = seed_demo(
         db,
         users=args.users,
@@ -510,30 +536,30 @@ def _format_option(
 
 def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     """``users list|add|delete`` (or products): one generic builder for every entity."""
-    spec = entity.spec
-    actions = _group(commands, entity.name, f"list, add or delete {spec.plural}")
+    names = entity.names
+    actions = _group(commands, entity.name, f"list, add or delete {names.plural}")
     words = (entity.name,)
     lister = _command(
-        actions, "list", f"list {spec.plural}", cmd_list, words=words, entity=entity.name
+        actions, "list", f"list {names.plural}", cmd_list, words=words, entity=entity.name
     )
     lister.add_argument(
         "--search",
         default="",
         metavar="TEXT",
-        help=f"only {spec.plural} whose {' or '.join(_searchable(entity))} contains TEXT",
+        help=f"only {names.plural} whose {' or '.join(names.search_fields)} contains TEXT",
     )
     _format_option(lister, ("table", "csv", "json"), "table")
     lister.add_argument(
         "--sort",
         default="id",
-        choices=list(spec.sort_columns),
+        choices=list(names.sort_fields),
         metavar="FIELD",
-        help=f"sort by FIELD: {', '.join(spec.sort_columns)} (default: id)",
+        help=f"sort by FIELD: {', '.join(names.sort_fields)} (default: id)",
     )
     lister.add_argument("--desc", action="store_true", help="sort in descending order")
 
     adder = _command(
-        actions, "add", f"add a {spec.entity}", cmd_add, words=words, entity=entity.name
+        actions, "add", f"add a {names.entity}", cmd_add, words=words, entity=entity.name
     )
     for option in entity.add_options:
         adder.add_argument(
@@ -545,16 +571,12 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
         )
 
     deleter = _command(
-        actions, "delete", f"delete a {spec.entity}", cmd_delete, words=words, entity=entity.name
+        actions, "delete", f"delete a {names.entity}", cmd_delete, words=words, entity=entity.name
     )
-    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {spec.entity}'s id")
+    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {names.entity}'s id")
     deleter.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
     )
-
-
-def _searchable(entity: EntityCommands) -> list[str]:
-    return [str(getattr(column, "key", column)) for column in entity.spec.search_columns]
 
 
 def _whole_number(minimum: int) -> Callable[[str], int]:
@@ -665,6 +687,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    from data.config import resolve_url
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -719,6 +743,10 @@ def _guarded(args: argparse.Namespace, url: URL) -> int:
 
 
 def _execute(args: argparse.Namespace, url: URL) -> int:
+    from data.database import Database
+    from data.schema import ensure_current
+    from data.translate import translate_errors
+
     db = Database.connect(url, read_only=args.read_only)
     try:
         # Errors raised outside the data layer's own units of work (schema checks) are

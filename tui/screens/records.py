@@ -21,7 +21,6 @@ from textual.widgets import Footer, Input, Static
 
 from data.records import AuditRecord
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
-from tui.screens.form import RecordForm
 from tui.text import safe
 from tui.views import AUDIT_COLUMNS, ViewSpec
 from tui.widgets.record_table import Query, RecordTable
@@ -224,14 +223,14 @@ class RecordScreen(TableScreen):
             fetch_count=lambda search, filters: table.count(search, filters),
             query=Query(sort="id"),
             markable=not self.console.read_only,
-            noun=self.view.entity.plural,
+            noun=self.view.names.plural,
             id="records",
         )
 
     def search_hint(self) -> str:
         """Which fields the search looks in."""
-        names = " or ".join(str(getattr(c, "key", c)) for c in self.view.entity.search_columns)
-        return f"Search {self.view.entity.plural} by {names} (Enter: done, Esc: clear)"
+        names = " or ".join(self.view.names.search_fields)
+        return f"Search {self.view.names.plural} by {names} (Enter: done, Esc: clear)"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Write keys disappear from the footer, help and palette when read-only."""
@@ -241,13 +240,20 @@ class RecordScreen(TableScreen):
 
     def action_new(self) -> None:
         """Open an empty form; after the save, the cursor goes to the new record."""
-        self.app.push_screen(RecordForm(self.view, None), self._after_create)
+        self.app.push_screen(self._form(None), self._after_create)
 
     def action_edit(self) -> None:
         """Open the record under the cursor in a form."""
         record = self.table.cursor_record
         if record is not None:
-            self.app.push_screen(RecordForm(self.view, record), self._after_form)
+            self.app.push_screen(self._form(record), self._after_form)
+
+    def _form(self, record: Any | None) -> ModalScreen[Any | None]:
+        # Imported on first use: the form's owner picker loads the data core, which the
+        # console's first frame must not wait for (forms open only once the database has).
+        from tui.screens.form import RecordForm
+
+        return RecordForm(self.view, record)
 
     @on(RecordTable.Chosen)
     def _chosen(self, event: RecordTable.Chosen) -> None:
@@ -296,9 +302,9 @@ class RecordScreen(TableScreen):
 
     @on(DeleteChecked)
     def _confirm_delete(self, message: DeleteChecked) -> None:
-        targets, label, plural = message.targets, message.label, self.view.entity.plural
+        targets, label, plural = message.targets, message.label, self.view.names.plural
         if label is not None:
-            title, text = f"Delete this {self.view.entity.entity}?", label
+            title, text = f"Delete this {self.view.names.entity}?", label
         else:
             title = f"Delete {len(targets):,} marked {plural}?"
             text = f"{len(targets):,} {plural} will be deleted in one transaction."
@@ -323,7 +329,7 @@ class RecordScreen(TableScreen):
     def _deleted(self, message: Deleted) -> None:
         self.table.marked.clear()
         what = (
-            message.label if message.count == 1 else f"{message.count:,} {self.view.entity.plural}"
+            message.label if message.count == 1 else f"{message.count:,} {self.view.names.plural}"
         )
         self.notify(f"Deleted {what}. Press u to undo.", title="Deleted", timeout=5)
         self.table.reload()
