@@ -6,7 +6,7 @@ adding a description, not copying commands. `main` owns the process-level concer
 URL (whose password is never printed), exit codes, Ctrl-C, broken pipes and crash output.
 
 Parsing the command line loads neither SQLAlchemy nor Textual: the commands import the data
-core when they run.
+core when they run, and the console (`run_console`) draws its first frame before it does.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from data.actor import Actor
-from data.config import BadDatabaseURL
+from data.config import BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.records import ImportReport, PageRequest
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from data.database import Database
     from data.specs import EntitySpec
     from data.transfer import Format
+    from tui.app import AccessGuardApp
 
 PROG = "accessguard"
 EXIT_OK = 0
@@ -420,21 +421,6 @@ def cmd_db_upgrade(_args: argparse.Namespace, db: Database) -> int:
     return EXIT_OK
 
 
-def cmd_console(args: argparse.Namespace, db: Database) -> int:
-    """Open the console; with --demo, fill an empty database with demo data first."""
-    from data.seed import seed_demo
-
-    if args.demo and db.users.count() == 0 and db.products.count() == 0:
-        seed_demo(db, actor=Actor.from_environment(source="cli"))
-    # Imported here: the scripting commands never pay for loading Textual.
-    from tui.app import AccessGuardApp
-
-    actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
-    app = AccessGuardApp(db, actor=actor, read_only=args.read_only)
-    app.run()
-    return app.return_code or EXIT_OK
-
-
 def cmd_seed(args: argparse.Namespace, db: Database) -> int:
     """Fill an empty database with reproducible demo users and products."""
     from data.seed import seed_demo
@@ -687,8 +673,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    from data.config import resolve_url
-
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -698,27 +682,17 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_usage(sys.stderr)
         warn(f"{PROG}: error: --demo opens the console and cannot be combined with a command")
         return EXIT_USAGE
+    # The URL's text (and any password in it) is kept out of args, which outlive this call.
+    raw_url, args.db = args.db, None
     if args.handler is None:
-        args.handler = cmd_console
-    try:
-        url = resolve_url(args.db)
-    except (BadDatabaseURL, ValueError) as error:
-        # ValueError: e.g. a port that is not a number; its text has no password, but say less.
-        message = (
-            error.message if isinstance(error, BadDatabaseURL) else "the URL could not be parsed"
-        )
-        warn(f"{PROG}: {BadDatabaseURL.title}: {message}")
-        return EXIT_USAGE
-    finally:
-        # From here on only the URL object exists, and it masks the password when printed.
-        args.db = None
-    return _guarded(args, url)
+        return _guarded(lambda: run_console(raw_url, read_only=args.read_only, demo=args.demo))
+    return _guarded(lambda: _execute(args, raw_url))
 
 
-def _guarded(args: argparse.Namespace, url: URL) -> int:
-    """Run the command, turning every failure into a message on stderr and an exit status."""
+def _guarded(run: Callable[[], int]) -> int:
+    """Run a command, turning every failure into a message on stderr and an exit status."""
     try:
-        return _execute(args, url)
+        return run()
     except BadDatabaseURL as error:
         warn(f"{PROG}: {error.title}: {error.message}")
         return EXIT_USAGE
@@ -742,25 +716,106 @@ def _guarded(args: argparse.Namespace, url: URL) -> int:
         return _crashed(error)
 
 
-def _execute(args: argparse.Namespace, url: URL) -> int:
-    from data.database import Database
-    from data.schema import ensure_current
+def _execute(args: argparse.Namespace, raw_url: str | None) -> int:
     from data.translate import translate_errors
 
-    db = Database.connect(url, read_only=args.read_only)
+    db = open_database(raw_url, read_only=args.read_only, check_schema=args.check_schema)
     try:
-        # Errors raised outside the data layer's own units of work (schema checks) are
-        # driver errors; translate them the same way, so none reaches the admin raw.
+        # Some commands work outside the data layer's own units of work (schema status and
+        # upgrade); translate their driver errors the same way, so none reaches the admin raw.
         with translate_errors():
-            if args.check_schema:
-                # A new database is created at head; an old one is refused with what to run.
-                ensure_current(db.engine, create_if_empty=not args.read_only)
             status: int = args.handler(args, db)
         # Flush here, inside the handlers of main, so a closed pipe is caught like the rest.
         sys.stdout.flush()
         return status
     finally:
         db.dispose()
+
+
+def _database_url(raw_url: str | None) -> URL:
+    """The URL the command line names (``--db``, else $DATABASE_URL, else the local file).
+
+    Raises `BadDatabaseURL`, whose message never holds the password, if it cannot be used.
+    """
+    from data.config import resolve_url
+
+    try:
+        return resolve_url(raw_url)
+    except ValueError:
+        # E.g. a port that is not a number; its text has no password, but say less.
+        raise BadDatabaseURL("the URL could not be parsed") from None
+
+
+def open_database(
+    raw_url: str | None,
+    *,
+    read_only: bool,
+    check_schema: bool = True,
+    demo: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Database:
+    """Open the database the command line names, for a command or for the console.
+
+    With ``check_schema``, a new database is created at head (unless read-only) and one
+    whose schema is behind, ahead or foreign is refused with what to do. With ``demo``, an
+    empty database is filled with demo data, said first through ``progress``. Failures are
+    `AccessGuardError`s; nothing is left open after one.
+    """
+    from data.database import Database
+    from data.schema import ensure_current
+    from data.seed import seed_demo
+    from data.translate import translate_errors
+
+    db = Database.connect(_database_url(raw_url), read_only=read_only)
+    try:
+        # Errors raised outside the data layer's own units of work (schema checks) are
+        # driver errors; translate them the same way, so none reaches the admin raw.
+        with translate_errors():
+            if check_schema:
+                ensure_current(db.engine, create_if_empty=not read_only)
+            if demo and db.users.count() == 0 and db.products.count() == 0:
+                if progress is not None:
+                    progress(f"Filling {db.url} with demo data…")
+                seed_demo(db, actor=Actor.from_environment(source="cli"))
+    except BaseException:
+        db.dispose()
+        raise
+    return db
+
+
+# The console
+
+
+def console_app(raw_url: str | None, *, read_only: bool, demo: bool) -> AccessGuardApp:
+    """The console over the database the command line names, opened after its first frame.
+
+    Until the app's opener (`open_database`, in a worker) is done, the status line names
+    the database as configured, password masked.
+    """
+    # Imported here: the scripting commands never pay for loading Textual.
+    from tui.app import AccessGuardApp, DatabaseOpener
+
+    def open_for_the_console(progress: Callable[[str], None]) -> Database:
+        return open_database(raw_url, read_only=read_only, demo=demo, progress=progress)
+
+    opener = DatabaseOpener(where=redact(configured_url(raw_url)), open=open_for_the_console)
+    actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
+    return AccessGuardApp(opener, actor=actor, read_only=read_only)
+
+
+def run_console(raw_url: str | None, *, read_only: bool, demo: bool) -> int:
+    """Run the console until the admin quits.
+
+    If the database cannot be opened, the console exits and the failure is raised here, with
+    the terminal restored, so `main` reports it exactly as it would for any command.
+    """
+    app = console_app(raw_url, read_only=read_only, demo=demo)
+    app.run()
+    if app.is_open:
+        app.db.dispose()
+    if app.open_failure is not None:
+        raise app.open_failure
+    return app.return_code or EXIT_OK
 
 
 def _crashed(error: BaseException) -> int:

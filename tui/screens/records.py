@@ -3,6 +3,9 @@
 Every database call runs in a thread worker owned by the screen; results come back as the
 screen's own messages. Nothing here knows whether it shows users or products: the
 `ViewSpec` says.
+
+A screen can be on view before the database is open (the console opens it after its first
+frame): the tables' reads wait for it, and the keys that change data are disabled until then.
 """
 
 from __future__ import annotations
@@ -39,20 +42,27 @@ SCREENS = (("1", "Users", "Users"), ("2", "Products", "Products"), ("3", "Audit"
 
 
 class StatusLine(Static):
-    """The top line: the screens (this one lit), the database (password hidden), READ-ONLY."""
+    """The top line: the screens (this one lit), READ-ONLY, and the database (password hidden)
+    or, while it opens, what is being done to open it."""
+
+    screen_title = ""
 
     def show(self, screen_title: str) -> None:
-        """Fill the line for the screen called ``screen_title``."""
+        """Fill the line for the screen called ``screen_title``, and keep it up to date."""
+        self.screen_title = screen_title
+        self.watch(self.app, "database_status", self._draw)
+
+    def _draw(self, database_status: str) -> None:
         app = cast("AccessGuardApp", self.app)
         # One line that never wraps: a long URL is cut at the end, the badge never is.
         line = Text(" AccessGuard ", style="bold")
         for key, label, title in SCREENS:
-            style = "bold reverse" if title == screen_title else ""
+            style = "bold reverse" if title == self.screen_title else ""
             line.append(f" {key} {label} ", style=style)
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
-        line.append_text(safe(app.db.url))
+        line.append_text(safe(database_status))
         self.update(line)
 
 
@@ -216,14 +226,16 @@ class RecordScreen(TableScreen):
 
     def make_table(self) -> RecordTable:
         """A table of this view's records, read through the data core's record table."""
-        table = self.view.table(self.console.db)
+        view, console = self.view, self.console
         return RecordTable(
-            self.view.columns,
-            fetch_page=table.page,
-            fetch_count=lambda search, filters: table.count(search, filters),
+            view.columns,
+            fetch_page=lambda request: view.table(console.wait_for_database()).page(request),
+            fetch_count=lambda search, filters: view.table(console.wait_for_database()).count(
+                search, filters
+            ),
             query=Query(sort="id"),
-            markable=not self.console.read_only,
-            noun=self.view.names.plural,
+            markable=not console.read_only,
+            noun=view.names.plural,
             id="records",
         )
 
@@ -233,8 +245,13 @@ class RecordScreen(TableScreen):
         return f"Search {self.view.names.plural} by {names} (Enter: done, Esc: clear)"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Write keys disappear from the footer, help and palette when read-only."""
-        return not (action in WRITE_ACTIONS and self.console.read_only)
+        """Write keys disappear from the footer, help and palette when read-only, and are
+        shown disabled (doing nothing) until the database is open."""
+        if action not in WRITE_ACTIONS:
+            return True
+        if self.console.read_only:
+            return False
+        return True if self.console.is_open else None
 
     # New and edit
 
@@ -345,11 +362,11 @@ class AuditScreen(TableScreen):
 
     def make_table(self) -> RecordTable:
         """The audit trail through the same virtual table."""
-        audit = self.console.db.audit
+        console = self.console
         return RecordTable(
             AUDIT_COLUMNS,
-            fetch_page=audit.page,
-            fetch_count=lambda search, _filters: audit.count(search),
+            fetch_page=lambda request: console.wait_for_database().audit.page(request),
+            fetch_count=lambda search, _filters: console.wait_for_database().audit.count(search),
             query=Query(sort="id", descending=True),
             noun="audit entries",
             id="audit",
