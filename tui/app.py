@@ -161,17 +161,18 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.add_mode("products", partial(RecordScreen, PRODUCTS_VIEW))
         self.add_mode("audit", AuditScreen)
         self.switch_mode("users")
+
+    def on_ready(self) -> None:
+        """The first frame is on screen: open the database now, if it is not open yet.
+
+        Not sooner: importing the data core in a thread would compete with drawing it.
+        """
         if self._opener is not None:
-            # Once the first frame is drawn: importing the data core in a thread would
-            # otherwise compete with drawing it.
-            self.call_after_refresh(self._start_opening, self._opener)
+            self._opening = self._open(self._opener)
 
     def on_unmount(self) -> None:
         """Release reads still waiting for a database that will not open now."""
         self._settled.set()
-
-    def _start_opening(self, opener: DatabaseOpener) -> None:
-        self._opening = self._open(opener)
 
     @work(thread=True, exit_on_error=False, description="open the database")
     def _open(self, opener: DatabaseOpener) -> None:
