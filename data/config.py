@@ -1,14 +1,19 @@
-"""Where the database is: resolving the URL without ever printing its password."""
+"""Where the database is: resolving the URL without ever printing its password.
+
+Importing this module does not load SQLAlchemy (only parsing a URL does): the console names
+its database on the first frame, before the data core is loaded.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
 
 from data.errors import AccessGuardError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DEFAULT_URL = "sqlite:///./accessguard.db"
 URL_ENV_VAR = "DATABASE_URL"
@@ -34,13 +39,23 @@ def resolve_url(cli_value: str | None = None, environ: Mapping[str, str] | None 
     The result is a SQLAlchemy ``URL``, whose ``str`` and ``repr`` both mask the password, so
     callers can log or display it freely.
     """
+    return normalise_url(configured_url(cli_value, environ))
+
+
+def configured_url(cli_value: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The URL as configured (``--db`` > ``DATABASE_URL`` > the local SQLite file), unparsed.
+
+    It may hold a password: mask it before showing it anywhere.
+    """
     env = os.environ if environ is None else environ
-    raw = cli_value or env.get(URL_ENV_VAR) or DEFAULT_URL
-    return normalise_url(raw)
+    return cli_value or env.get(URL_ENV_VAR) or DEFAULT_URL
 
 
 def normalise_url(raw: str) -> URL:
     """Parse ``raw`` and map ``postgresql://`` / ``mysql://`` to psycopg 3 / PyMySQL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw)
     except ArgumentError:

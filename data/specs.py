@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import Unpack
 
 from data.actor import Actor
+from data.entities import PRODUCT_NAMES, USER_NAMES
 from data.errors import Invalid
 from data.paging import Column
 from data.records import ProductRecord, UserRecord
@@ -179,24 +180,21 @@ def _resolve_owner(session: Session, owner: int | str | None) -> int | None:
     return owner_id
 
 
+def _columns(model: type[Base], names: tuple[str, ...]) -> dict[str, Column]:
+    """The model's attributes named by ``names`` (data.entities), in that order."""
+    return {name: getattr(model, name) for name in names}
+
+
 USERS: EntitySpec[User, UserRecord] = EntitySpec(
-    entity="user",
-    plural="users",
+    entity=USER_NAMES.entity,
+    plural=USER_NAMES.plural,
     model=User,
     record_type=UserRecord,
     select=_user_select,
     validators=USER_FIELDS,
     required=frozenset({"name", "email"}),
-    sort_columns={
-        "id": User.id,
-        "name": User.name,
-        "email": User.email,
-        "role": User.role,
-        "is_active": User.is_active,
-        "created_at": User.created_at,
-        "updated_at": User.updated_at,
-    },
-    search_columns=(User.name, User.email),
+    sort_columns=_columns(User, USER_NAMES.sort_fields),
+    search_columns=tuple(_columns(User, USER_NAMES.search_fields).values()),
     trigram_table="users_search",
     natural_key="email",
     snapshot_fields=("name", "email", "role", "is_active", "created_at"),
@@ -214,24 +212,15 @@ USERS: EntitySpec[User, UserRecord] = EntitySpec(
 )
 
 PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(
-    entity="product",
-    plural="products",
+    entity=PRODUCT_NAMES.entity,
+    plural=PRODUCT_NAMES.plural,
     model=Product,
     record_type=ProductRecord,
     select=_product_select,
     validators=PRODUCT_FIELDS,
     required=frozenset({"sku", "name", "price"}),
-    sort_columns={
-        "id": Product.id,
-        "sku": Product.sku,
-        "name": Product.name,
-        "price": Product.price,
-        "stock": Product.stock,
-        "is_active": Product.is_active,
-        "created_at": Product.created_at,
-        "updated_at": Product.updated_at,
-    },
-    search_columns=(Product.sku, Product.name),
+    sort_columns=_columns(Product, PRODUCT_NAMES.sort_fields),
+    search_columns=tuple(_columns(Product, PRODUCT_NAMES.search_fields).values()),
     trigram_table="products_search",
     natural_key="sku",
     snapshot_fields=(

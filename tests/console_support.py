@@ -124,8 +124,12 @@ def table_lines(app: AccessGuardApp) -> list[str]:
 
 
 @contextmanager
-def sql_on_the_ui_thread(engine: Engine) -> Iterator[list[str]]:
-    """Collect every statement that runs on the main (UI) thread while the block runs."""
+def sql_on_the_ui_thread(engine: Engine | type[Engine]) -> Iterator[list[str]]:
+    """Collect every statement that runs on the main (UI) thread while the block runs.
+
+    ``engine`` is the one to watch, or `Engine` itself to watch every engine, including one
+    the console builds as it opens its database.
+    """
     offenders: list[str] = []
 
     def check(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

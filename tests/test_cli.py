@@ -22,13 +22,16 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.engine import URL
+from textual.pilot import Pilot
 
+import data.transfer
 import tui.cli
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
 from data.errors import Unavailable
 from models import User
+from tests.console_support import settle
 from tui.cli import main, redact
 from tui.text import fit, visible
 
@@ -249,30 +252,37 @@ def test_help_lists_examples(cli: Cli) -> None:
 
 
 def test_no_command_opens_the_console_and_demo_fills_an_empty_database(
-    cli: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, sqlite_url: str, open_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tui.app import AccessGuardApp
 
     opened: list[AccessGuardApp] = []
+    run_in_a_terminal = AccessGuardApp.run
 
-    def run_instead_of_a_terminal(self: AccessGuardApp, *args: object, **kwargs: object) -> None:
-        # What the console would show is covered by the pilot and snapshot tests; here the
-        # question is only what the command line hands it.
+    def run_without_a_terminal(self: AccessGuardApp, *args: object, **kwargs: object) -> None:
+        # What the console shows is covered by the pilot and snapshot tests; here the question
+        # is what the command line hands it, so it runs headless until it has its data.
         opened.append(self)
-        assert self.db.users.count() == 100
-        assert self.db.products.count() == 300
 
-    monkeypatch.setattr(AccessGuardApp, "run", run_instead_of_a_terminal)
+        async def until_loaded(pilot: Pilot[object]) -> None:
+            await settle(self, pilot)
+            self.exit()
+
+        run_in_a_terminal(self, headless=True, auto_pilot=until_loaded)
+
+    monkeypatch.setattr(AccessGuardApp, "run", run_without_a_terminal)
     ran = cli("--demo")
     assert ran.code == 0
     assert len(opened) == 1
     app = opened[0]
     assert app.read_only is False
     assert app.actor.source.startswith("console:")
+    assert (open_db.users.count(), open_db.products.count()) == (100, 300)
     # A second --demo leaves a database that has data alone.
     ran = cli("--demo")
     assert ran.code == 0
-    assert opened[1].db.users.count() == 100
+    assert len(opened) == 2
+    assert (open_db.users.count(), open_db.products.count()) == (100, 300)
 
 
 # Delete: confirmation
@@ -642,7 +652,8 @@ def test_failed_export_leaves_no_file(
 
     target = tmp_path / "out.csv"
     target.write_text("old export\n", encoding="utf-8")
-    monkeypatch.setattr(tui.cli, "export_records", half_then_fail)
+    # The command imports it from the data core when it runs, so it is replaced there.
+    monkeypatch.setattr(data.transfer, "export_records", half_then_fail)
     ran = cli("export", "users", "-o", str(target))
     assert ran.code == 1
     assert "The database went away." in ran.err

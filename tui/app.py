@@ -1,27 +1,39 @@
-"""The AccessGuard console: a Textual app over the data core, every query in a worker thread."""
+"""The AccessGuard console: a Textual app over the data core, every query in a worker thread.
+
+The app can be handed its `Database` ready (tests do) or a `DatabaseOpener`, which it runs in
+a thread worker once the first frame is on screen: loading SQLAlchemy, connecting and checking
+the schema take longer than drawing the whole console, so the admin sees the Users screen
+(saying what is being opened) at once, and the rows as soon as the database is open.
+Nothing imported here loads SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import ModalScreen, Screen
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
-from data.audit import UndoResult
-from data.database import Database
 from data.errors import AccessGuardError
 from tui.screens.dialogs import HelpScreen
 from tui.screens.records import AuditScreen, RecordScreen, TableScreen
 from tui.views import PRODUCTS_VIEW, USERS_VIEW
 from tui.workers import ReportsWorkerFailures
+
+if TYPE_CHECKING:
+    from data.audit import UndoResult
+    from data.database import Database
 
 
 def _stylesheet() -> Path:
@@ -33,6 +45,26 @@ def _stylesheet() -> Path:
 
 # Keys that belong to the screens, not to forms and dialogs ("anywhere outside a form").
 OUTSIDE_FORMS = frozenset({"switch", "undo", "quit", "help"})
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DatabaseOpener:
+    """How the console opens its database after showing its first frame.
+
+    ``where`` names the database on the status line until it is open (any password masked).
+    ``open`` runs in a worker thread: it loads the data core, connects, checks the schema
+    (and fills demo data, if asked), telling each step through ``progress``, and returns the
+    `Database`, or raises what the console exits with (the command line reports it).
+    """
+
+    where: str
+    open: Callable[[Progress], Database]
+
+
+class DatabaseNotOpened(Exception):
+    """A read waited for the database, but the console closed or failed to open it first."""
 
 
 class AccessGuardApp(ReportsWorkerFailures, App[None]):
@@ -52,6 +84,10 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
+    # The database's place on the status line: its URL (password masked) once open, what is
+    # being done to open it before that.
+    database_status: var[str] = var("")
+
     class Undone(Message):
         """An undo finished."""
 
@@ -59,11 +95,65 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             super().__init__()
             self.result = result
 
-    def __init__(self, db: Database, *, actor: Actor, read_only: bool = False) -> None:
+    class Opening(Message):
+        """The opener moved on to another step (``Filling ... with demo data…``)."""
+
+        def __init__(self, status: str) -> None:
+            super().__init__()
+            self.status = status
+
+    class Opened(Message):
+        """The opener has the database ready."""
+
+        def __init__(self, db: Database) -> None:
+            super().__init__()
+            self.db = db
+
+    def __init__(
+        self, database: Database | DatabaseOpener, *, actor: Actor, read_only: bool = False
+    ) -> None:
         super().__init__()
-        self.db = db
         self.actor = actor
         self.read_only = read_only
+        # Why opening failed; the console has exited (return code 1) and the caller reports it.
+        self.open_failure: BaseException | None = None
+        self._db: Database | None = None
+        # Set once the database is open, or once it never will be: reads wait for it.
+        self._settled = threading.Event()
+        self._opener: DatabaseOpener | None = None
+        self._opening: Worker[None] | None = None
+        if isinstance(database, DatabaseOpener):
+            self._opener = database
+            self.database_status = f"Opening {database.where}…"
+        else:
+            self._use(database)
+
+    @property
+    def db(self) -> Database:
+        """The open database (the console asks for it only once `is_open`)."""
+        if self._db is None:
+            raise RuntimeError("the database is not open yet")
+        return self._db
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the database is open: before that, keys that need it do nothing."""
+        return self._db is not None
+
+    def wait_for_database(self) -> Database:
+        """The database, waiting while it opens. For worker threads only, never the UI's.
+
+        Raises `DatabaseNotOpened` if the console closes, or fails to open it, first.
+        """
+        self._settled.wait()
+        if self._db is None:
+            raise DatabaseNotOpened
+        return self._db
+
+    def _use(self, db: Database) -> None:
+        self._db = db
+        self.database_status = db.url
+        self._settled.set()
 
     def on_mount(self) -> None:
         """Users first; each screen keeps its place while another is shown."""
@@ -72,11 +162,53 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.add_mode("audit", AuditScreen)
         self.switch_mode("users")
 
+    def on_ready(self) -> None:
+        """The first frame is on screen: open the database now, if it is not open yet.
+
+        Not sooner: importing the data core in a thread would compete with drawing it.
+        """
+        if self._opener is not None:
+            self._opening = self._open(self._opener)
+
+    def on_unmount(self) -> None:
+        """Release reads still waiting for a database that will not open now."""
+        self._settled.set()
+
+    @work(thread=True, exit_on_error=False, description="open the database")
+    def _open(self, opener: DatabaseOpener) -> None:
+        db = opener.open(self._tell_opening_step)
+        if get_current_worker().is_cancelled:
+            # The console closed while the database was opening: nobody else will close it.
+            db.dispose()
+            return
+        self.post_message(self.Opened(db))
+
+    def _tell_opening_step(self, status: str) -> None:
+        """From the opener's thread: say what it is doing now."""
+        self.post_message(self.Opening(status))
+
+    @on(Opening)
+    def _show_opening_step(self, message: Opening) -> None:
+        self.database_status = message.status
+
+    @on(Opened)
+    def _opened(self, message: Opened) -> None:
+        self._use(message.db)
+        # The keys that need the database wake up in the footer, help and palette.
+        self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Screen keys sleep while a form or dialog is open; undo sleeps when read-only."""
+        """Screen keys sleep while a form or dialog is open; undo sleeps when read-only.
+
+        Until the database is open, undo is shown disabled and does nothing.
+        """
         if action in OUTSIDE_FORMS and isinstance(self.screen, ModalScreen):
             return False
-        return not (action == "undo" and self.read_only)
+        if action == "undo":
+            if self.read_only:
+                return False
+            return True if self.is_open else None
+        return True
 
     def action_switch(self, mode: str) -> None:
         """Show the Users, Products or Audit screen."""
@@ -137,7 +269,18 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     # Failures (the app's own workers, like undo's, come here through ReportsWorkerFailures)
 
     def report_worker_failure(self, worker: Worker[object]) -> None:
-        """The single place a failed database worker is turned into a message."""
+        """The single place a failed database worker is turned into a message.
+
+        A failure to open the database ends the console (return code 1): without a database
+        there is nothing to show, and the caller reports why once the terminal is restored.
+        """
+        if worker is self._opening:
+            self.open_failure = worker.error
+            self._settled.set()
+            self.exit(return_code=1)
+            return
+        if isinstance(worker.error, DatabaseNotOpened):
+            return  # the console is closing; the opener's own failure, if any, is what counts
         self.report_error(worker.error)
 
     def report_error(self, error: BaseException | None) -> None:

@@ -4,6 +4,9 @@ Every command is one short function over `data.database.Database`; users and pro
 them, driven by a small per-entity description (`EntityCommands`), so adding a model means
 adding a description, not copying commands. `main` owns the process-level concerns: the
 URL (whose password is never printed), exit codes, Ctrl-C, broken pipes and crash output.
+
+Parsing the command line loads neither SQLAlchemy nor Textual: the commands import the data
+core when they run, and the console (`run_console`) draws its first frame before it does.
 """
 
 from __future__ import annotations
@@ -19,21 +22,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
-
-from sqlalchemy.engine import URL
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from data.actor import Actor
-from data.config import BadDatabaseURL, resolve_url
-from data.database import Database
+from data.config import BadDatabaseURL, configured_url
+from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.records import ImportReport, PageRequest
-from data.schema import ensure_current, schema_state, upgrade
-from data.seed import seed_demo
-from data.specs import PRODUCTS, USERS, EntitySpec
-from data.transfer import Format, detect_format, export_records, import_records, write_records
-from data.translate import translate_errors
 from tui.text import fit, visible
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from data.database import Database
+    from data.specs import EntitySpec
+    from data.transfer import Format
+    from tui.app import AccessGuardApp
 
 PROG = "accessguard"
 EXIT_OK = 0
@@ -44,7 +48,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 DEBUG_ENV_VAR = "ACCESSGUARD_DEBUG"
 
-Handler = Callable[[argparse.Namespace, Database], int]
+Handler = Callable[[argparse.Namespace, "Database"], int]
 
 EXAMPLES = (
     "accessguard users list --search alice",
@@ -125,7 +129,7 @@ class AddOption:
 class EntityCommands:
     """What the generic list / add / delete / export / import commands need about an entity."""
 
-    spec: EntitySpec[Any, Any]
+    names: EntityNames
     columns: tuple[Column, ...]
     add_options: tuple[AddOption, ...]
     # What else deleting the record with this id changes, told before and after (None: nothing).
@@ -134,11 +138,18 @@ class EntityCommands:
     @property
     def name(self) -> str:
         """The command name and `Database.table` key: ``users`` / ``products``."""
-        return self.spec.plural
+        return self.names.plural
+
+    @property
+    def spec(self) -> EntitySpec[Any, Any]:
+        """The data core's spec, for the commands that run (it loads the data core)."""
+        from data.specs import SPECS
+
+        return SPECS[self.names.entity]
 
     def counted(self, count: int) -> str:
         """``1 user``, ``3 users``."""
-        return f"{count} {self.spec.entity if count == 1 else self.spec.plural}"
+        return f"{count} {self.names.entity if count == 1 else self.names.plural}"
 
 
 def _yes_no(value: bool) -> str:
@@ -157,7 +168,7 @@ def _orphaned_products(db: Database, user_id: int, done: bool) -> str | None:
 
 # Widths add up to 79 cells with the two-space gaps: one line on an 80-column terminal.
 USER_COMMANDS = EntityCommands(
-    spec=USERS,
+    names=USER_NAMES,
     columns=(
         Column("id", 5, lambda r: str(r.id), right=True),
         Column("name", 18, lambda r: r.name),
@@ -175,7 +186,7 @@ USER_COMMANDS = EntityCommands(
 )
 
 PRODUCT_COMMANDS = EntityCommands(
-    spec=PRODUCTS,
+    names=PRODUCT_NAMES,
     columns=(
         Column("id", 5, lambda r: str(r.id), right=True),
         Column("sku", 10, lambda r: r.sku),
@@ -209,6 +220,8 @@ def _entity(args: argparse.Namespace) -> EntityCommands:
 
 def cmd_list(args: argparse.Namespace, db: Database) -> int:
     """List records, streamed page by page so memory stays flat at any size."""
+    from data.transfer import write_records
+
     entity = _entity(args)
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
     records = db.table(entity.name).stream(request)
@@ -286,6 +299,8 @@ def _confirm(question: str) -> int | None:
 
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
     """Write every record as CSV or JSON to stdout, or atomically to ``-o FILE``."""
+    from data.transfer import export_records
+
     entity = _entity(args)
     if args.output in (None, "-"):
         count = export_records(db, entity.name, sys.stdout, fmt=args.format or "csv")
@@ -302,6 +317,8 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
 
 def _format_of(path: Path) -> Format:
     """The format ``path``'s name asks for (.csv or .json); CSV, the default, for any other."""
+    from data.transfer import detect_format
+
     try:
         return detect_format(str(path))
     except Invalid:
@@ -328,6 +345,8 @@ def _atomic_file(path: Path) -> Iterator[TextIO]:
 
 def cmd_import(args: argparse.Namespace, db: Database) -> int:
     """Import a CSV or JSON file: every row is checked first, and one refused row stops all."""
+    from data.transfer import detect_format, import_records
+
     entity = _entity(args)
     actor = Actor.from_environment(source="cli")
     # A file of another name is refused (Invalid) rather than guessed at: --format says it.
@@ -376,6 +395,8 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dr
 
 def cmd_db_status(_args: argparse.Namespace, db: Database) -> int:
     """Where the database is and how its schema compares; exit 0 only when current."""
+    from data.schema import schema_state
+
     state = schema_state(db.engine)
     say(f"database: {db.url}")
     say(f"revision: {state.current or '(none)'}")
@@ -386,6 +407,8 @@ def cmd_db_status(_args: argparse.Namespace, db: Database) -> int:
 
 def cmd_db_upgrade(_args: argparse.Namespace, db: Database) -> int:
     """Bring the schema to head (creating it in an empty database)."""
+    from data.schema import schema_state, upgrade
+
     before = schema_state(db.engine)
     after = upgrade(db.engine)
     if before.current == after.current:
@@ -398,21 +421,10 @@ def cmd_db_upgrade(_args: argparse.Namespace, db: Database) -> int:
     return EXIT_OK
 
 
-def cmd_console(args: argparse.Namespace, db: Database) -> int:
-    """Open the console; with --demo, fill an empty database with demo data first."""
-    if args.demo and db.users.count() == 0 and db.products.count() == 0:
-        seed_demo(db, actor=Actor.from_environment(source="cli"))
-    # Imported here: the scripting commands never pay for loading Textual.
-    from tui.app import AccessGuardApp
-
-    actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
-    app = AccessGuardApp(db, actor=actor, read_only=args.read_only)
-    app.run()
-    return app.return_code or EXIT_OK
-
-
 def cmd_seed(args: argparse.Namespace, db: Database) -> int:
     """Fill an empty database with reproducible demo users and products."""
+    from data.seed import seed_demo
+
     result = seed_demo(
         db,
         users=args.users,
@@ -510,31 +522,31 @@ def _format_option(
 
 def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     """``users list|add|delete`` (or products): one generic builder for every entity."""
-    spec = entity.spec
-    actions = _group(commands, entity.name, f"list, add or delete {spec.plural}")
+    names = entity.names
+    actions = _group(commands, entity.name, f"list, add or delete {names.plural}")
     words = (entity.name,)
     lister = _command(
-        actions, "list", f"list {spec.plural}", cmd_list, words=words, entity=entity.name
+        actions, "list", f"list {names.plural}", cmd_list, words=words, entity=entity.name
     )
     lister.add_argument(
         "--search",
         default="",
         metavar="TEXT",
-        help=f"only {spec.plural} whose {' or '.join(_searchable(entity))} contains TEXT "
+        help=f"only {names.plural} whose {' or '.join(names.search_fields)} contains TEXT "
         "(any case; ^TEXT: starts with TEXT)",
     )
     _format_option(lister, ("table", "csv", "json"), "table")
     lister.add_argument(
         "--sort",
         default="id",
-        choices=list(spec.sort_columns),
+        choices=list(names.sort_fields),
         metavar="FIELD",
-        help=f"sort by FIELD: {', '.join(spec.sort_columns)} (default: id)",
+        help=f"sort by FIELD: {', '.join(names.sort_fields)} (default: id)",
     )
     lister.add_argument("--desc", action="store_true", help="sort in descending order")
 
     adder = _command(
-        actions, "add", f"add a {spec.entity}", cmd_add, words=words, entity=entity.name
+        actions, "add", f"add a {names.entity}", cmd_add, words=words, entity=entity.name
     )
     for option in entity.add_options:
         adder.add_argument(
@@ -546,16 +558,12 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
         )
 
     deleter = _command(
-        actions, "delete", f"delete a {spec.entity}", cmd_delete, words=words, entity=entity.name
+        actions, "delete", f"delete a {names.entity}", cmd_delete, words=words, entity=entity.name
     )
-    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {spec.entity}'s id")
+    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {names.entity}'s id")
     deleter.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
     )
-
-
-def _searchable(entity: EntityCommands) -> list[str]:
-    return [str(getattr(column, "key", column)) for column in entity.spec.search_columns]
 
 
 def _whole_number(minimum: int) -> Callable[[str], int]:
@@ -675,27 +683,17 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_usage(sys.stderr)
         warn(f"{PROG}: error: --demo opens the console and cannot be combined with a command")
         return EXIT_USAGE
+    # The URL's text (and any password in it) is kept out of args, which outlive this call.
+    raw_url, args.db = args.db, None
     if args.handler is None:
-        args.handler = cmd_console
-    try:
-        url = resolve_url(args.db)
-    except (BadDatabaseURL, ValueError) as error:
-        # ValueError: e.g. a port that is not a number; its text has no password, but say less.
-        message = (
-            error.message if isinstance(error, BadDatabaseURL) else "the URL could not be parsed"
-        )
-        warn(f"{PROG}: {BadDatabaseURL.title}: {message}")
-        return EXIT_USAGE
-    finally:
-        # From here on only the URL object exists, and it masks the password when printed.
-        args.db = None
-    return _guarded(args, url)
+        return _guarded(lambda: run_console(raw_url, read_only=args.read_only, demo=args.demo))
+    return _guarded(lambda: _execute(args, raw_url))
 
 
-def _guarded(args: argparse.Namespace, url: URL) -> int:
-    """Run the command, turning every failure into a message on stderr and an exit status."""
+def _guarded(run: Callable[[], int]) -> int:
+    """Run a command, turning every failure into a message on stderr and an exit status."""
     try:
-        return _execute(args, url)
+        return run()
     except BadDatabaseURL as error:
         warn(f"{PROG}: {error.title}: {error.message}")
         return EXIT_USAGE
@@ -719,21 +717,106 @@ def _guarded(args: argparse.Namespace, url: URL) -> int:
         return _crashed(error)
 
 
-def _execute(args: argparse.Namespace, url: URL) -> int:
-    db = Database.connect(url, read_only=args.read_only)
+def _execute(args: argparse.Namespace, raw_url: str | None) -> int:
+    from data.translate import translate_errors
+
+    db = open_database(raw_url, read_only=args.read_only, check_schema=args.check_schema)
     try:
-        # Errors raised outside the data layer's own units of work (schema checks) are
-        # driver errors; translate them the same way, so none reaches the admin raw.
+        # Some commands work outside the data layer's own units of work (schema status and
+        # upgrade); translate their driver errors the same way, so none reaches the admin raw.
         with translate_errors():
-            if args.check_schema:
-                # A new database is created at head; an old one is refused with what to run.
-                ensure_current(db.engine, create_if_empty=not args.read_only)
             status: int = args.handler(args, db)
         # Flush here, inside the handlers of main, so a closed pipe is caught like the rest.
         sys.stdout.flush()
         return status
     finally:
         db.dispose()
+
+
+def _database_url(raw_url: str | None) -> URL:
+    """The URL the command line names (``--db``, else $DATABASE_URL, else the local file).
+
+    Raises `BadDatabaseURL`, whose message never holds the password, if it cannot be used.
+    """
+    from data.config import resolve_url
+
+    try:
+        return resolve_url(raw_url)
+    except ValueError:
+        # E.g. a port that is not a number; its text has no password, but say less.
+        raise BadDatabaseURL("the URL could not be parsed") from None
+
+
+def open_database(
+    raw_url: str | None,
+    *,
+    read_only: bool,
+    check_schema: bool = True,
+    demo: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Database:
+    """Open the database the command line names, for a command or for the console.
+
+    With ``check_schema``, a new database is created at head (unless read-only) and one
+    whose schema is behind, ahead or foreign is refused with what to do. With ``demo``, an
+    empty database is filled with demo data, said first through ``progress``. Failures are
+    `AccessGuardError`s; nothing is left open after one.
+    """
+    from data.database import Database
+    from data.schema import ensure_current
+    from data.seed import seed_demo
+    from data.translate import translate_errors
+
+    db = Database.connect(_database_url(raw_url), read_only=read_only)
+    try:
+        # Errors raised outside the data layer's own units of work (schema checks) are
+        # driver errors; translate them the same way, so none reaches the admin raw.
+        with translate_errors():
+            if check_schema:
+                ensure_current(db.engine, create_if_empty=not read_only)
+            if demo and db.users.count() == 0 and db.products.count() == 0:
+                if progress is not None:
+                    progress(f"Filling {db.url} with demo data…")
+                seed_demo(db, actor=Actor.from_environment(source="cli"))
+    except BaseException:
+        db.dispose()
+        raise
+    return db
+
+
+# The console
+
+
+def console_app(raw_url: str | None, *, read_only: bool, demo: bool) -> AccessGuardApp:
+    """The console over the database the command line names, opened after its first frame.
+
+    Until the app's opener (`open_database`, in a worker) is done, the status line names
+    the database as configured, password masked.
+    """
+    # Imported here: the scripting commands never pay for loading Textual.
+    from tui.app import AccessGuardApp, DatabaseOpener
+
+    def open_for_the_console(progress: Callable[[str], None]) -> Database:
+        return open_database(raw_url, read_only=read_only, demo=demo, progress=progress)
+
+    opener = DatabaseOpener(where=redact(configured_url(raw_url)), open=open_for_the_console)
+    actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
+    return AccessGuardApp(opener, actor=actor, read_only=read_only)
+
+
+def run_console(raw_url: str | None, *, read_only: bool, demo: bool) -> int:
+    """Run the console until the admin quits.
+
+    If the database cannot be opened, the console exits and the failure is raised here, with
+    the terminal restored, so `main` reports it exactly as it would for any command.
+    """
+    app = console_app(raw_url, read_only=read_only, demo=demo)
+    app.run()
+    if app.is_open:
+        app.db.dispose()
+    if app.open_failure is not None:
+        raise app.open_failure
+    return app.return_code or EXIT_OK
 
 
 def _crashed(error: BaseException) -> int:

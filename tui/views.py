@@ -3,6 +3,10 @@
 A `ViewSpec` names the columns of the record table and the fields of the form; the data
 rules (validation, sorting, searching) stay in ``data.specs``. Users and products are two
 specs here, not two screens.
+
+Nothing here loads SQLAlchemy: the console draws its first frame from these specs while the
+database is still opening, and reaches the data core's side (`ViewSpec.entity`, the roles)
+only once it is open.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from data.database import Database
+from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.records import AuditRecord, ProductRecord, UserRecord
-from data.specs import PRODUCTS, USERS, EntitySpec
-from data.tables import RecordTable
-from models import ROLES
+
+if TYPE_CHECKING:
+    from data.database import Database
+    from data.specs import EntitySpec
+    from data.tables import RecordTable
 
 Align = Literal["left", "right"]
 FieldKind = Literal["text", "email", "money", "count", "select", "switch", "owner", "multiline"]
@@ -51,13 +57,16 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One field of a record form: the data field it sets and the widget that edits it."""
+    """One field of a record form: the data field it sets and the widget that edits it.
+
+    ``choices`` gives a select's options when the form opens (they may come from the models).
+    """
 
     name: str
     label: str
     kind: FieldKind
     initial: Callable[[Any], Any]
-    choices: tuple[str, ...] = ()
+    choices: Callable[[], tuple[str, ...]] = tuple
     placeholder: str = ""
     default: Any = ""
 
@@ -68,7 +77,7 @@ class ViewSpec:
 
     key: str
     title: str
-    entity: EntitySpec[Any, Any]
+    names: EntityNames
     columns: tuple[ColumnSpec, ...]
     fields: tuple[FieldSpec, ...]
     table: Callable[[Database], RecordTable[Any, Any]]
@@ -77,6 +86,16 @@ class ViewSpec:
     delete_consequence: Callable[[Database, list[int]], str | None] = lambda _db, _ids: None
     # Whether the form offers "set password".
     has_password: bool = False
+
+    @property
+    def entity(self) -> EntitySpec[Any, Any]:
+        """The data core's spec of these records (validation, how they are named).
+
+        It loads the data core, so the console asks for it only once the database is open.
+        """
+        from data.specs import SPECS
+
+        return SPECS[self.names.entity]
 
     def label(self, record: Any) -> str:
         """``user 12 <ana@example.com>``: how messages name a record."""
@@ -92,6 +111,12 @@ def _column(
     return ColumnSpec(key, title, width, render, align, key if sortable else None, grow)
 
 
+def _roles() -> tuple[str, ...]:
+    from models import ROLES
+
+    return ROLES
+
+
 def _owners_losing(db: Database, user_ids: list[int]) -> str | None:
     count = db.products_owned_by(user_ids)
     if count == 0:
@@ -104,7 +129,7 @@ def _owners_losing(db: Database, user_ids: list[int]) -> str | None:
 USERS_VIEW = ViewSpec(
     key="users",
     title="Users",
-    entity=USERS,
+    names=USER_NAMES,
     columns=(
         _column("id", "ID", 7, align="right"),
         _column("name", "Name", 18, grow=2),
@@ -122,7 +147,7 @@ USERS_VIEW = ViewSpec(
     fields=(
         FieldSpec("name", "Name", "text", lambda r: r.name, placeholder="Full name"),
         FieldSpec("email", "Email", "email", lambda r: r.email, placeholder="name@example.com"),
-        FieldSpec("role", "Role", "select", lambda r: r.role, choices=ROLES, default="viewer"),
+        FieldSpec("role", "Role", "select", lambda r: r.role, choices=_roles, default="viewer"),
         FieldSpec("is_active", "Active", "switch", lambda r: r.is_active, default=True),
     ),
     table=lambda db: db.users,
@@ -133,7 +158,7 @@ USERS_VIEW = ViewSpec(
 PRODUCTS_VIEW = ViewSpec(
     key="products",
     title="Products",
-    entity=PRODUCTS,
+    names=PRODUCT_NAMES,
     columns=(
         _column("id", "ID", 7, align="right"),
         _column("sku", "SKU", 10, grow=1),

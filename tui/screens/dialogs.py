@@ -3,12 +3,15 @@
 Each is a ``ModalScreen[...]`` that returns through ``dismiss``. Keys and buttons run the same
 screen actions, and every button is labelled with its key, so the mouse is never needed and
 never surprising. Stored text is shown through `tui.text` only: never parsed as markup.
+
+The data core's validation loads the models (and so SQLAlchemy); the help and confirm
+dialogs can open before the database has, so only the password checks import it, when used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -22,11 +25,11 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from textual.widgets.button import ButtonVariant
 
 from data.records import AuditRecord
-from data.validation import FieldError
-from data.validation import Validator as DataValidator
-from data.validation import password as validate_password
 from tui.text import safe, visible
 from tui.views import ViewSpec, timestamp
+
+if TYPE_CHECKING:
+    from data.validation import Validator as DataValidator
 
 ResultT = TypeVar("ResultT")
 Resolution = Literal["edit", "theirs", "overwrite"]
@@ -77,6 +80,8 @@ class FieldValidator(Validator):
 
     def validate(self, value: str) -> ValidationResult:
         """Success, or a failure carrying the data core's message for this value."""
+        from data.validation import FieldError
+
         try:
             self.check(value)
         except FieldError as error:
@@ -217,7 +222,7 @@ class ConflictDialog(Dialog[Resolution]):
     def __init__(
         self, view: ViewSpec, *, mine: Mapping[str, Any], theirs: Any | None, original: Any
     ) -> None:
-        entity = view.entity.entity
+        entity = view.names.entity
         title = f"This {entity} was changed by someone else"
         if theirs is None:
             title = f"This {entity} was deleted by someone else"
@@ -301,6 +306,8 @@ class PasswordDialog(Dialog[str | None]):
     ]
 
     def __init__(self, who: str) -> None:
+        from data.validation import password as validate_password
+
         super().__init__(f"Set the password of {who}")
         self.first = Input(
             password=True,
@@ -363,6 +370,9 @@ class PasswordDialog(Dialog[str | None]):
 
 
 def _password_problem(value: str) -> str | None:
+    from data.validation import FieldError
+    from data.validation import password as validate_password
+
     try:
         validate_password(value)
     except FieldError as error:

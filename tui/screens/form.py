@@ -88,7 +88,7 @@ def make_editor(spec: FieldSpec, value: Any, *, check: FieldValidator | None, ne
     options: dict[str, Any] = {"id": f"field-{spec.name}", "name": spec.name}
     options["classes"] = "form--editor"
     if spec.kind == "select":
-        choices = [(Text(choice), choice) for choice in spec.choices]
+        choices = [(Text(choice), choice) for choice in spec.choices()]
         return Select(choices, value=value, allow_blank=False, compact=True, **options)
     if spec.kind == "switch":
         return Switch(bool(value), **options)
@@ -321,7 +321,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
 
     def _title(self) -> str:
         if self.record is None:
-            return f"New {self.view.entity.entity}"
+            return f"New {self.view.names.entity}"
         return f"Edit {self.view.label(self.record)}"
 
     def on_mount(self) -> None:
@@ -472,7 +472,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
     def _resolve(self, choice: Resolution | None, theirs: Any | None) -> None:
         if theirs is None:
             self._show_summary(
-                f"Not saved: this {self.view.entity.entity} was deleted by someone else."
+                f"Not saved: this {self.view.names.entity} was deleted by someone else."
             )
         elif choice == "theirs":
             self._adopt(theirs)
@@ -540,7 +540,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self.record = message.record
         self.version = message.record.version
         self._wrote = True
-        self.notify(f"Password set for {self.view.entity.entity} {message.record.id}")
+        self.notify(f"Password set for {self.view.names.entity} {message.record.id}")
 
     # Leaving
 

@@ -3,6 +3,9 @@
 Every database call runs in a thread worker owned by the screen; results come back as the
 screen's own messages. Nothing here knows whether it shows users or products: the
 `ViewSpec` says.
+
+A screen can be on view before the database is open (the console opens it after its first
+frame): the tables' reads wait for it, and the keys that change data are disabled until then.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from textual.widgets import Footer, Input, Static
 
 from data.records import AuditRecord
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
-from tui.screens.form import RecordForm
 from tui.text import safe
 from tui.views import AUDIT_COLUMNS, ViewSpec
 from tui.widgets.record_table import Query, RecordTable
@@ -40,20 +42,27 @@ SCREENS = (("1", "Users", "Users"), ("2", "Products", "Products"), ("3", "Audit"
 
 
 class StatusLine(Static):
-    """The top line: the screens (this one lit), the database (password hidden), READ-ONLY."""
+    """The top line: the screens (this one lit), READ-ONLY, and the database (password hidden)
+    or, while it opens, what is being done to open it."""
+
+    screen_title = ""
 
     def show(self, screen_title: str) -> None:
-        """Fill the line for the screen called ``screen_title``."""
+        """Fill the line for the screen called ``screen_title``, and keep it up to date."""
+        self.screen_title = screen_title
+        self.watch(self.app, "database_status", self._draw)
+
+    def _draw(self, database_status: str) -> None:
         app = cast("AccessGuardApp", self.app)
         # One line that never wraps: a long URL is cut at the end, the badge never is.
         line = Text(" AccessGuard ", style="bold")
         for key, label, title in SCREENS:
-            style = "bold reverse" if title == screen_title else ""
+            style = "bold reverse" if title == self.screen_title else ""
             line.append(f" {key} {label} ", style=style)
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
-        line.append_text(safe(app.db.url))
+        line.append_text(safe(database_status))
         self.update(line)
 
 
@@ -220,37 +229,51 @@ class RecordScreen(TableScreen):
 
     def make_table(self) -> RecordTable:
         """A table of this view's records, read through the data core's record table."""
-        table = self.view.table(self.console.db)
+        view, console = self.view, self.console
         return RecordTable(
-            self.view.columns,
-            fetch_page=table.page,
-            fetch_count=table.display_count,
+            view.columns,
+            fetch_page=lambda request: view.table(console.wait_for_database()).page(request),
+            fetch_count=lambda search, filters: view.table(
+                console.wait_for_database()
+            ).display_count(search, filters),
             query=Query(sort="id"),
-            markable=not self.console.read_only,
-            noun=self.view.entity.plural,
+            markable=not console.read_only,
+            noun=view.names.plural,
             id="records",
         )
 
     def search_hint(self) -> str:
         """Which fields the search looks in."""
-        names = " or ".join(str(getattr(c, "key", c)) for c in self.view.entity.search_columns)
-        return f"Search {self.view.entity.plural} by {names}; ^text: starts with (Enter: done)"
+        names = " or ".join(self.view.names.search_fields)
+        return f"Search {self.view.names.plural} by {names}; ^text: starts with (Enter: done)"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Write keys disappear from the footer, help and palette when read-only."""
-        return not (action in WRITE_ACTIONS and self.console.read_only)
+        """Write keys disappear from the footer, help and palette when read-only, and are
+        shown disabled (doing nothing) until the database is open."""
+        if action not in WRITE_ACTIONS:
+            return True
+        if self.console.read_only:
+            return False
+        return True if self.console.is_open else None
 
     # New and edit
 
     def action_new(self) -> None:
         """Open an empty form; after the save, the cursor goes to the new record."""
-        self.app.push_screen(RecordForm(self.view, None), self._after_create)
+        self.app.push_screen(self._form(None), self._after_create)
 
     def action_edit(self) -> None:
         """Open the record under the cursor in a form."""
         record = self.table.cursor_record
         if record is not None:
-            self.app.push_screen(RecordForm(self.view, record), self._after_form)
+            self.app.push_screen(self._form(record), self._after_form)
+
+    def _form(self, record: Any | None) -> ModalScreen[Any | None]:
+        # Imported on first use: the form's owner picker loads the data core, which the
+        # console's first frame must not wait for (forms open only once the database has).
+        from tui.screens.form import RecordForm
+
+        return RecordForm(self.view, record)
 
     @on(RecordTable.Chosen)
     def _chosen(self, event: RecordTable.Chosen) -> None:
@@ -299,9 +322,9 @@ class RecordScreen(TableScreen):
 
     @on(DeleteChecked)
     def _confirm_delete(self, message: DeleteChecked) -> None:
-        targets, label, plural = message.targets, message.label, self.view.entity.plural
+        targets, label, plural = message.targets, message.label, self.view.names.plural
         if label is not None:
-            title, text = f"Delete this {self.view.entity.entity}?", label
+            title, text = f"Delete this {self.view.names.entity}?", label
         else:
             title = f"Delete {len(targets):,} marked {plural}?"
             text = f"{len(targets):,} {plural} will be deleted in one transaction."
@@ -326,7 +349,7 @@ class RecordScreen(TableScreen):
     def _deleted(self, message: Deleted) -> None:
         self.table.marked.clear()
         what = (
-            message.label if message.count == 1 else f"{message.count:,} {self.view.entity.plural}"
+            message.label if message.count == 1 else f"{message.count:,} {self.view.names.plural}"
         )
         self.notify(f"Deleted {what}. Press u to undo.", title="Deleted", timeout=5)
         self.table.reload()
@@ -342,11 +365,13 @@ class AuditScreen(TableScreen):
 
     def make_table(self) -> RecordTable:
         """The audit trail through the same virtual table."""
-        audit = self.console.db.audit
+        console = self.console
         return RecordTable(
             AUDIT_COLUMNS,
-            fetch_page=audit.page,
-            fetch_count=lambda search, _filters: audit.display_count(search),
+            fetch_page=lambda request: console.wait_for_database().audit.page(request),
+            fetch_count=lambda search, _filters: console.wait_for_database().audit.display_count(
+                search
+            ),
             query=Query(sort="id", descending=True),
             noun="audit entries",
             id="audit",

@@ -1,0 +1,279 @@
+"""Starting the console: its first frame before the data core loads, its rows once it opens.
+
+The console is built by the command line's own `console_app`, or run as ``python -m tui``
+under Textual's headless driver, over real databases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from textual.message import Message
+
+from data.config import normalise_url
+from data.database import Database
+from data.schema import upgrade
+from tests.console_support import (
+    CONSOLE_ACTOR,
+    demo_database,
+    settle,
+    sql_on_the_ui_thread,
+    table,
+    table_lines,
+)
+from tui.app import AccessGuardApp, DatabaseOpener
+from tui.cli import console_app, main, open_database
+from tui.screens.form import RecordForm
+from tui.screens.records import AuditScreen, RecordScreen, StatusLine
+
+REPO = Path(__file__).resolve().parent.parent
+SIZE = (80, 24)
+SECRET = "s3cretpw"
+HEADLESS_DRIVER = "textual.drivers.headless_driver:HeadlessDriver"
+
+# Runs `accessguard --db URL` and notes, at every frame drawn, what is loaded and on screen;
+# it quits at the first frame with rows and prints the first frame and that one as JSON.
+FRAME_SPY = textwrap.dedent(
+    """
+    import json
+    import sys
+
+    from textual.app import App
+
+    frames = []
+    draw = App._display
+
+    def spy(self, screen, renderable):
+        if renderable is not None:
+            from tui.widgets.record_table import RecordTable
+
+            tables = list(screen.query(RecordTable))
+            # A copy: the opener's thread may be importing while this runs.
+            modules = sys.modules.copy()
+            frames.append({
+                "loaded": sorted(
+                    name for name in modules if name.split(".")[0] in ("sqlalchemy", "alembic")
+                ),
+                "screen": screen.id,
+                "status": str(screen.query_one("#status-line").render()),
+                "header": tables[0].render_line(0).text if tables else "",
+                "rows": any(table.cursor_record is not None for table in tables),
+            })
+            if frames[-1]["rows"]:
+                self.exit()
+        draw(self, screen, renderable)
+
+    App._display = spy
+    from tui.cli import main
+
+    code = main(["--db", sys.argv[1]])
+    print(json.dumps({"code": code, "first": frames[0], "with_rows": frames[-1]}))
+    """
+)
+
+
+def _environment() -> dict[str, str]:
+    """This interpreter's environment for a child console: headless, no URL, no debug output."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "ACCESSGUARD_DEBUG")
+    }
+    env["TEXTUAL_DRIVER"] = HEADLESS_DRIVER
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def _status(app: AccessGuardApp) -> str:
+    return str(app.screen.query_one(StatusLine).render())
+
+
+# The first frame
+
+
+def test_the_first_frame_is_drawn_before_sqlalchemy_is_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    url = f"sqlite:///{path}"
+    done = subprocess.run(
+        [sys.executable, "-c", FRAME_SPY, url],
+        cwd=tmp_path,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    first, with_rows = seen["first"], seen["with_rows"]
+    assert first["loaded"] == []
+    assert first["screen"] == "users-screen"
+    assert first["status"].endswith(f"│ Opening {url}…")
+    assert all(title in first["header"] for title in ("ID", "Name", "Email", "Role"))
+    assert not first["rows"]
+    # The same spy sees the data core arrive: it would have seen it at the first frame.
+    assert with_rows["rows"]
+    assert "sqlalchemy" in with_rows["loaded"]
+    assert with_rows["status"].endswith(f"│ {url}")
+    assert seen["code"] == 0
+
+
+# Opening, and what the console shows once it has
+
+
+async def test_the_console_opens_a_database_and_shows_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    url = f"sqlite:///{path}"
+    app = console_app(url, read_only=False, demo=False)
+    with sql_on_the_ui_thread(Engine) as offenders:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            assert app.is_open
+            assert table(app).total == 30
+            assert _status(app).endswith(f"│ {url}")
+            assert "Row 1 of 30" in str(app.screen.query_one("#position-line").render())
+            await pilot.press("2")
+            await settle(app, pilot)
+            assert table(app).total == 40
+        app.db.dispose()
+    assert offenders == []
+
+
+async def test_demo_fills_an_empty_file_and_shows_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    steps: list[str] = []
+
+    def note_steps(message: Message) -> None:
+        if isinstance(message, AccessGuardApp.Opening):
+            steps.append(message.status)
+
+    app = console_app(url, read_only=False, demo=True)
+    async with app.run_test(size=SIZE, message_hook=note_steps) as pilot:
+        await settle(app, pilot)
+        assert steps == [f"Filling {url} with demo data…"]
+        assert table(app).total == 100
+        assert table_lines(app)[1].split()[0] == "1"
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert table(app).total == 300
+    app.db.dispose()
+
+
+async def test_keys_pressed_while_the_database_opens_wait_for_it_or_do_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    go_ahead = threading.Event()
+
+    def open_when_told(progress: Any) -> Database:
+        go_ahead.wait(timeout=30)
+        return open_database(f"sqlite:///{path}", read_only=False)
+
+    opener = DatabaseOpener(where="the test's file", open=open_when_told)
+    app = AccessGuardApp(opener, actor=CONSOLE_ACTOR)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2", "3", "1", "G")
+            # The keys that would change data do nothing: no form, dialog or undo.
+            await pilot.press("n", "e", "d", "space", "D", "u", "enter")
+            await pilot.pause()
+            assert not app.is_open
+            assert isinstance(app.screen, RecordScreen)
+            assert _status(app).endswith("│ Opening the test's file…")
+            assert [n.message for n in app._notifications] == []
+
+            go_ahead.set()
+            await settle(app, pilot)
+            assert app.is_open
+            # G, pressed while opening, took the cursor to the last user once rows came.
+            assert table(app).cursor_row == 29
+            assert table(app).cursor_record.id == 30
+            assert _status(app).endswith(f"│ sqlite:///{path}")
+            # Screens first shown while opening have their rows and the database's name too.
+            await pilot.press("3")
+            await settle(app, pilot)
+            assert isinstance(app.screen, AuditScreen)
+            assert table(app).cursor_record is not None
+            assert _status(app).endswith(f"│ sqlite:///{path}")
+            await pilot.press("1", "n")
+            await settle(app, pilot)
+            assert isinstance(app.screen, RecordForm)
+            assert [n.message for n in app._notifications] == []
+    finally:
+        go_ahead.set()
+    app.db.dispose()
+
+
+# Failing to open
+
+
+def _future_schema_file(tmp_path: Path) -> str:
+    """A SQLite file whose schema a newer AccessGuard wrote."""
+    url = f"sqlite:///{tmp_path / 'future.db'}"
+    db = Database.connect(normalise_url(url))
+    try:
+        upgrade(db.engine)
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    finally:
+        db.dispose()
+    return url
+
+
+def _missing_postgres_database(_tmp_path: Path) -> str:
+    """A PostgreSQL database that does not exist, with a password in its URL."""
+    return f"postgresql://postgres:{SECRET}@127.0.0.1:5432/ag_missing_{uuid.uuid4().hex[:12]}"
+
+
+def _unsupported_url(_tmp_path: Path) -> str:
+    return f"oracle://scott:{SECRET}@127.0.0.1/orders"
+
+
+@pytest.mark.parametrize(
+    ("make_url", "reason"),
+    [
+        pytest.param(_future_schema_file, "newer AccessGuard", id="schema-from-the-future"),
+        pytest.param(
+            _missing_postgres_database,
+            "Database unavailable",
+            id="no-such-postgres-database",
+            marks=pytest.mark.servers,
+        ),
+        pytest.param(_unsupported_url, "Bad database URL", id="unsupported-url"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_ends_the_console_as_a_command_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_url: Any, reason: str
+) -> None:
+    url = make_url(tmp_path)
+    command = main(["--db", url, "users", "list"])
+    said = capsys.readouterr().err
+    console = subprocess.run(
+        [sys.executable, "-m", "tui", "--db", url],
+        cwd=tmp_path,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (console.returncode, console.stderr) == (command, said)
+    assert console.returncode in (1, 2)
+    assert said.count("\n") == 1
+    assert reason in said
+    assert SECRET not in said
+    assert "Traceback" not in said
