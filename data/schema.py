@@ -29,13 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Column, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import True_
@@ -45,9 +40,19 @@ from data.errors import Busy, SchemaMismatch, Unavailable
 from data.specs import SPECS
 from data.translate import translate_errors
 
+if TYPE_CHECKING:
+    # Alembic is imported where it is used: a console opening a database already at head
+    # never needs it, and loading it cost ~100 ms of the first rows' time.
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SEEDS_REVISION = "0001_seeds"
 VERSION_TABLE = "alembic_version"
+# The newest migration. Written out so a start-up check need not load Alembic to learn it;
+# tests/test_schema.py fails if Alembic's own head says otherwise.
+HEAD = "0004_search_and_sort_indexes"
 _SEARCH_TABLES = tuple(spec.trigram_table for spec in SPECS.values())
 # The tables the original seeds script created, with the columns it gave them. A database
 # holding only (a subset of) these, and no version table, is "legacy": it can be converted.
@@ -111,6 +116,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
     For tooling (autogenerating the next revision); the app and the CLI call `upgrade`.
     """
+    from alembic.config import Config
+
     config = Config()
     # ConfigParser interpolation would read a '%' in the install path as a placeholder.
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
@@ -131,6 +138,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @cache
 def _script() -> ScriptDirectory:
     # The revision files do not change while the process runs: read them once.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -167,6 +176,8 @@ def ensure_current(engine: Engine, *, create_if_empty: bool = True) -> SchemaSta
     with `accessguard db upgrade` after a backup, so it raises `SchemaMismatch`; so does a
     database from a newer AccessGuard or one holding tables AccessGuard did not create.
     """
+    if _stamped_at_head(engine):
+        return SchemaState(HEAD, HEAD, "current")
     with translate_errors(), engine.connect() as connection:
         state, tables = _inspect(connection)
     if state.status == "current":
@@ -179,6 +190,15 @@ def ensure_current(engine: Engine, *, create_if_empty: bool = True) -> SchemaSta
         allowed: frozenset[Status] = frozenset({"empty"}) if create_if_empty else frozenset()
         return _migrate(engine, allowed=allowed)
     raise _mismatch(state, tables)
+
+
+def _stamped_at_head(engine: Engine) -> bool:
+    """Whether the version table says HEAD: the usual start, answered without Alembic."""
+    with translate_errors(), engine.connect() as connection:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return False
+        stamped = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        return list(stamped.scalars()) == [HEAD]
 
 
 def compare_server_default(
@@ -225,6 +245,9 @@ def compared_objects(dialect: str) -> Callable[[Any, str | None, str, bool, Any]
 
 
 def _migrate(engine: Engine, *, allowed: frozenset[Status]) -> SchemaState:
+    from alembic import command
+    from alembic.util import CommandError
+
     with _ALEMBIC_LOCK, _migration_connection(engine) as connection:
         # Re-read under the lock: another process may have migrated while we waited.
         state, tables = _inspect(connection)
@@ -289,6 +312,8 @@ def _inspect(connection: Connection) -> tuple[SchemaState, tuple[str, ...]]:
     heads: tuple[str, ...] = ()
     if VERSION_TABLE in names:
         names.discard(VERSION_TABLE)
+        from alembic.runtime.migration import MigrationContext
+
         heads = tuple(MigrationContext.configure(connection).get_current_heads())
     tables = tuple(sorted(names))
     if len(heads) > 1:
