@@ -14,7 +14,7 @@ from data.errors import Conflict, Invalid, NotFound
 from data.paging import Column, contains, keyset_page
 from data.records import Page, PageRequest
 from data.specs import EntitySpec
-from data.trail import new_batch, snapshot, write_entry
+from data.trail import change_values, changed_fields, new_batch, snapshot, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
 from data.validation import validate_fields
@@ -259,13 +259,11 @@ def audited_change(
     """
     before = snapshot(spec.snapshot_fields, obj)
     change()
-    changed = [
-        name for name in spec.snapshot_fields if snapshot((name,), obj)[name] != before[name]
-    ]
+    changed = changed_fields(before, snapshot(spec.snapshot_fields, obj))
     if not changed and reverts_id is None:
         return None
     session.flush()
-    after = snapshot(spec.snapshot_fields, obj)
+    old, new = change_values(before, snapshot(spec.snapshot_fields, obj), changed)
     return write_entry(
         session,
         actor=actor,
@@ -273,7 +271,7 @@ def audited_change(
         action=action,
         entity=spec.entity,
         record_id=obj.id,
-        old={name: before[name] for name in [*changed, "version"]},
-        new={name: after[name] for name in [*changed, "version"]},
+        old=old,
+        new=new,
         reverts_id=reverts_id,
     )
