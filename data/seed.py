@@ -13,7 +13,6 @@ import random
 import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -21,10 +20,10 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from data.actor import Actor
+from data.bulk import roomy_sqlite_cache
 from data.database import Database
 from data.errors import Invalid
 from data.trail import new_batch, write_entry
@@ -34,7 +33,6 @@ from models import Base, Product, User
 COUNT_MAX = 10_000_000
 SEED_MAX = 2**63 - 1
 CHUNK = 5_000
-SQLITE_SEED_CACHE_KIB = 64 * 1024
 # Demo rows are dated in the two years before this instant; a fixed date (not "now") is
 # what makes two runs with one seed byte-identical.
 DEMO_EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -259,7 +257,7 @@ def seed_demo(
     """
     _check_arguments(users=users, products=products, seed=seed)
     draw = _Draw(seed)
-    with writing(db.sessions) as session, _roomy_sqlite_cache(session):
+    with writing(db.sessions) as session, roomy_sqlite_cache(session):
         _require_empty(session)
         _insert_chunks(session, _users_table(), _user_rows(draw, users))
         owner_ids = _user_ids(session)
@@ -312,28 +310,6 @@ def _require_empty(session: Session) -> None:
                 "seed fills an empty database only"
             }
         )
-
-
-@contextmanager
-def _roomy_sqlite_cache(session: Session) -> Iterator[None]:
-    """On SQLite, let the page cache hold the growing indexes for the length of the seed.
-
-    With the default 2 MB cache every insert into a random spot of an index (email, name,
-    SKU) spills pages, and seeding takes half as long again. The old size is put back: the
-    connection returns to the pool afterwards.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
-    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_SEED_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        # Best effort: a failed restore must not hide the error that ended the seed.
-        with suppress(SQLAlchemyError):
-            connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
 def _users_table() -> Table:

@@ -6,12 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
 
 from data.errors import Invalid
 from data.validation import (
     PRODUCT_FIELDS,
     USER_FIELDS,
     FieldError,
+    email,
     price,
     sku,
     stock,
@@ -136,3 +138,77 @@ def test_role_and_flags() -> None:
     assert clean == {"role": "admin", "is_active": False}
     with pytest.raises(Invalid):
         validate_fields(USER_FIELDS, {"role": "root"})
+
+
+# Addresses whose domains the email check has seen before take a shorter path; every one of
+# these must get email-validator's own verdict either way.
+_ADDRESSES = [
+    "plain@example.com",
+    "Mixed.Case+Tag@Example.COM",
+    "o'brien@example.ie",
+    "x!#$%&'*+/=?^_`{|}~-y@example.org",
+    "INFO@example.com",  # a mailbox name the library lower-cases itself
+    "a.b.c@sub.domain.example.co.uk",
+    "a" * 64 + "@example.com",
+    "a" * 70 + "@example.com",  # longer than RFC 5321's local part: accepted unless strict
+    "a" * 241 + "@example.com",  # 253 characters
+    "a" * 242 + "@example.com",  # 254 characters: the longest address
+    "user@" + "d" * 63 + ".example.com",
+    "user@" + "d" * 64 + ".example.com",  # a label longer than DNS allows
+    "josé@example.com",
+    "user@bücher.example",
+    "user@xn--bcher-kva.example",  # the same domain in IDNA ASCII
+    "user@XN--BCHER-KVA.example",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a b@example.com",
+    '"quoted"@example.com',
+    "Display Name <user@example.com>",
+    "a@@example.com",
+    "a@b@example.com",
+    "a@example",
+    "a@localhost",
+    "a@foo.test",
+    "a@printer.local",
+    "a@site.onion",
+    "a@10.in-addr.arpa",
+    "a@-example.com",
+    "a@example-.com",
+    "a@exa_mple.com",
+    "a@123.456",
+    "a@example.c0m",
+    "a@example.com.",
+    "a@.example.com",
+    "a@[127.0.0.1]",
+    "a@",
+    "@example.com",
+    "a@example..com",
+]
+
+
+def _library_verdict(text: str) -> str:
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        return f"is not a valid address: {error}"
+
+
+def _our_verdict(text: str) -> str:
+    try:
+        return str(email(text))
+    except FieldError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("text", _ADDRESSES)
+def test_email_gives_the_library_verdict_whether_or_not_the_domain_was_seen(text: str) -> None:
+    expected = _library_verdict(text)
+    domain = text.rpartition("@")[2]
+    assert _our_verdict(text) == expected  # first sight of the domain, maybe
+    for local in ("first", "Second.Person", "o'neil"):
+        _our_verdict(f"{local}@{domain}")  # the domain seen, with other local parts
+    assert _our_verdict(text) == expected
+    assert _our_verdict(f"{text.partition('@')[0]}@{domain.upper()}") == _library_verdict(
+        f"{text.partition('@')[0]}@{domain.upper()}"
+    )
