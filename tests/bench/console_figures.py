@@ -101,6 +101,7 @@ def _key_repaint(runs: dict[str, ChildRun], backend: str) -> list[Outcome]:
             max(summary.p99_ms for summary in summaries.values()) <= target_ms
             and ratio <= SIZE_RATIO
         )
+        notes = _collection_note(key, backend, runs, name)
         outcomes.append(
             Outcome(
                 family="key-repaint",
@@ -112,9 +113,13 @@ def _key_repaint(runs: dict[str, ChildRun], backend: str) -> list[Outcome]:
                 target=f"p99 <= {target_ms:g} ms; large/small <= {SIZE_RATIO:g}",
                 passed=passed,
                 raw={
-                    size: [sample / NS_PER_MS for sample in run.result["keys"][name]]
+                    size: {
+                        "ms": [sample / NS_PER_MS for sample in run.result["keys"][name]],
+                        "full_gc_ms": run.result["keys"][name.replace("_ns", "_gc_ms")],
+                    }
                     for size, run in runs.items()
                 },
+                notes=notes,
             )
         )
     wraps = runs["small"].result["keys"]["pagedown_wraps"]
@@ -126,6 +131,31 @@ def _key_repaint(runs: dict[str, ChildRun], backend: str) -> list[Outcome]:
         )
         outcomes[1] = replace(first, notes=(*first.notes, note))
     return outcomes
+
+
+def _collection_note(
+    key: str, backend: str, runs: dict[str, ChildRun], name: str
+) -> tuple[str, ...]:
+    """How many presses a full garbage collection landed in, and what p99 is without them.
+
+    Information only: the collections are the console's own pauses and stay in the figure.
+    """
+    parts = []
+    for size, run in runs.items():
+        samples = run.result["keys"][name]
+        collected = run.result["keys"][name.replace("_ns", "_gc_ms")]
+        hit = [paused for paused in collected if paused > 0]
+        if not hit:
+            continue
+        clean = [sample for sample, paused in zip(samples, collected, strict=True) if not paused]
+        without = f", p99 of the other presses {ms(nearest_rank(clean, 0.99) / NS_PER_MS)}"
+        parts.append(
+            f"{size}: {len(hit)} of {len(samples)} presses held a full GC "
+            f"(up to {ms(max(hit))}){without if clean else ''}"
+        )
+    if not parts:
+        return ()
+    return (f"key to repaint: {key} ({backend}): " + "; ".join(parts),)
 
 
 def stall(large: BenchDatabase, scratch: Path) -> list[Outcome]:
@@ -155,6 +185,7 @@ def stall(large: BenchDatabase, scratch: Path) -> list[Outcome]:
     gap_ms = [gap / NS_PER_MS for gap, _ in gaps]
     worst = max(gap_ms)
     by_phase = _worst_gap_by_phase(gaps, result["phases_ns"])
+    collections: list[float] = result["full_gc_ms"]
     phases = ", ".join(f"{phase} {ms(value)}" for phase, value in by_phase.items())
     return [
         Outcome(
@@ -173,6 +204,8 @@ def stall(large: BenchDatabase, scratch: Path) -> list[Outcome]:
                 "frames": result["frames"],
             },
             notes=(
+                f"stall: {len(collections)} full GCs during the run, the longest "
+                f"{ms(max(collections, default=0.0))}",
                 f"stall: worst gap by phase: {phases}; admin rounds during export/import: "
                 f"{result['passes']['export']}/{result['passes']['import']} "
                 f"(PgDn bursts, G, g, a search, and an edit saved during the export; "

@@ -18,6 +18,7 @@ frame slot: the stall figure presses keys that way; the latency figures do not.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 import unicodedata
@@ -84,6 +85,30 @@ class Console:
         self.frames = 0
         self._waiting: list[tuple[Condition, asyncio.Future[int]]] = []
         stamp_frames(app, self._on_frame)
+        # Full collections (generation 2), as (start, end): a pause of the whole process
+        # that lands inside some presses. Recorded so the results can say how many.
+        self.full_collections: list[tuple[int, int]] = []
+        self._collecting_since = 0
+        gc.callbacks.append(self._on_collection)
+        self.last_press = (0, 0)
+
+    def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        now = time.perf_counter_ns()
+        if phase == "start":
+            self._collecting_since = now
+        else:
+            self.full_collections.append((self._collecting_since, now))
+
+    def collected_during_last_press(self) -> float:
+        """Milliseconds of full garbage collection inside the last timed press (0 if none)."""
+        begin, end = self.last_press
+        return sum(
+            (min(end, stop) - max(begin, start)) / 1e6
+            for start, stop in self.full_collections
+            if start < end and stop > begin
+        )
 
     def _on_frame(self, _app: App[Any], perf_ns: int, _wall_ns: int) -> None:
         self.frames += 1
@@ -113,6 +138,7 @@ class Console:
             end = await asyncio.wait_for(frame, FRAME_TIMEOUT_S)
         except asyncio.TimeoutError:
             raise RuntimeError(f"{key}: no frame showed {what} in {FRAME_TIMEOUT_S:g} s") from None
+        self.last_press = (begin, end)
         return end - begin
 
     async def quiet(self) -> None:
@@ -218,40 +244,41 @@ async def open_view(console: Console) -> dict[str, Any]:
 
 
 async def key_repaint(console: Console, db: Database, presses: int) -> dict[str, Any]:
-    """``presses`` timed presses each of down, PgDn, G and g on the Users table."""
+    """``presses`` timed presses each of down, PgDn, G and g on the Users table.
+
+    Next to each list of durations, ``<name>_gc_ms`` holds how much of each press was a
+    full garbage collection: the pauses are the app's own, but worth telling apart.
+    """
     table = console.loaded_table()
     # Off the event loop, like every read of the console's own.
     first_page = await asyncio.to_thread(db.users.page, PageRequest(limit=1))
     last_page = await asyncio.to_thread(db.users.page, PageRequest(from_end=True, limit=1))
     first, last = first_page.records[0].id, last_page.records[-1].id
-    await _to_top(console, table, first)
+    result: dict[str, Any] = {}
 
-    down = []
-    for _ in range(presses):
-        row = table.cursor_row + 1
-        down.append(await console.press("down", at_row(table, row), f"row {row}"))
+    async def timed(name: str, key: str, shows: Condition, what: str) -> None:
+        elapsed = await console.press(key, shows, what)
+        result.setdefault(f"{name}_ns", []).append(elapsed)
+        result.setdefault(f"{name}_gc_ms", []).append(console.collected_during_last_press())
         await console.quiet()
 
     await _to_top(console, table, first)
-    page_down, wraps = [], 0
+    for _ in range(presses):
+        row = table.cursor_row + 1
+        await timed("down", "down", at_row(table, row), f"row {row}")
+
+    await _to_top(console, table, first)
+    wraps = 0
     for _ in range(presses):
         row, wrapped = await _page_down_target(console, table, first)
         wraps += wrapped
-        page_down.append(await console.press("pagedown", at_row(table, row), f"row {row}"))
-        await console.quiet()
+        await timed("pagedown", "pagedown", at_row(table, row), f"row {row}")
 
     await _to_top(console, table, first)
-    end, top = [], []
     for _ in range(presses):
-        end.append(await console.press("G", on_record(table, last), f"record {last}"))
-        await console.quiet()
-        top.append(await console.press("g", on_record(table, first), f"record {first}"))
-        await console.quiet()
-    return {
-        "down_ns": down,
-        "pagedown_ns": page_down,
-        "end_ns": end,
-        "top_ns": top,
+        await timed("end", "G", on_record(table, last), f"record {last}")
+        await timed("top", "g", on_record(table, first), f"record {first}")
+    return result | {
         "pagedown_wraps": wraps,
         "body_height": body_height(table),
         "total": table.total,
@@ -363,6 +390,9 @@ async def stall(console: Console, background: Background) -> dict[str, Any]:
         "end_ns": end,
         "phases_ns": background.phases,
         "passes": passes,
+        "full_gc_ms": [
+            (stop - start) / 1e6 for start, stop in console.full_collections if start >= begin
+        ],
     }
 
 
