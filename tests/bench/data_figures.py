@@ -81,11 +81,13 @@ class PageCase:
 
     @property
     def label(self) -> str:
+        """``users.email desc, middle, after``."""
         direction = "desc" if self.descending else "asc"
         return f"{self.entity}.{self.column} {direction}, {self.position}"
 
     @property
     def summary(self) -> Summary:
+        """Median and p99 of the samples."""
         return Summary.of(self.samples_ns)
 
 

@@ -37,6 +37,7 @@ from textual.widgets import Input
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from data.actor import Actor
+from data.config import normalise_url
 from data.database import Database
 from data.records import PageRequest
 from data.transfer import import_records, write_records
@@ -153,7 +154,7 @@ class Console:
             with suppress(WorkerFailed, WorkerCancelled):
                 await self.app.workers.wait_for_complete()
             await self.pilot._wait_for_screen()
-            if not any(worker.is_running for worker in self.app.workers):
+            if all(worker.is_finished for worker in self.app.workers):
                 break
         await asyncio.sleep(FRAME_PERIOD_S)
 
@@ -219,8 +220,6 @@ async def started(app: AccessGuardApp, pilot: Pilot[None]) -> Console:
 
 def new_app(url: str) -> tuple[AccessGuardApp, Database]:
     """The real console over ``url``, acting as the benchmark's admin."""
-    from data.config import normalise_url
-
     db = Database.connect(normalise_url(url))
     return AccessGuardApp(db, actor=BENCH_ACTOR), db
 
