@@ -54,7 +54,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         description="AccessGuard's on-demand benchmarks: every figure, one table.",
     )
     parser.add_argument(
-        "--rows", type=_count, default=1_000_000, help="large size (users and products)"
+        "--rows",
+        type=_count,
+        default=1_000_000,
+        help="large size, users and products each (default 1000000)",
     )
     parser.add_argument("--small", type=_count, default=1_000, help="small size (default 1000)")
     parser.add_argument(
