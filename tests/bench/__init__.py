@@ -1,0 +1,75 @@
+"""AccessGuard's on-demand benchmark suite: ``python -m tests.bench --rows 1000000``.
+
+Never part of the normal test run: no module here is named ``test_*``, so pytest collects
+nothing from this package. Options: ``--small N`` (default 1000), ``--only FIGURE[,FIGURE]``,
+``--no-postgres``, ``--json PATH`` (default ``tests/bench/results/<UTC time>.json``, every
+raw sample), ``--cache DIR`` (default ``~/.cache/accessguard-bench`` or the platform's
+cache directory), ``--presses N`` (timed presses per key, default 200). Exit status 0 when
+every judged figure passes, 1 otherwise.
+
+The databases (`tests.bench.databases`) are built with the real data core
+(``Database.connect``, ``schema.upgrade``, ``seed.seed_demo``): ``--small`` and ``--rows``
+users *and* products, plus 10,000 for the export figure. SQLite files are cached under
+(head revision, rows, seed) and copied before anything writes to them; on PostgreSQL, when
+it answers on 127.0.0.1:5432 and unless ``--no-postgres``, they are databases named
+``ag_bench_<rows>_<revision>_s<seed>``, reused when complete. Every figure runs in one run
+and prints one table: the value on the small and on the large database, a ratio, the target
+and PASS/FAIL (``info`` rows are baselines). Distributions show p99 by nearest rank (never
+interpolated) with the median and the sample count.
+
+The figures (``--only`` names):
+
+``keyset-page``
+    `RecordTable.page` (the ORM path the console uses), 100 rows a page, for every sortable
+    column of users and products, ascending and descending, at the first page, in the
+    middle (``after=`` and ``before=`` a cursor found with an untimed OFFSET) and the last
+    page (``from_end``); up to 100 timed rounds each (fewer, never under 5, when a case
+    takes seconds). Worst p99 <= 2 ms; p99 last / p99 first <= 1.5 (large database).
+``prefix-search``
+    100 prefixes of 4-8 characters cut from stored emails, names and SKUs (fixed seed),
+    searched as ``^prefix``; each first page timed once. p99 <= 2 ms, and at least 50x
+    faster than a full scan of the same predicate (``lower(col) LIKE 'prefix%'`` with
+    SQLite's ``NOT INDEXED`` / PostgreSQL's index scans off) timed in the same run. A
+    search that returns nothing or rows that do not start with the prefix fails the figure:
+    then the build does not do prefix search at all.
+``substring-search``
+    100 terms of 4-6 characters from inside stored values, plain search, first page p99
+    <= 5 ms. A common two-letter term is shown on its own line as information.
+``open-view``, ``key-repaint``
+    The console headless at 120x40 in a child process (`tests.bench.driving`). A frame is
+    timed when Textual hands it to the driver (``App._display``, wrapped; the headless
+    driver skips the terminal encoding, so the wrapper does it, and only the final write
+    is missing). Open a view: Users -> Products with ``2``, the first (cold) switch and 20
+    warm ones, to the first frame showing Products rows: <= 50 ms, large/small <= 1.2.
+    Key to repaint: 200 presses each of down, PgDn, G and g on Users, from just before the
+    key reaches the driver to the first frame showing the expected row with its record;
+    p99 <= 5 / 10 / 10 / 10 ms, large/small <= 1.2. Presses start from an idle console one
+    frame period after the last frame, so Textual's frame-rate cap (60 a second) does not
+    add a wait a person's key would not see.
+``stall``
+    A 10 ms ``set_interval`` in the console records its longest gap while the harness pages
+    in key-repeat bursts, jumps to both ends, types a search, saves an edit through the
+    form, and a thread of the same process exports every user and then imports 10,000 (the
+    data core's functions), on a copy of the large database. Max gap <= 50 ms.
+``memory``
+    A fresh console process browses (PgDn x50, G, g, a search) and reports its peak RSS
+    (VmHWM). Large/small <= 1.2 and <= 100 MB.
+``startup``
+    From spawn (the parent's clock, passed in the environment) to the first frame, and to
+    the first frame with table rows, of the console started through ``tui.cli.main``, against
+    a bare Textual app with one Static started the same way (headless driver from
+    ``TEXTUAL_DRIVER``); 10 interleaved runs each after one untimed warm-up, medians.
+    Paint <= 1.2x and data <= 2.2x the bare app's paint.
+``export``
+    ``tui.cli.main([... "export", "users", "-o", FILE])`` in a child on 10,000 and on the
+    large number of users: its own peak RSS must stay flat (large/10k <= 1.2); seconds too.
+``import``
+    100,000 new users from one CSV through ``import_records`` (validated, audited) into a
+    fresh copy of the large database, against stdlib sqlite3 parsing the same file and
+    inserting the same rows with one ``executemany`` in one transaction into another fresh
+    copy: <= 3x.
+
+The SQLite-only figures (stall, memory, start-up, export, import) write to their database
+or measure a whole process; the rest also run on PostgreSQL. Machines are noisy: the
+results file keeps every sample and the load average, so a FAIL can be told from a hiccup.
+"""

@@ -1,0 +1,156 @@
+"""The benchmark's child processes: ``python -m tests.bench.child KIND --out FILE ...``.
+
+Each child does one measurement in a fresh interpreter and writes one JSON object to
+``--out``. Only the standard library is imported up here: the start-up children time their
+own imports, from the moment the parent spawned them (``AG_BENCH_SPAWNED_NS``, the
+parent's ``time.time_ns()`` just before the spawn).
+
+- ``startup-bare``: a bare Textual app with one Static; the first frame, then exit.
+- ``startup-console``: the console through its real entry point (``tui.cli.main``); the
+  first frame and the first frame showing table rows, then exit.
+- ``console``: open a view and key to repaint (see `tests.bench.driving`).
+- ``stall``: the event-loop stall figure, on a database copy it may write to.
+- ``memory``: browse the console, then report peak and current RSS.
+- ``cli``: the command line (``tui.cli.main``, what ``python -m tui`` runs) with the
+  arguments after ``--``, then its own peak RSS. Its own, read from /proc: the kernel's
+  ``ru_maxrss`` for a child also counts the parent's pages the child had before it exec'd.
+
+Both start-up kinds take the headless driver from ``TEXTUAL_DRIVER``, which Textual 8.2.8
+reads in ``App.get_driver_class``; the child records the driver it got, so a Textual that
+ignored the variable would show up in the results rather than open a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SPAWNED_ENV = "AG_BENCH_SPAWNED_NS"
+HEADLESS_DRIVER = "textual.drivers.headless_driver:HeadlessDriver"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the measurement ``argv`` names and write its result."""
+    argv = sys.argv[1:] if argv is None else argv
+    cli_arguments = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.child")
+    parser.add_argument(
+        "kind", choices=["startup-bare", "startup-console", "console", "stall", "memory", "cli"]
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--url", default="")
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--scratch", type=Path, default=None)
+    parser.add_argument("--import-csv", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.kind == "startup-bare":
+        result = _startup(console_url=None)
+    elif args.kind == "startup-console":
+        result = _startup(console_url=args.url)
+    elif args.kind == "cli":
+        from tui.cli import main as cli_main
+
+        result = {"exit_status": cli_main(cli_arguments), **_memory()}
+    else:
+        import asyncio
+
+        result = asyncio.run(_console(args))
+    args.out.write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+def _startup(*, console_url: str | None) -> dict[str, Any]:
+    """Milliseconds from spawn to the first frame (and to the first rows, for the console)."""
+    spawned_ns = int(os.environ[SPAWNED_ENV])
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    from tests.bench.frames import stamp_every_app
+
+    result: dict[str, Any] = {}
+
+    def on_frame(app: App[Any], _perf_ns: int, wall_ns: int) -> None:
+        since_spawn_ms = (wall_ns - spawned_ns) / 1e6
+        if "paint_ms" not in result:
+            result["paint_ms"] = since_spawn_ms
+            result["driver"] = type(app._driver).__name__
+        if "data_ms" not in result and (console_url is None or _rows_shown(app)):
+            result["data_ms"] = since_spawn_ms
+            app.exit()
+
+    stamp_every_app(on_frame)
+    if console_url is None:
+
+        class Bare(App[None]):
+            def compose(self) -> ComposeResult:
+                yield Static("AccessGuard")
+
+        Bare().run()
+    else:
+        from tui.cli import main as console_main
+
+        result["exit_status"] = console_main(["--db", console_url])
+    return result
+
+
+def _rows_shown(app: Any) -> bool:
+    """Whether the screen in front shows a record table with records.
+
+    Looked up lazily in sys.modules: importing the table here, before the console does,
+    would import SQLAlchemy early and change what start-up measures.
+    """
+    module = sys.modules.get("tui.widgets.record_table")
+    if module is None:
+        return False
+    for table in app.screen.query(module.RecordTable):
+        return bool(table.loaded_once and table.cursor_record is not None)
+    return False
+
+
+async def _console(args: argparse.Namespace) -> dict[str, Any]:
+    from tests.bench import driving
+
+    app, db = driving.new_app(args.url)
+    result: dict[str, Any]
+    try:
+        async with app.run_test(size=driving.SIZE) as pilot:
+            console = await driving.started(app, pilot)
+            if args.kind == "console":
+                result = {
+                    "open": await driving.open_view(console),
+                    "keys": await driving.key_repaint(console, db, args.presses),
+                }
+            elif args.kind == "stall":
+                background = driving.Background(
+                    db=db, export_to=args.scratch / "stall-export.csv", import_from=args.import_csv
+                )
+                result = await driving.stall(console, background)
+            else:
+                await driving.browse(console)
+                result = _memory()
+            result["frames"] = console.frames
+            await pilot.exit(None)
+    finally:
+        db.dispose()
+    return result
+
+
+def _memory() -> dict[str, Any]:
+    """Peak and current resident set size in KiB, from the kernel's own account."""
+    fields: dict[str, int] = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmHWM", "VmRSS"):
+                fields[name] = int(value.split()[0])
+    return {"peak_kib": fields["VmHWM"], "current_kib": fields["VmRSS"], "at": time.time()}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

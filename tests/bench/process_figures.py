@@ -1,0 +1,144 @@
+"""Figures that need fresh processes: memory, start-up, export.
+
+Memory and start-up are about a whole process (what it imported, what it still holds), so
+each measurement is a new child (`tests.bench.child`); export runs the real command line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.bench.databases import BenchDatabase
+from tests.bench.report import Outcome, failed, step
+from tests.bench.spawn import ChildRun, run_child
+from tests.bench.stats import median, ms
+
+MEMORY_RATIO = 1.2
+MEMORY_MAX_MB = 100.0
+STARTUP_RUNS = 10
+PAINT_RATIO = 1.2
+DATA_RATIO = 2.2
+EXPORT_RATIO = 1.2
+CHILD_TIMEOUT_S = 600.0
+STARTUP_TIMEOUT_S = 120.0
+KIB_PER_MB = 1024
+
+
+def memory(small: BenchDatabase, large: BenchDatabase) -> list[Outcome]:
+    """Peak RSS of a console that browsed the large table vs one that browsed the small."""
+    target = f"large/small <= {MEMORY_RATIO:g}x; <= {MEMORY_MAX_MB:g} MB"
+    runs: dict[str, ChildRun] = {}
+    for size, database in (("small", small), ("large", large)):
+        with step(f"memory of a console browsing {database.backend} {database.rows:,}"):
+            runs[size] = run_child("memory", "--url", database.url_text, timeout_s=CHILD_TIMEOUT_S)
+    peak = {size: run.result["peak_kib"] / KIB_PER_MB for size, run in runs.items()}
+    now = {size: run.result["current_kib"] / KIB_PER_MB for size, run in runs.items()}
+    ratio = peak["large"] / peak["small"]
+    return [
+        Outcome(
+            family="memory",
+            figure="memory: peak RSS browsing",
+            backend=large.backend,
+            small=f"{peak['small']:.0f} MB (now {now['small']:.0f})",
+            large=f"{peak['large']:.0f} MB (now {now['large']:.0f})",
+            ratio=f"{ratio:.2f}",
+            target=target,
+            passed=ratio <= MEMORY_RATIO and peak["large"] <= MEMORY_MAX_MB,
+            raw={size: run.result for size, run in runs.items()},
+        )
+    ]
+
+
+def startup(small: BenchDatabase, large: BenchDatabase) -> list[Outcome]:
+    """Spawn to first paint and to first rows, vs a bare Textual app in the same run."""
+    family = "startup"
+    kinds = {
+        "bare": ("startup-bare",),
+        "small": ("startup-console", "--url", small.url_text),
+        "large": ("startup-console", "--url", large.url_text),
+    }
+    samples: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    with step(f"start-up: {STARTUP_RUNS} runs each of a bare app and the console at both sizes"):
+        # One untimed run of each first: compiled bytecode and the OS file cache are then
+        # as warm as they are for an admin who has started the console before.
+        for options in kinds.values():
+            run_child(*options, timeout_s=STARTUP_TIMEOUT_S)
+        # Interleaved, so a burst of load on the machine hits all three alike.
+        for _ in range(STARTUP_RUNS):
+            for kind, options in kinds.items():
+                samples[kind].append(run_child(*options, timeout_s=STARTUP_TIMEOUT_S).result)
+    drivers = {run["driver"] for runs in samples.values() for run in runs}
+    if drivers != {"HeadlessDriver"}:
+        reason = f"children ran with {sorted(drivers)}, not the headless driver"
+        return [failed(family, "start-up", large.backend, "-", reason)]
+    bare = median([run["paint_ms"] for run in samples["bare"]])
+    outcomes = [
+        Outcome(
+            family=family,
+            figure="start-up: bare Textual app, 1st paint",
+            backend="-",
+            small=ms(bare),
+            large="-",
+            ratio="-",
+            target="baseline (median)",
+            passed=None,
+            raw={"paint_ms": [run["paint_ms"] for run in samples["bare"]]},
+        )
+    ]
+    for label, name, limit in (
+        ("first paint", "paint_ms", PAINT_RATIO),
+        ("first data", "data_ms", DATA_RATIO),
+    ):
+        values = {size: median([run[name] for run in samples[size]]) for size in ("small", "large")}
+        worst = max(values.values()) / bare
+        outcomes.append(
+            Outcome(
+                family=family,
+                figure=f"start-up: {label} (median of {STARTUP_RUNS})",
+                backend=large.backend,
+                small=f"{ms(values['small'])} ({values['small'] / bare:.2f}x)",
+                large=f"{ms(values['large'])} ({values['large'] / bare:.2f}x)",
+                ratio=f"{worst:.2f}x bare",
+                target=f"<= {limit:g}x bare",
+                passed=worst <= limit,
+                raw={size: [run[name] for run in samples[size]] for size in ("small", "large")},
+            )
+        )
+    return outcomes
+
+
+def export(ten_thousand: BenchDatabase, large: BenchDatabase, scratch: Path) -> list[Outcome]:
+    """``python -m tui export users -o FILE`` at 10k and at full size: peak RSS and time."""
+    family, figure = "export", "export users to CSV: peak RSS"
+    target = f"large/10k <= {EXPORT_RATIO:g}x (streamed)"
+    runs: dict[str, ChildRun] = {}
+    for size, database in (("10k", ten_thousand), ("large", large)):
+        out = scratch / f"export-{database.rows}.csv"
+        cli = ["--db", database.url_text, "export", "users", "-o", str(out)]
+        with step(f"exporting {database.rows:,} users with the command line"):
+            runs[size] = run_child("cli", "--", *cli, timeout_s=CHILD_TIMEOUT_S)
+        out.unlink(missing_ok=True)
+        exported = re.search(r"exported ([\d,]+) users", runs[size].stderr)
+        count = int(exported.group(1).replace(",", "")) if exported else None
+        if runs[size].result["exit_status"] != 0 or count != database.rows:
+            reason = f"the export of {database.rows:,} users reported {count}"
+            return [failed(family, figure, large.backend, target, reason)]
+    peak = {size: run.result["peak_kib"] / KIB_PER_MB for size, run in runs.items()}
+    ratio = peak["large"] / peak["10k"]
+    return [
+        Outcome(
+            family=family,
+            figure=figure,
+            backend=large.backend,
+            small=f"10,000 rows: {peak['10k']:.0f} MB, {runs['10k'].seconds:.1f} s",
+            large=f"{peak['large']:.0f} MB, {runs['large'].seconds:.1f} s",
+            ratio=f"{ratio:.2f}",
+            target=target,
+            passed=ratio <= EXPORT_RATIO,
+            raw={
+                size: {"peak_mb": peak[size], "seconds": run.seconds} for size, run in runs.items()
+            },
+        )
+    ]
