@@ -143,10 +143,6 @@ def _server_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
         try:
             if backend == "postgresql":
                 cursor.execute(f"SET lock_timeout = '{SERVER_LOCK_TIMEOUT_S}s'")
-                # psycopg prepares a statement run five times, and PostgreSQL may then plan
-                # it once for any parameters: a generic plan for LIKE :pattern cannot use the
-                # search indexes (65 ms instead of 5 for a rare substring on 100k users).
-                cursor.execute("SET plan_cache_mode = force_custom_plan")
                 if read_only:
                     cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             else:
