@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from textual.widgets._footer import FooterKey
 
 from data.actor import Actor
 from data.config import normalise_url
@@ -366,3 +368,25 @@ async def test_undo_with_nothing_to_undo_says_so_and_keeps_running(db: Database)
         assert ("Not found", "Nothing to undo: no change made here is left to undo.") in notes
         assert app.is_running
         assert isinstance(app.screen, RecordScreen)
+
+
+async def test_switching_screens_leaves_no_footer_keys_behind(db: Database) -> None:
+    # Textual 8.2.8 kept every footer's old key widgets alive through a data binding: memory
+    # grew with each switch, and so did every full garbage collection (a frozen key press).
+    app = console(db)
+
+    def footer_keys() -> int:
+        gc.collect()
+        return sum(1 for obj in gc.get_objects() if isinstance(obj, FooterKey))
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for key in ("2", "1"):
+            await pilot.press(key)
+            await settle(app, pilot)
+        after_one_round = footer_keys()
+        for _ in range(10):
+            for key in ("2", "1"):
+                await pilot.press(key)
+                await settle(app, pilot)
+        assert footer_keys() == after_one_round

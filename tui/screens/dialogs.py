@@ -21,12 +21,13 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 from textual.widgets.button import ButtonVariant
 
 from data.records import AuditRecord
 from tui.text import safe, visible
 from tui.views import ViewSpec, timestamp
+from tui.widgets.footer import Footer
 
 if TYPE_CHECKING:
     from data.validation import Validator as DataValidator

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 from textual.worker import Worker, WorkerState
 
 from data.actor import Actor
@@ -37,6 +37,7 @@ from tui.screens.dialogs import (
 )
 from tui.text import safe, visible
 from tui.views import FieldSpec, ViewSpec
+from tui.widgets.footer import Footer
 from tui.widgets.owner_picker import OwnerPicker
 from tui.workers import ReportsWorkerFailures
 

@@ -20,12 +20,13 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from data.records import AuditRecord
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
 from tui.text import safe
 from tui.views import AUDIT_COLUMNS, ViewSpec
+from tui.widgets.footer import Footer
 from tui.widgets.record_table import Query, RecordTable
 from tui.workers import ReportsWorkerFailures
 
