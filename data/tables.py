@@ -8,7 +8,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnDefault, bindparam, func, insert, inspect, select, text, update
+from sqlalchemy import ColumnDefault, bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.actor import Actor
@@ -220,13 +220,7 @@ class RecordTable(Generic[ModelT, RecordT]):
             trigram_table=self.spec.trigram_table,
         )
         if found is not None:
-            if session.get_bind().dialect.name == "postgresql":
-                # psycopg prepares a statement run five times, and PostgreSQL may then keep
-                # one generic plan for any parameters: for LIKE :pattern that plan cannot use
-                # the search indexes (65 ms instead of 5 for a rare substring on 100k users).
-                # Pages without a search keep their cheaper prepared plans.
-                session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-            stmt = stmt.where(found.for_page(session) if for_page else found.indexed)
+            stmt = stmt.where(found.condition(session, for_page=for_page))
         for name, value in filters:
             column = self.spec.filter_columns.get(name)
             if column is None:

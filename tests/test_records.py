@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -10,6 +12,7 @@ from data.actor import Actor
 from data.database import Database
 from data.errors import Invalid, NotFound
 from data.records import PageRequest, ProductRecord, UserRecord
+from data.specs import PRODUCTS, USERS, EntitySpec
 
 
 def _add_users(db: Database, actor: Actor, names: list[str]) -> None:
@@ -211,3 +214,11 @@ def test_start_at_rereads_a_window_in_place_including_its_first_row(
     assert newest.next is not None
     from_second = db.audit.page(PageRequest(limit=2, start_at=newest.next))
     assert from_second.records[0] == newest.records[1]
+
+
+@pytest.mark.parametrize("spec", [USERS, PRODUCTS], ids=["users", "products"])
+def test_each_select_yields_its_record_fields_in_order(spec: EntitySpec[Any, Any]) -> None:
+    # Records are built from rows by position: a column out of order would put an email
+    # where a name belongs, on every screen.
+    labels = [column.key for column in spec.select().selected_columns]
+    assert labels == [item.name for item in fields(spec.record_type)]
