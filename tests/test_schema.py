@@ -600,3 +600,13 @@ def test_migrating_never_imports_textual(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_search_indexes_come_off_and_back_on(engine: Engine) -> None:
+    upgrade(engine)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0003_exact_keys")
+    assert schema_state(engine).current == "0003_exact_keys"
+    assert not {"users_search", "products_search"} & _tables(engine)
+    assert upgrade(engine).status == "current"
+    assert _differences(engine) == []

@@ -68,24 +68,28 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Back to 0003's single-column indexes, without search tables."""
     dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        for table in SEARCHED:
-            for suffix in ("insert", "delete", "update"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_search_{suffix}")
-            op.execute(f"DROP TABLE IF EXISTS {table}_search")
     for table, columns in SEARCHED.items():
-        for column in columns:
-            for name in (f"ix_{table}_{column}_prefix", f"ix_{table}_{column}_trigram"):
-                if dialect == "postgresql":
-                    op.execute(f"DROP INDEX IF EXISTS {name}")
-            if dialect == "sqlite" and column not in FOLDED:
-                op.drop_index(f"ix_{table}_{column}_nocase", table_name=table)
+        if dialect == "sqlite":
+            _drop_sqlite_search(table, columns)
+        elif dialect == "postgresql":
+            for column in columns:
+                for kind in ("prefix", "trigram"):
+                    op.execute(f"DROP INDEX IF EXISTS ix_{table}_{column}_{kind}")
     for table, columns in SORTED.items():
         for column in columns:
             op.drop_index(_sort_index_name(dialect, table, column), table_name=table)
     for table, columns in REPLACED.items():
         for column in columns:
             op.create_index(f"ix_{table}_{column}", table, [column])
+
+
+def _drop_sqlite_search(table: str, columns: Sequence[str]) -> None:
+    for suffix in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_search_{suffix}")
+    op.execute(f"DROP TABLE IF EXISTS {table}_search")
+    for column in columns:
+        if column not in FOLDED:  # a folded column's NOCASE index is its sort index
+            op.drop_index(f"ix_{table}_{column}_nocase", table_name=table)
 
 
 def _sort_index_name(dialect: str, table: str, column: str) -> str:
