@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from data.actor import Actor
 from data.errors import Conflict, Invalid, NotFound
-from data.paging import contains, keyset_page, whole_table_count
+from data.paging import contains, keyset_page, shown_count
 from data.records import AuditRecord, Count, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
 from data.tables import audited_change
@@ -72,17 +72,17 @@ class AuditLog:
     def count(self, search: str = "") -> int:
         """How many entries match ``search``."""
         with reading(self._sessions) as session:
-            stmt = _filtered(select(func.count()).select_from(AuditEntry), search)
-            return int(session.scalar(stmt) or 0)
+            return _count(session, search)
 
     def display_count(self, search: str = "") -> Count:
         """`count` for a screen: the whole of a big PostgreSQL trail is estimated."""
-        if not search.strip():
-            with reading(self._sessions) as session:
-                estimate = whole_table_count(session, AuditEntry.__tablename__)
-            if estimate is not None:
-                return estimate
-        return Count(self.count(search))
+        with reading(self._sessions) as session:
+            return shown_count(
+                session,
+                AuditEntry.__tablename__,
+                narrowed=bool(search.strip()),
+                exact=lambda: _count(session, search),
+            )
 
     def get(self, entry_id: int) -> AuditRecord:
         """One entry, whole."""
@@ -308,3 +308,8 @@ def _filtered(stmt: Any, search: str) -> Any:
 
 
 __all__ = ["AuditLog", "UndoResult", "revert"]
+
+
+def _count(session: Session, search: str) -> int:
+    """How many entries match ``search``, in ``session``."""
+    return int(session.scalar(_filtered(select(func.count()).select_from(AuditEntry), search)) or 0)

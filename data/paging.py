@@ -179,6 +179,19 @@ def _table_column(expression: Column) -> TableColumn[Any] | None:
     return base if isinstance(base, TableColumn) else None
 
 
+def shown_count(
+    session: Session, table_name: str, *, narrowed: bool, exact: Callable[[], int]
+) -> Count:
+    """The count a screen shows under its rows: ``exact()``, except for the whole of a big
+    PostgreSQL table (nothing ``narrowed`` it), where the planner's estimate costs nothing
+    and ``count(*)`` would read a million rows."""
+    if not narrowed:
+        estimate = whole_table_count(session, table_name)
+        if estimate is not None:
+            return estimate
+    return Count(exact())
+
+
 def whole_table_count(session: Session, table_name: str) -> Count | None:
     """PostgreSQL's estimate of a big table's rows, shown as approximate; None otherwise.
 

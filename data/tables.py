@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.actor import Actor
 from data.bulk import execute_many, in_batches, table_of
 from data.errors import Conflict, Invalid, NotFound
-from data.paging import Column, keyset_page, whole_table_count
+from data.paging import Column, keyset_page, shown_count
 from data.records import Count, Page, PageRequest
 from data.search import matching
 from data.specs import EntitySpec
@@ -64,11 +64,12 @@ class RecordTable(Generic[ModelT, RecordT]):
         costs nothing where ``count(*)`` reads a million rows.
         """
         with reading(self._sessions) as session:
-            if not search.strip() and not filters:
-                estimate = whole_table_count(session, self.spec.model.__tablename__)
-                if estimate is not None:
-                    return estimate
-            return Count(self._count(session=session, search=search, filters=filters))
+            return shown_count(
+                session,
+                self.spec.model.__tablename__,
+                narrowed=bool(search.strip() or filters),
+                exact=lambda: self._count(session=session, search=search, filters=filters),
+            )
 
     def get(self, record_id: int) -> RecordT:
         """The record with ``record_id``, or `NotFound`."""
