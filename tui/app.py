@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -27,6 +27,7 @@ from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
 from data.errors import AccessGuardError
+from tui.collector import CHECK_EVERY_S, IdleCollector
 from tui.screens.dialogs import HelpScreen
 from tui.screens.records import AuditScreen, RecordScreen, TableScreen
 from tui.views import PRODUCTS_VIEW, USERS_VIEW
@@ -130,6 +131,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self._settled = threading.Event()
         self._opener: DatabaseOpener | None = None
         self._opening: Worker[None] | None = None
+        self._collector = IdleCollector()
         if isinstance(database, DatabaseOpener):
             self._opener = database
             self.database_status = f"Opening {database.where}…"
@@ -169,6 +171,14 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.add_mode("products", partial(RecordScreen, PRODUCTS_VIEW))
         self.add_mode("audit", AuditScreen)
         self.switch_mode("users")
+        self._collector.start()
+        self.set_interval(CHECK_EVERY_S, self._collector.collect_if_idle)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Note every key and mouse event: full garbage collections wait for a pause."""
+        if isinstance(event, events.InputEvent):
+            self._collector.noticed_input()
+        await super().on_event(event)
 
     def on_ready(self) -> None:
         """The first frame is on screen: open the database now, if it is not open yet.
@@ -181,8 +191,10 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             _freeze_long_lived_objects()
 
     def on_unmount(self) -> None:
-        """Release reads still waiting for a database that will not open now."""
+        """Release reads still waiting for a database that will not open now; hand full
+        garbage collections back to CPython."""
         self._settled.set()
+        self._collector.stop()
 
     @work(thread=True, exit_on_error=False, description="open the database")
     def _open(self, opener: DatabaseOpener) -> None:

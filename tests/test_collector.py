@@ -1,0 +1,101 @@
+"""Full garbage collections wait for a pause in the admin's input (tui/collector.py)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.console_support import console, demo_database, settle
+from tui.collector import DUE_AFTER, FORCED_AFTER, QUIET_S, IdleCollector
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def full_collections() -> Iterator[list[int]]:
+    """Generation numbers of the collections that finish while the test runs, full ones only."""
+    seen: list[int] = []
+
+    def record(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            seen.append(2)
+
+    gc.callbacks.append(record)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(record)
+
+
+def _make_full_collection_due() -> None:
+    """Allocate containers until enough young collections have run for a full one to be due."""
+    garbage: list[list[object]] = []
+    for _ in range(10_000_000):
+        garbage.append([])
+        if len(garbage) > 1_000:
+            garbage.clear()
+        if gc.get_count()[2] >= DUE_AFTER:
+            return
+    raise AssertionError("no young collections ran")
+
+
+def test_a_full_collection_waits_for_quiet_input(full_collections: list[int]) -> None:
+    clock = Clock()
+    collector = IdleCollector(clock)
+    collector.start()
+    try:
+        _make_full_collection_due()
+        collector.noticed_input()
+        clock.now += QUIET_S / 2
+        assert not collector.collect_if_idle()
+        clock.now += QUIET_S
+        assert collector.collect_if_idle()
+        assert full_collections == [2]
+    finally:
+        collector.stop()
+
+
+def test_a_quiet_console_does_not_collect_without_a_reason(full_collections: list[int]) -> None:
+    clock = Clock()
+    collector = IdleCollector(clock)
+    gc.collect()
+    full_collections.clear()
+    clock.now += 10 * QUIET_S
+    assert not collector.collect_if_idle()
+    assert full_collections == []
+
+
+def test_cpython_keeps_full_collections_only_as_a_late_backstop() -> None:
+    before = gc.get_threshold()
+    collector = IdleCollector()
+    collector.start()
+    try:
+        assert gc.get_threshold() == (before[0], before[1], FORCED_AFTER)
+    finally:
+        collector.stop()
+    assert gc.get_threshold() == before
+
+
+async def test_the_console_hands_collections_back_when_it_closes(tmp_path: Path) -> None:
+    db = demo_database(tmp_path / "console.db")
+    before = gc.get_threshold()
+    app = console(db)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            assert gc.get_threshold()[2] == FORCED_AFTER
+        assert gc.get_threshold() == before
+    finally:
+        db.dispose()
