@@ -318,6 +318,27 @@ async def test_owner_picked_by_typing_part_of_an_email(db: Database) -> None:
     assert db.products.get(saved.id).owner_id == alice.id
 
 
+async def test_down_before_the_last_keystroke_arrives_keeps_the_highlight(db: Database) -> None:
+    """`down` and a keystroke's Input.Changed travel through different queues: on a busy
+    machine `down` can search first. The keystroke must not search again and redraw the
+    matches without the highlight Enter is about to pick."""
+    db.users.create({"name": "Alice", "email": "alice@example.com"}, actor=ACTOR)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        form, _ = await open_form(app, pilot, PRODUCTS_VIEW, None)
+        picker = form.query_one("#field-owner", OwnerPicker)
+        picker.focus()
+        picker.input.value = "alic"  # its Changed message is queued, not yet handled
+        picker.action_move(1)  # handled first, as `down` was on the busy machine
+        await settle(app, pilot)
+        await pilot.pause(OwnerPicker.DEBOUNCE_SECONDS * 2)  # a second search would start now
+        await settle(app, pilot)
+        assert picker.query_one(OptionList).highlighted == 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert picker.value == "alice@example.com"
+
+
 async def test_owner_picker_drops_a_stale_answer(db: Database, ana: UserRecord) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:

@@ -169,6 +169,9 @@ class OwnerPicker(ReportsWorkerFailures, Widget):
         """Show the matches, unless a newer search has been asked for since."""
         if event.query != self._query or event.query != self.value:
             return
+        # The admin may have moved to a match already, and Enter is on its way: a newer
+        # answer (the debounced search arriving after `down`) keeps the highlight on them.
+        chosen = self._highlighted_user()
         self._users = event.users
         self.matches.clear_options()
         if event.users:
@@ -177,7 +180,10 @@ class OwnerPicker(ReportsWorkerFailures, Widget):
             self.matches.add_option(safe(f"no user matches {event.query!r}", "italic"))
             self.matches.disable_option_at_index(0)
         self.matches.add_class("-open")
-        if self._highlight_first and event.users:
+        ids = [user.id for user in event.users]
+        if chosen is not None and chosen.id in ids:
+            self.matches.highlighted = ids.index(chosen.id)
+        elif self._highlight_first and event.users:
             self.matches.highlighted = 0
         self._highlight_first = False
         self.matches.scroll_visible()
@@ -229,6 +235,12 @@ class OwnerPicker(ReportsWorkerFailures, Widget):
         self.value = user.email
         self.input.cursor_position = len(self.input.value)
         self.post_message(self.Picked(self, user))
+
+    def _highlighted_user(self) -> UserRecord | None:
+        index = self.matches.highlighted
+        if self._is_open() and index is not None and index < len(self._users):
+            return self._users[index]
+        return None
 
     def _is_open(self) -> bool:
         return self.matches.has_class("-open")
