@@ -269,6 +269,21 @@ def test_busy_cli_says_not_saved_and_exits_1_within_the_default_timeout(tmp_path
     assert (after.users, after.audit_entries) == (before.users + 1, before.audit_entries + 1)
 
 
+def test_the_busy_wait_comes_from_the_url(tmp_path: Path) -> None:
+    path = tmp_path / "wait.db"
+    make_demo(path)
+    for timeout, expected in ((None, "5000"), (1.5, "1500")):
+        db = connect(path, timeout=timeout)
+        try:
+            with db.engine.connect() as connection:
+                assert str(connection.exec_driver_sql("PRAGMA busy_timeout").scalar()) == expected
+        finally:
+            db.dispose()
+    refused = run_cli(["--db", f"{sqlite_url(path)}?timeout=soon", "users", "list"])
+    assert refused.status == 2, refused
+    assert refused.says("timeout must be a number of seconds"), refused
+
+
 @pytest.fixture
 def busy_db(db: Database, database_url: URL) -> Iterator[Database]:
     """``db``, but waiting only 1 s for a SQLite lock (servers keep their 5 s lock timeout)."""
