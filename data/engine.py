@@ -17,9 +17,11 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from data.config import BadDatabaseURL
 from data.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+MAX_SQLITE_BUSY_TIMEOUT_S = 3_600
 SERVER_POOL_RECYCLE_S = 1_800
 SERVER_LOCK_TIMEOUT_S = 5
 WAL_RETRY_S = 0.02
@@ -57,6 +59,7 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
         url = url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
     else:
         _create_private_file(path)
+    busy_timeout_ms = sqlite_busy_timeout_ms(url)
     engine = create_engine(
         url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
     )
@@ -71,10 +74,10 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not read_only:
-                _use_wal(cursor)
+                _use_wal(cursor, busy_timeout_ms)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
@@ -87,7 +90,29 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     return engine
 
 
-def _use_wal(cursor: Any) -> None:
+def sqlite_busy_timeout_ms(url: URL) -> int:
+    """How long a SQLite statement waits for another connection's lock, in milliseconds.
+
+    The URL's own ``timeout`` (seconds, the pysqlite option: ``sqlite:///a.db?timeout=20``)
+    if it has one, else 5 s. The PRAGMA set on every connection would otherwise override it.
+    """
+    raw = url.query.get("timeout")
+    if raw is None:
+        return SQLITE_BUSY_TIMEOUT_MS
+    text = raw[-1] if isinstance(raw, tuple) else raw
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_SQLITE_BUSY_TIMEOUT_S:
+        raise BadDatabaseURL(
+            f"the SQLite URL's timeout must be a number of seconds from 0 to "
+            f"{MAX_SQLITE_BUSY_TIMEOUT_S}, e.g. ?timeout=20"
+        )
+    return round(seconds * 1000)
+
+
+def _use_wal(cursor: Any, busy_timeout_ms: int) -> None:
     """Put the database in WAL mode, waiting out a concurrent first start.
 
     WAL is persistent, so only the first connection to a new file switches it. Switching
@@ -95,7 +120,7 @@ def _use_wal(cursor: Any) -> None:
     calling the busy handler, so two consoles creating one file would race: retry for as
     long as the busy timeout allows.
     """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + busy_timeout_ms / 1000
     while True:
         try:
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

@@ -23,6 +23,7 @@ and read the result: autogenerate does not see CHECK constraints or data convers
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,6 +64,7 @@ SEEDS_SHAPE: dict[str, frozenset[str]] = {
 # Key of the PostgreSQL advisory lock and name of the MySQL named lock held while migrating.
 LOCK_KEY = 0x4147_5343  # "AGSC"
 LOCK_NAME = "accessguard_schema"
+MYSQL_LOCK_NAME_MAX = 64
 MYSQL = ("mysql", "mariadb")
 # Alembic installs its `op` and `context` proxies module-wide: two threads of one process
 # must not run migrations at the same time, even on different databases.
@@ -385,7 +387,7 @@ def _lock(connection: Connection) -> None:
         # A session lock (MySQL's DDL commits would end a transaction-scoped one early).
         got = connection.scalar(
             text("SELECT GET_LOCK(:name, :timeout)"),
-            {"name": LOCK_NAME, "timeout": SERVER_LOCK_TIMEOUT_S},
+            {"name": _mysql_lock_name(connection), "timeout": SERVER_LOCK_TIMEOUT_S},
         )
         if got != 1:
             raise Busy(
@@ -394,13 +396,29 @@ def _lock(connection: Connection) -> None:
             )
 
 
+def _mysql_lock_name(connection: Connection) -> str:
+    """The schema lock's name for this database.
+
+    GET_LOCK names are server-wide, unlike PostgreSQL's advisory locks (per database): one
+    name for all would make upgrades of unrelated databases on one server wait for each
+    other, and give up after the lock timeout saying "another AccessGuard is changing this
+    database's schema" when none is. MySQL allows 64 characters: long names are hashed.
+    """
+    name = f"{LOCK_NAME}:{connection.engine.url.database or ''}"
+    if len(name) > MYSQL_LOCK_NAME_MAX:
+        name = f"{LOCK_NAME}:{hashlib.sha256(name.encode()).hexdigest()[:40]}"
+    return name
+
+
 def _mysql_unlock(connection: Connection) -> None:
     if connection.invalidated or connection.closed:
         return
     try:
         # Outside the migration's transaction; releasing a lock we do not hold is harmless.
         with connection.begin():
-            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
+            connection.execute(
+                text("SELECT RELEASE_LOCK(:name)"), {"name": _mysql_lock_name(connection)}
+            )
     except Exception:
         # Closing the session is what releases the lock for sure; never raise from here, or
         # this would hide the error that brought us here.

@@ -30,7 +30,8 @@ _MYSQL_LOGIN = {1044, 1045, 1049, 1698}
 _UNREACHABLE = ("connection refused", "could not connect", "can't connect", "timeout expired")
 _LOGIN_REFUSED = ("authentication failed", "role", "database", "access denied")
 
-NOT_SAVED = "Nothing was changed."
+# Said by every error that can end a write, so the admin never has to guess (issue 5).
+NOT_SAVED = "Not saved: nothing was changed."
 
 
 class StaleWrite(Exception):
@@ -80,6 +81,9 @@ def _dbapi(error: sa_exc.DBAPIError) -> AccessGuardError:
     lowered = text.lower()
     sqlstate = getattr(error.orig, "sqlstate", None)
     mysql_code = _mysql_code(error)
+    sqlite_error = _sqlite_files(getattr(error.orig, "sqlite_errorname", None), text)
+    if sqlite_error is not None:
+        return sqlite_error
     if any(phrase in lowered for phrase in _UNREACHABLE):
         return Unavailable(
             f"Cannot reach the database server ({text}). Check that it is running and that "
@@ -116,12 +120,37 @@ def _dbapi(error: sa_exc.DBAPIError) -> AccessGuardError:
     ):
         return ReadOnly(f"The database refused the write ({text}). {NOT_SAVED}")
     if "disk is full" in lowered or "disk full" in lowered or sqlstate == "53100":
-        return Unavailable(f"The disk is full ({text}). {NOT_SAVED}")
+        return Unavailable(f"The disk is full ({text}). {NOT_SAVED} Free some space and try again.")
     if (sqlstate is not None and sqlstate.startswith("22")) or mysql_code in _MYSQL_TOO_BIG:
         return Invalid({"record": f"a value does not fit: {text}"})
     if isinstance(error, sa_exc.OperationalError):
         return Unavailable(f"The database could not do this ({text}). {NOT_SAVED}")
     return Unavailable(f"Database error: {text}. {NOT_SAVED}")
+
+
+def _sqlite_files(name: str | None, text: str) -> AccessGuardError | None:
+    """SQLite failing on its files, where its own words ("disk I/O error", "attempt to write
+    a readonly database" on a mere read) would leave the admin guessing."""
+    if name == "SQLITE_IOERR_SHMSIZE":
+        # A WAL database nobody has open needs room for its -shm file before even a read.
+        return Unavailable(
+            f"SQLite could not make room for the database's shared-memory file ({text}): "
+            f"the disk is probably full. {NOT_SAVED} Free some space and try again."
+        )
+    if name == "SQLITE_READONLY_DIRECTORY":
+        # Its -wal and -shm files go beside it: without them SQLite can neither read nor write.
+        return ReadOnly(
+            f"The folder holding the database is read-only, so SQLite cannot create the "
+            f"database's -wal and -shm files there ({text}). {NOT_SAVED} Make the folder "
+            "writable, or work on a copy in a writable folder."
+        )
+    if name == "SQLITE_CANTOPEN":
+        return Unavailable(
+            f"SQLite cannot open the database file or create its -wal and -shm files beside it "
+            f"({text}). {NOT_SAVED} Check that the file exists and that its folder is "
+            "writable (not on a read-only file system)."
+        )
+    return None
 
 
 def _mysql_code(error: sa_exc.DBAPIError) -> int | None:

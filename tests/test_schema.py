@@ -293,6 +293,23 @@ def test_two_processes_starting_on_an_empty_database_both_succeed(database_url: 
         engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
+def test_a_mariadb_schema_lock_holds_up_only_its_own_database(engine: Engine) -> None:
+    """GET_LOCK names are server-wide: an AccessGuard upgrading another database on the same
+    server must not make this one wait (and, past the lock timeout, fail saying "another
+    AccessGuard is changing this database's schema" when none is)."""
+    elsewhere = create_database_engine(engine.url.set(database="mysql"))
+    try:
+        with elsewhere.connect() as holder:
+            name = schema._mysql_lock_name(holder)
+            assert holder.scalar(text("SELECT GET_LOCK(:name, 0)"), {"name": name}) == 1
+            upgrade(engine)
+            holder.scalar(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+    finally:
+        elsewhere.dispose()
+    assert _differences(engine) == []
+
+
 def test_two_consoles_creating_one_new_file_both_start(tmp_path: Path) -> None:
     """Switching a new file to WAL takes an exclusive lock that SQLite does not wait for.
 
