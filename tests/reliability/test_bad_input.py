@@ -619,7 +619,8 @@ async def test_console_search_is_literal(db: Database) -> None:
     app = console(db)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
-        for text in ("%", "_", "\\", "' OR 1=1--", "[/]", "NEAR("):
+        # The data core and CLI tests above take every corpus search; the box takes a few.
+        for text in ("%", "_", "' OR 1=1--", "[/]"):
             await pilot.press("slash")
             app.screen.query_one("#search", Input).value = text
             await pilot.press("enter")
