@@ -491,10 +491,23 @@ class _Plan:
     def count(self, outcome: str) -> int:
         return sum(1 for item in self.items if item.outcome == outcome)
 
+    @classmethod
+    def refused(cls, items: list[_Item]) -> _Plan:
+        """The verdict on rows that validation refused, every one of them."""
+        for item in items:
+            item.outcome = "refused"
+        return cls(items=items)
 
-def _analyse(session: Session, spec: EntitySpec[Any, Any], rows: list[_Row], *, unit: str) -> _Plan:
+
+def _validated(spec: EntitySpec[Any, Any], rows: list[_Row], *, unit: str) -> list[_Item]:
+    """Every row validated and checked for duplicate keys: no database needed."""
     items = [_validate(spec, row) for row in rows]
     _mark_duplicates(spec, items, unit)
+    return items
+
+
+def _analyse(session: Session, spec: EntitySpec[Any, Any], items: list[_Item]) -> _Plan:
+    """Match validated rows to stored records and decide each one's outcome."""
     _match_existing(session, spec, items)
     if "owner" in spec.validators:
         _resolve_owners(session, items)
@@ -541,13 +554,19 @@ def _import_file(
     columns = _Columns.of(spec)
     rows = _read_rows(columns, source, fmt)
     unit = "line" if fmt == "csv" else "object"
-    if dry_run:
+    # Every value is checked before the database is touched: a file whose rows are all
+    # refused (a 10 MB cell, an escape sequence) costs no query at all, and one with any
+    # refused row is only read, never holding the write lock it will not use.
+    items = _validated(spec, rows, unit=unit)
+    if items and all(item.errors for item in items):
+        return _Plan.refused(items).report(spec.plural, columns, applied=False)
+    if dry_run or any(item.errors for item in items):
         with reading(db.sessions) as session:
-            plan = _analyse(session, spec, rows, unit=unit)
+            plan = _analyse(session, spec, items)
         return plan.report(spec.plural, columns, applied=False)
     try:
         with writing(db.sessions) as session, roomy_sqlite_cache(session):
-            plan = _analyse(session, spec, rows, unit=unit)
+            plan = _analyse(session, spec, items)
             if plan.count("refused"):
                 return plan.report(spec.plural, columns, applied=False)
             _apply(session, spec, plan, actor=actor)

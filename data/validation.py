@@ -236,7 +236,9 @@ def stock(raw: Any) -> int:
     if isinstance(raw, int):
         value = raw
     else:
-        text = _single_line(raw, max_length=16)
+        # Room for any number someone might type (2**63 is 19 digits): a big number is
+        # refused as too big, not as "too long".
+        text = _single_line(raw, max_length=32)
         if not text:
             raise FieldError("must not be empty")
         if text.startswith("-"):

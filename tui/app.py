@@ -30,6 +30,7 @@ from data.errors import AccessGuardError
 from tui.collector import CHECK_EVERY_S, IdleCollector
 from tui.screens.dialogs import HelpScreen
 from tui.screens.records import AuditScreen, RecordScreen, TableScreen
+from tui.text import visible
 from tui.views import PRODUCTS_VIEW, USERS_VIEW
 from tui.workers import ReportsWorkerFailures
 
@@ -308,12 +309,20 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
     def report_error(self, error: BaseException | None) -> None:
         """Show ``error`` as a toast with a title and what to do; never crash the console."""
+        # Messages may quote stored text (a record's email, a value refused): never markup,
+        # never a terminal escape.
         if isinstance(error, AccessGuardError):
-            self.notify(error.message, title=error.title, severity="error", timeout=8, markup=False)
+            self.notify(
+                visible(error.message),
+                title=visible(error.title),
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             return
         self.log.error(repr(error))
         self.notify(
-            f"{type(error).__name__}: {error}. The console keeps running; try again.",
+            visible(f"{type(error).__name__}: {error}. The console keeps running; try again."),
             title="Unexpected error",
             severity="error",
             timeout=8,

@@ -8,6 +8,7 @@ through, so every cell, label and message built from stored data goes through `v
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from rich.cells import cell_len
@@ -17,23 +18,55 @@ REPLACEMENT = "\ufffd"
 ELLIPSIS = "…"
 
 
+# Invisible characters that change how a line reads or compares without showing: the bidi
+# marks (LRM, RLM, ALM), the zero-width space, word joiner and invisible operators, and the
+# byte-order mark. "admin" and "adm<U+200B>in" must not look the same on screen.
+_INVISIBLE = (0x061C, 0x180E, 0x200B, 0x200E, 0x200F, *range(0x2060, 0x2065), 0xFEFF)
+# The zero-width joiner and non-joiner are meant to join letters (Persian, Indic scripts)
+# and emoji (a family is four people joined by ZWJ); between those they stay. Anywhere
+# else (beside ASCII, a space, or at either end) they only hide, and are shown.
+_JOINERS = "\u200c\u200d"
+_LONE_JOINER = re.compile(
+    rf"(?<![^\x00-\x7f\s])[{_JOINERS}]|[{_JOINERS}](?![^\x00-\x7f\s{_JOINERS}])"
+)
+
+
 def _stand_ins() -> dict[int, str]:
     """C0 controls get their Unicode control picture (ESC -> ␛), DEL gets ␡; C1 controls,
-    bidi embeddings/overrides/isolates and line/paragraph separators get U+FFFD."""
+    bidi embeddings/overrides/isolates/marks, line/paragraph separators and invisible
+    format characters get U+FFFD."""
     table = {code: chr(0x2400 + code) for code in range(0x20)}
     table[0x7F] = "\u2421"
     for code in (*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
+        table[code] = REPLACEMENT
+    for code in _INVISIBLE:
         table[code] = REPLACEMENT
     table[0x2028] = table[0x2029] = REPLACEMENT
     return table
 
 
 _STAND_INS = _stand_ins()
+# In free text (a description) tabs and line breaks are layout, not hidden characters.
+_MULTILINE_STAND_INS = {
+    code: stand_in for code, stand_in in _STAND_INS.items() if chr(code) not in "\t\n"
+}
 
 
 def visible(text: str) -> str:
-    """``text`` with every character that could steer a terminal replaced by a visible one."""
-    return text.translate(_STAND_INS)
+    """``text`` with every character that could steer a terminal, or hide in a line,
+    replaced by a visible one: one character for one, so positions in ``text`` still hold."""
+    shown = text.translate(_STAND_INS)
+    if "\u200c" in shown or "\u200d" in shown:
+        shown = _LONE_JOINER.sub(REPLACEMENT, shown)
+    return shown
+
+
+def visible_lines(text: str) -> str:
+    """`visible` for free text: tabs and line breaks are kept, everything else as there."""
+    shown = text.translate(_MULTILINE_STAND_INS)
+    if "\u200c" in shown or "\u200d" in shown:
+        shown = _LONE_JOINER.sub(REPLACEMENT, shown)
+    return shown
 
 
 def safe(text: str, style: str = "") -> Text:
@@ -41,9 +74,29 @@ def safe(text: str, style: str = "") -> Text:
     return Text(visible(text), style=style, no_wrap=True)
 
 
+def hidden_characters(text: str, *, multiline: bool = False) -> list[str]:
+    """The characters of ``text`` a reader cannot see or that reorder it (bidi controls,
+    zero-width characters, a joiner that joins nothing, controls), each once, in order.
+
+    Exactly those `visible` (`visible_lines` with ``multiline``) replaces with U+FFFD or a
+    control picture.
+    """
+    if text.isascii() and text.isprintable():
+        return []  # the common case, decided in C
+    shown = visible_lines(text) if multiline else visible(text)
+    found = [ch for ch, stand_in in zip(text, shown, strict=True) if ch != stand_in]
+    return list(dict.fromkeys(found))
+
+
 def has_hidden_characters(text: str) -> bool:
     """Whether ``text`` holds characters a reader cannot see (format characters, bidi)."""
-    return any(unicodedata.category(ch) == "Cf" for ch in text)
+    return bool(hidden_characters(text))
+
+
+def describe_character(ch: str) -> str:
+    """``U+200B ZERO WIDTH SPACE``: how a message names a character nobody can see."""
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X} {name}".rstrip()
 
 
 def fit(text: str, width: int, *, right: bool = False, truncate: bool = True) -> str:
@@ -65,4 +118,13 @@ def fit(text: str, width: int, *, right: bool = False, truncate: bool = True) ->
     return padding + text if right else text + padding
 
 
-__all__ = ["cell_len", "fit", "has_hidden_characters", "safe", "visible"]
+__all__ = [
+    "cell_len",
+    "describe_character",
+    "fit",
+    "has_hidden_characters",
+    "hidden_characters",
+    "safe",
+    "visible",
+    "visible_lines",
+]

@@ -35,10 +35,11 @@ from tui.screens.dialogs import (
     shown,
     wrapping,
 )
-from tui.text import safe, visible
+from tui.text import describe_character, hidden_characters, safe, visible
 from tui.views import FieldSpec, ViewSpec
 from tui.widgets.footer import Footer
 from tui.widgets.owner_picker import OwnerPicker
+from tui.widgets.stored_text import StoredTextArea, StoredTextInput
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ def make_editor(spec: FieldSpec, value: Any, *, check: FieldValidator | None, ne
     if spec.kind == "owner":
         return OwnerPicker(str(value), placeholder=spec.placeholder, **options)
     if spec.kind == "multiline":
-        return TextArea(str(value), compact=True, placeholder=spec.placeholder, **options)
-    return Input(
+        return StoredTextArea(str(value), compact=True, placeholder=spec.placeholder, **options)
+    return StoredTextInput(
         str(value),
         placeholder=spec.placeholder,
         validators=[check] if check is not None else None,
@@ -157,6 +158,9 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         color: $error;
         &.-shown {
             display: block;
+        }
+        &.-note {
+            color: $warning;
         }
     }
     RecordForm #form-body {
@@ -330,6 +334,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         # A TextArea may normalise line endings; comparing against what the widgets hold
         # keeps an untouched form from counting as edited.
         self._loaded = self.values()
+        for spec in self.view.fields:
+            self._show_error(spec.name, None)  # flags stored text with hidden characters
         self._editor(self.view.fields[0].name).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -368,11 +374,31 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self._show_error(event.control.name, None)
 
     def _show_error(self, name: str | None, message: str | None) -> None:
+        """The reason beside field ``name``; with none, a note if it holds hidden characters."""
         if name is None:
             return
         label = self.query_one(f"#error-{name}", Static)
-        label.update(wrapping(f"{self._spec(name).label}: {message}") if message else Text())
-        label.set_class(message is not None, "-shown")
+        note = None if message else self._hidden_note(name)
+        shown = f"{self._spec(name).label}: {message}" if message else note
+        label.update(wrapping(shown) if shown else Text())
+        label.set_class(shown is not None, "-shown")
+        label.set_class(note is not None, "-note")
+
+    def _hidden_note(self, name: str) -> str | None:
+        """A warning (not a refusal) naming characters in the field that nobody can see.
+
+        A zero-width space or a right-to-left override is valid text, and is kept as
+        stored, but "admin" and "adm<U+200B>in" must not look alike to the admin.
+        """
+        value = read_editor(self._editor(name))
+        if not isinstance(value, str):
+            return None
+        hidden = hidden_characters(value, multiline=self._spec(name).kind == "multiline")
+        if not hidden:
+            return None
+        named = ", ".join(describe_character(ch) for ch in hidden[:3])
+        more = f" and {len(hidden) - 3} more" if len(hidden) > 3 else ""
+        return f"{self._spec(name).label} holds characters that cannot be seen: {named}{more}"
 
     def _show_summary(self, message: str | None) -> None:
         summary = self.query_one("#form-summary", Static)

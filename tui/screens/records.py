@@ -24,10 +24,11 @@ from textual.widgets import Input, Static
 
 from data.records import AuditRecord
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
-from tui.text import safe
+from tui.text import safe, visible
 from tui.views import AUDIT_COLUMNS, ViewSpec
 from tui.widgets.footer import Footer
 from tui.widgets.record_table import Query, RecordTable
+from tui.widgets.stored_text import StoredTextInput
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         """Status line, search box (hidden until /), table, position line, footer."""
         yield StatusLine(id="status-line")
-        yield Input(placeholder=self.search_hint(), id="search", classes="hidden")
+        yield StoredTextInput(placeholder=self.search_hint(), id="search", classes="hidden")
         yield self.make_table()
         yield Static(id="position-line")
         yield Footer()
@@ -171,8 +172,10 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
     @on(RecordTable.Moved)
     def _show_position(self, event: RecordTable.Moved) -> None:
         # One line whose size never changes: no layout pass for every cursor move.
+        # The line holds the admin's search text: never markup ("[/]" would not parse),
+        # never a terminal escape from a paste.
         self.query_one("#position-line", Static).update(
-            self.position_text(event.table), layout=False
+            safe(self.position_text(event.table)), layout=False
         )
 
     def position_text(self, table: RecordTable) -> str:
@@ -352,7 +355,10 @@ class RecordScreen(TableScreen):
         what = (
             message.label if message.count == 1 else f"{message.count:,} {self.view.names.plural}"
         )
-        self.notify(f"Deleted {what}. Press u to undo.", title="Deleted", timeout=5)
+        # ``what`` names a stored record: shown as text, never markup or escapes.
+        self.notify(
+            visible(f"Deleted {what}. Press u to undo."), title="Deleted", timeout=5, markup=False
+        )
         self.table.reload()
 
 

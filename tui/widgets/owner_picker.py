@@ -18,6 +18,7 @@ from data.database import Database
 from data.paging import SEARCH_MAX
 from data.records import PageRequest, UserRecord
 from tui.text import safe
+from tui.widgets.stored_text import StoredTextInput
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
@@ -107,7 +108,9 @@ class OwnerPicker(ReportsWorkerFailures, Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         # Built here rather than in compose so `value` works before the picker is mounted.
-        self.input = Input(value, placeholder=placeholder, compact=True, classes="owner--input")
+        self.input = StoredTextInput(
+            value, placeholder=placeholder, compact=True, classes="owner--input"
+        )
         self.matches = OptionList(compact=True, classes="owner--matches")
         self.matches.can_focus = False  # focus stays in the input; keys move the highlight
         self._users: tuple[UserRecord, ...] = ()
