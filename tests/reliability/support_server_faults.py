@@ -174,6 +174,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     password = "right-Pw-4-private"
     pwfile = directory / "pwfile"
     pwfile.write_text(password + "\n")
+    pwfile.chmod(0o600)
     shutil.chown(pwfile, "postgres", "postgres")
     instance = PrivatePostgres(directory, free_port(), password)
     auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
