@@ -24,6 +24,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5_000
 MAX_SQLITE_BUSY_TIMEOUT_S = 3_600
 SERVER_POOL_RECYCLE_S = 1_800
 SERVER_LOCK_TIMEOUT_S = 5
+# How long connecting to a server may take, unless the URL says (``?connect_timeout=3``).
+SERVER_CONNECT_TIMEOUT_S = 10
 WAL_RETRY_S = 0.02
 # Execution option a write unit of work sets on its connection; SQLite then opens the
 # transaction with BEGIN IMMEDIATE so two writers queue instead of failing at COMMIT.
@@ -151,7 +153,10 @@ def _create_private_file(path: Path) -> None:
 
 def _server_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     backend = url.get_backend_name()
-    connect_args: dict[str, Any] = {"connect_timeout": 10}
+    # A connect_timeout in the URL's query wins (connect_args would override it).
+    connect_args: dict[str, Any] = (
+        {} if "connect_timeout" in url.query else {"connect_timeout": SERVER_CONNECT_TIMEOUT_S}
+    )
     engine = create_engine(
         url,
         echo=echo,
@@ -161,6 +166,9 @@ def _server_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
         pool_recycle=SERVER_POOL_RECYCLE_S,
         connect_args=connect_args,
     )
+
+    if backend == "mysql":
+        _bound_the_mysql_greeting(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -182,3 +190,25 @@ def _server_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
             dbapi_connection.commit()
 
     return engine
+
+
+def _bound_the_mysql_greeting(engine: Engine) -> None:
+    """Make PyMySQL's connect_timeout cover the server's greeting and the login too.
+
+    PyMySQL applies connect_timeout to the TCP connect only, then reads the greeting with
+    its read timeout, which is none: a port that accepts but never answers (a hung server,
+    a half-open tunnel) hung `accessguard` for ever. So connect with the read timeout set to
+    the connect timeout, then lift it: a long query is not a failure.
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(
+        dialect: Any, _record: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        if "read_timeout" in cparams:
+            return None  # the URL chose a read timeout: connect the usual way
+        timeout = cparams.get("connect_timeout", SERVER_CONNECT_TIMEOUT_S)
+        connection = dialect.loaded_dbapi.connect(*cargs, **{**cparams, "read_timeout": timeout})
+        # PyMySQL has no public setter; it re-applies this before every read.
+        connection._read_timeout = None
+        return connection

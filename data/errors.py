@@ -63,6 +63,14 @@ class Unavailable(AccessGuardError):
     title = "Database unavailable"
 
 
+class OutcomeUnknown(Unavailable):
+    """The connection was lost while the database was committing: the change may or may
+    not be stored. Unlike every other failure, "nothing was changed" cannot be promised,
+    so whoever shows it re-reads the data before anyone tries again."""
+
+    title = "Outcome unknown"
+
+
 class ReadOnly(AccessGuardError):
     """The database (or this connection to it) refuses writes."""
 

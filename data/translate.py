@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm.exc import StaleDataError
 
-from data.errors import AccessGuardError, Busy, Invalid, ReadOnly, Unavailable
+from data.errors import AccessGuardError, Busy, Invalid, OutcomeUnknown, ReadOnly, Unavailable
 
 # Constraint (by its conventional name, or SQLite's "table.column") -> field and reason.
 _CONSTRAINTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -27,7 +27,15 @@ _MYSQL_READ_ONLY = {1792, 1290, 1142, 1036}
 _MYSQL_TOO_BIG = {1264, 1406, 1366, 3819}
 _MYSQL_GONE = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
 _MYSQL_LOGIN = {1044, 1045, 1049, 1698}
-_UNREACHABLE = ("connection refused", "could not connect", "can't connect", "timeout expired")
+# "timed out": PyMySQL's words for a server that accepted the connection but never greeted
+# (reads have no timeout once connected, so only connecting can time out).
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "can't connect",
+    "timeout expired",
+    "timed out",
+)
 _LOGIN_REFUSED = ("authentication failed", "role", "database", "access denied")
 
 # Said by every error that can end a write, so the admin never has to guess (issue 5).
@@ -57,6 +65,38 @@ def translate_errors() -> Iterator[None]:
         # A value the driver could not even bind (e.g. an integer too large for SQLite).
         reason = str(error.orig) if error.orig is not None else "cannot be stored"
         raise Invalid({"record": f"a value cannot be stored: {reason}"}) from None
+
+
+@contextmanager
+def committing() -> Iterator[None]:
+    """Around a unit of work's COMMIT: a connection lost now leaves the outcome unknown.
+
+    The server may have committed and the answer been lost on the way back, or it may
+    never have seen the COMMIT; either way "nothing was changed" would be a guess.
+    Other failures of the COMMIT are definite (the server answered) and pass on as usual.
+    """
+    try:
+        yield
+    except sa_exc.DBAPIError as error:
+        if _lost_connection(error):
+            raise OutcomeUnknown(
+                f"The connection to the database was lost during the commit ({_message(error)})"
+                ": the change may or may not have been saved. Check the record before "
+                "trying again."
+            ) from None
+        raise
+
+
+def _lost_connection(error: sa_exc.DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return (
+        error.connection_invalidated
+        or _mysql_code(error) in _MYSQL_GONE
+        or (
+            sqlstate is not None
+            and (sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"})
+        )
+    )
 
 
 def _message(error: sa_exc.DBAPIError) -> str:
@@ -95,14 +135,7 @@ def _dbapi(error: sa_exc.DBAPIError) -> AccessGuardError:
             f"The database refused the connection ({text}). Check the user, password and "
             "database name in the URL."
         )
-    if (
-        error.connection_invalidated
-        or mysql_code in _MYSQL_GONE
-        or (
-            sqlstate is not None
-            and (sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"})
-        )
-    ):
+    if _lost_connection(error):
         return Unavailable(f"Lost the connection to the database ({text}). {NOT_SAVED}")
     if (
         "locked" in lowered

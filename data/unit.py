@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.engine import WRITE_OPTION
-from data.translate import translate_errors
+from data.translate import committing, translate_errors
 
 
 @contextmanager
@@ -24,7 +24,19 @@ def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
     The write option makes SQLite open it with BEGIN IMMEDIATE, so concurrent writers
     queue on the busy timeout instead of failing half way.
+
+    The COMMIT is kept apart from the statements before it: a failure up to and including
+    the last flush means nothing was stored, but a connection lost during the COMMIT leaves
+    the outcome unknown, and the caller is told so (`OutcomeUnknown`), never "not saved".
     """
-    with translate_errors(), sessions.begin() as session:
-        session.connection(execution_options={WRITE_OPTION: True})
-        yield session
+    with translate_errors(), sessions() as session:
+        transaction = session.begin()
+        try:
+            session.connection(execution_options={WRITE_OPTION: True})
+            yield session
+            session.flush()
+        except BaseException:
+            transaction.rollback()
+            raise
+        with committing():
+            transaction.commit()

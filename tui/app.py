@@ -26,7 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
-from data.errors import AccessGuardError
+from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
 from tui.screens.dialogs import HelpScreen
 from tui.screens.records import AuditScreen, RecordScreen, TableScreen
@@ -308,26 +308,55 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.report_error(worker.error)
 
     def report_error(self, error: BaseException | None) -> None:
-        """Show ``error`` as a toast with a title and what to do; never crash the console."""
-        # Messages may quote stored text (a record's email, a value refused): never markup,
-        # never a terminal escape.
-        if isinstance(error, AccessGuardError):
+        """Show ``error`` as a toast with a title and what to do; never crash the console.
+
+        A data error says what happened and what to do. A commit whose outcome is unknown
+        also reloads the tables on screen, so what they show is what was stored. Anything
+        else is a bug: its traceback goes to the error log (`tui.errorlog`, no local
+        variables), and the toast names the error and where the log is.
+        """
+        if isinstance(error, OutcomeUnknown):
+            self._reload_tables()
             self.notify(
-                visible(error.message),
-                title=visible(error.title),
+                visible(f"{error.message} Reloaded what is on screen from the database."),
+                title=error.title,
                 severity="error",
-                timeout=8,
+                timeout=12,
                 markup=False,
             )
             return
+        if isinstance(error, AccessGuardError):
+            # Driver text can quote stored data: made visible like any other stored text.
+            self.notify(
+                visible(error.message), title=error.title, severity="error", timeout=8, markup=False
+            )
+            return
         self.log.error(repr(error))
+        logged = self._logged(error)
         self.notify(
-            visible(f"{type(error).__name__}: {error}. The console keeps running; try again."),
+            visible(f"{_first_line(error)}. The console keeps running; try again. {logged}"),
             title="Unexpected error",
             severity="error",
-            timeout=8,
+            timeout=12,
             markup=False,
         )
+
+    def _logged(self, error: BaseException | None) -> str:
+        """Log ``error``'s traceback and say where; or say why it could not be logged."""
+        from tui.errorlog import log_error
+
+        if error is None:
+            return ""
+        try:
+            return f"Details: {log_error(error)}"
+        except OSError as failure:
+            return f"(The error log could not be written: {failure.strerror or failure}.)"
+
+    def _reload_tables(self) -> None:
+        """Re-read every table on the screen stack (under an open form, say)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, TableScreen):
+                screen.refresh_data()
 
     # The command palette: every action of the current screen, by its description.
 
@@ -346,3 +375,20 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
                 f"Key: {key}",
                 partial(self.run_action, binding.action, active.node),
             )
+
+
+def _first_line(error: BaseException | None) -> str:
+    """``Type: first line of the message``, shortened; never fails, whatever the error."""
+    from tui.cli import redact
+
+    if error is None:
+        return "An unknown error"
+    try:
+        text = str(error)
+    except Exception:  # a broken __str__ must not break the report of its own failure
+        text = ""
+    # Masked before it is cut, so a cut cannot leave a password without its "@".
+    first = redact((text.strip().splitlines() or [""])[0])
+    if len(first) > 200:
+        first = first[:199] + "…"
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

@@ -79,7 +79,12 @@ def epilog(*command: str) -> str:
 
 # Keeping passwords out of every line we print
 
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@")
+# A scheme starts where a run of scheme characters starts (the lookbehind): without it, a
+# long run of letters was tried from each of its characters, quadratic in its length (a
+# 10 MB value in an error message took hours to print).
+_URL_PASSWORD = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@"
+)
 
 
 def redact(text: str) -> str:
