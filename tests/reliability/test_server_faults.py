@@ -33,6 +33,7 @@ from data.database import Database
 from data.errors import Conflict, Invalid, OutcomeUnknown, Unavailable
 from data.records import PageRequest
 from data.schema import upgrade
+from data.translate import NOT_SAVED
 from models import AuditEntry
 from tests.console_support import CONSOLE_ACTOR, console, settle, table, wait_until
 from tests.reliability.support_server_faults import (
@@ -227,7 +228,7 @@ def test_a_session_killed_mid_transaction_saves_nothing_and_the_pool_recovers(
     assert killed, "the hook never fired"
     assert not isinstance(failure.value, OutcomeUnknown)
     assert failure.value.message.startswith("Lost the connection to the database")
-    assert failure.value.message.endswith("Nothing was changed.")
+    assert failure.value.message.endswith(NOT_SAVED)
     # Not saved: not the row, not its audit entry.
     assert [(u.name, u.version) for u in db.users.stream(_all())] == [("Ana", ana.version)]
     assert _audit_entries(db) == entries
