@@ -25,7 +25,7 @@ from textual.widgets import Input, Static
 
 from data.actor import Actor
 from data.database import Database
-from data.errors import Unavailable
+from data.errors import NotFound, Unavailable
 from data.records import ImportReport, PageRequest, UserRecord
 from data.schema import _migration_connection, schema_state
 from data.transfer import import_records
@@ -198,6 +198,7 @@ def test_two_editors_one_record_100_races_lose_no_update(db: Database, url: URL)
                 loser.message == f"User {user.id} was changed by someone else since you opened it."
             )
             assert db.users.get(user.id) == winner, f"{where} the first save stays"
+    print(f"editor races won: {dict(wins)}, lost updates: {len(lost)}")
     assert lost == [], f"lost updates: {lost}"
     # Both colleagues won some races: the timing really varied.
     assert set(wins) == {0, 1}, f"{seeded('wins')} {wins}"
@@ -288,12 +289,13 @@ def test_delete_while_editing_the_late_save_recreates_nothing(db: Database, url:
                 assert edited.kind == "conflict", where
                 assert edited.record is None, where
                 assert edited.message == f"Product {product.id} was deleted by someone else."
-                with pytest.raises(Exception, match="does not exist"):
+                with pytest.raises(NotFound):
                     db.products.get(product.id)
             else:
                 outcomes["edited first"] += 1
                 assert deleted.kind == "conflict", where
                 assert deleted.record == edited.record == db.products.get(product.id), where
+    print(f"delete or edit first: {dict(outcomes)}")
     assert set(outcomes) == {"deleted first", "edited first"}, seeded(str(outcomes))
     # Nothing came back: exactly the products whose edit won are still there.
     assert db.products.count() == outcomes["edited first"]
@@ -332,8 +334,7 @@ def test_overlapping_bulk_deletes_one_wins_the_other_is_told(db: Database, url: 
                 "Reload and try again."
             ), where
     assert db.products.count() == 0
-    deletes = Counter(row.source for row in audit_rows_of(db, "delete"))
-    assert sum(deletes.values()) == BULK_TRIALS * 6
+    assert len(audit_rows_of(db, "delete")) == BULK_TRIALS * 6
 
 
 async def test_console_save_of_a_record_deleted_by_the_cli_says_so(db: Database, url: URL) -> None:
