@@ -148,7 +148,10 @@ class RecordTable(Generic[ModelT, RecordT]):
         batch = new_batch()
         try:
             with writing(self._sessions) as session:
-                for record_id, expected_version in targets.items():
+                # Rows are locked in id order, whatever order they were marked in: two
+                # consoles deleting overlapping rows then queue instead of deadlocking (the
+                # server would abort one of them, told "busy" where "already deleted" is true).
+                for record_id, expected_version in sorted(targets.items()):
                     obj = self.lock_for_write(
                         session=session, record_id=record_id, expected_version=expected_version
                     )
@@ -167,6 +170,15 @@ class RecordTable(Generic[ModelT, RecordT]):
                         old=old,
                     )
                 return len(targets)
+        except Conflict as moved_on:
+            if len(targets) == 1:
+                raise
+            # Say that the other rows were not deleted either: it is all or nothing.
+            raise Conflict(
+                f"{moved_on.message} None of the {len(targets)} {self.spec.plural} were "
+                "deleted. Reload and try again.",
+                current=None,
+            ) from None
         except StaleWrite:
             if len(targets) == 1:
                 raise self.conflict(next(iter(targets))) from None
