@@ -63,6 +63,10 @@ SEEDS_SHAPE: dict[str, frozenset[str]] = {
 # Key of the PostgreSQL advisory lock and name of the MySQL named lock held while migrating.
 LOCK_KEY = 0x4147_5343  # "AGSC"
 LOCK_NAME = "accessguard_schema"
+# MySQL's named locks are server-wide, where PostgreSQL's advisory locks belong to one
+# database: the name carries the database's (hashed, for the 64-character limit), so that
+# migrating one database never waits for, or times out on, another one's migration.
+_MYSQL_LOCK = "CONCAT(:name, '.', MD5(DATABASE()))"
 MYSQL = ("mysql", "mariadb")
 # Alembic installs its `op` and `context` proxies module-wide: two threads of one process
 # must not run migrations at the same time, even on different databases.
@@ -384,7 +388,7 @@ def _lock(connection: Connection) -> None:
     elif backend in MYSQL:
         # A session lock (MySQL's DDL commits would end a transaction-scoped one early).
         got = connection.scalar(
-            text("SELECT GET_LOCK(:name, :timeout)"),
+            text(f"SELECT GET_LOCK({_MYSQL_LOCK}, :timeout)"),
             {"name": LOCK_NAME, "timeout": SERVER_LOCK_TIMEOUT_S},
         )
         if got != 1:
@@ -400,7 +404,7 @@ def _mysql_unlock(connection: Connection) -> None:
     try:
         # Outside the migration's transaction; releasing a lock we do not hold is harmless.
         with connection.begin():
-            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
+            connection.execute(text(f"SELECT RELEASE_LOCK({_MYSQL_LOCK})"), {"name": LOCK_NAME})
     except Exception:
         # Closing the session is what releases the lock for sure; never raise from here, or
         # this would hide the error that brought us here.
