@@ -80,11 +80,13 @@ def epilog(*command: str) -> str:
 # Keeping passwords out of every line we print
 
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@")
+# A password as a URL's query parameter (?password=..., libpq's URI style), any case.
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd)=)[^&#\s]*", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
     """``text`` with the password of any URL in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
 
 
 def say(text: str) -> None:
