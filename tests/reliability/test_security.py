@@ -49,13 +49,14 @@ from tests.reliability.support_security import (
     toasts,
 )
 from tui.app import AccessGuardApp
-from tui.cli import console_app, main
+from tui.cli import console_app, main, startup_notices
 from tui.screens.dialogs import AuditEntryDialog, PasswordDialog
 from tui.screens.form import RecordForm
 from tui.screens.records import RecordScreen
 from tui.views import USERS_VIEW
 
 SIZE = (100, 30)
+WIDE = (180, 30)
 SERVERS = pytest.mark.parametrize("database_url", ["postgresql", "mysql"], indirect=True)
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 # What a refused write must say (case-insensitive): which kind of refusal, and the outcome.
@@ -376,8 +377,9 @@ async def test_the_console_never_shows_the_url_password(
         secret = raw_url(url, password=PASSWORD)
         shown: list[str] = []
 
-        app = console_app(secret, read_only=False, demo=False, warnings=(PS_WARNING,))
-        async with app.run_test(size=SIZE) as pilot:
+        # As `accessguard --db URL` starts it. Wide, so the status line shows all of the URL.
+        app = console_app(secret, read_only=False, demo=False, warnings=startup_notices(secret))
+        async with app.run_test(size=WIDE) as pilot:
             shown.append(screen_text(app))  # "Opening ..." on the first frame
             await wait_until(pilot, lambda: app.is_open)
             await settle(app, pilot)
@@ -393,12 +395,11 @@ async def test_the_console_never_shows_the_url_password(
         assert any(PS_WARNING in toast for toast in toasts(app))
 
         # A server that cannot be reached: the console exits with a message to print.
-        # (The password in the query this time, libpq's URI style; wide, so that the status
-        # line has room for the whole URL.)
+        # (The password in the query this time, libpq's URI style.)
         failing = console_app(
             f"{raw_url(url.set(port=1))}?password={PASSWORD_IN_URL}", read_only=False, demo=False
         )
-        async with failing.run_test(size=(200, 24)) as pilot:
+        async with failing.run_test(size=WIDE) as pilot:
             shown.append(screen_text(failing))
             await wait_until(pilot, lambda: failing.open_failure is not None)
         shown.append(str(failing.open_failure))
