@@ -64,6 +64,7 @@ def normalise_url(raw: str) -> URL:
             "the database URL could not be parsed; expected e.g. sqlite:///path.db, "
             "postgresql://user@host/db or mysql://user@host/db"
         ) from None
+    url = _password_out_of_query(url)
     driver = _DRIVERS.get(url.drivername)
     if driver is not None:
         url = url.set(drivername=driver)
@@ -81,6 +82,25 @@ def normalise_url(raw: str) -> URL:
             f"unsupported database {backend!r}: use sqlite, postgresql or mysql/mariadb"
         )
     return url
+
+
+# Query parameters the drivers take as the password (libpq's URIs allow ``?password=``).
+QUERY_PASSWORDS = ("password", "passwd")
+
+
+def _password_out_of_query(url: URL) -> URL:
+    """Make a password given as a query parameter the URL's own password.
+
+    SQLAlchemy masks the URL's password in ``str``, ``repr`` and `display_url`, but shows
+    its query as it is: left there, ``?password=...`` was printed by ``db status`` and shown
+    on the console's status line. The drivers let the query's value win, so it does here.
+    """
+    keys = [key for key in QUERY_PASSWORDS if key in url.query]
+    if not keys:
+        return url
+    value = url.query[keys[-1]]
+    password = value[-1] if isinstance(value, tuple) else value
+    return url.difference_update_query(keys).set(password=password)
 
 
 def display_url(url: URL) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.actor import Actor
 from data.audit import AuditLog
 from data.config import display_url
-from data.engine import create_database_engine, make_sessionmaker
+from data.engine import create_database_engine, exposed_file_warnings, make_sessionmaker
 from data.errors import NotFound
 from data.passwords import hash_password, verify_password
 from data.records import ProductRecord, UserRecord
@@ -50,6 +50,10 @@ class Database:
     def url(self) -> str:
         """The database URL with its password masked, fit for any screen or log."""
         return display_url(self._url)
+
+    def exposure_warnings(self) -> list[str]:
+        """Warnings to show at start: a database file other users of the machine can open."""
+        return exposed_file_warnings(self._url)
 
     @property
     def backend(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,40 @@ def _create_private_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def exposed_file_warnings(url: URL) -> list[str]:
+    """What to tell the admin when other users of the machine can open the SQLite file.
+
+    The file holds every record and the password hashes, and SQLite gives its -wal and -shm
+    the file's own mode. New files are made 0600; an existing one is the admin's to fix, so
+    this warns (saying how) rather than refusing to open it.
+    """
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return []
+    path = Path(url.database)
+    exposed: dict[Path, int] = {}
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(candidate.stat().st_mode)
+        except OSError:
+            continue
+        if mode & _OTHERS:
+            exposed[candidate] = mode
+    if not exposed:
+        return []
+    first, mode = next(iter(exposed.items()))
+    access = {stat.S_IROTH: "readable", stat.S_IWOTH: "writable"}.get(
+        mode & _OTHERS, "readable and writable"
+    )
+    return [
+        f"The database file {first} is {access} by every user of this machine "
+        f"(mode {mode:04o}); it holds every record and the password hashes. "
+        f"Fix: chmod 600 {' '.join(map(str, exposed))}"
+    ]
+
+
+_OTHERS = stat.S_IROTH | stat.S_IWOTH
 
 
 def _server_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:

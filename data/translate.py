@@ -151,7 +151,12 @@ def _dbapi(error: sa_exc.DBAPIError) -> AccessGuardError:
         or sqlstate in _READ_ONLY_SQLSTATES
         or mysql_code in _MYSQL_READ_ONLY
     ):
-        return ReadOnly(f"The database refused the write ({text}). {NOT_SAVED}")
+        # Said the same way whether this session is READ ONLY (--read-only, SQLite mode=ro)
+        # or its login may only read: either way the write did not happen.
+        return ReadOnly(
+            "This connection is read-only: the database refused the write, so it was not "
+            f"saved ({text}). {NOT_SAVED}"
+        )
     if "disk is full" in lowered or "disk full" in lowered or sqlstate == "53100":
         return Unavailable(f"The disk is full ({text}). {NOT_SAVED} Free some space and try again.")
     if (sqlstate is not None and sqlstate.startswith("22")) or mysql_code in _MYSQL_TOO_BIG:

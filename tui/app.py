@@ -71,6 +71,8 @@ class DatabaseOpener:
 
     where: str
     open: Callable[[Progress], Database]
+    # Shown as warnings once the database is open (a password in --db that ps shows).
+    warnings: tuple[str, ...] = ()
 
 
 class DatabaseNotOpened(Exception):
@@ -113,11 +115,12 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             self.status = status
 
     class Opened(Message):
-        """The opener has the database ready."""
+        """The opener has the database ready; ``warnings`` are for the admin to see."""
 
-        def __init__(self, db: Database) -> None:
+        def __init__(self, db: Database, warnings: tuple[str, ...] = ()) -> None:
             super().__init__()
             self.db = db
+            self.warnings = warnings
 
     def __init__(
         self, database: Database | DatabaseOpener, *, actor: Actor, read_only: bool = False
@@ -204,7 +207,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             # The console closed while the database was opening: nobody else will close it.
             db.dispose()
             return
-        self.post_message(self.Opened(db))
+        # The file's permissions are read here, off the screen's thread, like everything else.
+        self.post_message(self.Opened(db, (*opener.warnings, *db.exposure_warnings())))
 
     def _tell_opening_step(self, status: str) -> None:
         """From the opener's thread: say what it is doing now."""
@@ -217,6 +221,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     @on(Opened)
     def _opened(self, message: Opened) -> None:
         self._use(message.db)
+        for warning in message.warnings:
+            self.notify(warning, title="Warning", severity="warning", timeout=20, markup=False)
         _freeze_long_lived_objects()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()

@@ -85,11 +85,13 @@ def epilog(*command: str) -> str:
 _URL_PASSWORD = re.compile(
     r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@"
 )
+# A password as a URL's query parameter (?password=..., libpq's URI style), any case.
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd)=)[^&#\s]*", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
     """``text`` with the password of any URL in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
 
 
 def say(text: str) -> None:
@@ -690,9 +692,32 @@ def _run(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     # The URL's text (and any password in it) is kept out of args, which outlive this call.
     raw_url, args.db = args.db, None
+    notices = startup_notices(raw_url)
+    # On stderr for the console too: the line is still there when the console has closed.
+    for notice in notices:
+        warn(f"{PROG}: warning: {notice}")
     if args.handler is None:
-        return _guarded(lambda: run_console(raw_url, read_only=args.read_only, demo=args.demo))
+        return _guarded(
+            lambda: run_console(raw_url, read_only=args.read_only, demo=args.demo, warnings=notices)
+        )
     return _guarded(lambda: _execute(args, raw_url))
+
+
+PASSWORD_ON_COMMAND_LINE = (
+    "the password in --db is visible to other users of this machine (ps shows every "
+    "command line); put the URL in $DATABASE_URL instead"
+)
+
+
+def startup_notices(cli_url: str | None) -> tuple[str, ...]:
+    """What to warn about before starting, from the ``--db`` value as typed.
+
+    A password given with ``--db`` sits in the process's command line, which every local
+    user can read (ps, /proc); a process cannot take it back from there, so it says so.
+    """
+    if cli_url is not None and redact(cli_url) != cli_url:
+        return (PASSWORD_ON_COMMAND_LINE,)
+    return ()
 
 
 def _guarded(run: Callable[[], int]) -> int:
@@ -727,6 +752,8 @@ def _execute(args: argparse.Namespace, raw_url: str | None) -> int:
 
     db = open_database(raw_url, read_only=args.read_only, check_schema=args.check_schema)
     try:
+        for exposure in db.exposure_warnings():
+            warn(f"{PROG}: warning: {exposure}")
         # Some commands work outside the data layer's own units of work (schema status and
         # upgrade); translate their driver errors the same way, so none reaches the admin raw.
         with translate_errors():
@@ -792,11 +819,14 @@ def open_database(
 # The console
 
 
-def console_app(raw_url: str | None, *, read_only: bool, demo: bool) -> AccessGuardApp:
+def console_app(
+    raw_url: str | None, *, read_only: bool, demo: bool, warnings: Sequence[str] = ()
+) -> AccessGuardApp:
     """The console over the database the command line names, opened after its first frame.
 
     Until the app's opener (`open_database`, in a worker) is done, the status line names
-    the database as configured, password masked.
+    the database as configured, password masked. ``warnings`` are shown once it is open,
+    with any the database itself gives (a file other users can read).
     """
     # Imported here: the scripting commands never pay for loading Textual.
     from tui.app import AccessGuardApp, DatabaseOpener
@@ -804,18 +834,22 @@ def console_app(raw_url: str | None, *, read_only: bool, demo: bool) -> AccessGu
     def open_for_the_console(progress: Callable[[str], None]) -> Database:
         return open_database(raw_url, read_only=read_only, demo=demo, progress=progress)
 
-    opener = DatabaseOpener(where=redact(configured_url(raw_url)), open=open_for_the_console)
+    opener = DatabaseOpener(
+        where=redact(configured_url(raw_url)), open=open_for_the_console, warnings=tuple(warnings)
+    )
     actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
     return AccessGuardApp(opener, actor=actor, read_only=read_only)
 
 
-def run_console(raw_url: str | None, *, read_only: bool, demo: bool) -> int:
+def run_console(
+    raw_url: str | None, *, read_only: bool, demo: bool, warnings: Sequence[str] = ()
+) -> int:
     """Run the console until the admin quits.
 
     If the database cannot be opened, the console exits and the failure is raised here, with
     the terminal restored, so `main` reports it exactly as it would for any command.
     """
-    app = console_app(raw_url, read_only=read_only, demo=demo)
+    app = console_app(raw_url, read_only=read_only, demo=demo, warnings=warnings)
     app.run()
     if app.is_open:
         app.db.dispose()

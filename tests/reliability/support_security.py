@@ -1,0 +1,160 @@
+"""Helpers for the security tests: server accounts made for one test, screen text, snapshots.
+
+Every account created on a server has a unique name and is dropped when its block ends,
+so helpers running in parallel on the same servers never meet.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from rich.console import Console
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import URL, Engine
+
+from tui.app import AccessGuardApp
+
+# A password with every character a URL must escape, so both its raw and its URL-encoded
+# spellings can be looked for in what the product prints.
+PASSWORD = "S3cretPW@x/y:z%"
+PASSWORD_IN_URL = quote(PASSWORD, safe="")
+# Any of these in output means the password leaked (the distinctive core catches a
+# partial or re-encoded echo too).
+PASSWORD_FORMS = (PASSWORD, PASSWORD_IN_URL, "S3cretPW")
+
+
+def raw_url(url: URL, *, password: str | None = None, user: str | None = None) -> str:
+    """``url`` as an admin would type it (plain ``postgresql://`` / ``mysql://``), with an
+    optional user and password (URL-encoded)."""
+    scheme = {"postgresql": "postgresql", "mysql": "mysql", "sqlite": "sqlite"}[
+        url.get_backend_name()
+    ]
+    if scheme == "sqlite":
+        return f"sqlite:///{url.database}"
+    name = user or url.username or ""
+    secret = f":{quote(password, safe='')}" if password is not None else ""
+    return f"{scheme}://{name}{secret}@{url.host}:{url.port}/{url.database}"
+
+
+def _execute_admin(url: URL, *statements: str) -> None:
+    engine = create_engine(url.set(query={}) if url.get_backend_name() == "postgresql" else url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def server_account(url: URL, *, read_only: bool, password: str | None = None) -> Iterator[URL]:
+    """A login on ``url``'s server database, yielded as its URL, dropped afterwards.
+
+    ``read_only``: SELECT on the database's tables and nothing else (PostgreSQL: granted
+    on every table now present; call `grant_reads` again after creating more). Otherwise
+    every privilege on that one database. PostgreSQL trusts local logins, so a password
+    there is accepted and ignored; MariaDB checks it.
+    """
+    backend = url.get_backend_name()
+    name = f"ag_{'ro' if read_only else 'pw'}_{uuid.uuid4().hex[:10]}"
+    database = url.database
+    if backend == "postgresql":
+        _execute_admin(
+            url,
+            f'CREATE ROLE "{name}" LOGIN',
+            f'GRANT CONNECT ON DATABASE "{database}" TO "{name}"',
+            f'GRANT USAGE ON SCHEMA public TO "{name}"',
+        )
+        if read_only:
+            grant_reads(url, name)
+        else:
+            _execute_admin(
+                url,
+                f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{name}"',
+                f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{name}"',
+            )
+    else:
+        identified = f" IDENTIFIED BY '{password}'" if password is not None else ""
+        privileges = "SELECT" if read_only else "ALL PRIVILEGES"
+        _execute_admin(
+            url,
+            f"CREATE USER '{name}'@'%'{identified}",
+            f"GRANT {privileges} ON `{database}`.* TO '{name}'@'%'",
+        )
+    try:
+        yield url.set(username=name, password=password)
+    finally:
+        if backend == "postgresql":
+            _execute_admin(
+                url,
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}'",
+                f'DROP OWNED BY "{name}"',
+                f'DROP ROLE "{name}"',
+            )
+        else:
+            _execute_admin(url, f"DROP USER '{name}'@'%'")
+
+
+def grant_reads(url: URL, role: str) -> None:
+    """Let PostgreSQL ``role`` read every table now in the database (and nothing more)."""
+    _execute_admin(url, f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
+
+
+def snapshot(engine: Engine) -> dict[str, list[Any]]:
+    """Every row of every AccessGuard table in id order, and every table's columns and
+    indexes: equal snapshots mean nothing was written, schema included."""
+    tables = {
+        "users": "id",
+        "products": "id",
+        "audit_entries": "id",
+        "alembic_version": "version_num",
+    }
+    found: dict[str, list[Any]] = {}
+    with engine.connect() as connection:
+        schema = inspect(connection)
+        for table, key in tables.items():
+            rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY {key}"))
+            found[table] = [tuple(row) for row in rows]
+            found[f"{table} columns"] = [column["name"] for column in schema.get_columns(table)]
+            found[f"{table} indexes"] = sorted(
+                str(index["name"]) for index in schema.get_indexes(table)
+            )
+    return found
+
+
+def screen_text(app: AccessGuardApp) -> str:
+    """Every character on the screen now (the top screen over those below it), as text.
+
+    What `App.export_screenshot` renders, exported as plain text instead of SVG, so a
+    search cannot miss a string that SVG escaping or per-style spans would split.
+    """
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
+def toasts(app: AccessGuardApp) -> list[str]:
+    """Every notification the console has shown, title and message."""
+    return [f"{note.title}: {note.message}" for note in app._notifications]
+
+
+def leaked(haystack: str, needles: tuple[str, ...]) -> list[str]:
+    """The needles found in ``haystack`` (an empty list is what every test wants)."""
+    return [needle for needle in needles if needle and needle in haystack]
