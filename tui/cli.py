@@ -850,8 +850,8 @@ def run_console(raw_url: str | None, *, read_only: bool, demo: bool) -> int:
     if not finished:
         with suppress(OSError):  # after a hang-up there is no terminal left to tell
             warn(
-                f"{PROG}: the console closed while the database was still working; a change "
-                "in progress was saved whole or not at all (the audit log shows which)"
+                f"{PROG}: closed while a database operation was still running; a change "
+                "in progress is saved whole or not at all (the audit log shows which)"
             )
         _end_now(status)
     return status

@@ -8,6 +8,7 @@ in the test's own database that makes its audit insert slow.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -33,7 +34,9 @@ ACCESSGUARD = Path(sys.executable).with_name("accessguard")
 # CSI and OSC sequences, charset selections and single-character escapes: what is left of
 # a Textual frame once they are gone is the text on screen, in drawing order.
 _ESCAPES = re.compile(
-    rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]"
+    rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]"
+    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+    rb"|\x1b[()][0-9A-Za-z]|\x1b[=>78]"
 )
 # Python's own words when an exception escapes to the terminal.
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Exception ignored", "Error:")
@@ -143,10 +146,8 @@ class PtyConsole:
     def kill(self) -> None:
         """SIGKILL the console (cleanup; idempotent) and reap it."""
         if self.status is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             _, self.status = os.waitpid(self.pid, 0)
         if self.fd is not None:
             os.close(self.fd)
@@ -240,7 +241,7 @@ def sqlite_integrity(path: Path) -> str:
 # Holding a write in flight
 
 # How long a held audit insert takes: long enough to signal the console in the middle of it.
-HOLD_S = 2.0
+HOLD_S = 0.8
 # SQLite has no sleep: the trigger counts instead, about this many steps per second here.
 _SQLITE_STEPS_PER_S = 5_000_000
 
