@@ -59,7 +59,10 @@ EXIT_GRACE_S = 3.0
 EXIT_DEADLINE_S = 4.0
 # Signals that close the console as q does: kill's default, the SSH link dropping, and an
 # interrupt sent from outside (at the console's keyboard, ctrl+c is a key, not a signal).
-CLOSING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# (Windows has no SIGHUP, and its event loops take no signal handlers.)
+CLOSING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
 
 Handler = Callable[[argparse.Namespace, "Database"], int]
 
@@ -877,12 +880,15 @@ def _closing_on_signals(loop: AbstractEventLoop, app: AccessGuardApp) -> Iterato
         deadline.daemon = True
         deadline.start()
 
+    handled: list[int] = []
     for signum in CLOSING_SIGNALS:
-        loop.add_signal_handler(signum, close, signum)
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(signum, close, signum)
+            handled.append(signum)
     try:
         yield
     finally:
-        for signum in CLOSING_SIGNALS:
+        for signum in handled:
             loop.remove_signal_handler(signum)
 
 

@@ -455,14 +455,21 @@ class HeldWrite:
         self._held: Any = None
 
     def __enter__(self) -> HeldWrite:
-        event.listen(self.engine, "before_cursor_execute", self._before)
-        event.listen(self.engine, "commit", self._end_as("committed"))
-        event.listen(self.engine, "rollback", self._end_as("rolled back"))
-        event.listen(self.engine, "checkin", self._checkin)
+        self._listeners: list[tuple[str, Callable[..., None]]] = [
+            ("before_cursor_execute", self._before),
+            ("commit", self._end_as("committed")),
+            ("rollback", self._end_as("rolled back")),
+            ("checkin", self._checkin),
+        ]
+        for name, listener in self._listeners:
+            event.listen(self.engine, name, listener)
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.release.set()
+        self.ended.wait(10)  # the held write is done with the listeners before they go
+        for name, listener in self._listeners:
+            event.remove(self.engine, name, listener)
 
     def _before(self, conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
         if statement.startswith("INSERT INTO audit_entries"):
