@@ -94,6 +94,9 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         Binding("u", "undo", "Undo", id="app.undo"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        # What a terminal user presses to leave; Textual's own ctrl+c only says "press ^q".
+        # No description: the footer and help keep one Quit entry (q).
+        Binding("ctrl+c", "quit", show=False, priority=True, id="app.quit_ctrl_c"),
     ]
 
     # The database's place on the status line: its URL (password masked) once open, what is

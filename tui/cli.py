@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -32,6 +35,8 @@ from data.records import ImportReport, PageRequest
 from tui.text import fit, visible
 
 if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+
     from sqlalchemy.engine import URL
 
     from data.database import Database
@@ -47,6 +52,17 @@ EXIT_INTERRUPTED = 130
 # What a shell reports for a process killed by SIGPIPE (128 + 13), as `yes | head` gives.
 EXIT_BROKEN_PIPE = 141
 DEBUG_ENV_VAR = "ACCESSGUARD_DEBUG"
+# How long a closing console waits for database work still running in its workers (a save)
+# before the process ends anyway: under the 5 s an admin or a service manager will wait.
+EXIT_GRACE_S = 3.0
+# After a closing signal the process ends within this, even if the console cannot close.
+EXIT_DEADLINE_S = 4.0
+# Signals that close the console as q does: kill's default, the SSH link dropping, and an
+# interrupt sent from outside (at the console's keyboard, ctrl+c is a key, not a signal).
+# (Windows has no SIGHUP, and its event loops take no signal handlers.)
+CLOSING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
 
 Handler = Callable[[argparse.Namespace, "Database"], int]
 
@@ -844,18 +860,98 @@ def console_app(
 def run_console(
     raw_url: str | None, *, read_only: bool, demo: bool, warnings: Sequence[str] = ()
 ) -> int:
-    """Run the console until the admin quits.
+    """Run the console until the admin quits, or a signal closes it.
+
+    SIGTERM, SIGHUP (the SSH link dropped) and SIGINT close the console as ``q`` does, with
+    the terminal restored, and the exit status is 128 + the signal's number. Database work
+    still running in a worker (a save) gets `EXIT_GRACE_S` to finish; then the process ends
+    anyway, and the database keeps that change whole or not at all.
 
     If the database cannot be opened, the console exits and the failure is raised here, with
     the terminal restored, so `main` reports it exactly as it would for any command.
     """
+    import asyncio
+
     app = console_app(raw_url, read_only=read_only, demo=demo, warnings=warnings)
-    app.run()
+    # A loop of our own: asyncio.run's, once the console has closed, waits for every worker
+    # thread for as long as it takes, and a write stuck on a lock or a dead link would keep
+    # the process (and its terminal) for minutes.
+    loop = asyncio.new_event_loop()
+    try:
+        with _closing_on_signals(loop, app):
+            app.run(loop=loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()  # lets idle worker threads go, without waiting for busy ones
+    finished = _wait_for_workers(EXIT_GRACE_S)
     if app.is_open:
         app.db.dispose()
     if app.open_failure is not None:
         raise app.open_failure
-    return app.return_code or EXIT_OK
+    status = app.return_code or EXIT_OK
+    if not finished:
+        with suppress(OSError):  # after a hang-up there is no terminal left to tell
+            warn(
+                f"{PROG}: closed while a database operation was still running; a change "
+                "in progress is saved whole or not at all (the audit log shows which)"
+            )
+        _end_now(status)
+    return status
+
+
+@contextmanager
+def _closing_on_signals(loop: AbstractEventLoop, app: AccessGuardApp) -> Iterator[None]:
+    """While the console runs, `CLOSING_SIGNALS` close it (status 128 + the signal).
+
+    Left to their defaults, SIGTERM and SIGHUP end the process on the spot, leaving the
+    admin's terminal in raw mode with the mouse still reporting, and a save in flight is
+    rolled back even when it was a moment from done. The process still ends within
+    `EXIT_DEADLINE_S` of the signal, closed or not.
+    """
+
+    def close(signum: int) -> None:
+        status = 128 + signum
+        app.exit(return_code=status)
+        # The process must end even if the console cannot close: after a hang-up, Textual's
+        # output thread dies on the lost terminal and its next write blocks the console
+        # for good. So whatever it is doing by then, it ends at the deadline.
+        deadline = threading.Timer(EXIT_DEADLINE_S, _end_now, (status,))
+        deadline.daemon = True
+        deadline.start()
+
+    handled: list[int] = []
+    for signum in CLOSING_SIGNALS:
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(signum, close, signum)
+            handled.append(signum)
+    try:
+        yield
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+def _wait_for_workers(seconds: float) -> bool:
+    """Wait up to ``seconds`` for the console's worker threads; whether they all finished."""
+    deadline = time.monotonic() + seconds
+    me = threading.current_thread()
+    others = [t for t in threading.enumerate() if t is not me and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in others)
+
+
+def _end_now(status: int) -> NoReturn:
+    """End the process without waiting for worker threads still inside a database call.
+
+    Python cannot interrupt them, and joins them at exit however long they take. Ending the
+    process closes their connections: the server, or SQLite's journal, rolls back whatever
+    they had not committed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 def _crashed(error: BaseException) -> int:

@@ -1,0 +1,337 @@
+"""Helpers for the signal tests: a real console on a pseudo-terminal, what a backend shows of
+other sessions' transactions and locks, and a way to keep a write in flight.
+
+Nothing here mocks the database: the console is the installed ``accessguard`` script in a
+fresh interpreter, the servers are the real ones, and a write is held in flight by a trigger
+in the test's own database that makes its audit insert slow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import sqlite3
+import struct
+import sys
+import termios
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine
+
+# The `accessguard` console script installed beside this interpreter.
+ACCESSGUARD = Path(sys.executable).with_name("accessguard")
+
+# CSI and OSC sequences, charset selections and single-character escapes: what is left of
+# a Textual frame once they are gone is the text on screen, in drawing order.
+_ESCAPES = re.compile(
+    rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]"
+    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+    rb"|\x1b[()][0-9A-Za-z]|\x1b[=>78]"
+)
+# Python's own words when an exception escapes to the terminal.
+TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Exception ignored", "Error:")
+
+
+def plain(data: bytes) -> str:
+    """The text a terminal would show of ``data``, escape sequences removed."""
+    return _ESCAPES.sub(b"", data).decode("utf-8", errors="replace")
+
+
+class PtyConsole:
+    """``accessguard --db URL`` running in a fresh interpreter on a pseudo-terminal.
+
+    The test is the terminal: it reads everything the console draws and types keys into it.
+    """
+
+    def __init__(
+        self, url: str, *, columns: int = 100, rows: int = 30, stderr: Path | None = None
+    ) -> None:
+        self.started = time.monotonic()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: become the console (exec replaces this interpreter)
+            os.environ["TERM"] = "xterm-256color"
+            os.environ.pop("ACCESSGUARD_DEBUG", None)
+            if stderr is not None:  # where it can still be read once the terminal is gone
+                os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
+            os.execv(str(ACCESSGUARD), [str(ACCESSGUARD), "--db", url])
+        self.pid = pid
+        self.fd: int | None = fd
+        self.output = b""
+        self.status: int | None = None
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+    @property
+    def screen_text(self) -> str:
+        """Everything drawn so far, as text."""
+        return plain(self.output)
+
+    def _read(self, timeout: float) -> bool:
+        """Read what is there within ``timeout``; False once the terminal is closed."""
+        if self.fd is None:
+            return False
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError as error:  # EIO: every process holding the terminal has gone
+            if error.errno != errno.EIO:
+                raise
+            data = b""
+        if not data:
+            os.close(self.fd)
+            self.fd = None
+            return False
+        self.output += data
+        return True
+
+    def expect(self, wanted: str, *, after: int = 0, seconds: float = 15.0) -> None:
+        """Wait until ``wanted`` has been drawn (after output offset ``after``)."""
+        deadline = time.monotonic() + seconds
+        while wanted not in plain(self.output[after:]):
+            if time.monotonic() > deadline or not self._read(0.05):
+                raise AssertionError(
+                    f"{wanted!r} not on screen after {seconds} s; the screen ends with:\n"
+                    + self.screen_text[-1500:]
+                )
+
+    def press(self, keys: bytes) -> None:
+        """Type ``keys`` (raw bytes: b"j", b"\\x13" for ctrl+s)."""
+        assert self.fd is not None, "the terminal is closed"
+        os.write(self.fd, keys)
+
+    def hang_up(self) -> None:
+        """Close the terminal's master side, as sshd does when the link drops."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def send(self, signum: int) -> None:
+        """Send ``signum`` to the console process."""
+        os.kill(self.pid, signum)
+
+    def wait(self, seconds: float) -> int:
+        """Wait up to ``seconds`` for the console to end, draining its output; its wait status.
+
+        Fails (after killing it) if it is still running then.
+        """
+        deadline = time.monotonic() + seconds
+        while self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+                break
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(
+                    f"the console was still running {seconds} s later; the screen ends with:\n"
+                    + self.screen_text[-1500:]
+                )
+            if not self._read(0.02):
+                time.sleep(0.01)  # the terminal is closed: only the exit is left to see
+        while self._read(0.02):  # what it wrote on its way out
+            pass
+        return self.status
+
+    def kill(self) -> None:
+        """SIGKILL the console (cleanup; idempotent) and reap it."""
+        if self.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            _, self.status = os.waitpid(self.pid, 0)
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def poll(
+    condition: Callable[[], bool], *, seconds: float, every: float = 0.01, what: str = ""
+) -> float:
+    """Wait until ``condition()`` holds; how long it took. Fails after ``seconds``."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"still not true after {seconds} s: {what}")
+        time.sleep(every)
+    return time.monotonic() - start
+
+
+# What a backend shows of other sessions
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A session of the test database still open on the server, and what it holds."""
+
+    session: str
+    state: str
+    in_transaction: bool
+    locks: int
+
+
+def admin_engine(url: URL) -> Engine:
+    """An autocommit engine on the server of ``url`` (its database), for looking at sessions."""
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+
+
+def leftovers(admin: Engine, database: str) -> list[Leftover]:
+    """Every other session connected to ``database``: what a killed client might leave."""
+    with admin.connect() as connection:
+        if admin.dialect.name == "postgresql":
+            rows = connection.execute(
+                text(
+                    "SELECT a.pid, coalesce(a.state, ''), a.xact_start IS NOT NULL,"
+                    " (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid)"
+                    " FROM pg_stat_activity a"
+                    " WHERE a.datname = :db AND a.pid <> pg_backend_pid()"
+                ),
+                {"db": database},
+            ).all()
+        else:
+            rows = connection.execute(
+                text(
+                    "SELECT p.ID, coalesce(p.COMMAND, ''),"
+                    " EXISTS (SELECT 1 FROM information_schema.INNODB_TRX t"
+                    "         WHERE t.trx_mysql_thread_id = p.ID),"
+                    " coalesce((SELECT sum(t.trx_rows_locked) FROM information_schema.INNODB_TRX t"
+                    "           WHERE t.trx_mysql_thread_id = p.ID), 0)"
+                    " FROM information_schema.PROCESSLIST p"
+                    " WHERE p.DB = :db AND p.ID <> CONNECTION_ID()"
+                ),
+                {"db": database},
+            ).all()
+    return [Leftover(str(row[0]), str(row[1]), bool(row[2]), int(row[3])) for row in rows]
+
+
+def sqlite_write_lock_is_free(path: Path) -> bool:
+    """Whether a writer could start on the SQLite file at once (nobody holds its write lock)."""
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            return False
+        raise
+    finally:
+        connection.close()
+
+
+def sqlite_integrity(path: Path) -> str:
+    """``PRAGMA integrity_check``'s verdict on the file: ``ok`` when sound."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = connection.execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(row[0]) for row in rows)
+    finally:
+        connection.close()
+
+
+# Holding a write in flight
+
+# How long a held audit insert takes: long enough to signal the console in the middle of it.
+HOLD_S = 0.8
+# SQLite has no sleep: the trigger counts instead, about this many steps per second here.
+_SQLITE_STEPS_PER_S = 5_000_000
+
+
+def hold_audit_insert(engine: Engine, record_id: int, *, seconds: float = HOLD_S) -> None:
+    """Make the audit insert about record ``record_id`` take ``seconds``.
+
+    Its record's own row has been written by then (the audit entry comes after it in the
+    same transaction), so the write is in flight with part of it done. A trigger in the
+    test's database: the console's code runs unchanged.
+    """
+    backend = engine.dialect.name
+    with engine.begin() as connection:
+        if backend == "sqlite":
+            steps = int(seconds * _SQLITE_STEPS_PER_S)
+            connection.exec_driver_sql(
+                "CREATE TRIGGER ag_hold AFTER INSERT ON audit_entries"
+                f" WHEN NEW.record_id = {int(record_id)} BEGIN"
+                " SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+                f" SELECT x + 1 FROM c WHERE x < {steps}) SELECT x FROM c); END"
+            )
+        elif backend == "postgresql":
+            connection.exec_driver_sql(
+                "CREATE FUNCTION ag_hold() RETURNS trigger LANGUAGE plpgsql AS"
+                f" $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NEW; END $$"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER ag_hold AFTER INSERT ON audit_entries FOR EACH ROW"
+                f" WHEN (NEW.record_id = {int(record_id)}) EXECUTE FUNCTION ag_hold()"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER ag_hold AFTER INSERT ON audit_entries FOR EACH ROW"
+                f" BEGIN IF NEW.record_id = {int(record_id)} THEN"
+                f" SET @ag_held = SLEEP({seconds}); END IF; END"
+            )
+
+
+def release_audit_insert(engine: Engine) -> None:
+    """Drop the trigger `hold_audit_insert` made."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DROP TRIGGER IF EXISTS ag_hold"
+            + (" ON audit_entries" if engine.dialect.name == "postgresql" else "")
+        )
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("DROP FUNCTION IF EXISTS ag_hold()")
+
+
+def write_in_flight(admin: Engine, database: str, sqlite_path: Path | None) -> bool:
+    """Whether another process is in the middle of a write on the test database.
+
+    SQLite: someone holds the write lock. PostgreSQL: another session holds a row-write lock.
+    MariaDB: another session's transaction has changed or locked rows.
+    """
+    if sqlite_path is not None:
+        return not sqlite_write_lock_is_free(sqlite_path)
+    with admin.connect() as connection:
+        if admin.dialect.name == "postgresql":
+            found = connection.execute(
+                text(
+                    "SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+                    " WHERE d.datname = :db AND l.mode = 'RowExclusiveLock'"
+                    " AND l.pid <> pg_backend_pid() LIMIT 1"
+                ),
+                {"db": database},
+            ).first()
+        else:
+            found = connection.execute(
+                text(
+                    "SELECT 1 FROM information_schema.INNODB_TRX t"
+                    " JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
+                    " WHERE p.DB = :db AND (t.trx_rows_modified > 0 OR t.trx_rows_locked > 0)"
+                    " LIMIT 1"
+                ),
+                {"db": database},
+            ).first()
+    return found is not None
+
+
+def held_in_trigger(admin: Engine, database: str, sqlite_path: Path | None) -> bool:
+    """Whether a write is inside the trigger `hold_audit_insert` made (SQLite: holds the lock)."""
+    if sqlite_path is not None:
+        return not sqlite_write_lock_is_free(sqlite_path)
+    with admin.connect() as connection:
+        if admin.dialect.name == "postgresql":
+            sql = "SELECT 1 FROM pg_stat_activity WHERE datname = :db AND wait_event = 'PgSleep'"
+        else:
+            sql = (
+                "SELECT 1 FROM information_schema.PROCESSLIST"
+                " WHERE DB = :db AND STATE = 'User sleep'"
+            )
+        return connection.execute(text(sql), {"db": database}).first() is not None
