@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -23,8 +25,39 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MARIADB_ADMIN = "mysql://root@127.0.0.1:3306/"
 
 
-def _server_admin_url(backend: str) -> URL:
+def server_admin_url(backend: str) -> URL:
+    """The administrator's URL of the ``backend`` server (its maintenance database)."""
     return normalise_url(POSTGRES_ADMIN if backend == "postgresql" else MARIADB_ADMIN)
+
+
+@contextmanager
+def empty_database(backend: str, directory: Path, *, prefix: str = "ag_test") -> Iterator[URL]:
+    """The URL of a new, empty database on ``backend``, dropped (or left in ``directory``,
+    for a SQLite file) afterwards. Server databases are named ``prefix`` + a random suffix."""
+    if backend == "sqlite":
+        yield normalise_url(f"sqlite:///{directory / 'accessguard.db'}")
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    quoted = f'"{name}"' if backend == "postgresql" else f"`{name}`"
+    admin = create_engine(server_admin_url(backend), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if backend == "postgresql":
+                connection.execute(
+                    text(f"CREATE DATABASE {quoted} ENCODING 'UTF8' TEMPLATE template0")
+                )
+            else:
+                connection.execute(
+                    text(
+                        f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    )
+                )
+        yield server_admin_url(backend).set(database=name)
+    finally:
+        with admin.connect() as connection:
+            force = " WITH (FORCE)" if backend == "postgresql" else ""
+            connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -33,32 +66,8 @@ def database_url(
 ) -> Iterator[URL]:
     """The URL of an empty database on the backend named by ``request.param``."""
     backend: str = getattr(request, "param", "sqlite")
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "accessguard.db"
-        yield normalise_url(f"sqlite:///{path}")
-        return
-    name = f"ag_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_server_admin_url(backend), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            if backend == "postgresql":
-                connection.execute(
-                    text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-                )
-            else:
-                connection.execute(
-                    text(
-                        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                    )
-                )
-        yield _server_admin_url(backend).set(database=name)
-    finally:
-        with admin.connect() as connection:
-            if backend == "postgresql":
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            else:
-                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with empty_database(backend, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

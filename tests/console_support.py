@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -10,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import Engine
 from textual.pilot import Pilot
@@ -141,3 +143,25 @@ def sql_on_the_ui_thread(engine: Engine | type[Engine]) -> Iterator[list[str]]:
         yield offenders
     finally:
         event.remove(engine, "before_cursor_execute", check)
+
+
+def screen_text(app: AccessGuardApp) -> str:
+    """Everything the terminal shows now (dialogs over their screens, toasts), as text.
+
+    What `App.export_screenshot` draws, recorded as text instead of SVG (whose export drops
+    runs of spaces).
+    """
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    console.print(update)
+    return console.export_text()

@@ -13,7 +13,6 @@ import os
 import random
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, suppress
 from dataclasses import dataclass, field
@@ -22,17 +21,16 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import create_engine, delete, event, select, text
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import ExecuteStyle
 
 from data.actor import Actor
-from data.config import normalise_url
 from data.database import Database
 from data.errors import AccessGuardError, Conflict, Invalid
 from data.schema import upgrade
 from models import AuditEntry, Product, User
-from tests.conftest import MARIADB_ADMIN, POSTGRES_ADMIN
+from tests.conftest import empty_database
 
 FORK = multiprocessing.get_context("fork")
 # Longest a colleague may take to answer one call before the test fails (never reached
@@ -332,41 +330,13 @@ def throwaway_database(backend: str, directory: Path) -> Iterator[Database]:
     by `empty`): creating and migrating a MariaDB database costs seconds, and the races
     here need many trials, not many databases.
     """
-    if backend == "sqlite":
-        db = Database.connect(normalise_url(f"sqlite:///{directory / 'accessguard.db'}"))
+    with empty_database(backend, directory, prefix="ag_concurrency") as url:
+        db = Database.connect(url)
         try:
             upgrade(db.engine)
             yield db
         finally:
             db.dispose()
-        return
-    name = f"ag_concurrency_{uuid.uuid4().hex[:12]}"
-    admin_url = normalise_url(POSTGRES_ADMIN if backend == "postgresql" else MARIADB_ADMIN)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    quoted = f'"{name}"' if backend == "postgresql" else f"`{name}`"
-    try:
-        with admin.connect() as connection:
-            if backend == "postgresql":
-                connection.execute(
-                    text(f"CREATE DATABASE {quoted} ENCODING 'UTF8' TEMPLATE template0")
-                )
-            else:
-                connection.execute(
-                    text(
-                        f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                    )
-                )
-        db = Database.connect(admin_url.set(database=name))
-        try:
-            upgrade(db.engine)
-            yield db
-        finally:
-            db.dispose()
-    finally:
-        with admin.connect() as connection:
-            force = " WITH (FORCE)" if backend == "postgresql" else ""
-            connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
-        admin.dispose()
 
 
 def empty(db: Database) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -14,15 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine
 
-from data.config import normalise_url
 from data.database import Database
 from data.schema import upgrade
-from tests.conftest import MARIADB_ADMIN, POSTGRES_ADMIN
-from tui.app import AccessGuardApp
 from tui.cli import main
 
 CORPUS = Path(__file__).with_name("corpus.json")
@@ -58,37 +53,6 @@ def corpus(category: str) -> list[Entry]:
 
 # One database per backend for a whole module: creating one per test (and migrating it)
 # would cost most of the module's time budget on the servers.
-
-
-@contextmanager
-def backend_database(backend: str, tmp: Path) -> Iterator[URL]:
-    """An empty database on ``backend`` (a file under ``tmp`` for SQLite), dropped after."""
-    if backend == "sqlite":
-        yield normalise_url(f"sqlite:///{tmp / 'input.db'}")
-        return
-    name = f"ag_input_{uuid.uuid4().hex[:12]}"
-    admin_url = normalise_url(POSTGRES_ADMIN if backend == "postgresql" else MARIADB_ADMIN)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            if backend == "postgresql":
-                connection.execute(
-                    text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-                )
-            else:
-                connection.execute(
-                    text(
-                        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                    )
-                )
-        yield admin_url.set(database=name)
-    finally:
-        with admin.connect() as connection:
-            if backend == "postgresql":
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            else:
-                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 @contextmanager
@@ -196,28 +160,6 @@ def stored(db: Database, sql: str, **params: Any) -> list[Any]:
 
 
 # Reading the screen
-
-
-def screen_text(app: AccessGuardApp) -> str:
-    """Everything the terminal shows now (dialogs over their screens, toasts), as text.
-
-    What `App.export_screenshot` draws, recorded as text instead of SVG (whose export drops
-    runs of spaces).
-    """
-    width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-        safe_box=False,
-    )
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    console.print(update)
-    return console.export_text()
 
 
 def python() -> str:

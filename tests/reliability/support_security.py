@@ -6,14 +6,12 @@ so helpers running in parallel on the same servers never meet.
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from rich.console import Console
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, Engine
 
@@ -125,29 +123,6 @@ def snapshot(engine: Engine) -> dict[str, list[Any]]:
                 str(index["name"]) for index in schema.get_indexes(table)
             )
     return found
-
-
-def screen_text(app: AccessGuardApp) -> str:
-    """Every character on the screen now (the top screen over those below it), as text.
-
-    What `App.export_screenshot` renders, exported as plain text instead of SVG, so a
-    search cannot miss a string that SVG escaping or per-style spans would split.
-    """
-    width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-        safe_box=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text()
 
 
 def toasts(app: AccessGuardApp) -> list[str]:

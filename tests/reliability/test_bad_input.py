@@ -28,13 +28,12 @@ from data.database import Database
 from data.errors import Invalid
 from data.records import PageRequest
 from data.transfer import import_records
-from tests.conftest import BACKENDS
-from tests.console_support import console, settle, table_lines, wait_until
+from tests.conftest import BACKENDS, empty_database
+from tests.console_support import console, screen_text, settle, table_lines, wait_until
 from tests.console_support import table as record_table
 from tests.reliability.support_input import (
     Entry,
     accessguard,
-    backend_database,
     cli_url,
     corpus,
     empty,
@@ -43,7 +42,6 @@ from tests.reliability.support_input import (
     raw_product,
     raw_user,
     run_cli,
-    screen_text,
     statements,
     stored,
 )
@@ -71,7 +69,7 @@ def backend_db(
 ) -> Iterator[Database]:
     """One migrated database per backend, for the whole module."""
     with (
-        backend_database(request.param, tmp_path_factory.mktemp("input")) as url,
+        empty_database(request.param, tmp_path_factory.mktemp("input"), prefix="ag_input") as url,
         migrated(url) as db,
     ):
         yield db

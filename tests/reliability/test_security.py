@@ -35,7 +35,7 @@ from data.records import ProductRecord, UserRecord
 from data.schema import alembic_config, upgrade
 from data.seed import seed_demo
 from data.transfer import export_records, import_records
-from tests.console_support import console, settle, table, wait_until
+from tests.console_support import console, screen_text, settle, table, wait_until
 from tests.reliability.support_security import (
     PASSWORD,
     PASSWORD_FORMS,
@@ -43,7 +43,6 @@ from tests.reliability.support_security import (
     grant_reads,
     leaked,
     raw_url,
-    screen_text,
     server_account,
     snapshot,
     toasts,

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from data.database import Database
-from tests.conftest import BACKENDS
-from tests.reliability.support_input import accessguard, backend_database, cli_url, migrated
+from tests.conftest import BACKENDS, empty_database
+from tests.reliability.support_input import accessguard, cli_url, migrated
 
 # Each stored payload, and the bytes that must never appear in what the console writes.
 PAYLOADS = {
@@ -118,7 +118,7 @@ def stored_payloads(
     """The URL of a database on each backend holding every payload, stored by its client."""
     backend: str = request.param
     with (
-        backend_database(backend, tmp_path_factory.mktemp("pty")) as url,
+        empty_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as url,
         migrated(url) as db,
     ):
         store_with_client(backend, db)
