@@ -33,22 +33,32 @@ class BadDatabaseURL(AccessGuardError):
     title = "Bad database URL"
 
 
-def resolve_url(cli_value: str | None = None, environ: Mapping[str, str] | None = None) -> URL:
-    """Pick the URL (``--db`` > ``DATABASE_URL`` > the local SQLite file) and normalise it.
+def resolve_url(
+    cli_value: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_value: str | None = None,
+) -> URL:
+    """Pick the URL (``--db`` > ``DATABASE_URL`` > the config file > the local SQLite file)
+    and normalise it.
 
     The result is a SQLAlchemy ``URL``, whose ``str`` and ``repr`` both mask the password, so
     callers can log or display it freely.
     """
-    return normalise_url(configured_url(cli_value, environ))
+    return normalise_url(configured_url(cli_value, environ, config_value))
 
 
-def configured_url(cli_value: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The URL as configured (``--db`` > ``DATABASE_URL`` > the local SQLite file), unparsed.
+def configured_url(
+    cli_value: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_value: str | None = None,
+) -> str:
+    """The URL as configured, unparsed: ``--db`` > ``DATABASE_URL`` > ``config_value`` (the
+    config file's, which the caller reads) > the local SQLite file.
 
     It may hold a password: mask it before showing it anywhere.
     """
     env = os.environ if environ is None else environ
-    return cli_value or env.get(URL_ENV_VAR) or DEFAULT_URL
+    return cli_value or env.get(URL_ENV_VAR) or config_value or DEFAULT_URL
 
 
 def normalise_url(raw: str) -> URL:

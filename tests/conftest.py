@@ -101,3 +101,15 @@ def actor() -> Actor:
 def other_actor() -> Actor:
     """A colleague working on the same database from another console."""
     return Actor(os_user="bob", sudo_user=None, client_addr="10.0.0.8", source="test-2")
+
+
+@pytest.fixture(autouse=True)
+def private_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Config, state and log directories of the test's own (platformdirs reads XDG_*), so no
+    test reads the developer's config file or remembers a theme in their state."""
+    home = tmp_path_factory.mktemp("xdg")
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    return home

@@ -27,7 +27,7 @@ from tests.console_support import (
     insert_raw_user,
     settle,
 )
-from tui.app import AccessGuardApp
+from tui.app import ANSI_THEME, AccessGuardApp, ConsoleOptions
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 Compare = Callable[..., bool]
@@ -173,3 +173,9 @@ def test_read_only(snap_compare: Compare, snap_db: Database, size: tuple[int, in
         assert snap_compare(app_for(reader, read_only=True), terminal_size=size, run_before=still())
     finally:
         reader.dispose()
+
+
+def test_users_in_the_ansi_theme(snap_compare: Compare, snap_db: Database) -> None:
+    """The 16-colour theme (--theme ansi-dark): the terminal's own colours, nothing cut off."""
+    app = AccessGuardApp(snap_db, actor=CONSOLE_ACTOR, options=ConsoleOptions(theme=ANSI_THEME))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=still())

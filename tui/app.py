@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -37,6 +37,7 @@ from tui.workers import ReportsWorkerFailures
 if TYPE_CHECKING:
     from data.audit import UndoResult
     from data.database import Database
+    from tui.settings import Settings
 
 
 def _stylesheet() -> Path:
@@ -51,6 +52,72 @@ def _freeze_long_lived_objects() -> None:
     collector's view: it lives as long as the console. Every full collection walked all of
     it, and the benchmark saw keys wait up to 166 ms for one; now it walks what came since."""
     gc.freeze()
+
+
+ANSI_THEME = "ansi-dark"
+
+
+def theme_names() -> frozenset[str]:
+    """The themes the console offers: Textual's built-in ones (``ansi-dark`` among them)."""
+    from textual.theme import BUILTIN_THEMES
+
+    return frozenset(BUILTIN_THEMES)
+
+
+def binding_ids() -> frozenset[str]:
+    """Every binding id of the console's own classes: what the config file's [keys] may name."""
+    # Imported so that every class with bindings exists (some are imported lazily).
+    from textual.dom import DOMNode
+
+    import tui.screens.dialogs
+    import tui.screens.form
+    import tui.widgets.owner_picker  # noqa: F401
+
+    found: set[str] = set()
+    pending: list[type] = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("tui."):
+            continue
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding) and binding.id is not None:
+                found.add(binding.id)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    """How the console fits the admin: theme, keys, rows per read (from flags and config)."""
+
+    theme: str | None = None
+    # Where the palette's theme choice is remembered (None: nowhere, as in most tests).
+    state_path: Path | None = None
+    # The config file's theme, noted with a palette choice: editing the file later wins.
+    config_theme: str | None = None
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    page_size: int | None = None
+
+    @classmethod
+    def choose(cls, settings: Settings, *, theme: str | None) -> ConsoleOptions:
+        """--theme, else the palette's last choice (unless the config file's theme changed
+        since), else the config file's theme, else Textual's default."""
+        from tui.paths import state_path
+        from tui.settings import remembered_state
+
+        state = state_path()
+        remembered = remembered_state(state)
+        if theme is None and remembered is not None:
+            chosen, over = remembered
+            if over == settings.theme and chosen in theme_names():
+                theme = chosen
+        return cls(
+            theme=theme or settings.theme,
+            state_path=state,
+            config_theme=settings.theme,
+            keymap=dict(settings.keys),
+            page_size=settings.page_size,
+        )
 
 
 # Keys that belong to the screens, not to forms and dialogs ("anywhere outside a form").
@@ -126,11 +193,21 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             self.warnings = warnings
 
     def __init__(
-        self, database: Database | DatabaseOpener, *, actor: Actor, read_only: bool = False
+        self,
+        database: Database | DatabaseOpener,
+        *,
+        actor: Actor,
+        read_only: bool = False,
+        options: ConsoleOptions | None = None,
     ) -> None:
         super().__init__()
         self.actor = actor
         self.read_only = read_only
+        self.options = options or ConsoleOptions()
+        if self.options.keymap:
+            self.set_keymap(dict(self.options.keymap))
+        if self.options.theme is not None:
+            self.theme = self.options.theme
         # Why opening failed; the console has exited (return code 1) and the caller reports it.
         self.open_failure: BaseException | None = None
         self._db: Database | None = None
@@ -178,6 +255,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.add_mode("products", partial(RecordScreen, PRODUCTS_VIEW))
         self.add_mode("audit", AuditScreen)
         self.switch_mode("users")
+        # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
+        self.watch(self, "theme", self._remember_theme, init=False)
         self._collector.start()
         self.set_interval(CHECK_EVERY_S, self._collector.collect_if_idle)
 
@@ -242,6 +321,22 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
                 return False
             return True if self.is_open else None
         return True
+
+    def _remember_theme(self, theme: str) -> None:
+        from tui.settings import remember_theme
+
+        path = self.options.state_path
+        if path is None:
+            return
+        try:
+            remember_theme(path, theme, over=self.options.config_theme)
+        except OSError as error:
+            self.notify(
+                visible(f"The theme could not be remembered in {path}: {error.strerror or error}"),
+                title="Theme",
+                severity="warning",
+                markup=False,
+            )
 
     def action_switch(self, mode: str) -> None:
         """Show the Users, Products or Audit screen."""

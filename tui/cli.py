@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from data.actor import Actor
-from data.config import BadDatabaseURL, configured_url
+from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.records import ImportReport, PageRequest
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from data.database import Database
     from data.specs import EntitySpec
     from data.transfer import Format
-    from tui.app import AccessGuardApp
+    from tui.app import AccessGuardApp, ConsoleOptions
+    from tui.settings import Settings
 
 PROG = "accessguard"
 EXIT_OK = 0
@@ -80,7 +81,8 @@ EXAMPLES = (
     "DATABASE_URL=mysql://root@127.0.0.1/shop accessguard seed --users 50",
 )
 FOOTER = """\
-The database is --db URL, else $DATABASE_URL, else sqlite:///./accessguard.db.
+The database is --db URL, else $DATABASE_URL, else the config file's (see
+`accessguard config path`), else sqlite:///./accessguard.db.
 Exit status: 0 done, 1 refused (the reason is on stderr), 2 bad usage.
 Set ACCESSGUARD_DEBUG=1 to see the traceback of an unexpected error."""
 
@@ -459,6 +461,37 @@ def cmd_seed(args: argparse.Namespace, db: Database) -> int:
     return EXIT_OK
 
 
+# The config file
+
+
+def cmd_config_path(_args: argparse.Namespace, _db: Database | None) -> int:
+    """Print the config file's path and whether it exists; a broken one exits 2."""
+    from tui.paths import config_path
+
+    path = config_path()
+    settings = _settings(console=True)
+    say(str(path))
+    if settings.path is None:
+        say("(not found: built-in defaults in use)")
+    else:
+        say("(exists, valid)")
+    return EXIT_OK
+
+
+def _settings(*, console: bool) -> Settings:
+    """The config file's settings; for the console (or ``config path``) its theme and key
+    names are checked against the console's too, which loads Textual. Raises `ConfigError`."""
+    from tui.paths import config_path
+    from tui.settings import check_console_names, load_settings
+
+    settings = load_settings(config_path())
+    if console and (settings.theme is not None or settings.keys):
+        from tui.app import binding_ids, theme_names
+
+        check_console_names(settings, themes=theme_names(), binding_ids=binding_ids())
+    return settings
+
+
 # The parser
 
 
@@ -515,6 +548,7 @@ def _command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(parser, top=False)
+    defaults.setdefault("needs_database", True)
     parser.set_defaults(handler=handler, check_schema=schema, **defaults)
     return parser
 
@@ -619,6 +653,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fill an empty database with demo data, then open the console",
     )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="the console's colours for this run, e.g. ansi-dark for a 16-colour "
+        "terminal (default: the config file's, else the last one chosen in the palette)",
+    )
+    parser.add_argument(
+        "--no-mouse", action="store_true", help="the console ignores the mouse entirely"
+    )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the console in a browser on 127.0.0.1 (needs accessguard[web]); anyone "
+        "who can reach the port controls it with your rights",
+    )
+    parser.add_argument(
+        "--port",
+        type=_whole_number(1),
+        default=WEB_PORT,
+        metavar="N",
+        help=f"the port for --web (default: {WEB_PORT})",
+    )
     parser.set_defaults(handler=None, check_schema=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for entity in ENTITIES.values():
@@ -659,6 +715,17 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_db_upgrade,
         words=("db",),
         schema=False,
+    )
+
+    config_actions = _group(commands, "config", "show where the config file is")
+    _command(
+        config_actions,
+        "path",
+        "print where the config file is, whether it exists, and check it (exit 2 if broken)",
+        cmd_config_path,
+        words=("config",),
+        schema=False,
+        needs_database=False,
     )
 
     seeder = _command(commands, "seed", "fill an empty database with demo data", cmd_seed)
@@ -702,21 +769,105 @@ def _run(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) and usage errors (2): main returns, never exits
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    if args.handler is not None and args.demo:
+    console_only = [flag for flag in ("demo", "theme", "no_mouse", "web") if getattr(args, flag)]
+    if args.handler is not None and console_only:
+        flag = "--" + console_only[0].replace("_", "-")
         parser.print_usage(sys.stderr)
-        warn(f"{PROG}: error: --demo opens the console and cannot be combined with a command")
+        warn(f"{PROG}: error: {flag} is for the console and cannot be combined with a command")
         return EXIT_USAGE
+    if args.handler is not None and not args.needs_database:
+        return _guarded(lambda: args.handler(args, None))
     # The URL's text (and any password in it) is kept out of args, which outlive this call.
-    raw_url, args.db = args.db, None
-    notices = startup_notices(raw_url)
+    cli_url, args.db = args.db, None
+    notices = startup_notices(cli_url)
     # On stderr for the console too: the line is still there when the console has closed.
     for notice in notices:
         warn(f"{PROG}: warning: {notice}")
     if args.handler is None:
-        return _guarded(
-            lambda: run_console(raw_url, read_only=args.read_only, demo=args.demo, warnings=notices)
-        )
-    return _guarded(lambda: _execute(args, raw_url))
+        return _guarded(lambda: _console(args, cli_url, notices))
+    return _guarded(lambda: _execute(args, _configured(cli_url, _settings(console=False))))
+
+
+def _configured(cli_url: str | None, settings: Settings) -> str:
+    """The URL as configured: --db > $DATABASE_URL > the config file > the local file.
+
+    The config file's is read only when it is the one used: a ``database_url_env`` naming
+    an unset variable is an error only then.
+    """
+    if cli_url or os.environ.get(URL_ENV_VAR):
+        return configured_url(cli_url)
+    return configured_url(None, config_value=settings.url())
+
+
+def _console(args: argparse.Namespace, cli_url: str | None, notices: Sequence[str]) -> int:
+    """Open the console (or serve it with --web) with the config file's settings."""
+    settings = _settings(console=True)
+    raw_url = _configured(cli_url, settings)
+    if args.web:
+        return serve_web(args, raw_url)
+    from tui.app import ConsoleOptions, theme_names
+
+    if args.theme is not None and args.theme not in theme_names():
+        known = ", ".join(sorted(theme_names()))
+        warn(f"{PROG}: error: unknown theme {args.theme!r} for --theme (known: {known})")
+        return EXIT_USAGE
+    options = ConsoleOptions.choose(settings, theme=args.theme)
+    return run_console(
+        raw_url,
+        read_only=args.read_only,
+        demo=args.demo,
+        warnings=notices,
+        options=options,
+        mouse=not args.no_mouse,
+    )
+
+
+WEB_HOST = "127.0.0.1"
+WEB_PORT = 8000
+WEB_EXTRA_MISSING = "--web needs the optional textual-serve package: pip install 'accessguard[web]'"
+
+
+def web_command(args: argparse.Namespace) -> str:
+    """The shell command textual-serve runs for each browser session: this console, without
+    --web and without the URL (the child reads it from $DATABASE_URL, out of ps's sight)."""
+    import shlex
+
+    words = [sys.executable, "-m", "tui"]
+    if args.read_only:
+        words.append("--read-only")
+    if args.demo:
+        words.append("--demo")
+    if args.theme:
+        words += ["--theme", args.theme]
+    return shlex.join(words)
+
+
+def web_server(args: argparse.Namespace, raw_url: str) -> Any:
+    """A textual-serve server for the console on 127.0.0.1 (`SystemExit` 2 without the extra).
+
+    The URL goes to the children through the environment, never their command line.
+    """
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        warn(f"{PROG}: {WEB_EXTRA_MISSING}")
+        raise SystemExit(EXIT_USAGE) from None
+    os.environ[URL_ENV_VAR] = raw_url
+    return Server(web_command(args), host=WEB_HOST, port=args.port, title="AccessGuard")
+
+
+def serve_web(args: argparse.Namespace, raw_url: str) -> int:
+    """Serve the console in a browser on 127.0.0.1 until interrupted."""
+    try:
+        server = web_server(args, raw_url)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    warn(
+        f"{PROG}: serving the console on http://{WEB_HOST}:{args.port} (ctrl+c stops); "
+        "anyone who can reach this port controls it with your rights"
+    )
+    server.serve()
+    return EXIT_OK
 
 
 PASSWORD_ON_COMMAND_LINE = (
@@ -738,8 +889,13 @@ def startup_notices(cli_url: str | None) -> tuple[str, ...]:
 
 def _guarded(run: Callable[[], int]) -> int:
     """Run a command, turning every failure into a message on stderr and an exit status."""
+    from tui.settings import ConfigError
+
     try:
         return run()
+    except ConfigError as error:
+        warn(f"{PROG}: {error}")
+        return EXIT_USAGE
     except BadDatabaseURL as error:
         warn(f"{PROG}: {error.title}: {error.message}")
         return EXIT_USAGE
@@ -836,7 +992,12 @@ def open_database(
 
 
 def console_app(
-    raw_url: str | None, *, read_only: bool, demo: bool, warnings: Sequence[str] = ()
+    raw_url: str | None,
+    *,
+    read_only: bool,
+    demo: bool,
+    warnings: Sequence[str] = (),
+    options: ConsoleOptions | None = None,
 ) -> AccessGuardApp:
     """The console over the database the command line names, opened after its first frame.
 
@@ -854,11 +1015,17 @@ def console_app(
         where=redact(configured_url(raw_url)), open=open_for_the_console, warnings=tuple(warnings)
     )
     actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
-    return AccessGuardApp(opener, actor=actor, read_only=read_only)
+    return AccessGuardApp(opener, actor=actor, read_only=read_only, options=options)
 
 
 def run_console(
-    raw_url: str | None, *, read_only: bool, demo: bool, warnings: Sequence[str] = ()
+    raw_url: str | None,
+    *,
+    read_only: bool,
+    demo: bool,
+    warnings: Sequence[str] = (),
+    options: ConsoleOptions | None = None,
+    mouse: bool = True,
 ) -> int:
     """Run the console until the admin quits, or a signal closes it.
 
@@ -872,14 +1039,14 @@ def run_console(
     """
     import asyncio
 
-    app = console_app(raw_url, read_only=read_only, demo=demo, warnings=warnings)
+    app = console_app(raw_url, read_only=read_only, demo=demo, warnings=warnings, options=options)
     # A loop of our own: asyncio.run's, once the console has closed, waits for every worker
     # thread for as long as it takes, and a write stuck on a lock or a dead link would keep
     # the process (and its terminal) for minutes.
     loop = asyncio.new_event_loop()
     try:
         with _closing_on_signals(loop, app):
-            app.run(loop=loop)
+            app.run(loop=loop, mouse=mouse)
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.close()  # lets idle worker threads go, without waiting for busy ones

@@ -10,7 +10,9 @@ frame): the tables' reads wait for it, and the keys that change data are disable
 
 from __future__ import annotations
 
-from dataclasses import replace
+import io
+import json
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -75,6 +77,8 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         Binding("slash", "search", "Search", id="screen.search"),
         Binding("escape", "clear_search", "Clear search", show=False, id="screen.clear_search"),
         Binding("r", "reload", "Reload", show=False, id="screen.reload"),
+        Binding("c", "copy_cell", "Copy cell", show=False, id="screen.copy_cell"),
+        Binding("C", "copy_record", "Copy record", show=False, id="screen.copy_record"),
     ]
 
     title_text = ""
@@ -165,6 +169,36 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         """Re-read what is on screen and the count."""
         self.table.reload()
 
+    # Copying (OSC 52: the admin's own clipboard, even over SSH)
+
+    def action_copy_cell(self) -> None:
+        """Copy the whole value of the cell under the cursor (not its cut-down display)."""
+        table = self.table
+        record = table.cursor_record
+        if record is None:
+            return
+        column = table.columns[table.cursor_column]
+        self._copy(column.render(record), column.title.lower())
+
+    def action_copy_record(self) -> None:
+        """Copy the record under the cursor as JSON (never a password hash)."""
+        record = self.table.cursor_record
+        if record is not None:
+            self._copy(self.record_json(record), "record as JSON")
+
+    def record_json(self, record: Any) -> str:
+        """``record`` as a JSON object: its fields as `dataclasses.asdict` gives them."""
+        return json.dumps(asdict(record), ensure_ascii=False, indent=2, default=str)
+
+    def _copy(self, text: str, what: str) -> None:
+        # App.copy_to_clipboard sends the text base64-encoded inside OSC 52, so stored
+        # escapes cannot end the sequence early; the toast shows it made visible.
+        self.app.copy_to_clipboard(text)
+        shown = visible(" ".join(text.split()))
+        if len(shown) > 60:
+            shown = shown[:59] + "…"
+        self.notify(shown, title=f"Copied {what}", timeout=4, markup=False)
+
     def refresh_data(self, *, keep_id: int | None = None) -> None:
         """Something changed the data (a save elsewhere, an undo): show it."""
         self.table.reload(keep_id=keep_id)
@@ -243,8 +277,18 @@ class RecordScreen(TableScreen):
             query=Query(sort="id"),
             markable=not console.read_only,
             noun=view.names.plural,
+            page_size=console.options.page_size,
             id="records",
         )
+
+    def record_json(self, record: Any) -> str:
+        """The record as the JSON export writes it: its export columns, no password hash."""
+        from data.transfer import write_records
+
+        out = io.StringIO()
+        write_records(self.view.entity, [record], out, fmt="json")
+        (item,) = json.loads(out.getvalue())
+        return json.dumps(item, ensure_ascii=False, indent=2)
 
     def search_hint(self) -> str:
         """Which fields the search looks in."""
@@ -381,6 +425,7 @@ class AuditScreen(TableScreen):
             ),
             query=Query(sort="id", descending=True),
             noun="audit entries",
+            page_size=console.options.page_size,
             id="audit",
         )
 

@@ -32,7 +32,7 @@ PageFetcher = Callable[[PageRequest], Page[Any]]
 CountFetcher = Callable[[str, tuple[tuple[str, Any], ...]], Count]
 LoadKind = Literal["reset", "forward", "backward", "reload"]
 
-PAGE_SIZE = 100
+PAGE_SIZE = 100  # rows per read unless the config file's page_size says otherwise
 MAX_WINDOW = 1_000  # records held at once, whatever the table's size
 GAP = 1  # blank cells between columns
 MARK_WIDTH = 2  # the "● " column that shows marked rows
@@ -145,9 +145,12 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         query: Query | None = None,
         markable: bool = False,
         noun: str = "records",
+        page_size: int | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        # Rows per read; read here, not at import, so tests can patch the module's default.
+        self.page_size = page_size or PAGE_SIZE
         self.columns = tuple(columns)
         self._widths = [column.width for column in self.columns]
         self.query_state = query or Query()
@@ -216,7 +219,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             start = self._cursor_of(self._rows[0])
             request = self.query_state.request(start_at=start, limit=len(self._rows))
         else:
-            request = self.query_state.request(limit=max(PAGE_SIZE, len(self._rows)))
+            request = self.query_state.request(limit=max(self.page_size, len(self._rows)))
         self._load("reload", request, count=True)
 
     def go_to_last(self, *, keep_id: int | None = None) -> None:
@@ -227,7 +230,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """Replace the window with the first or the last page: one query at any size."""
         self._generation += 1
         self._keep_id = keep_id
-        request = self.query_state.request(from_end=from_end, limit=PAGE_SIZE)
+        request = self.query_state.request(from_end=from_end, limit=self.page_size)
         self._load("reset", request, count=count)
 
     # Loading
@@ -369,14 +372,14 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         if excess <= 0:
             return
         if keep_end:
-            lowest_needed = min(self.cursor_row, self.scroll_offset.y) - PAGE_SIZE
+            lowest_needed = min(self.cursor_row, self.scroll_offset.y) - self.page_size
             drop = max(0, min(excess, lowest_needed - self._first))
             del self._rows[:drop]
             self._first += drop
             self._at_start = self._at_start and drop == 0
         else:
             highest_needed = max(self.cursor_row, self.scroll_offset.y + self._body_height())
-            keep = max(MAX_WINDOW, highest_needed + PAGE_SIZE - self._first)
+            keep = max(MAX_WINDOW, highest_needed + self.page_size - self._first)
             if keep < len(self._rows):
                 del self._rows[keep:]
                 self._at_end = False
@@ -387,12 +390,12 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             return  # nothing to page from: the pending reset or reload brings the rows
         end = self._first + len(self._rows)
         if high >= end and not self._at_end and not self._loading & {"forward", "reset", "reload"}:
-            limit = min(MAX_WINDOW, max(PAGE_SIZE, high - end + 1 + PAGE_SIZE // 2))
+            limit = min(MAX_WINDOW, max(self.page_size, high - end + 1 + self.page_size // 2))
             after = self._cursor_of(self._rows[-1])
             self._load("forward", self.query_state.request(after=after, limit=limit))
         busy_backward = self._loading & {"backward", "reset", "reload"}
         if low < self._first and not self._at_start and not busy_backward:
-            limit = min(MAX_WINDOW, max(PAGE_SIZE, self._first - low + PAGE_SIZE // 2))
+            limit = min(MAX_WINDOW, max(self.page_size, self._first - low + self.page_size // 2))
             before = self._cursor_of(self._rows[0])
             self._load("backward", self.query_state.request(before=before, limit=limit))
 
@@ -404,7 +407,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     def _last_index(self) -> int:
         if self.total is not None:
             return max(0, self.total - 1)
-        return max(0, self._first + len(self._rows) - 1 + (0 if self._at_end else PAGE_SIZE))
+        return max(0, self._first + len(self._rows) - 1 + (0 if self._at_end else self.page_size))
 
     def move_to(self, row: int) -> None:
         """Put the cursor on absolute ``row`` (clamped), scrolling and loading as needed."""
@@ -432,7 +435,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """After any change: sizes, loads for what is on screen, repaint, tell the screen."""
         self._update_virtual_size()
         top = self.scroll_offset.y
-        margin = PAGE_SIZE // 4
+        margin = self.page_size // 4
         self._ensure_rows(
             min(top, self.cursor_row) - margin,
             max(top + self._body_height(), self.cursor_row) + margin,
