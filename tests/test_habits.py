@@ -311,3 +311,21 @@ def test_web_serves_this_console_on_localhost_without_the_url_in_ps(
     import os
 
     assert os.environ["DATABASE_URL"] == url
+
+
+def test_console_flags_reach_the_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_run_console(raw_url: str | None, **kwargs: object) -> int:
+        seen.update(kwargs, raw_url=raw_url)
+        return 0
+
+    monkeypatch.setattr(cli, "run_console", fake_run_console)
+    write_config('page_size = 40\n[keys]\n"app.quit" = "ctrl+q"\n')
+    assert cli.main(["--db", "sqlite:///x.db", "--no-mouse", "--theme", "ansi-light"]) == 0
+    options = seen["options"]
+    assert isinstance(options, ConsoleOptions)
+    assert seen["mouse"] is False
+    assert seen["raw_url"] == "sqlite:///x.db"
+    assert (options.theme, options.page_size) == ("ansi-light", 40)
+    assert dict(options.keymap) == {"app.quit": "ctrl+q"}
