@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, Literal, NamedTuple, TextIO
 
 from sqlalchemy import select
@@ -40,6 +43,12 @@ BOM = "\ufeff"
 # hide one from a quick look), so export defuses it with a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _EVERYTHING = PageRequest()
+# How often an export reports its progress, in rows: often enough for a smooth bar, rarely
+# enough that a million-row export posts a thousand messages, not a million.
+PROGRESS_EVERY = 1000
+
+Progress = Callable[[int], None]
+"""Told the rows written so far; it may raise (a cancelled export) to stop the export."""
 
 
 # Formats
@@ -69,19 +78,38 @@ def _check_format(fmt: str) -> None:
 
 
 def write_records(
-    spec: EntitySpec[Any, Any], records: Iterable[Any], out: TextIO, *, fmt: Format
+    spec: EntitySpec[Any, Any],
+    records: Iterable[Any],
+    out: TextIO,
+    *,
+    fmt: Format,
+    progress: Progress | None = None,
 ) -> int:
     """Write ``records`` as CSV (with a header row) or as a JSON array; return how many.
 
     The columns are ``spec.export_columns``: never a password hash. CSV cells that a
     spreadsheet would run as a formula get a leading apostrophe, which import removes.
     Open ``out`` with ``newline=""`` so CSV line ends and quoted newlines stay as written.
+    ``progress`` is told the count every `PROGRESS_EVERY` rows and at the end.
     """
     _check_format(fmt)
     columns = spec.export_columns
+    if progress is not None:
+        records = _reporting(records, progress)
     if fmt == "csv":
-        return _write_csv(columns, records, out)
-    return _write_json(columns, records, out)
+        count = _write_csv(columns, records, out)
+    else:
+        count = _write_json(columns, records, out)
+    if progress is not None:
+        progress(count)
+    return count
+
+
+def _reporting(records: Iterable[Any], progress: Progress) -> Iterator[Any]:
+    for count, record in enumerate(records):
+        if count and count % PROGRESS_EVERY == 0:
+            progress(count)
+        yield record
 
 
 def export_records(
@@ -91,6 +119,7 @@ def export_records(
     *,
     fmt: Format,
     request: PageRequest = _EVERYTHING,
+    progress: Progress | None = None,
 ) -> int:
     """Export every ``entity`` record matching ``request`` (search, filters, order) to ``out``.
 
@@ -98,7 +127,44 @@ def export_records(
     """
     _check_format(fmt)
     table = db.table(entity)
-    return write_records(table.spec, table.stream(request), out, fmt=fmt)
+    return write_records(table.spec, table.stream(request), out, fmt=fmt, progress=progress)
+
+
+def export_file(
+    db: Database,
+    entity: str,
+    path: str | os.PathLike[str],
+    *,
+    fmt: Format,
+    request: PageRequest = _EVERYTHING,
+    progress: Progress | None = None,
+) -> int:
+    """`export_records` into the file ``path``, which appears only once complete.
+
+    The rows go to a private (0600) temporary file beside ``path`` that replaces it at the
+    end: a failed or cancelled export (``progress`` raising) leaves no partial file and
+    keeps an older file of that name as it was.
+    """
+    with atomic_file(Path(path)) as out:
+        return export_records(db, entity, out, fmt=fmt, request=request, progress=progress)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[TextIO]:
+    """A private (0600) temp file beside ``path`` that replaces it only once fully written.
+
+    A failed export never leaves a half-written file behind, nor clobbers an older one.
+    """
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
 
 
 def _write_csv(columns: Sequence[str], records: Iterable[Any], out: TextIO) -> int:
@@ -527,6 +593,7 @@ def import_records(
     fmt: Format,
     actor: Actor,
     dry_run: bool,
+    valid_only: bool = False,
 ) -> ImportReport:
     """Import ``entity`` records from ``source``, matched to stored ones by email or SKU.
 
@@ -534,12 +601,16 @@ def import_records(
     reasons). A problem with the file itself (unknown or missing column, broken CSV or
     JSON) raises `Invalid`. With ``dry_run`` nothing is written; otherwise all adds and
     updates are applied in one audited unit of work, or none if any row is refused
-    (``applied`` is then False).
+    (``applied`` is then False). With ``valid_only`` (the admin said so) the refused rows
+    are left out and the others applied, still in one unit of work; the import's own
+    audit entry counts the refused rows.
     """
     _check_format(fmt)
     spec = db.table(entity).spec
     with cycle_collection_paused():
-        return _import_file(db, spec, source, fmt=fmt, actor=actor, dry_run=dry_run)
+        return _import_file(
+            db, spec, source, fmt=fmt, actor=actor, dry_run=dry_run, valid_only=valid_only
+        )
 
 
 def _import_file(
@@ -550,6 +621,7 @@ def _import_file(
     fmt: Format,
     actor: Actor,
     dry_run: bool,
+    valid_only: bool,
 ) -> ImportReport:
     columns = _Columns.of(spec)
     rows = _read_rows(columns, source, fmt)
@@ -560,14 +632,14 @@ def _import_file(
     items = _validated(spec, rows, unit=unit)
     if items and all(item.errors for item in items):
         return _Plan.refused(items).report(spec.plural, columns, applied=False)
-    if dry_run or any(item.errors for item in items):
+    if dry_run or (not valid_only and any(item.errors for item in items)):
         with reading(db.sessions) as session:
             plan = _analyse(session, spec, items)
         return plan.report(spec.plural, columns, applied=False)
     try:
         with writing(db.sessions) as session, roomy_sqlite_cache(session):
             plan = _analyse(session, spec, items)
-            if plan.count("refused"):
+            if plan.count("refused") and not valid_only:
                 return plan.report(spec.plural, columns, applied=False)
             _apply(session, spec, plan, actor=actor)
     except StaleWrite:
@@ -610,8 +682,22 @@ def _apply(session: Session, spec: EntitySpec[Any, Any], plan: _Plan, *, actor: 
         action="import",
         entity=spec.plural,
         record_id=None,
-        new={"added": len(adds), "updated": len(updates), "unchanged": plan.count("unchanged")},
+        new={
+            "added": len(adds),
+            "updated": len(updates),
+            "unchanged": plan.count("unchanged"),
+            **({"refused": refused} if (refused := plan.count("refused")) else {}),
+        },
     )
 
 
-__all__ = ["Format", "detect_format", "export_records", "import_records", "write_records"]
+__all__ = [
+    "Format",
+    "Progress",
+    "atomic_file",
+    "detect_format",
+    "export_file",
+    "export_records",
+    "import_records",
+    "write_records",
+]

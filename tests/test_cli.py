@@ -746,3 +746,28 @@ def test_closed_pipe_ends_quietly(cli: Cli, sqlite_url: str, open_db: Database) 
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in stderr
     assert "BrokenPipeError" not in stderr
+
+
+def test_export_takes_the_console_view_and_import_can_take_the_valid_rows_only(
+    cli: Cli, sqlite_url: str, tmp_path: Path, open_db: Database
+) -> None:
+    for name, email in (("Ann", "ann@example.com"), ("Bo", "bo@example.com"), ("Al", "al@x.org")):
+        _add_user(cli, name, email)
+    ran = cli("export", "users", "--search", "example", "--sort", "email", "--desc")
+    assert ran.code == 0, ran.err
+    assert [row["email"] for row in csv.DictReader(io.StringIO(ran.out))] == [
+        "bo@example.com",
+        "ann@example.com",
+    ]
+    wrong = cli("export", "users", "--sort", "price")
+    assert wrong.code == 1
+    assert "accessguard: sort: users sort by" in wrong.err
+
+    path = tmp_path / "users.csv"
+    path.write_text("email,name\nann@example.com,Anne\nnot-an-email,X\n", encoding="utf-8")
+    ran = cli("import", "users", str(path), "--valid-only")
+    assert ran.code == 1
+    assert "0 added, 1 updated, 0 unchanged, 1 refused" in ran.out
+    assert "line 3: email:" in ran.err
+    assert "imported the valid rows only: 1 row(s) refused" in ran.err
+    assert open_db.users.find("ann@example.com").name == "Anne"

@@ -8,6 +8,7 @@ SVGs only after opening the report and agreeing with every changed cell.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+import tui.screens.transfer
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
+from data.records import PageRequest
 from data.schema import upgrade
 from data.seed import seed_demo
 from tests.console_support import (
@@ -28,6 +31,7 @@ from tests.console_support import (
     settle,
 )
 from tui.app import ANSI_THEME, AccessGuardApp, ConsoleOptions
+from tui.screens.transfer import ExportProgress
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 Compare = Callable[..., bool]
@@ -179,3 +183,46 @@ def test_users_in_the_ansi_theme(snap_compare: Compare, snap_db: Database) -> No
     """The 16-colour theme (--theme ansi-dark): the terminal's own colours, nothing cut off."""
     app = AccessGuardApp(snap_db, actor=CONSOLE_ACTOR, options=ConsoleOptions(theme=ANSI_THEME))
     assert snap_compare(app, terminal_size=(80, 24), run_before=still())
+
+
+# Export and import (80x24)
+
+
+def test_export_prompt(
+    snap_compare: Compare, snap_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tui.screens.transfer, "local_now", lambda: datetime(2026, 1, 2, 3, 4, 5))
+    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys("2", "x")))
+
+
+def test_export_progress(
+    snap_compare: Compare, snap_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Held a quarter of the way through a large export: the worker is replaced by its news.
+    def part_way(self: ExportProgress) -> None:
+        self.post_message(ExportProgress.Advanced(15_000, 60_000))
+
+    monkeypatch.setattr(ExportProgress, "_export", part_way)
+
+    async def export(pilot: Pilot[Any]) -> None:
+        await keys("2", "x")(pilot)
+        pilot.app.screen.query_one("#path-input", Input).value = "./products.csv"
+        await keys("enter")(pilot)
+
+    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(export))
+
+
+def test_import_review_with_a_refused_row(
+    snap_compare: Compare, snap_db: Database, tmp_path: Path
+) -> None:
+    first, second = list(snap_db.products.stream(PageRequest(limit=2)))[:2]
+    (tmp_path / "products-fixed.csv").write_text(
+        "sku,name,price,stock\n"
+        f"{first.sku},{first.name},{first.price + 1},{first.stock}\n"
+        f"{second.sku},{second.name},{second.price},-3\n"
+        "NEW-1,Brand New,4.50,10\n",
+        encoding="utf-8",
+    )
+    assert snap_compare(
+        app_for(snap_db), terminal_size=(80, 24), run_before=still(keys("2", "i", "enter"))
+    )

@@ -809,3 +809,89 @@ def test_a_bulk_write_that_would_skip_a_python_side_default_is_refused(db: Datab
             constants={},
         )
     assert db.users.count() == 0
+
+
+# The current view (search and sort), progress, cancelling, and applying the valid rows only
+
+
+def test_a_searched_sorted_view_exports_in_its_order_and_round_trips(
+    db: Database, actor: Actor, tmp_path: Any
+) -> None:
+    seed_demo(db, users=20, products=60, seed=4, actor=actor)
+    request = PageRequest(search="a", sort="price", descending=True)
+    expected = [p.sku for p in db.products.stream(request)]
+    assert 0 < len(expected) < 60
+    seen: list[int] = []
+    path = tmp_path / "view.json"
+    count = data.transfer.export_file(
+        db, "products", path, fmt="json", request=request, progress=seen.append
+    )
+    assert count == len(expected)
+    assert [row["sku"] for row in json.loads(path.read_text(encoding="utf-8"))] == expected
+    assert seen[-1] == count
+    products, audit = _products(db), _audit(db)
+    with path.open(encoding="utf-8", newline="") as source:
+        report = import_records(db, "products", source, fmt="json", actor=actor, dry_run=False)
+    assert _outcomes(report) == {"add": 0, "update": 0, "unchanged": count, "refused": 0}
+    assert (_products(db), _audit(db)) == (products, audit)
+
+
+def test_a_cancelled_export_leaves_no_file_and_keeps_an_older_one(
+    db: Database, actor: Actor, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_demo(db, users=30, products=0, seed=4, actor=actor)
+    monkeypatch.setattr(data.transfer, "PROGRESS_EVERY", 10)
+    path = tmp_path / "users.csv"
+    path.write_text("older\n", encoding="utf-8")
+    seen: list[int] = []
+
+    def cancel_after_ten(written: int) -> None:
+        seen.append(written)
+        if written >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        data.transfer.export_file(db, "users", path, fmt="csv", progress=cancel_after_ten)
+    assert seen == [10]
+    assert path.read_text(encoding="utf-8") == "older\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.csv"]
+
+
+def test_applying_the_valid_rows_only_audits_each_change_and_the_import(
+    db: Database, actor: Actor, kenji: UserRecord
+) -> None:
+    before = len(_audit(db))
+    text = (
+        "email,name,role\n"
+        "new@example.com,New Person,editor\n"
+        "kenji@example.com,Kenji S.,\n"
+        "broken,No Email,viewer\n"
+        "other@example.com,Other,boss\n"
+    )
+    dry = _import(db, "users", text, actor, dry_run=True)
+    assert _outcomes(dry) == {"add": 1, "update": 1, "unchanged": 0, "refused": 2}
+    assert _import(db, "users", text, actor).applied is False
+    assert len(_audit(db)) == before
+
+    source = io.StringIO(text, newline="")
+    report = import_records(
+        db, "users", source, fmt="csv", actor=actor, dry_run=False, valid_only=True
+    )
+    assert report.applied is True
+    assert _outcomes(report) == {"add": 1, "update": 1, "unchanged": 0, "refused": 2}
+    assert [(row.line, sorted(row.errors)) for row in report.refused] == [
+        (4, ["email"]),
+        (5, ["role"]),
+    ]
+    assert [u.email for u in _users(db)] == ["kenji@example.com", "new@example.com"]
+    assert db.users.get(kenji.id).name == "Kenji S."
+    entries = _audit(db)[before:]
+    # One entry per changed row, in file order, then the import itself: one batch.
+    assert [(e.action, e.record_id is None) for e in entries] == [
+        ("create", False),
+        ("update", False),
+        ("import", True),
+    ]
+    [summary] = [e for e in entries if e.action == "import"]
+    assert summary.new == {"added": 1, "updated": 1, "unchanged": 0, "refused": 2}
+    assert len({e.batch for e in entries}) == 1

@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -323,19 +322,25 @@ def _confirm(question: str) -> int | None:
 
 
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
-    """Write every record as CSV or JSON to stdout, or atomically to ``-o FILE``."""
-    from data.transfer import export_records
+    """Write the records (those matching ``--search``, in ``--sort`` order) as CSV or JSON
+    to stdout, or atomically to ``-o FILE``."""
+    from data.transfer import export_file, export_records
 
     entity = _entity(args)
+    if args.sort not in entity.names.sort_fields:
+        fields = ", ".join(entity.names.sort_fields)
+        raise Invalid({"sort": f"{entity.name} sort by {fields}; not {args.sort!r}"})
+    request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
     if args.output in (None, "-"):
-        count = export_records(db, entity.name, sys.stdout, fmt=args.format or "csv")
+        count = export_records(
+            db, entity.name, sys.stdout, fmt=args.format or "csv", request=request
+        )
         sys.stdout.flush()
         warn(f"exported {entity.counted(count)}")
         return EXIT_OK
     path = Path(args.output)
     fmt: Format = args.format or _format_of(path)
-    with _atomic_file(path) as out:
-        count = export_records(db, entity.name, out, fmt=fmt)
+    count = export_file(db, entity.name, path, fmt=fmt, request=request)
     warn(f"exported {entity.counted(count)} to {path}")
     return EXIT_OK
 
@@ -350,24 +355,6 @@ def _format_of(path: Path) -> Format:
         return "csv"
 
 
-@contextmanager
-def _atomic_file(path: Path) -> Iterator[TextIO]:
-    """A private (0600) temp file beside ``path`` that replaces it only once fully written.
-
-    A failed export never leaves a half-written file behind, nor clobbers an older one.
-    """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def cmd_import(args: argparse.Namespace, db: Database) -> int:
     """Import a CSV or JSON file: every row is checked first, and one refused row stops all."""
     from data.transfer import detect_format, import_records
@@ -377,7 +364,15 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     # A file of another name is refused (Invalid) rather than guessed at: --format says it.
     fmt: Format = args.format or ("csv" if args.file == "-" else detect_format(args.file))
     with _open_source(args.file) as source:
-        report = import_records(db, entity.name, source, fmt=fmt, actor=actor, dry_run=args.dry_run)
+        report = import_records(
+            db,
+            entity.name,
+            source,
+            fmt=fmt,
+            actor=actor,
+            dry_run=args.dry_run,
+            valid_only=args.valid_only,
+        )
     # The report's line is the CSV line a row starts on, or the JSON array's object number.
     unit = "line" if fmt == "csv" else "object"
     return _print_report(entity, report, unit=unit, dry_run=args.dry_run)
@@ -408,7 +403,10 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dr
         for field, reason in row.errors.items():
             warn(f"{unit} {row.line}: {field}: {reason}")
     if report.refused:
-        warn(f"{PROG}: nothing imported: {len(report.refused)} row(s) refused")
+        if report.applied:
+            warn(f"{PROG}: imported the valid rows only: {len(report.refused)} row(s) refused")
+        else:
+            warn(f"{PROG}: nothing imported: {len(report.refused)} row(s) refused")
         return EXIT_REFUSED
     if dry_run:
         say("dry run: nothing written")
@@ -690,12 +688,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write to FILE (replaced only once complete, mode 0600) instead of stdout",
     )
+    exporter.add_argument(
+        "--search",
+        default="",
+        metavar="TEXT",
+        help="only the records whose searched fields contain TEXT, as in `list` "
+        "(any case; ^TEXT: starts with TEXT)",
+    )
+    sort_fields = sorted({f for e in ENTITIES.values() for f in e.names.sort_fields})
+    exporter.add_argument(
+        "--sort",
+        default="id",
+        metavar="FIELD",
+        help=f"sort by FIELD, as in `list`: {', '.join(sort_fields)} (default: id)",
+    )
+    exporter.add_argument("--desc", action="store_true", help="sort in descending order")
 
     importer = _command(commands, "import", f"read {names} from a CSV or JSON file", cmd_import)
     importer.add_argument("entity", choices=list(ENTITIES), help="what to import")
     importer.add_argument("file", metavar="FILE", help="the file to read (- for stdin)")
     importer.add_argument(
         "--dry-run", action="store_true", help="check every row and report, but write nothing"
+    )
+    importer.add_argument(
+        "--valid-only",
+        action="store_true",
+        help="apply the rows that pass and leave out the refused ones (still one transaction; "
+        "exit 1 if any was refused)",
     )
     _format_option(importer, ("csv", "json"), None)
 

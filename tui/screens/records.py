@@ -24,7 +24,8 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from data.records import AuditRecord
+from data.errors import Invalid
+from data.records import AuditRecord, ImportReport, PageRequest
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
 from tui.text import safe, visible
 from tui.views import AUDIT_COLUMNS, ViewSpec
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 SEARCH_DEBOUNCE_S = 0.25
 # Actions that change data: hidden (and refused) when the console is read-only.
-WRITE_ACTIONS = frozenset({"new", "edit", "delete", "mark", "delete_marked"})
+WRITE_ACTIONS = frozenset({"new", "edit", "delete", "mark", "delete_marked", "import"})
 
 
 # (key, tab label, the screen's title)
@@ -235,6 +236,8 @@ class RecordScreen(TableScreen):
         Binding("d", "delete", "Delete", id="records.delete"),
         Binding("space", "mark", "Mark", show=False, id="records.mark"),
         Binding("D", "delete_marked", "Delete marked", show=False, id="records.delete_marked"),
+        Binding("x", "export", "Export", show=False, id="records.export"),
+        Binding("i", "import", "Import", show=False, id="records.import"),
     ]
 
     class DeleteChecked(Message):
@@ -259,6 +262,15 @@ class RecordScreen(TableScreen):
             super().__init__()
             self.count = count
             self.label = label
+
+    class DryRun(Message):
+        """An import file was checked: its report, or why the file itself was refused."""
+
+        def __init__(self, path: str, report: ImportReport | None, problem: str = "") -> None:
+            super().__init__()
+            self.path = path
+            self.report = report
+            self.problem = problem
 
     def __init__(self, view: ViewSpec) -> None:
         super().__init__(id=f"{view.key}-screen")
@@ -298,6 +310,8 @@ class RecordScreen(TableScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Write keys disappear from the footer, help and palette when read-only, and are
         shown disabled (doing nothing) until the database is open."""
+        if action == "export":
+            return True if self.console.is_open else None
         if action not in WRITE_ACTIONS:
             return True
         if self.console.read_only:
@@ -404,6 +418,129 @@ class RecordScreen(TableScreen):
             visible(f"Deleted {what}. Press u to undo."), title="Deleted", timeout=5, markup=False
         )
         self.table.reload()
+
+    # Export and import
+
+    def action_export(self) -> None:
+        """Export every row of the current view (search and sort) to a CSV or JSON file."""
+        from tui.screens.transfer import PathPrompt, export_default, export_path_problem
+
+        request = self.table.query_state.request()
+        plural = self.view.names.plural
+        what = f"the {plural} matching “{request.search}”" if request.search else f"all {plural}"
+        hint = f"Write {what}, in the order shown, to this file (.csv or .json)."
+        if self.view.has_password:
+            hint += " Password hashes are never exported."
+        prompt = PathPrompt(
+            f"Export {plural}",
+            hint,
+            export_default(self.view),
+            check=export_path_problem,
+            confirm="Export",
+        )
+
+        def chosen(path: str | None) -> None:
+            if path is not None:
+                self._start_export(request, path)
+
+        self.app.push_screen(prompt, chosen)
+
+    def _start_export(self, request: PageRequest, path: str) -> None:
+        from tui.screens.transfer import ExportProgress
+
+        def done(count: int | None) -> None:
+            if count is None:
+                self.notify("Export cancelled: no file written.", title="Not exported", timeout=4)
+                return
+            self.notify(
+                visible(f"{count:,} {self.view.names.plural} written to {path}."),
+                title="Exported",
+                timeout=6,
+                markup=False,
+            )
+
+        self.app.push_screen(ExportProgress(self.view, self.console.db, request, path), done)
+
+    def action_import(self) -> None:
+        """Import a CSV or JSON file: a dry run first, reviewed before anything is written."""
+        from tui.screens.transfer import PathPrompt, import_default, import_path_problem
+
+        key = "email" if self.view.key == "users" else "SKU"
+        prompt = PathPrompt(
+            f"Import {self.view.names.plural}",
+            f"Read this file (.csv or .json); rows are matched to {self.view.names.plural} "
+            f"by {key}. A dry run shows what would change before anything is written.",
+            import_default(self.view),
+            check=import_path_problem,
+            confirm="Check",
+        )
+
+        def chosen(path: str | None) -> None:
+            if path is not None:
+                self.notify(visible(f"Checking {path}…"), timeout=2, markup=False)
+                self._dry_run(path)
+
+        self.app.push_screen(prompt, chosen)
+
+    @work(thread=True, exclusive=True, group="import-check", exit_on_error=False)
+    def _dry_run(self, path: str) -> None:
+        """Read and judge every row of ``path``; write nothing."""
+        from data.transfer import detect_format, import_records
+        from tui.screens.transfer import open_import
+
+        try:
+            with open_import(path) as source:
+                report = import_records(
+                    self.console.db,
+                    self.view.names.entity,
+                    source,
+                    fmt=detect_format(path),
+                    actor=self.console.actor,
+                    dry_run=True,
+                )
+        except Invalid as refused:
+            problem = "; ".join(
+                reason if field == "file" else f"{field}: {reason}"
+                for field, reason in refused.errors.items()
+            )
+            self.post_message(self.DryRun(path, None, problem))
+            return
+        except UnicodeDecodeError:
+            self.post_message(self.DryRun(path, None, "file is not UTF-8 text"))
+            return
+        except OSError as error:
+            self.post_message(self.DryRun(path, None, f"{error.strerror or error}"))
+            return
+        self.post_message(self.DryRun(path, report))
+
+    @on(DryRun)
+    def _review(self, message: DryRun) -> None:
+        from tui.screens.transfer import ImportReview, import_outcome
+
+        if message.report is None:
+            self.notify(
+                visible(f"{message.path}: {message.problem}"),
+                title="Not imported",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+            return
+
+        def done(report: ImportReport | None) -> None:
+            if report is None:
+                return
+            title, text = import_outcome(self.view, report)
+            if report.applied:
+                self.notify(text, title=title, timeout=8, markup=False)
+            else:
+                self.notify(text, title=title, severity="error", timeout=8, markup=False)
+            self.table.reload()
+
+        review = ImportReview(
+            self.view, self.console.db, self.console.actor, message.path, message.report
+        )
+        self.app.push_screen(review, done)
 
 
 class AuditScreen(TableScreen):

@@ -1,0 +1,197 @@
+"""Export (`x`) and import (`i`) from the console, keyboard only, over a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Button, Input
+
+import data.transfer
+from data.database import Database
+from data.records import PageRequest
+from tests.console_support import (
+    CONSOLE_ACTOR,
+    console,
+    demo_database,
+    screen_text,
+    settle,
+    sql_on_the_ui_thread,
+    table,
+    wait_until,
+)
+from tui.screens.transfer import ExportProgress, ImportReview, PathPrompt
+
+SIZE = (80, 24)
+ACTOR = CONSOLE_ACTOR
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """30 users and 40 products from seed 7; the console runs in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    database = demo_database(tmp_path / "console.db")
+    yield database
+    database.dispose()
+
+
+def _audit_count(db: Database) -> int:
+    return db.audit.count()
+
+
+def _toasts(app: Any) -> list[str]:
+    return [f"{note.title}: {note.message}" for note in app._notifications]
+
+
+async def test_export_writes_the_whole_searched_sorted_view_and_reimporting_changes_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    someone = db.users.get(1)
+    db.set_password(1, "correct horse battery", expected_version=someone.version, actor=ACTOR)
+    request = PageRequest(search="a", sort="email", descending=True)
+    expected = [user.email for user in db.users.stream(request)]
+    assert len(expected) > 20  # more than one screen of rows
+    users, entries = list(db.users.stream(PageRequest())), _audit_count(db)
+    app = console(db)
+    with sql_on_the_ui_thread(db.engine) as offenders:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("slash", "a", "enter", "l", "l", "S")
+            await settle(app, pilot)
+            await pilot.press("x")
+            assert isinstance(app.screen, PathPrompt)
+            prompt = app.screen.query_one("#path-input", Input)
+            assert prompt.value.startswith("./users-")
+            assert prompt.value.endswith(".csv")
+            prompt.value = "users-view.json"
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert not isinstance(app.screen, ExportProgress)
+            assert f"Exported: {len(expected)} users written to users-view.json." in _toasts(app)
+
+            await pilot.press("i")
+            prompt = app.screen.query_one("#path-input", Input)
+            assert prompt.value == "./users-view.json"  # the newest export is offered
+            await pilot.press("enter")
+            await settle(app, pilot)
+            review = app.screen
+            assert isinstance(review, ImportReview)
+            assert f"0 to add, 0 to update, {len(expected)} unchanged, 0 refused" in screen_text(
+                app
+            )
+            assert review.query_one("#import-all", Button).disabled
+            await pilot.press("a")  # nothing to apply: does nothing
+            await settle(app, pilot)
+            assert app.screen is review
+            await pilot.press("escape")
+            await settle(app, pilot)
+    assert offenders == []
+    exported = json.loads((tmp_path / "users-view.json").read_text(encoding="utf-8"))
+    assert [row["email"] for row in exported] == expected
+    assert "password_hash" not in exported[0]
+    assert "$argon2" not in (tmp_path / "users-view.json").read_text(encoding="utf-8")
+    assert list(db.users.stream(PageRequest())) == users
+    assert _audit_count(db) == entries
+
+
+async def test_escape_cancels_an_export_and_leaves_no_file(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data.transfer, "PROGRESS_EVERY", 5)
+    release = threading.Event()
+    counting = db.users.count
+
+    def held_count(*args: Any) -> int:
+        release.wait(10)
+        return counting(*args)
+
+    monkeypatch.setattr(db.users, "count", held_count)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("x")
+        app.screen.query_one("#path-input", Input).value = "users.csv"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportProgress))
+        assert "Counting the rows" in screen_text(app)
+        await pilot.press("escape")
+        release.set()
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ExportProgress)
+        assert "Not exported: Export cancelled: no file written." in _toasts(app)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("console.db")) == []
+
+
+async def test_import_review_lists_refused_rows_and_applies_the_valid_ones_on_request(
+    db: Database, tmp_path: Path
+) -> None:
+    first, second = list(db.products.stream(PageRequest(limit=2)))[:2]
+    (tmp_path / "prices.csv").write_text(
+        "sku,name,price\n"
+        f"{first.sku},{first.name},123.45\n"
+        f"{second.sku},{second.name},1,5\n"
+        "NEW-1,,2.00\n",
+        encoding="utf-8",
+    )
+    entries = _audit_count(db)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "i")
+        await settle(app, pilot)
+        prompt = app.screen.query_one("#path-input", Input)
+        prompt.value = "nope.csv"
+        await pilot.press("enter")
+        assert "there is no such file" in screen_text(app)
+        prompt.value = "prices.csv"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        review = app.screen
+        assert isinstance(review, ImportReview), _toasts(app)
+        text = screen_text(app)
+        assert "0 to add, 1 to update, 0 unchanged, 2 refused" in text
+        assert "line 3: row: has 4 cells but the header names 3 columns" in text
+        assert "line 4: name:" in text
+        assert review.query_one("#import-all", Button).disabled
+        await pilot.press("a")  # refused rows: apply all does nothing
+        await settle(app, pilot)
+        assert app.screen is review
+        assert db.products.get(first.id) == first
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ImportReview)
+        assert (
+            "Imported: 0 products added, 1 updated, 0 unchanged. 2 refused rows left out."
+            in _toasts(app)
+        )
+        assert table(app).cursor_record.price == first.price.__class__("123.45")
+    assert str(db.products.get(first.id).price) == "123.45"
+    assert db.products.get(second.id) == second
+    assert _audit_count(db) == entries + 2  # the update and the import itself
+
+
+async def test_a_file_the_import_cannot_read_is_named_with_the_reason(
+    db: Database, tmp_path: Path
+) -> None:
+    (tmp_path / "users.csv").write_text("mail,name\nx@example.com,X\n", encoding="utf-8")
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("i", "enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ImportReview)
+        assert _toasts(app)[-1].startswith("Not imported: ./users.csv: unknown column 'mail'")
+
+
+async def test_read_only_console_exports_but_offers_no_import(db: Database) -> None:
+    app = console(db, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("i")
+        assert not isinstance(app.screen, PathPrompt)
+        await pilot.press("x")
+        assert isinstance(app.screen, PathPrompt)

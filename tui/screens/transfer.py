@@ -1,0 +1,473 @@
+"""Export and import from the console: a path prompt, an export with a progress bar, and
+the review of an import's dry run before anything is written.
+
+The dialogs run their file and database work in thread workers that call one data-core
+operation each (`data.transfer.export_file`, `data.transfer.import_records`); what they
+learn comes back as messages. Stored text (keys, reasons) is shown through `tui.text`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, TextIO
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, ProgressBar, Static
+from textual.worker import Worker, WorkerState
+
+from data.records import ImportReport, PageRequest
+from tui.screens.dialogs import Dialog, key_button, wrapping
+from tui.text import safe, visible
+from tui.views import ViewSpec
+from tui.workers import ReportsWorkerFailures
+
+if TYPE_CHECKING:
+    from data.actor import Actor
+    from data.database import Database
+
+# A review lists at most this many refused reasons; the CLI's --dry-run lists every one.
+REVIEW_LIMIT = 1000
+PathCheck = Callable[[str], str | None]
+
+
+def local_now() -> datetime:
+    """The local time that stamps a default export name (tests fix it)."""
+    return datetime.now()
+
+
+def export_default(view: ViewSpec) -> str:
+    """``./users-20260102-030405.csv``: a new file in the current directory."""
+    return f"./{view.key}-{local_now():%Y%m%d-%H%M%S}.csv"
+
+
+def import_default(view: ViewSpec) -> str:
+    """The newest export of these records in the current directory, else ``./users.csv``."""
+    found = [
+        path
+        for pattern in (f"{view.key}*.csv", f"{view.key}*.json")
+        for path in Path.cwd().glob(pattern)
+        if path.is_file()
+    ]
+    if not found:
+        return f"./{view.key}.csv"
+    newest = max(found, key=lambda path: (path.stat().st_mtime, path.name))
+    return f"./{newest.name}"
+
+
+def _format_problem(path: str) -> str | None:
+    if Path(path).suffix.lower() not in (".csv", ".json"):
+        return "the name must end in .csv or .json (that is the format)"
+    return None
+
+
+def export_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be exported to, or None."""
+    if not path:
+        return "type a file name"
+    target = Path(path).expanduser()
+    if target.is_dir():
+        return "that is a folder; add a file name"
+    if not target.parent.is_dir():
+        return f"there is no folder {str(target.parent)!r}"
+    return _format_problem(path)
+
+
+def import_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be imported from, or None."""
+    if not path:
+        return "type a file name"
+    target = Path(path).expanduser()
+    if not target.is_file():
+        return "there is no such file"
+    return _format_problem(path)
+
+
+class PathPrompt(Dialog[str | None]):
+    """A file name, typed or accepted as offered; returns it, or None on Escape."""
+
+    DEFAULT_CSS = """
+    PathPrompt #path-error {
+        color: $error;
+        height: auto;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="path.cancel"),
+    ]
+
+    def __init__(
+        self, title: str, hint: str, default: str, *, check: PathCheck, confirm: str
+    ) -> None:
+        super().__init__(title)
+        self.hint = hint
+        self.default = default
+        self.check = check
+        self.confirm = confirm
+
+    def compose_body(self) -> ComposeResult:
+        """What the file is for, the name, and why it will not do (if it will not)."""
+        yield Static(wrapping(self.hint), id="path-hint")
+        yield Input(value=self.default, id="path-input", select_on_focus=False)
+        yield Static(id="path-error")
+
+    def compose_buttons(self) -> ComposeResult:
+        """Go ahead, or cancel."""
+        yield key_button(self.confirm, "enter", "submit", variant="primary", id="path-ok")
+        yield key_button("Cancel", "esc", "dismiss(None)", id="path-cancel")
+
+    def on_mount(self) -> None:
+        """The keyboard goes to the name, at its end."""
+        self.query_one("#path-input", Input).focus()
+
+    @on(Input.Submitted, "#path-input")
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        """Return the name if it will do; else say why under it."""
+        path = self.query_one("#path-input", Input).value.strip()
+        problem = self.check(path)
+        if problem is not None:
+            self.query_one("#path-error", Static).update(safe(problem))
+            return
+        self.dismiss(path)
+
+
+class ExportCancelled(Exception):
+    """Escape during an export: the data core's export stops and removes its file."""
+
+
+class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
+    """Writes the view's rows to a file with a progress bar; returns the count, or None if
+    cancelled (Escape) or failed. The file appears only once complete."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel export", id="export.cancel"),
+    ]
+
+    class Advanced(Message):
+        """``written`` rows of ``total`` are in the file."""
+
+        def __init__(self, written: int, total: int) -> None:
+            super().__init__()
+            self.written = written
+            self.total = total
+
+    class Finished(Message):
+        """The export ended: ``count`` rows, None if cancelled; ``problem`` if it failed."""
+
+        def __init__(self, count: int | None, problem: str | None = None) -> None:
+            super().__init__()
+            self.count = count
+            self.problem = problem
+
+    def __init__(self, view: ViewSpec, db: Database, request: PageRequest, path: str) -> None:
+        super().__init__(f"Exporting {view.names.plural} to {path}")
+        self.view = view
+        self.db = db
+        self.request = request
+        self.path = path
+        self._stop = threading.Event()
+
+    def compose_body(self) -> ComposeResult:
+        """The bar and a line saying how far it is."""
+        yield ProgressBar(total=None, show_eta=False, id="export-bar")
+        yield Static("Counting the rows…", id="export-status")
+
+    def compose_buttons(self) -> ComposeResult:
+        """Cancel only: the export ends by itself."""
+        yield key_button("Cancel", "esc", "cancel", id="export-cancel")
+
+    def on_mount(self) -> None:
+        """Start at once."""
+        self._export()
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export(self) -> None:
+        from data.transfer import detect_format, export_file
+
+        table = self.view.table(self.db)
+        total = table.count(self.request.search, self.request.filters)
+        self.post_message(self.Advanced(0, total))
+
+        def advanced(written: int) -> None:
+            if self._stop.is_set():
+                raise ExportCancelled
+            self.post_message(self.Advanced(written, total))
+
+        path = Path(self.path).expanduser()
+        try:
+            count = export_file(
+                self.db,
+                self.view.names.entity,
+                path,
+                fmt=detect_format(self.path),
+                request=self.request,
+                progress=advanced,
+            )
+        except ExportCancelled:
+            self.post_message(self.Finished(None))
+            return
+        except OSError as error:  # a full disk, a folder without write permission
+            self.post_message(self.Finished(None, f"{error.strerror or error}: {self.path}"))
+            return
+        self.post_message(self.Finished(count))
+
+    @on(Advanced)
+    def _advanced(self, message: Advanced) -> None:
+        total = max(message.total, message.written)
+        self.query_one("#export-bar", ProgressBar).update(total=total, progress=message.written)
+        plural = self.view.names.plural
+        status = f"{message.written:,} of {total:,} {plural} written"
+        if self._stop.is_set():
+            status += " · cancelling…"
+        self.query_one("#export-status", Static).update(status)
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        if message.problem is not None:
+            self.notify(
+                visible(message.problem), title="Not exported", severity="error", markup=False
+            )
+        self.dismiss(message.count)
+
+    def action_cancel(self) -> None:
+        """Stop at the next batch of rows; the partial file is removed."""
+        self._stop.set()
+        self.query_one("#export-status", Static).update("Cancelling…")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failure is reported by the app (a toast); the dialog closes."""
+        super().on_worker_state_changed(event)
+        if event.state == WorkerState.ERROR:
+            self.dismiss(None)
+
+
+class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
+    """The dry run's verdict; then apply all (nothing refused), apply the valid rows only
+    (the admin's choice), or cancel. Returns the applied import's report, or None."""
+
+    DEFAULT_CSS = """
+    ImportReview #import-refused {
+        height: auto;
+        max-height: 10;
+        border: round $error;
+        padding: 0 1;
+    }
+    ImportReview #import-bar {
+        margin-top: 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "apply(False)", "Apply all", id="import.apply_all"),
+        Binding("v", "apply(True)", "Apply valid rows", id="import.apply_valid"),
+        Binding("escape", "cancel", "Cancel", id="import.cancel"),
+    ]
+
+    class Applied(Message):
+        """The import ran; ``report`` says what it wrote."""
+
+        def __init__(self, report: ImportReport) -> None:
+            super().__init__()
+            self.report = report
+
+    def __init__(
+        self,
+        view: ViewSpec,
+        db: Database,
+        actor: Actor,
+        path: str,
+        report: ImportReport,
+    ) -> None:
+        super().__init__(f"Import {path} into {view.names.plural}?")
+        self.view = view
+        self.db = db
+        self.actor = actor
+        self.path = path
+        self.report = report
+        self.applying = False
+
+    @property
+    def changes(self) -> int:
+        """Rows the import would write."""
+        return self.report.count("add") + self.report.count("update")
+
+    def compose_body(self) -> ComposeResult:
+        """Counts, then every refused row's line, field and reason."""
+        yield Static(self._summary(), id="import-summary")
+        refused = self.report.refused
+        if refused:
+            with VerticalScroll(id="import-refused"):
+                yield Static(self._refusals(), id="import-refusals")
+        bar = ProgressBar(total=None, show_eta=False, id="import-bar")
+        bar.display = False  # shown while the import is applied
+        yield bar
+
+    def _summary(self) -> Text:
+        report, unit = self.report, self._unit
+        text = Text("Dry run, nothing written yet:\n", style="bold")
+        counts = (
+            ("add", "to add"),
+            ("update", "to update"),
+            ("unchanged", "unchanged"),
+            ("refused", "refused"),
+        )
+        text.append(", ".join(f"{report.count(o):,} {label}" for o, label in counts))
+        key = "email" if self.view.key == "users" else "SKU"
+        text.append(f" (matched by {key}).\n")
+        if report.refused:
+            valid = f" v applies the {self.changes:,} valid changes only." if self.changes else ""
+            text.append(
+                f"Nothing can be applied as a whole while a {unit} is refused.{valid}",
+                style="bold",
+            )
+        elif self.changes:
+            text.append(f"a applies the {self.changes:,} changes in one transaction.")
+        else:
+            text.append("Nothing to change: the stored records already say this.")
+        return text
+
+    @property
+    def _unit(self) -> str:
+        return "object" if Path(self.path).suffix.lower() == ".json" else "line"
+
+    def _refusals(self) -> Text:
+        lines = []
+        reasons = [
+            (row, field, reason)
+            for row in self.report.refused
+            for field, reason in row.errors.items()
+        ]
+        for row, field, reason in reasons[:REVIEW_LIMIT]:
+            lines.append(safe(f"{self._unit} {row.line}: {field}: {reason}"))
+        if len(reasons) > REVIEW_LIMIT:
+            more = len(reasons) - REVIEW_LIMIT
+            lines.append(Text(f"… and {more:,} more (accessguard import --dry-run lists all)"))
+        return Text("\n").join(lines)
+
+    def compose_buttons(self) -> ComposeResult:
+        """Apply all (only when nothing is refused), apply the valid rows, cancel."""
+        yield key_button("Apply all", "a", "apply(False)", variant="primary", id="import-all")
+        if self.report.refused:
+            yield key_button(
+                "Apply valid rows", "v", "apply(True)", variant="warning", id="import-valid"
+            )
+        yield key_button("Cancel", "esc", "cancel", id="import-cancel")
+
+    def on_mount(self) -> None:
+        """Disable what cannot be done; focus the refusals (to scroll) or the safe way out."""
+        self._enable()
+        if self.report.refused:
+            self.query_one("#import-refused").focus()
+        else:
+            self.query_one("#import-all" if self.changes else "#import-cancel").focus()
+
+    def _enable(self) -> None:
+        self.query_one("#import-all", Button).disabled = not self._can_apply(valid_only=False)
+        for button in self.query("#import-valid").results(Button):
+            button.disabled = not self._can_apply(valid_only=True)
+        self.query_one("#import-cancel", Button).disabled = self.applying
+
+    def _can_apply(self, *, valid_only: bool) -> bool:
+        if self.applying or not self.changes:
+            return False
+        return bool(self.report.refused) == valid_only
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Apply all only with nothing refused; apply valid rows only with some refused;
+        nothing while the import is being applied."""
+        if action == "apply":
+            valid_only = bool(parameters and parameters[0])
+            if valid_only and not self.report.refused:
+                return False
+            return True if self._can_apply(valid_only=valid_only) else None
+        if action == "cancel":
+            return None if self.applying else True
+        return True
+
+    def action_cancel(self) -> None:
+        """Close without writing."""
+        self.dismiss(None)
+
+    def action_apply(self, valid_only: bool) -> None:
+        """Apply in one transaction, showing that it runs."""
+        if not self._can_apply(valid_only=valid_only):
+            return
+        self.applying = True
+        self._enable()
+        self.refresh_bindings()
+        self.query_one("#import-bar").display = True
+        count = self.report.count("add") + self.report.count("update")
+        self.query_one("#import-summary", Static).update(
+            f"Applying {count:,} changes in one transaction…"
+        )
+        self._apply(valid_only)
+
+    @work(thread=True, exclusive=True, group="import", exit_on_error=False)
+    def _apply(self, valid_only: bool) -> None:
+        from data.transfer import detect_format, import_records
+
+        with open_import(self.path) as source:
+            report = import_records(
+                self.db,
+                self.view.names.entity,
+                source,
+                fmt=detect_format(self.path),
+                actor=self.actor,
+                dry_run=False,
+                valid_only=valid_only,
+            )
+        self.post_message(self.Applied(report))
+
+    @on(Applied)
+    def _applied(self, message: Applied) -> None:
+        self.dismiss(message.report)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failure (a conflict, the database gone) is reported by the app; nothing was
+        written, and the dialog closes."""
+        super().on_worker_state_changed(event)
+        if event.state == WorkerState.ERROR:
+            self.dismiss(None)
+
+
+def import_outcome(view: ViewSpec, report: ImportReport) -> tuple[str, str]:
+    """The toast after an import: its title and text."""
+    plural = view.names.plural
+    added, updated = report.count("add"), report.count("update")
+    refused = len(report.refused)
+    if not report.applied:
+        return "Not imported", f"Nothing imported: {refused:,} rows refused (the file changed?)."
+    unchanged = report.count("unchanged")
+    text = f"{added:,} {plural} added, {updated:,} updated, {unchanged:,} unchanged."
+    if refused:
+        text += f" {refused:,} refused rows left out."
+    return "Imported", text
+
+
+def open_import(path: str) -> TextIO:
+    """Open ``path`` for import: text, a spreadsheet's byte-order mark dropped."""
+    return open(Path(path).expanduser(), encoding="utf-8-sig", newline="")
+
+
+__all__ = [
+    "ExportProgress",
+    "ImportReview",
+    "PathPrompt",
+    "export_default",
+    "export_path_problem",
+    "import_default",
+    "import_outcome",
+    "import_path_problem",
+    "open_import",
+]
