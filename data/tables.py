@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
@@ -180,9 +181,7 @@ class RecordTable(Generic[ModelT, RecordT]):
                                 session,
                                 self.spec,
                                 obj,
-                                lambda obj=obj, values=values: self.spec.assign_values(
-                                    session, obj, values
-                                ),
+                                partial(self.spec.assign_values, session, obj, values),
                                 actor=actor,
                                 batch=batch,
                             )

@@ -173,3 +173,14 @@ def test_read_only(snap_compare: Compare, snap_db: Database, size: tuple[int, in
         assert snap_compare(app_for(reader, read_only=True), terminal_size=size, run_before=still())
     finally:
         reader.dispose()
+
+
+@pytest.mark.parametrize("name", ["highlighted_cells", "review_dialog"])
+def test_staged_quick_edits(snap_compare: Compare, snap_db: Database, name: str) -> None:
+    """Three cells staged across rows and columns; then ctrl+s shows the review."""
+    presses = ["2", "l", "l", "l", "l", "f2", "ctrl+u", "4", "2", "enter", "j", "j", "h"]
+    presses += ["f2", "ctrl+u", "9", ".", "9", "9", "enter", "j", "l", "f2", "ctrl+u", "7"]
+    presses += ["enter", "j"]
+    if name == "review_dialog":
+        presses.append("ctrl+s")
+    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys(*presses)))
