@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
@@ -27,7 +28,7 @@ from data.trail import (
     snapshot_values,
     write_entry,
 )
-from data.translate import StaleWrite
+from data.translate import StaleWrite, translate_errors
 from data.unit import reading, writing
 from data.validation import validate_fields
 from models import AuditEntry, Base
@@ -138,6 +139,77 @@ class RecordTable(Generic[ModelT, RecordT]):
                 return self.require(session=session, record_id=record_id)
         except StaleWrite:
             raise self.conflict(record_id) from None
+
+    def update_many(
+        self,
+        changes: Sequence[tuple[int, int, Mapping[str, Any]]],
+        *,
+        actor: Actor,
+    ) -> list[RecordT]:
+        """Apply every ``(id, expected_version, fields)`` in one transaction: all or none.
+
+        Each record is changed and audited as `update` would (one batch, so one undo
+        reverts them all). If any record moved on since it was read, or any value is
+        refused, nothing is saved, and the error names the record: an `Invalid` keys each
+        reason by ``"<entity> <id>, <field>"``. Returns the records as saved, in order.
+        """
+        ids = [record_id for record_id, _version, _fields in changes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each record may appear only once; merge its fields first")
+        clean: dict[int, dict[str, Any]] = {}
+        errors: dict[str, str] = {}
+        for record_id, _version, fields in changes:
+            try:
+                clean[record_id] = validate_fields(self.spec.validators, fields)
+            except Invalid as refused:
+                errors.update(self._per_record(record_id, refused))
+        if errors:
+            raise Invalid(errors)
+        versions = {record_id: version for record_id, version, _fields in changes}
+        batch = new_batch()
+        try:
+            with writing(self._sessions) as session:
+                # Locked in id order, as `delete_many` does, so overlapping writers queue.
+                for record_id in sorted(versions):
+                    obj = self.lock_for_write(
+                        session=session, record_id=record_id, expected_version=versions[record_id]
+                    )
+                    values = clean[record_id]
+                    try:
+                        with translate_errors():
+                            audited_change(
+                                session,
+                                self.spec,
+                                obj,
+                                partial(self.spec.assign_values, session, obj, values),
+                                actor=actor,
+                                batch=batch,
+                            )
+                    except Invalid as refused:
+                        raise Invalid(self._per_record(record_id, refused)) from None
+                return [self.require(session=session, record_id=record_id) for record_id in ids]
+        except Conflict as moved_on:
+            if len(changes) == 1:
+                raise
+            raise Conflict(
+                f"{moved_on.message} None of the {len(changes)} {self.spec.plural} were "
+                "saved; your edits are kept.",
+                current=moved_on.current,
+            ) from None
+        except StaleWrite:
+            if len(changes) == 1:
+                raise self.conflict(ids[0]) from None
+            raise Conflict(
+                f"One of the {len(changes)} {self.spec.plural} changed while saving; "
+                "nothing was saved. Reload and try again.",
+                current=None,
+            ) from None
+
+    def _per_record(self, record_id: int, refused: Invalid) -> dict[str, str]:
+        """``refused``'s reasons keyed by record and field: ``product 7, stock``."""
+        return {
+            f"{self.spec.entity} {record_id}, {name}": why for name, why in refused.errors.items()
+        }
 
     def delete(self, record_id: int, *, expected_version: int, actor: Actor) -> None:
         """Delete the record if it is still at ``expected_version``, else `Conflict`."""

@@ -226,3 +226,14 @@ def test_import_review_with_a_refused_row(
     assert snap_compare(
         app_for(snap_db), terminal_size=(80, 24), run_before=still(keys("2", "i", "enter"))
     )
+
+
+@pytest.mark.parametrize("name", ["highlighted_cells", "review_dialog"])
+def test_staged_quick_edits(snap_compare: Compare, snap_db: Database, name: str) -> None:
+    """Three cells staged across rows and columns; then ctrl+s shows the review."""
+    presses = ["2", "l", "l", "l", "l", "f2", "ctrl+u", "4", "2", "enter", "j", "j", "h"]
+    presses += ["f2", "ctrl+u", "9", ".", "9", "9", "enter", "j", "l", "f2", "ctrl+u", "7"]
+    presses += ["enter", "j"]
+    if name == "review_dialog":
+        presses.append("ctrl+s")
+    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys(*presses)))

@@ -28,8 +28,8 @@ from textual.worker import Worker, get_current_worker
 from data.actor import Actor
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
-from tui.screens.dialogs import HelpScreen
-from tui.screens.records import AuditScreen, RecordScreen, TableScreen
+from tui.screens.dialogs import ConfirmDialog, HelpScreen
+from tui.screens.records import SCREENS, AuditScreen, RecordScreen, TableScreen
 from tui.text import visible
 from tui.views import PRODUCTS_VIEW, USERS_VIEW
 from tui.workers import ReportsWorkerFailures
@@ -124,6 +124,11 @@ class ConsoleOptions:
 OUTSIDE_FORMS = frozenset({"switch", "undo", "quit", "help"})
 
 Progress = Callable[[str], None]
+
+# Mode -> the screen's title, as the status line names it.
+SCREEN_TITLES = tuple(
+    zip(("users", "products", "audit"), (t for _k, _l, t in SCREENS), strict=True)
+)
 
 
 @dataclass(frozen=True)
@@ -339,9 +344,51 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             )
 
     def action_switch(self, mode: str) -> None:
-        """Show the Users, Products or Audit screen."""
-        if self.current_mode != mode:
-            self.switch_mode(mode)
+        """Show the Users, Products or Audit screen (asking first if edits are staged)."""
+        if self.current_mode == mode:
+            return
+        screen = self.screen
+        if isinstance(screen, RecordScreen) and screen.staged:
+            title = dict(SCREEN_TITLES)[mode]
+
+            def leave() -> None:
+                screen.drop_staged()
+                self.switch_mode(mode)
+
+            self._ask_to_drop_staged(screen, f"Drop them and go to {title}?", leave)
+            return
+        self.switch_mode(mode)
+
+    async def action_quit(self) -> None:
+        """Quit (asking first if edits are staged: they were never saved)."""
+        screen = self.screen
+        if isinstance(screen, RecordScreen) and screen.staged:
+            self._ask_to_drop_staged(screen, "Drop them and quit?", self.exit)
+            return
+        self.exit()
+
+    def _ask_to_drop_staged(
+        self, screen: RecordScreen, question: str, then: Callable[[], None]
+    ) -> None:
+        """Run ``then`` only if the admin agrees to lose the staged edits; n or Escape
+        keeps them (and the screen)."""
+        count = len(screen.staged)
+        edits = "edit" if count == 1 else "edits"
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.push_screen(
+            ConfirmDialog(
+                "Unsaved staged edits",
+                f"{count} staged {edits} to {screen.view.names.plural} have not been saved "
+                f"(ctrl+s reviews and saves them). {question}",
+                confirm_label="Drop",
+                danger=True,
+            ),
+            decided,
+        )
 
     def action_help(self) -> None:
         """Every key that works on this screen, with what it does."""

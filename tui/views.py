@@ -44,6 +44,8 @@ class ColumnSpec:
 
     ``width`` is the least it gets (all columns fit 80 cells at their least); spare room
     is shared out by ``grow`` weight. ``sort`` is the data layer's sort key, or None.
+    ``field`` names the form field a quick edit (F2) of the cell sets, or None where the
+    column cannot be edited in place (ids, times, passwords).
     """
 
     key: str
@@ -53,6 +55,7 @@ class ColumnSpec:
     align: Align = "left"
     sort: str | None = None
     grow: int = 0
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ class ViewSpec:
         """``user 12 <ana@example.com>``: how messages name a record."""
         return self.entity.describe(record)
 
+    def field(self, name: str) -> FieldSpec:
+        """The form field called ``name``."""
+        return next(field for field in self.fields if field.name == name)
+
 
 def _column(
     key: str, title: str, width: int, *, align: Align = "left", **kwargs: Any
@@ -108,7 +115,8 @@ def _column(
     render = kwargs.pop("render", lambda record: str(getattr(record, key)))
     sortable = kwargs.pop("sortable", True)
     grow = kwargs.pop("grow", 0)
-    return ColumnSpec(key, title, width, render, align, key if sortable else None, grow)
+    field = kwargs.pop("field", None)
+    return ColumnSpec(key, title, width, render, align, key if sortable else None, grow, field)
 
 
 def _roles() -> tuple[str, ...]:
@@ -132,10 +140,10 @@ USERS_VIEW = ViewSpec(
     names=USER_NAMES,
     columns=(
         _column("id", "ID", 7, align="right"),
-        _column("name", "Name", 18, grow=2),
-        _column("email", "Email", 26, grow=3),
-        _column("role", "Role", 6),
-        _column("is_active", "Active", 6, render=lambda r: yes_no(r.is_active)),
+        _column("name", "Name", 18, grow=2, field="name"),
+        _column("email", "Email", 26, grow=3, field="email"),
+        _column("role", "Role", 6, field="role"),
+        _column("is_active", "Active", 6, render=lambda r: yes_no(r.is_active), field="is_active"),
         _column(
             "has_password",
             "Pass",
@@ -161,11 +169,11 @@ PRODUCTS_VIEW = ViewSpec(
     names=PRODUCT_NAMES,
     columns=(
         _column("id", "ID", 7, align="right"),
-        _column("sku", "SKU", 10, grow=1),
-        _column("name", "Name", 14, grow=3),
-        _column("price", "Price", 11, align="right"),
-        _column("stock", "Stock", 6, align="right"),
-        _column("is_active", "Active", 6, render=lambda r: yes_no(r.is_active)),
+        _column("sku", "SKU", 10, grow=1, field="sku"),
+        _column("name", "Name", 14, grow=3, field="name"),
+        _column("price", "Price", 11, align="right", field="price"),
+        _column("stock", "Stock", 6, align="right", field="stock"),
+        _column("is_active", "Active", 6, render=lambda r: yes_no(r.is_active), field="is_active"),
         _column(
             "owner_email",
             "Owner",
@@ -173,6 +181,7 @@ PRODUCTS_VIEW = ViewSpec(
             render=lambda r: r.owner_email or "-",
             sortable=False,
             grow=2,
+            field="owner",
         ),
     ),
     fields=(

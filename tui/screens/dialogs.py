@@ -28,6 +28,7 @@ from data.records import AuditRecord
 from tui.text import safe, visible
 from tui.views import ViewSpec, timestamp
 from tui.widgets.footer import Footer
+from tui.widgets.quick_edit import StagedEdit
 
 if TYPE_CHECKING:
     from data.validation import Validator as DataValidator
@@ -447,6 +448,75 @@ class AuditEntryDialog(Dialog[None]):
         self.query_one("#audit-scroll").focus()
 
 
+class StagedEditsDialog(Dialog[bool]):
+    """The review of staged quick edits: each record, each field old → new, and the count.
+
+    Yes commits them all in one transaction; no (or Escape) keeps them staged.
+    """
+
+    DEFAULT_CSS = """
+    StagedEditsDialog .staged--record {
+        text-style: bold;
+    }
+    StagedEditsDialog .staged--change {
+        padding-left: 2;
+    }
+    StagedEditsDialog #staged-count {
+        margin-top: 1;
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "dismiss(True)", "Commit", id="staged_review.commit"),
+        Binding("ctrl+s", "dismiss(True)", "Commit", show=False, id="staged_review.commit_s"),
+        Binding("n", "dismiss(False)", "Keep staged", id="staged_review.keep"),
+        Binding("escape", "dismiss(False)", "Keep staged", show=False, id="staged_review.cancel"),
+    ]
+
+    def __init__(self, edits: Sequence[StagedEdit], plural: str) -> None:
+        records = len({edit.record_id for edit in edits})
+        edit_word = "edit" if len(edits) == 1 else "edits"
+        super().__init__(f"Commit {len(edits)} staged {edit_word} to {records} {plural}?")
+        self.edits = tuple(edits)
+        self.records = records
+        self.plural = plural
+
+    def compose_body(self) -> ComposeResult:
+        """Record by record, in the order first staged; then what committing means."""
+        by_record: dict[int, list[StagedEdit]] = {}
+        for edit in self.edits:
+            by_record.setdefault(edit.record_id, []).append(edit)
+        with VerticalScroll(classes="dialog--scroll", id="staged-scroll"):
+            for edits in by_record.values():
+                yield Static(cell(edits[0].label), classes="staged--record")
+                for edit in edits:
+                    line = Text.assemble((visible(edit.title), "bold"), ": ")
+                    line.append(visible(edit.old))
+                    line.append(" → ")
+                    line.append(visible(edit.new), style="bold")
+                    line.no_wrap = True
+                    line.overflow = "ellipsis"
+                    yield Static(line, classes="staged--change")
+        edit_word = "edit" if len(self.edits) == 1 else "edits"
+        yield Static(
+            Text(
+                f"{len(self.edits)} {edit_word} to {self.records} {self.plural}, saved in one "
+                "transaction: all of them or none. u undoes them afterwards."
+            ),
+            id="staged-count",
+        )
+
+    def compose_buttons(self) -> ComposeResult:
+        """Commit, or keep them staged."""
+        yield key_button("Commit", "y", "dismiss(True)", variant="primary", id="staged-commit")
+        yield key_button("Keep staged", "n", "dismiss(False)", id="staged-keep")
+
+    def on_mount(self) -> None:
+        """Arrow keys scroll a long review."""
+        self.query_one("#staged-scroll").focus()
+
+
 class HelpScreen(Dialog[None]):
     """Every key of a screen with what it does; the caller reads them from its bindings."""
 
@@ -494,6 +564,7 @@ __all__ = [
     "HelpScreen",
     "PasswordDialog",
     "Resolution",
+    "StagedEditsDialog",
     "key_button",
     "shown",
 ]

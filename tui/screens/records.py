@@ -26,10 +26,11 @@ from textual.widgets import Input, Static
 
 from data.errors import Invalid
 from data.records import AuditRecord, ImportReport, PageRequest
-from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
+from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, StagedEditsDialog
 from tui.text import safe, visible
-from tui.views import AUDIT_COLUMNS, ViewSpec
+from tui.views import AUDIT_COLUMNS, ColumnSpec, ViewSpec
 from tui.widgets.footer import Footer
+from tui.widgets.quick_edit import QuickEditor, StagedEdit
 from tui.widgets.record_table import Query, RecordTable
 from tui.widgets.stored_text import StoredTextInput
 from tui.workers import ReportsWorkerFailures
@@ -39,7 +40,21 @@ if TYPE_CHECKING:
 
 SEARCH_DEBOUNCE_S = 0.25
 # Actions that change data: hidden (and refused) when the console is read-only.
-WRITE_ACTIONS = frozenset({"new", "edit", "delete", "mark", "delete_marked", "import"})
+WRITE_ACTIONS = frozenset(
+    {
+        "new",
+        "edit",
+        "delete",
+        "mark",
+        "delete_marked",
+        "import",
+        "quick_edit",
+        "review_staged",
+        "unstage",
+    }
+)
+# Keys that need staged edits, and sleep while a cell is being edited.
+STAGED_ACTIONS = frozenset({"review_staged", "unstage"})
 
 
 # (key, tab label, the screen's title)
@@ -108,8 +123,13 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         yield StatusLine(id="status-line")
         yield StoredTextInput(placeholder=self.search_hint(), id="search", classes="hidden")
         yield self.make_table()
+        yield from self.compose_under_table()
         yield Static(id="position-line")
         yield Footer()
+
+    def compose_under_table(self) -> ComposeResult:
+        """What a screen shows between its table and the position line."""
+        yield from ()
 
     def search_hint(self) -> str:
         """Placeholder of the search box."""
@@ -224,7 +244,18 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
             parts.append(f"search “{table.query_state.search}” (Esc clears)")
         if table.marked:
             parts.append(f"{len(table.marked)} marked (D deletes)")
+        parts.extend(self.position_notes())
         return "  ·  ".join(parts)
+
+    def position_notes(self) -> list[str]:
+        """More for the bottom line, from the screen (staged edits)."""
+        return []
+
+    def show_position(self) -> None:
+        """Redraw the bottom line now (something it shows changed, not the table)."""
+        self.query_one("#position-line", Static).update(
+            safe(self.position_text(self.table)), layout=False
+        )
 
 
 class RecordScreen(TableScreen):
@@ -238,6 +269,9 @@ class RecordScreen(TableScreen):
         Binding("D", "delete_marked", "Delete marked", show=False, id="records.delete_marked"),
         Binding("x", "export", "Export", show=False, id="records.export"),
         Binding("i", "import", "Import", show=False, id="records.import"),
+        Binding("f2", "quick_edit", "Edit cell", show=False, id="records.quick_edit"),
+        Binding("ctrl+s", "review_staged", "Review edits", id="records.review_staged"),
+        Binding("ctrl+z", "unstage", "Unstage", id="records.unstage"),
     ]
 
     class DeleteChecked(Message):
@@ -254,6 +288,14 @@ class RecordScreen(TableScreen):
             self.targets = targets
             self.label = label
             self.consequence = consequence
+
+    class StagedSaved(Message):
+        """The staged edits were committed, ``edits`` of them to ``records`` records."""
+
+        def __init__(self, edits: int, records: int) -> None:
+            super().__init__()
+            self.edits = edits
+            self.records = records
 
     class Deleted(Message):
         """Records were deleted."""
@@ -276,6 +318,10 @@ class RecordScreen(TableScreen):
         super().__init__(id=f"{view.key}-screen")
         self.view = view
         self.title_text = view.title
+        # (record id, field) -> its staged edit, in the order staged (ctrl+z drops the last).
+        self.staged: dict[tuple[int, str], StagedEdit] = {}
+        # The record and column F2 opened, while the editor is open.
+        self._editing: tuple[Any, ColumnSpec] | None = None
 
     def make_table(self) -> RecordTable:
         """A table of this view's records, read through the data core's record table."""
@@ -302,6 +348,10 @@ class RecordScreen(TableScreen):
         (item,) = json.loads(out.getvalue())
         return json.dumps(item, ensure_ascii=False, indent=2)
 
+    def compose_under_table(self) -> ComposeResult:
+        """The quick editor's bar (hidden until F2)."""
+        yield QuickEditor(id="quick-edit")
+
     def search_hint(self) -> str:
         """Which fields the search looks in."""
         names = " or ".join(self.view.names.search_fields)
@@ -315,6 +365,8 @@ class RecordScreen(TableScreen):
         if action not in WRITE_ACTIONS:
             return True
         if self.console.read_only:
+            return False
+        if action in STAGED_ACTIONS and (not self.staged or self._editing is not None):
             return False
         return True if self.console.is_open else None
 
@@ -356,6 +408,165 @@ class RecordScreen(TableScreen):
             self.table.go_to_last(keep_id=saved.id)  # the newest id sorts last
         else:
             self.table.reload(keep_id=saved.id)
+
+    # Quick edits: F2 stages one cell, ctrl+s reviews and commits them all, ctrl+z drops one
+
+    @property
+    def editor(self) -> QuickEditor:
+        """The quick editor's bar."""
+        return self.query_one(QuickEditor)
+
+    def action_quick_edit(self) -> None:
+        """Edit the cell under the cursors in place (the bar under the table)."""
+        record = self.table.cursor_record
+        if record is None:
+            return
+        column = self.table.cursor_column_spec
+        if column.field is None:
+            self.notify(
+                f"{column.title} cannot be edited in place: h / l choose another column.",
+                severity="warning",
+                timeout=4,
+            )
+            return
+        staged = self.staged.get((record.id, column.field))
+        value = (
+            staged.raw
+            if staged is not None
+            else _as_text(self.view.field(column.field).initial(record))
+        )
+        self._editing = (record, column)
+        self.editor.open(f"{column.title} of {self.view.label(record)}", value)
+        self.refresh_bindings()
+
+    @on(QuickEditor.Submitted)
+    def _stage(self, event: QuickEditor.Submitted) -> None:
+        """Validate with the data core's rule for the field; stage it, or say why not."""
+        from data.validation import FieldError
+
+        if self._editing is None:
+            return
+        record, column = self._editing
+        field = column.field
+        assert field is not None
+        try:
+            clean = self.view.entity.validators[field](event.value)
+        except FieldError as error:
+            self.editor.show_note(f"{column.title} {error}", error=True)
+            return
+        old = str(column.render(record))
+        new = str(column.render(replace(record, **{column.key: clean})))
+        key = (record.id, field)
+        earlier = self.staged.pop(key, None)
+        if new != old:
+            # The version the record's first staged edit saw: a colleague's change to the
+            # record since then makes the commit refuse, whichever field it touched.
+            version = next(
+                (edit.version for edit in self.staged.values() if edit.record_id == record.id),
+                earlier.version if earlier is not None else record.version,
+            )
+            self.staged[key] = StagedEdit(
+                record_id=record.id,
+                version=version,
+                label=self.view.label(record),
+                field=field,
+                title=column.title,
+                column=column.key,
+                old=old,
+                new=new,
+                raw=event.value,
+            )
+        elif earlier is None:
+            self.notify(f"{column.title} is unchanged: nothing staged.", timeout=3)
+        self._close_editor()
+        self._staged_changed()
+
+    @on(QuickEditor.Dropped)
+    def _drop_edit(self) -> None:
+        self._close_editor()
+
+    def _close_editor(self) -> None:
+        self._editing = None
+        self.editor.close()
+        self.table.focus()
+        self.refresh_bindings()
+
+    def _staged_changed(self) -> None:
+        """Draw the staged values in the table, the count on the bottom line, the keys."""
+        cells: dict[int, dict[str, str]] = {}
+        for edit in self.staged.values():
+            cells.setdefault(edit.record_id, {})[edit.column] = edit.new
+        self.table.show_staged(cells)
+        self.show_position()
+        self.refresh_bindings()
+
+    def position_notes(self) -> list[str]:
+        """How many edits wait for ctrl+s."""
+        count = len(self.staged)
+        if not count:
+            return []
+        return [f"{count} staged edit{'' if count == 1 else 's'} (ctrl+s reviews)"]
+
+    def action_unstage(self) -> None:
+        """Drop the edit staged last."""
+        if not self.staged:
+            return
+        key = next(reversed(self.staged))
+        edit = self.staged.pop(key)
+        self.notify(
+            visible(f"Dropped {edit.title} of {edit.label}: {edit.old} → {edit.new}."),
+            title="Staged edit dropped",
+            timeout=4,
+            markup=False,
+        )
+        self._staged_changed()
+
+    def drop_staged(self) -> None:
+        """Forget every staged edit (the admin agreed to leave them)."""
+        self.staged.clear()
+        if self._editing is not None:
+            self._close_editor()
+        self._staged_changed()
+
+    def action_review_staged(self) -> None:
+        """Show every staged edit; committing saves them all in one transaction."""
+        if not self.staged:
+            return
+        edits = list(self.staged.values())
+
+        def decided(commit: bool | None) -> None:
+            if commit:
+                self._commit_staged(edits)
+
+        self.app.push_screen(StagedEditsDialog(edits, self.view.names.plural), decided)
+
+    @work(thread=True, group="write", exit_on_error=False, description="commit staged edits")
+    def _commit_staged(self, edits: list[StagedEdit]) -> None:
+        # One change per record, in the order first staged; a refusal names the record and
+        # the field, and keeps every edit staged (they are cleared only on success).
+        by_record: dict[int, tuple[int, dict[str, str]]] = {}
+        for edit in edits:
+            _version, fields = by_record.setdefault(edit.record_id, (edit.version, {}))
+            fields[edit.field] = edit.raw
+        changes = [
+            (record_id, version, fields) for record_id, (version, fields) in by_record.items()
+        ]
+        self.view.table(self.console.db).update_many(changes, actor=self.console.actor)
+        self.post_message(self.StagedSaved(len(edits), len(changes)))
+
+    @on(StagedSaved)
+    def _staged_saved(self, message: StagedSaved) -> None:
+        self.staged.clear()
+        self._staged_changed()
+        plural = self.view.names.entity if message.records == 1 else self.view.names.plural
+        edits = "edit" if message.edits == 1 else "edits"
+        self.notify(
+            f"Saved {message.edits} {edits} to {message.records} {plural}. Press u to undo.",
+            title="Saved",
+            timeout=5,
+            markup=False,
+        )
+        self.table.reload()
 
     # Delete, mark, delete marked
 
@@ -574,3 +785,10 @@ class AuditScreen(TableScreen):
     def _chosen(self, event: RecordTable.Chosen) -> None:
         entry: AuditRecord = event.record
         self.app.push_screen(AuditEntryDialog(entry))
+
+
+def _as_text(value: Any) -> str:
+    """A form field's value as the quick editor shows it: yes/no for flags."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)

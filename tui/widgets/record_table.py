@@ -68,6 +68,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         "record-table--header-cursor",
         "record-table--cursor",
         "record-table--marked",
+        "record-table--staged",
         "record-table--loading",
     }
 
@@ -87,6 +88,11 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         text-style: bold;
     }
     RecordTable > .record-table--marked { color: $warning; text-style: bold; }
+    RecordTable > .record-table--staged {
+        background: $warning-muted;
+        color: $text-warning;
+        text-style: bold underline;
+    }
     RecordTable > .record-table--loading { color: $text-muted; }
     """
 
@@ -157,6 +163,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self.markable = markable
         self.noun = noun
         self.marked: dict[int, int] = {}  # id -> version seen when marked
+        # id -> column key -> the new value, drawn (highlighted) instead of the stored one.
+        self.staged: dict[int, dict[str, str]] = {}
         self.total: int | None = None
         self.total_exact = True  # False while the total is the database's estimate
         self.cursor_row = 0
@@ -179,6 +187,16 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     def cursor_record(self) -> Any | None:
         """The record under the cursor, if loaded."""
         return self._record_at(self.cursor_row)
+
+    @property
+    def cursor_column_spec(self) -> ColumnSpec:
+        """The column under the column cursor."""
+        return self.columns[self.cursor_column]
+
+    def show_staged(self, staged: dict[int, dict[str, str]]) -> None:
+        """Draw these new values (id -> column key -> text), highlighted, over the stored."""
+        self.staged = staged
+        self.refresh()
 
     @property
     def sort_column(self) -> ColumnSpec | None:
@@ -593,8 +611,15 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         )
         segments = [Segment("● " if marked else " " * MARK_WIDTH, mark_style)]
         gap = " " * GAP
-        for text in self._cells(record):
-            segments.append(Segment(text, style))
+        staged = self.staged.get(record.id)
+        for index, text in enumerate(self._cells(record)):
+            column = self.columns[index]
+            if staged is not None and column.key in staged:
+                new = fit(staged[column.key], self._widths[index], right=column.align == "right")
+                staged_style = self.get_component_rich_style("record-table--staged")
+                segments.append(Segment(new, style + staged_style))
+            else:
+                segments.append(Segment(text, style))
             segments.append(Segment(gap, style))
         return Strip(segments).extend_cell_length(self.virtual_size.width, style)
 
