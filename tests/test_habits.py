@@ -213,6 +213,7 @@ _README_NAMES = {
     "up": "↑",
     "left": "←",
     "right": "→",
+    "f2": "F2",
     "f3": "F3",
 }
 
