@@ -173,3 +173,16 @@ def test_read_only(snap_compare: Compare, snap_db: Database, size: tuple[int, in
         assert snap_compare(app_for(reader, read_only=True), terminal_size=size, run_before=still())
     finally:
         reader.dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "presses"),
+    [
+        ("restore_confirm", ("3", "R")),
+        ("products_of_owner", ("j", "o")),
+    ],
+)
+def test_relations(
+    snap_compare: Compare, snap_db: Database, name: str, presses: tuple[str, ...]
+) -> None:
+    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys(*presses)))

@@ -39,6 +39,25 @@ def timestamp(value: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A column that names another record: Enter on it shows that record on ``view``'s
+    screen. ``id_key`` is the attribute holding its id (None: the cell names nobody)."""
+
+    view: str
+    id_key: str
+
+
+@dataclass(frozen=True)
+class Related:
+    """Records of ``view`` that point at this one through their ``filter`` field; the
+    screen's "related" key lists them, the filter shown as ``label: <this record>``."""
+
+    view: str
+    filter: str
+    label: str
+
+
+@dataclass(frozen=True)
 class ColumnSpec:
     """One column of a record table: which attribute, its title, width and alignment.
 
@@ -53,6 +72,7 @@ class ColumnSpec:
     align: Align = "left"
     sort: str | None = None
     grow: int = 0
+    link: Link | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +106,8 @@ class ViewSpec:
     delete_consequence: Callable[[Database, list[int]], str | None] = lambda _db, _ids: None
     # Whether the form offers "set password".
     has_password: bool = False
+    # What o lists: the records of another view that point at the one under the cursor.
+    related: Related | None = None
 
     @property
     def entity(self) -> EntitySpec[Any, Any]:
@@ -108,7 +130,8 @@ def _column(
     render = kwargs.pop("render", lambda record: str(getattr(record, key)))
     sortable = kwargs.pop("sortable", True)
     grow = kwargs.pop("grow", 0)
-    return ColumnSpec(key, title, width, render, align, key if sortable else None, grow)
+    link = kwargs.pop("link", None)
+    return ColumnSpec(key, title, width, render, align, key if sortable else None, grow, link)
 
 
 def _roles() -> tuple[str, ...]:
@@ -153,6 +176,7 @@ USERS_VIEW = ViewSpec(
     table=lambda db: db.users,
     delete_consequence=_owners_losing,
     has_password=True,
+    related=Related(view="products", filter="owner_id", label="owner"),
 )
 
 PRODUCTS_VIEW = ViewSpec(
@@ -173,6 +197,7 @@ PRODUCTS_VIEW = ViewSpec(
             render=lambda r: r.owner_email or "-",
             sortable=False,
             grow=2,
+            link=Link(view="users", id_key="owner_id"),
         ),
     ),
     fields=(
@@ -234,7 +259,9 @@ __all__ = [
     "AuditRecord",
     "ColumnSpec",
     "FieldSpec",
+    "Link",
     "ProductRecord",
+    "Related",
     "UserRecord",
     "ViewSpec",
     "describe_changes",
