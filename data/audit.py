@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from data.actor import Actor
-from data.errors import Conflict, Invalid, NotFound
+from data.errors import Conflict, NotFound, NotRestorable
 from data.paging import contains, keyset_page, shown_count
 from data.records import AuditRecord, Count, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
 from data.tables import audited_change
 from data.trail import new_batch, snapshot, to_json, write_entry
+from data.translate import StaleWrite
 from data.unit import reading, writing
 from models import AuditEntry
 
@@ -44,6 +45,32 @@ class UndoResult:
 
     entries: tuple[AuditRecord, ...]
     summary: str
+
+
+RESTORABLE_ACTIONS = (*UNDOABLE_ACTIONS, "restore")
+
+Effect = Literal["update", "recreate", "delete"]
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """What restoring an entry's "before" state would do, for the admin to confirm.
+
+    ``effect``: set fields back (``update``), bring a deleted record back (``recreate``) or
+    delete a record that did not exist before the entry (``delete``). ``changes`` holds
+    (field, value now, value after), None where the record is absent. ``version`` is the
+    record's version now (None: absent); `AuditLog.restore` refuses if it moved on since.
+    ``later`` counts the changes made to the record after the entry, ``latest`` is the
+    newest of them: restoring puts the listed fields back over them.
+    """
+
+    entry: AuditRecord
+    label: str
+    effect: Effect
+    changes: tuple[tuple[str, Any, Any], ...]
+    version: int | None
+    later: int
+    latest: AuditRecord | None
 
 
 class AuditLog:
@@ -102,6 +129,42 @@ class AuditLog:
             )
             return tuple(to_record(entry) for entry in session.scalars(stmt))
 
+    def restore_plan(self, entry_id: int) -> RestorePlan:
+        """What `restore` would do for entry ``entry_id`` now; `NotRestorable` if nothing."""
+        with reading(self._sessions) as session:
+            entry, spec, obj = _restorable(session, entry_id)
+            return _plan(session, spec, entry, obj)
+
+    def restore(self, entry_id: int, *, actor: Actor, expected_version: int | None) -> AuditRecord:
+        """Put the record of entry ``entry_id`` back to its state before that entry, in a
+        new transaction audited as a "restore" of it.
+
+        ``expected_version`` is the record's version the admin saw in the `RestorePlan`
+        (None: absent); a record that moved on (or came or went) since is refused with
+        `Conflict`, so a restore never overwrites a change its confirmation did not show.
+        """
+        try:
+            with writing(self._sessions) as session:
+                entry, spec, obj = _restorable(session, entry_id, lock=True)
+                version = None if obj is None else obj.version
+                if version != expected_version:
+                    record_id = _record_of(entry)
+                    raise Conflict(
+                        f"{spec.entity.capitalize()} {record_id} changed since the restore "
+                        "was shown: nothing was restored. Look at the entry again.",
+                        current=spec.fetch(session, record_id),
+                    )
+                _plan(session, spec, entry, obj)  # refuses what there is nothing to restore of
+                return to_record(
+                    put_before(session, spec, entry, obj, actor=actor, batch=new_batch())
+                )
+        except StaleWrite:
+            raise Conflict(
+                f"The record of audit entry {entry_id} changed while restoring: nothing was "
+                "restored. Look at the entry again.",
+                current=None,
+            ) from None
+
     def undo_last(self, *, actor: Actor) -> UndoResult:
         """Undo ``actor``'s most recent change that is not undone yet, in a new audited transaction.
 
@@ -124,6 +187,72 @@ class AuditLog:
         return UndoResult(entries=records, summary=_summarise(entries))
 
 
+def _restorable(
+    session: Session, entry_id: int, *, lock: bool = False
+) -> tuple[AuditEntry, EntitySpec[Any, Any], Any]:
+    """The entry, its record's spec, and the record's row now (None: absent)."""
+    entry = session.get(AuditEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"Audit entry {entry_id} does not exist.")
+    spec = SPECS.get(entry.entity)
+    if spec is None or entry.action not in RESTORABLE_ACTIONS:
+        raise NotRestorable(
+            f"Audit entry {entry_id} ({entry.action}) records no state to put back: only "
+            "creates, updates, deletes and restores can be restored."
+        )
+    obj = session.get(spec.model, _record_of(entry), with_for_update=lock)
+    return entry, spec, obj
+
+
+def _plan(session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry, obj: Any) -> RestorePlan:
+    """What `put_before` would do to ``obj`` for ``entry``; `NotRestorable` if nothing."""
+    record_id = _record_of(entry)
+    now = snapshot(spec.snapshot_fields, obj) if obj is not None else None
+    before = {name: to_json(value) for name, value in _before_values(session, spec, entry).items()}
+    effect: Effect
+    if now is None:
+        effect = "recreate"
+        changes = [(name, None, value) for name, value in before.items()]
+    elif entry.old_values is None:
+        effect = "delete"
+        changes = [(name, value, None) for name, value in now.items() if name != "version"]
+    else:
+        effect = "update"
+        changes = [(name, now[name], value) for name, value in before.items() if now[name] != value]
+    if now is None and entry.old_values is None:
+        raise NotRestorable(
+            f"{spec.entity.capitalize()} {record_id} did not exist before audit entry "
+            f"{entry.id}, and does not now: there is nothing to restore."
+        )
+    if not changes:
+        raise NotRestorable(
+            f"{spec.entity.capitalize()} {record_id} already holds the values it had before "
+            f"audit entry {entry.id}: there is nothing to restore."
+        )
+    later = select(AuditEntry).where(
+        AuditEntry.entity == entry.entity,
+        AuditEntry.record_id == record_id,
+        AuditEntry.id > entry.id,
+    )
+    count = int(session.scalar(select(func.count()).select_from(later.subquery())) or 0)
+    latest = session.scalars(later.order_by(AuditEntry.id.desc()).limit(1)).first()
+    current = spec.fetch(session, record_id) if obj is not None else None
+    if current is not None:
+        label = spec.describe(current)
+    else:
+        key = (entry.old_values or {}).get(spec.natural_key)
+        label = f"{spec.entity} {record_id}" + (f" <{key}>" if key is not None else "")
+    return RestorePlan(
+        entry=to_record(entry),
+        label=label,
+        effect=effect,
+        changes=tuple(changes),
+        version=None if obj is None else obj.version,
+        later=count,
+        latest=to_record(latest) if latest is not None else None,
+    )
+
+
 def _undoable(actor: Actor) -> Select[AuditEntry]:
     undo = aliased(AuditEntry)
     return select(AuditEntry).where(
@@ -141,21 +270,45 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
     the row moved on without an audit entry: an undo never overwrites a colleague's work.
     """
     spec = SPECS[entry.entity]
-    record_id = entry.record_id
-    if record_id is None:
-        raise Invalid({"entry": f"audit entry {entry.id} names no record"})
+    record_id = _record_of(entry)
     obj = session.get(spec.model, record_id, with_for_update=True)
     expected_version = _version_after_own_changes(session, spec, entry, actor)
     if entry.action == "delete":
-        return _recreate(session, spec, entry, obj, actor=actor, batch=batch)
-    if obj is None:
+        if obj is not None:
+            raise Conflict(
+                f"Cannot undo: {spec.entity} {record_id} exists again.",
+                current=spec.fetch(session, record_id),
+            )
+    elif obj is None:
         raise Conflict(f"Cannot undo: {spec.entity} {record_id} was deleted since.", current=None)
-    if obj.version != expected_version:
+    elif obj.version != expected_version:
         raise Conflict(
             f"Cannot undo: {spec.entity} {record_id} was changed since, outside this console.",
             current=spec.fetch(session, record_id),
         )
-    if entry.action == "create":
+    return put_before(session, spec, entry, obj, actor=actor, batch=batch)
+
+
+def put_before(
+    session: Session,
+    spec: EntitySpec[Any, Any],
+    entry: AuditEntry,
+    obj: Any,
+    *,
+    actor: Actor,
+    batch: str,
+) -> AuditEntry:
+    """Give the record of ``entry`` (``obj``, locked, or None when absent) its state before
+    ``entry``, audited as a "restore" that reverts ``entry``. The caller has checked that
+    doing so overwrites nobody's work unawares (undo and restore check differently).
+
+    Absent before (a create): the row is deleted. Absent now: it comes back with its id.
+    Otherwise the entry's old field values are set back, under the version check.
+    """
+    record_id = _record_of(entry)
+    if obj is None:
+        return _recreate(session, spec, entry, actor=actor, batch=batch)
+    if entry.old_values is None:
         before = snapshot(spec.snapshot_fields, obj)
         if spec.before_delete is not None:
             spec.before_delete(session, obj, actor, batch)
@@ -172,11 +325,11 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
             new=None,
             reverts_id=entry.id,
         )
+    values = _before_values(session, spec, entry)
 
     def put_back() -> None:
-        for name, value in (entry.old_values or {}).items():
-            if name in spec.snapshot_fields:
-                setattr(obj, name, from_json(spec.model, name, value))
+        for name, value in values.items():
+            setattr(obj, name, value)
 
     restored = audited_change(
         session,
@@ -190,6 +343,25 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
     )
     assert restored is not None  # a restore is always recorded: it marks the entry undone
     return restored
+
+
+def _record_of(entry: AuditEntry) -> int:
+    if entry.record_id is None:
+        raise NotRestorable(f"Audit entry {entry.id} names no record.")
+    return entry.record_id
+
+
+def _before_values(
+    session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry
+) -> dict[str, Any]:
+    """The snapshot fields ``entry`` recorded before its change, as model values; a
+    reference to a row deleted since becomes empty (it cannot point at nothing)."""
+    old = entry.old_values or {}
+    values = {
+        name: from_json(spec.model, name, old[name]) for name in spec.snapshot_fields if name in old
+    }
+    _drop_dangling_references(session, spec, values)
+    return values
 
 
 def _version_after_own_changes(
@@ -228,25 +400,18 @@ def _recreate(
     session: Session,
     spec: EntitySpec[Any, Any],
     entry: AuditEntry,
-    existing: Any,
     *,
     actor: Actor,
     batch: str,
 ) -> AuditEntry:
-    if existing is not None:
-        raise Conflict(
-            f"Cannot undo: {spec.entity} {entry.record_id} exists again.",
-            current=spec.fetch(session, entry.record_id or 0),
+    if entry.old_values is None:
+        raise NotRestorable(
+            f"{spec.entity.capitalize()} {entry.record_id} did not exist before audit entry "
+            f"{entry.id}, and does not now: there is nothing to restore."
         )
-    old = entry.old_values or {}
-    values = {
-        name: from_json(spec.model, name, old.get(name))
-        for name in spec.snapshot_fields
-        if name in old
-    }
+    values = _before_values(session, spec, entry)
     # The version moves on from the deleted row's, so an editor still holding it is told.
-    values.update(id=entry.record_id, version=int(old.get("version", 0)) + 1)
-    _drop_dangling_references(session, spec, values)
+    values.update(id=entry.record_id, version=int(entry.old_values.get("version", 0)) + 1)
     # Core insert: the row keeps its old id and version, which an ORM insert would reset.
     session.execute(insert(spec.model).values(**values))
     new = {name: to_json(value) for name, value in values.items() if name != "id"}
@@ -307,7 +472,7 @@ def _filtered(stmt: Any, search: str) -> Any:
     return stmt.where(by_actor)
 
 
-__all__ = ["AuditLog", "UndoResult", "revert"]
+__all__ = ["AuditLog", "RestorePlan", "UndoResult", "put_before", "revert"]
 
 
 def _count(session: Session, search: str) -> int:

@@ -81,3 +81,9 @@ class SchemaMismatch(AccessGuardError):
     """The database's schema is not the one this version of AccessGuard expects."""
 
     title = "Schema out of date"
+
+
+class NotRestorable(AccessGuardError):
+    """An audit entry's "before" state cannot be put back (or already is)."""
+
+    title = "Nothing to restore"

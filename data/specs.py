@@ -192,6 +192,8 @@ USERS: EntitySpec[User, UserRecord] = EntitySpec(
     trigram_table="users_search",
     natural_key="email",
     snapshot_fields=("name", "email", "role", "is_active", "created_at"),
+    # By id: the console's "follow the owner" shows the one user a product names.
+    filter_columns={"id": User.id},
     before_delete=_unlink_owned_products,
     export_columns=(
         "id",

@@ -237,3 +237,16 @@ def test_staged_quick_edits(snap_compare: Compare, snap_db: Database, name: str)
     if name == "review_dialog":
         presses.append("ctrl+s")
     assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys(*presses)))
+
+
+@pytest.mark.parametrize(
+    ("name", "presses"),
+    [
+        ("restore_confirm", ("3", "R")),
+        ("products_of_owner", ("j", "o")),
+    ],
+)
+def test_relations(
+    snap_compare: Compare, snap_db: Database, name: str, presses: tuple[str, ...]
+) -> None:
+    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys(*presses)))

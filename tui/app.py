@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
 from textual.app import App, SystemCommand
@@ -389,6 +389,21 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             ),
             decided,
         )
+
+    def show_narrowed(
+        self,
+        mode: str,
+        filters: tuple[tuple[str, Any], ...],
+        label: str,
+        *,
+        keep_id: int | None = None,
+    ) -> None:
+        """Switch to the records screen ``mode`` showing only what ``filters`` keep, the
+        filter named by ``label`` on its position line until Escape clears it."""
+        self.switch_mode(mode)
+        screen = self.screen
+        if isinstance(screen, RecordScreen):
+            screen.narrow(filters, label, keep_id=keep_id)
 
     def action_help(self) -> None:
         """Every key that works on this screen, with what it does."""

@@ -39,6 +39,25 @@ def timestamp(value: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A column that names another record: Enter on it shows that record on ``view``'s
+    screen. ``id_key`` is the attribute holding its id (None: the cell names nobody)."""
+
+    view: str
+    id_key: str
+
+
+@dataclass(frozen=True)
+class Related:
+    """Records of ``view`` that point at this one through their ``filter`` field; the
+    screen's "related" key lists them, the filter shown as ``label: <this record>``."""
+
+    view: str
+    filter: str
+    label: str
+
+
+@dataclass(frozen=True)
 class ColumnSpec:
     """One column of a record table: which attribute, its title, width and alignment.
 
@@ -56,6 +75,7 @@ class ColumnSpec:
     sort: str | None = None
     grow: int = 0
     field: str | None = None
+    link: Link | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,8 @@ class ViewSpec:
     delete_consequence: Callable[[Database, list[int]], str | None] = lambda _db, _ids: None
     # Whether the form offers "set password".
     has_password: bool = False
+    # What o lists: the records of another view that point at the one under the cursor.
+    related: Related | None = None
 
     @property
     def entity(self) -> EntitySpec[Any, Any]:
@@ -116,7 +138,9 @@ def _column(
     sortable = kwargs.pop("sortable", True)
     grow = kwargs.pop("grow", 0)
     field = kwargs.pop("field", None)
-    return ColumnSpec(key, title, width, render, align, key if sortable else None, grow, field)
+    link = kwargs.pop("link", None)
+    sort = key if sortable else None
+    return ColumnSpec(key, title, width, render, align, sort, grow, field=field, link=link)
 
 
 def _roles() -> tuple[str, ...]:
@@ -161,6 +185,7 @@ USERS_VIEW = ViewSpec(
     table=lambda db: db.users,
     delete_consequence=_owners_losing,
     has_password=True,
+    related=Related(view="products", filter="owner_id", label="owner"),
 )
 
 PRODUCTS_VIEW = ViewSpec(
@@ -182,6 +207,7 @@ PRODUCTS_VIEW = ViewSpec(
             sortable=False,
             grow=2,
             field="owner",
+            link=Link(view="users", id_key="owner_id"),
         ),
     ),
     fields=(
@@ -243,7 +269,9 @@ __all__ = [
     "AuditRecord",
     "ColumnSpec",
     "FieldSpec",
+    "Link",
     "ProductRecord",
+    "Related",
     "UserRecord",
     "ViewSpec",
     "describe_changes",

@@ -666,6 +666,11 @@ def every_write(
             ro, "users", io.StringIO(rows.read_text()), fmt="csv", actor=actor, dry_run=False
         ),
         "undo": lambda: ro.audit.undo_last(actor=actor),
+        "restore": lambda: ro.audit.restore(
+            next(e.id for e in ro.audit.for_record("user", ana.id) if e.action == "update"),
+            actor=actor,
+            expected_version=ana.version,
+        ),
     }
 
 

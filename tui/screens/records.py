@@ -26,9 +26,9 @@ from textual.widgets import Input, Static
 
 from data.errors import Invalid
 from data.records import AuditRecord, ImportReport, PageRequest
-from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, StagedEditsDialog
+from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, StagedEditsDialog, shown
 from tui.text import safe, visible
-from tui.views import AUDIT_COLUMNS, ColumnSpec, ViewSpec
+from tui.views import AUDIT_COLUMNS, VIEWS, ColumnSpec, Link, ViewSpec
 from tui.widgets.footer import Footer
 from tui.widgets.quick_edit import QuickEditor, StagedEdit
 from tui.widgets.record_table import Query, RecordTable
@@ -36,6 +36,7 @@ from tui.widgets.stored_text import StoredTextInput
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
+    from data.audit import RestorePlan
     from tui.app import AccessGuardApp
 
 SEARCH_DEBOUNCE_S = 0.25
@@ -103,6 +104,9 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         super().__init__(id=id)
         self._search_timer: Timer | None = None
         self._under_dialog = False
+        self._skip_resume_reload = False
+        # What the table starts with; `narrow` may set a filter before it is composed.
+        self._initial_query = Query(sort="id")
 
     @property
     def console(self) -> AccessGuardApp:
@@ -145,10 +149,14 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         self._under_dialog = isinstance(self.app.screen, ModalScreen)
 
     def on_screen_resume(self) -> None:
-        """Back from another screen (1/2/3): the data may have changed meanwhile."""
-        if self.table.loaded_once and not self._under_dialog:
+        """Back from another screen (1/2/3): the data may have changed meanwhile.
+
+        Not when the console came here to show a filter: that reads afresh already.
+        """
+        if self.table.loaded_once and not self._under_dialog and not self._skip_resume_reload:
             self.table.reload()
         self._under_dialog = False
+        self._skip_resume_reload = False
 
     # Search
 
@@ -175,7 +183,11 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
             self.table.set_query(replace(self.table.query_state, search=text))
 
     def action_clear_search(self) -> None:
-        """Escape: empty and hide the search box, show everything again."""
+        """Escape: empty and hide the search box, show everything again.
+
+        With no search to clear, it clears a filter (``owner: …``) instead, keeping the
+        cursor on its record where the first page holds it: one Escape per layer.
+        """
         search = self.query_one("#search", Input)
         if self._search_timer is not None:
             self._search_timer.stop()
@@ -183,8 +195,36 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         search.value = ""
         search.add_class("hidden")
         self.table.focus()
+        query = self.table.query_state
         if had_text:
-            self.table.set_query(replace(self.table.query_state, search=""))
+            self.table.set_query(replace(query, search=""))
+        elif query.filters:
+            current = self.table.cursor_record
+            self.table.set_query(
+                replace(query, filters=(), filter_label=""),
+                keep_id=getattr(current, "id", None),
+            )
+
+    def narrow(
+        self, filters: tuple[tuple[str, Any], ...], label: str, *, keep_id: int | None = None
+    ) -> None:
+        """Show only the records ``filters`` keep (``label`` says which), search cleared.
+
+        Called right after the console switched to this screen, possibly before it was
+        composed: the table then starts with the filter.
+        """
+        self._skip_resume_reload = True
+        if not self.query(RecordTable):
+            self._initial_query = replace(self._initial_query, filters=filters, filter_label=label)
+            return
+        search = self.query_one("#search", Input)
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        search.value = ""
+        search.add_class("hidden")
+        self.table.focus()
+        query = replace(self.table.query_state, search="", filters=filters, filter_label=label)
+        self.table.set_query(query, keep_id=keep_id)
 
     def action_reload(self) -> None:
         """Re-read what is on screen and the count."""
@@ -234,8 +274,12 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         )
 
     def position_text(self, table: RecordTable) -> str:
-        """The bottom line: position, sort, search and marks."""
+        """The bottom line: position, filter, sort, search and marks."""
         parts = [table.position]
+        # The filter before the sort: on a narrow terminal the line is cut at its end.
+        if table.query_state.filter_label:
+            esc = "" if table.query_state.search else " (Esc clears)"
+            parts.append(f"{table.query_state.filter_label}{esc}")
         column = table.sort_column
         if column is not None:
             direction = "descending" if table.query_state.descending else "ascending"
@@ -267,6 +311,7 @@ class RecordScreen(TableScreen):
         Binding("d", "delete", "Delete", id="records.delete"),
         Binding("space", "mark", "Mark", show=False, id="records.mark"),
         Binding("D", "delete_marked", "Delete marked", show=False, id="records.delete_marked"),
+        Binding("o", "related", "Owned products", show=False, id="records.related"),
         Binding("x", "export", "Export", show=False, id="records.export"),
         Binding("i", "import", "Import", show=False, id="records.import"),
         Binding("f2", "quick_edit", "Edit cell", show=False, id="records.quick_edit"),
@@ -332,7 +377,7 @@ class RecordScreen(TableScreen):
             fetch_count=lambda search, filters: view.table(
                 console.wait_for_database()
             ).display_count(search, filters),
-            query=Query(sort="id"),
+            query=self._initial_query,
             markable=not console.read_only,
             noun=view.names.plural,
             page_size=console.options.page_size,
@@ -360,7 +405,9 @@ class RecordScreen(TableScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Write keys disappear from the footer, help and palette when read-only, and are
         shown disabled (doing nothing) until the database is open."""
-        if action == "export":
+        if action == "related" and self.view.related is None:
+            return False
+        if action in ("export", "related"):
             return True if self.console.is_open else None
         if action not in WRITE_ACTIONS:
             return True
@@ -391,10 +438,36 @@ class RecordScreen(TableScreen):
 
     @on(RecordTable.Chosen)
     def _chosen(self, event: RecordTable.Chosen) -> None:
+        link = self.table.columns[self.table.cursor_column].link
+        if link is not None:
+            self._follow(link, event.record)
+            return
         if self.console.read_only:
             self.notify("The console is read-only: records cannot be edited.", timeout=3)
             return
         self.action_edit()
+
+    # Relations
+
+    def _follow(self, link: Link, record: Any) -> None:
+        """Enter on a column naming another record: show that record on its screen."""
+        column = self.table.columns[self.table.cursor_column]
+        target_id = getattr(record, link.id_key)
+        if target_id is None:
+            self.notify(f"This {self.view.names.entity} has no {column.title.lower()}.", timeout=3)
+            return
+        target = VIEWS[link.view]
+        label = f"{target.names.entity}: {column.render(record)}"
+        self.console.show_narrowed(link.view, (("id", target_id),), label, keep_id=target_id)
+
+    def action_related(self) -> None:
+        """List the records of another screen that point at the one under the cursor."""
+        related, record = self.view.related, self.table.cursor_record
+        if related is None or record is None:
+            return
+        key = getattr(record, self.view.entity.natural_key)
+        label = f"{related.label}: {key}"
+        self.console.show_narrowed(related.view, ((related.filter, record.id),), label)
 
     def _after_form(self, saved: Any | None) -> None:
         if saved is not None:
@@ -404,7 +477,7 @@ class RecordScreen(TableScreen):
         if saved is None:
             return
         query = self.table.query_state
-        if query.sort == "id" and not query.descending and not query.search:
+        if query.sort == "id" and not query.descending and not query.search and not query.filters:
             self.table.go_to_last(keep_id=saved.id)  # the newest id sorts last
         else:
             self.table.reload(keep_id=saved.id)
@@ -755,9 +828,28 @@ class RecordScreen(TableScreen):
 
 
 class AuditScreen(TableScreen):
-    """The audit trail, newest first; Enter shows one entry whole."""
+    """The audit trail, newest first; Enter shows one entry whole, R restores its "before"."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("R", "restore", "Restore before", id="audit.restore"),
+    ]
 
     title_text = "Audit log"
+
+    class RestorePlanned(Message):
+        """What restoring an entry would do was read; the confirm dialog can ask."""
+
+        def __init__(self, plan: RestorePlan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    class Restored(Message):
+        """An entry's "before" state was restored; ``entry`` is the restore's own entry."""
+
+        def __init__(self, entry: AuditRecord, label: str) -> None:
+            super().__init__()
+            self.entry = entry
+            self.label = label
 
     def __init__(self) -> None:
         super().__init__(id="audit-screen")
@@ -785,6 +877,100 @@ class AuditScreen(TableScreen):
     def _chosen(self, event: RecordTable.Chosen) -> None:
         entry: AuditRecord = event.record
         self.app.push_screen(AuditEntryDialog(entry))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Restore is a write: gone when read-only, asleep until the database is open."""
+        if action != "restore":
+            return True
+        if self.console.read_only:
+            return False
+        return True if self.console.is_open else None
+
+    def action_restore(self) -> None:
+        """Show what restoring the entry under the cursor would change, then ask."""
+        entry = self.table.cursor_record
+        if entry is not None:
+            self._plan_restore(entry.id)
+
+    @work(thread=True, exclusive=True, group="restore-plan", exit_on_error=False)
+    def _plan_restore(self, entry_id: int) -> None:
+        self.post_message(self.RestorePlanned(self.console.db.audit.restore_plan(entry_id)))
+
+    @on(RestorePlanned)
+    def _confirm_restore(self, message: RestorePlanned) -> None:
+        plan = message.plan
+        title, text = restore_question(plan)
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self._restore(plan.entry.id, plan.version, plan.label)
+
+        self.app.push_screen(
+            ConfirmDialog(title, text, confirm_label="Restore", danger=True), decided
+        )
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _restore(self, entry_id: int, expected_version: int | None, label: str) -> None:
+        audit = self.console.db.audit
+        written = audit.restore(
+            entry_id, actor=self.console.actor, expected_version=expected_version
+        )
+        self.post_message(self.Restored(written, label))
+
+    @on(Restored)
+    def _restored(self, message: Restored) -> None:
+        entry = message.entry
+        self.notify(
+            visible(f"Restored {message.label} to its state before entry {entry.reverts_id}."),
+            title="Restored",
+            timeout=6,
+            markup=False,
+        )
+        self.table.reload()
+
+
+# A value longer than this is cut in the restore question: the entry dialog shows it whole.
+RESTORE_VALUE_WIDTH = 28
+RESTORE_FIELDS_SHOWN = 10
+
+
+def restore_question(plan: RestorePlan) -> tuple[str, str]:
+    """The confirm dialog's title and text for ``plan``: the record, each field that
+    changes back (now → after), and the later changes a restore goes back over."""
+    entry, what = plan.entry, plan.label
+    if plan.effect == "recreate":
+        title = f"Bring back {what}?"
+        lead = f"It was deleted; it comes back as it was before entry {entry.id}:"
+    elif plan.effect == "delete":
+        title = f"Delete {what}?"
+        lead = f"It did not exist before entry {entry.id} ({entry.action}); it is deleted:"
+    else:
+        title = f"Restore {what}?"
+        lead = f"These fields go back to their values before entry {entry.id}:"
+    lines = [lead]
+    for name, now, after in plan.changes[:RESTORE_FIELDS_SHOWN]:
+        lines.append(f"  {name}: {_value(now)} → {_value(after)}")
+    hidden = len(plan.changes) - RESTORE_FIELDS_SHOWN
+    if hidden > 0:
+        lines.append(f"  … and {hidden} more")
+    latest = plan.latest
+    if plan.later and latest is not None:
+        changes = "1 later change" if plan.later == 1 else f"{plan.later:,} later changes"
+        lines.append(
+            f"Changed since: {changes}, the latest by {latest.actor} (entry {latest.id}, "
+            f"{latest.action}). Restoring goes back over them."
+        )
+    lines.append("The restore is audited: restore its own entry to go back.")
+    return title, "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = visible(shown(value))  # one line: a stored line break shows as a stand-in
+    if len(text) > RESTORE_VALUE_WIDTH:
+        return text[: RESTORE_VALUE_WIDTH - 1] + "…"
+    return text
 
 
 def _as_text(value: Any) -> str:

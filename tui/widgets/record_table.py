@@ -42,12 +42,16 @@ CELL_CACHE_ROWS = 200  # formatted rows kept: a screenful or two, whatever the w
 
 @dataclass(frozen=True)
 class Query:
-    """What the table shows: search text, sort column and direction, fixed filters."""
+    """What the table shows: search text, sort column and direction, fixed filters.
+
+    ``filter_label`` says what the filters keep, for the admin (``owner: ann@example.com``).
+    """
 
     search: str = ""
     sort: str = "id"
     descending: bool = False
     filters: tuple[tuple[str, Any], ...] = ()
+    filter_label: str = ""
 
     def request(self, **cursor: Any) -> PageRequest:
         """A page request for this query, positioned by ``cursor`` keywords."""
@@ -212,17 +216,18 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             return f"Row {self.cursor_row + 1:,} of {LOADING}"
         return f"Row {self.cursor_row + 1:,} of {Count(self.total, exact=self.total_exact)}"
 
-    def set_query(self, query: Query) -> None:
-        """Show ``query``'s rows from the top (a new search, sort or filter)."""
+    def set_query(self, query: Query, *, keep_id: int | None = None) -> None:
+        """Show ``query``'s rows from the top (a new search, sort or filter); the cursor
+        goes to ``keep_id`` if the first page holds it."""
         self.query_state = query
-        self.reset()
+        self.reset(keep_id=keep_id)
 
-    def reset(self, *, from_end: bool = False) -> None:
+    def reset(self, *, from_end: bool = False, keep_id: int | None = None) -> None:
         """Forget the window and read the first (or last) page and the count afresh."""
         self._loading.clear()
         self.total = None
         self.total_exact = True
-        self._read_end(from_end=from_end, count=True)
+        self._read_end(from_end=from_end, count=True, keep_id=keep_id)
 
     def reload(self, *, keep_id: int | None = None) -> None:
         """Re-read the window in place (after a save, an undo, or `r`), and the count.
@@ -642,8 +647,13 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
 
     def _empty_line(self, index: int) -> Strip:
         if index == 0 and self.loaded_once and not self._rows:
-            search = self.query_state.search
-            text = f"No {self.noun} match “{search}”." if search else f"No {self.noun} yet."
+            search, narrowed = self.query_state.search, self.query_state.filter_label
+            if search:
+                text = f"No {self.noun} match “{search}”."
+            elif narrowed:
+                text = f"No {self.noun} with {narrowed}."
+            else:
+                text = f"No {self.noun} yet."
             muted = self.rich_style + self.get_component_rich_style("record-table--loading")
             return Strip([Segment(" " * MARK_WIDTH + fit(text, 60), muted)])
         return Strip.blank(self.virtual_size.width, self.rich_style)
