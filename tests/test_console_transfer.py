@@ -195,3 +195,30 @@ async def test_read_only_console_exports_but_offers_no_import(db: Database) -> N
         assert not isinstance(app.screen, PathPrompt)
         await pilot.press("x")
         assert isinstance(app.screen, PathPrompt)
+
+
+async def test_in_a_browser_the_export_is_also_sent_as_a_download(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `accessguard --web` the file lands on the server; the admin's browser gets it too."""
+    from tui.app import AccessGuardApp
+
+    delivered: list[tuple[str, str | None]] = []
+
+    def deliver_text(self: AccessGuardApp, path: str, *, save_filename: str | None = None) -> str:
+        delivered.append((path, save_filename))
+        return "delivery-1"
+
+    monkeypatch.setattr(AccessGuardApp, "is_web", property(lambda self: True))
+    monkeypatch.setattr(AccessGuardApp, "deliver_text", deliver_text)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "x")
+        app.screen.query_one("#path-input", Input).value = "shop/products.csv"
+        (tmp_path / "shop").mkdir()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert delivered == [("shop/products.csv", "products.csv")]
+        assert any("sent to your browser" in toast for toast in _toasts(app))
+    assert (tmp_path / "shop" / "products.csv").read_text(encoding="utf-8").startswith("id,sku,")

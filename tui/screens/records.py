@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -736,12 +737,12 @@ class RecordScreen(TableScreen):
             if count is None:
                 self.notify("Export cancelled: no file written.", title="Not exported", timeout=4)
                 return
-            self.notify(
-                visible(f"{count:,} {self.view.names.plural} written to {path}."),
-                title="Exported",
-                timeout=6,
-                markup=False,
-            )
+            written = f"{count:,} {self.view.names.plural} written to {path}"
+            if self.app.is_web:
+                # In a browser (accessguard --web) the file is on the server: send it down too.
+                self.app.deliver_text(path, save_filename=os.path.basename(path))
+                written += " on the server, and sent to your browser as a download"
+            self.notify(visible(f"{written}."), title="Exported", timeout=6, markup=False)
 
         self.app.push_screen(ExportProgress(self.view, self.console.db, request, path), done)
 
