@@ -275,21 +275,20 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         )
 
     def position_text(self, table: RecordTable) -> str:
-        """The bottom line: position, filter, sort, search and marks."""
-        parts = [table.position]
-        # The filter before the sort: on a narrow terminal the line is cut at its end.
+        """The bottom line: position, then what needs the admin (staged edits, marks), what
+        narrows the rows (filter, search), and the sort last: a narrow terminal cuts the end."""
+        parts = [table.position, *self.position_notes()]
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked (D deletes)")
         if table.query_state.filter_label:
             esc = "" if table.query_state.search else " (Esc clears)"
             parts.append(f"{table.query_state.filter_label}{esc}")
+        if table.query_state.search:
+            parts.append(f"search “{table.query_state.search}” (Esc clears)")
         column = table.sort_column
         if column is not None:
             direction = "descending" if table.query_state.descending else "ascending"
             parts.append(f"sorted by {column.title.lower()}, {direction}")
-        if table.query_state.search:
-            parts.append(f"search “{table.query_state.search}” (Esc clears)")
-        if table.marked:
-            parts.append(f"{len(table.marked)} marked (D deletes)")
-        parts.extend(self.position_notes())
         return "  ·  ".join(parts)
 
     def position_notes(self) -> list[str]:
