@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -64,26 +64,30 @@ def theme_names() -> frozenset[str]:
     return frozenset(BUILTIN_THEMES)
 
 
-def binding_ids() -> frozenset[str]:
-    """Every binding id of the console's own classes: what the config file's [keys] may name."""
+def console_bindings() -> Iterator[Binding]:
+    """Every `Binding` declared by the console's own classes, screens and dialogs alike."""
     # Imported so that every class with bindings exists (some are imported lazily).
     from textual.dom import DOMNode
 
     import tui.screens.dialogs
     import tui.screens.form
-    import tui.widgets.owner_picker  # noqa: F401
+    import tui.screens.transfer
+    import tui.widgets.owner_picker
+    import tui.widgets.quick_edit  # noqa: F401
 
-    found: set[str] = set()
     pending: list[type] = [DOMNode]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if not cls.__module__.startswith("tui."):
-            continue
-        for binding in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(binding, Binding) and binding.id is not None:
-                found.add(binding.id)
-    return frozenset(found)
+        if cls.__module__.startswith("tui."):
+            for binding in cls.__dict__.get("BINDINGS", ()):
+                if isinstance(binding, Binding):
+                    yield binding
+
+
+def binding_ids() -> frozenset[str]:
+    """Every binding id of the console's own classes: what the config file's [keys] may name."""
+    return frozenset(binding.id for binding in console_bindings() if binding.id is not None)
 
 
 @dataclass(frozen=True)
