@@ -208,6 +208,11 @@ def _cli_child(
             os.setgroups([])
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)
+            # Another user has their own config and state: the test's XDG directories
+            # belong to root (0700), and an unreadable config file is refused (exit 2).
+            home = Path(entry.pw_dir)
+            os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
+            os.environ["XDG_STATE_HOME"] = str(home / ".local" / "state")
         status = main(argv)
         sys.stdout.flush()
         sys.stderr.flush()
