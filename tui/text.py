@@ -55,15 +55,16 @@ _MULTILINE_STAND_INS = {
 def visible(text: str) -> str:
     """``text`` with every character that could steer a terminal, or hide in a line,
     replaced by a visible one: one character for one, so positions in ``text`` still hold."""
-    shown = text.translate(_STAND_INS)
-    if "\u200c" in shown or "\u200d" in shown:
-        shown = _LONE_JOINER.sub(REPLACEMENT, shown)
-    return shown
+    return _shown(text, _STAND_INS)
 
 
 def visible_lines(text: str) -> str:
     """`visible` for free text: tabs and line breaks are kept, everything else as there."""
-    shown = text.translate(_MULTILINE_STAND_INS)
+    return _shown(text, _MULTILINE_STAND_INS)
+
+
+def _shown(text: str, stand_ins: dict[int, str]) -> str:
+    shown = text.translate(stand_ins)
     if "\u200c" in shown or "\u200d" in shown:
         shown = _LONE_JOINER.sub(REPLACEMENT, shown)
     return shown
