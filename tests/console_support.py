@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -165,3 +166,16 @@ def screen_text(app: AccessGuardApp) -> str:
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     console.print(update)
     return console.export_text()
+
+
+REPO = Path(__file__).resolve().parent.parent
+HEADLESS_DRIVER = "textual.drivers.headless_driver:HeadlessDriver"
+
+
+def child_console_environment() -> dict[str, str]:
+    """This interpreter's environment for a console run as a child process: headless, with
+    no database URL or debug output inherited, importing this checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ACCESSGUARD_DEBUG")}
+    env["TEXTUAL_DRIVER"] = HEADLESS_DRIVER
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env

@@ -7,7 +7,6 @@ under Textual's headless driver, over real databases.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ from data.database import Database
 from data.schema import upgrade
 from tests.console_support import (
     CONSOLE_ACTOR,
+    child_console_environment,
     demo_database,
     settle,
     sql_on_the_ui_thread,
@@ -40,7 +40,6 @@ from tui.screens.records import AuditScreen, RecordScreen, StatusLine
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)
 SECRET = "s3cretpw"
-HEADLESS_DRIVER = "textual.drivers.headless_driver:HeadlessDriver"
 
 # Runs `accessguard --db URL` and notes, at every frame drawn, what is loaded and on screen;
 # it quits at the first frame with rows and prints the first frame and that one as JSON.
@@ -83,18 +82,6 @@ FRAME_SPY = textwrap.dedent(
 )
 
 
-def _environment() -> dict[str, str]:
-    """This interpreter's environment for a child console: headless, no URL, no debug output."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "ACCESSGUARD_DEBUG")
-    }
-    env["TEXTUAL_DRIVER"] = HEADLESS_DRIVER
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
-
-
 def _status(app: AccessGuardApp) -> str:
     return str(app.screen.query_one(StatusLine).render())
 
@@ -109,7 +96,7 @@ def test_the_first_frame_is_drawn_before_sqlalchemy_is_loaded(tmp_path: Path) ->
     done = subprocess.run(
         [sys.executable, "-c", FRAME_SPY, url],
         cwd=tmp_path,
-        env=_environment(),
+        env=child_console_environment(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -265,7 +252,7 @@ def test_a_database_that_cannot_be_opened_ends_the_console_as_a_command_would(
     console = subprocess.run(
         [sys.executable, "-m", "tui", "--db", url],
         cwd=tmp_path,
-        env=_environment(),
+        env=child_console_environment(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -35,7 +35,14 @@ from data.records import PageRequest
 from data.schema import upgrade
 from data.translate import NOT_SAVED
 from models import AuditEntry
-from tests.console_support import CONSOLE_ACTOR, console, settle, table, wait_until
+from tests.console_support import (
+    CONSOLE_ACTOR,
+    child_console_environment,
+    console,
+    settle,
+    table,
+    wait_until,
+)
 from tests.reliability.support_server_faults import (
     CommitCutter,
     PrivatePostgres,
@@ -57,7 +64,6 @@ ON_SERVERS = pytest.mark.parametrize("server_url", ["postgresql", "mysql"], indi
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 ANA = {"name": "Ana", "email": "ana@example.com"}
 SECRET = "pw-Never-Shown-7"
-HEADLESS_DRIVER = "textual.drivers.headless_driver:HeadlessDriver"
 
 
 def _backend_id(connection: Connection) -> int:
@@ -344,13 +350,6 @@ def _names(app: Any) -> list[str]:
 # 12. A server that cannot be reached, or refuses the password, at start
 
 
-def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ACCESSGUARD_DEBUG")}
-    env["TEXTUAL_DRIVER"] = HEADLESS_DRIVER
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
-
-
 def _start_both_ways(
     url: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> tuple[int, str, float]:
@@ -366,7 +365,7 @@ def _start_both_ways(
     opened = subprocess.run(
         [sys.executable, "-m", "tui", "--db", url],
         cwd=tmp_path,
-        env=_environment(),
+        env=child_console_environment(),
         capture_output=True,
         text=True,
         timeout=60,
