@@ -61,6 +61,8 @@ class PtyConsole:
         if pid == 0:  # the child: become the console (exec replaces this interpreter)
             os.environ["TERM"] = "xterm-256color"
             os.environ.pop("ACCESSGUARD_DEBUG", None)
+            # As an admin runs it: output buffered (unbuffered output hid a wrong exit status).
+            os.environ.pop("PYTHONUNBUFFERED", None)
             if stderr is not None:  # where it can still be read once the terminal is gone
                 os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
             os.execv(str(ACCESSGUARD), [str(ACCESSGUARD), "--db", url])
