@@ -1,7 +1,8 @@
 """Fixtures: a throwaway database on each of the three real backends.
 
 SQLite is a file under tmp_path; PostgreSQL and MariaDB get a fresh database created for
-the test and dropped after it. A missing server fails the test: it is never skipped.
+the test and dropped after it. Tests on a server, or needing root, are marked (``servers``,
+``root``) and skip with the reason when it is missing, unless CI requires it (tests/needs.py).
 """
 
 from __future__ import annotations
@@ -19,15 +20,36 @@ from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
 from data.schema import upgrade
+from tests.needs import (
+    require_root,
+    require_servers,
+    server_admin_url,
+    servers_of,
+    stop_unless_servers_answer,
+)
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-MARIADB_ADMIN = "mysql://root@127.0.0.1:3306/"
 
 
-def server_admin_url(backend: str) -> URL:
-    """The administrator's URL of the ``backend`` server (its maintenance database)."""
-    return normalise_url(POSTGRES_ADMIN if backend == "postgresql" else MARIADB_ADMIN)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Where CI requires the servers, a missing one ends the run here, in one line."""
+    stop_unless_servers_answer()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on a server ``servers``, so ``-m "not servers"`` leaves it."""
+    for item in items:
+        needed = servers_of(item)
+        if needed and not any(item.iter_markers("servers")):
+            item.add_marker(pytest.mark.servers(*sorted(needed)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture: skip (or, in CI, fail) a test whose server or privilege is missing."""
+    require_servers(sorted(servers_of(item)))
+    for mark in item.iter_markers("root"):
+        require_root(*mark.args, why=str(mark.kwargs.get("why", "")))
 
 
 @contextmanager

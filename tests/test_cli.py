@@ -32,6 +32,7 @@ from data.database import Database
 from data.errors import Unavailable
 from models import User
 from tests.console_support import settle
+from tests.needs import server_admin_url
 from tui.cli import main, redact
 from tui.text import fit, visible
 
@@ -457,11 +458,13 @@ def test_password_in_db_url_is_never_printed(cli: Cli, monkeypatch: pytest.Monke
     assert "Traceback" not in runs[0].err
 
 
-@pytest.mark.servers
+@pytest.mark.servers("postgresql")
 def test_db_status_shows_the_url_without_its_password(cli: Cli) -> None:
     # Trust authentication accepts any password, so this connects for real.
-    ran = cli("--db", f"postgresql://postgres:{SECRET}@127.0.0.1:5432/postgres", "db", "status")
-    assert "database: postgresql+psycopg://postgres:***@127.0.0.1:5432/postgres" in ran.out
+    server = server_admin_url("postgresql")
+    where = f"{server.host}:{server.port or 5432}/{server.database}"
+    ran = cli("--db", f"postgresql://{server.username}:{SECRET}@{where}", "db", "status")
+    assert f"database: postgresql+psycopg://{server.username}:***@{where}" in ran.out
     assert SECRET not in ran.out + ran.err
 
 

@@ -36,8 +36,9 @@ from data.engine import WRITE_OPTION
 from data.schema import upgrade
 from data.seed import seed_demo
 from data.transfer import import_records
-from tests.conftest import BACKENDS, MARIADB_ADMIN, POSTGRES_ADMIN
+from tests.conftest import BACKENDS
 from tests.console_support import console, settle, wait_until
+from tests.needs import server_admin_url
 from tests.reliability.support_signals import (
     ACCESSGUARD,
     HOLD_S,
@@ -122,7 +123,7 @@ def shared(
     if backend == "sqlite":
         url = normalise_url(f"sqlite:///{tmp_path_factory.mktemp('kills') / 'kills.db'}")
     else:
-        server_url = normalise_url(POSTGRES_ADMIN if backend == "postgresql" else MARIADB_ADMIN)
+        server_url = server_admin_url(backend)
         server = create_engine(server_url, isolation_level="AUTOCOMMIT")
         with server.connect() as connection:
             connection.exec_driver_sql(
