@@ -8,7 +8,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from models import AuditEntry
 from tui.app import AccessGuardApp
 from tui.widgets.record_table import RecordTable
 
-FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CONSOLE_ACTOR = Actor(os_user="alice", client_addr="10.0.0.7", source="console:test")
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -392,7 +392,7 @@ def test_table_shows_stored_control_characters_as_symbols(
 ) -> None:
     assert cli("users", "list").code == 0  # creates the schema
     # The data layer refuses control characters, so this is what a raw SQL write could leave.
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with open_db.engine.begin() as connection:
         connection.execute(
             insert(User).values(
@@ -719,7 +719,7 @@ def test_python_dash_m_tui_end_to_end(cli: Cli, sqlite_url: str) -> None:
 
 def test_closed_pipe_ends_quietly(cli: Cli, sqlite_url: str, open_db: Database) -> None:
     assert cli("users", "list").code == 0  # creates the schema
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
         {
             "name": f"User {n}",
