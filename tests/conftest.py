@@ -8,7 +8,7 @@ the test and dropped after it. Tests on a server, or needing root, are marked (`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,11 +95,19 @@ def database_url(
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that asks for a database runs once per backend."""
     chosen = any(
-        mark.args and mark.args[0] == "database_url"
+        "database_url" in _names(mark.args[0])
         for mark in metafunc.definition.iter_markers("parametrize")
+        if mark.args
     )
     if "database_url" in metafunc.fixturenames and not chosen:
         metafunc.parametrize("database_url", BACKENDS, indirect=True)
+
+
+def _names(argnames: str | Sequence[str]) -> list[str]:
+    """The argument names of a parametrize mark ("a, b" or ("a", "b"))."""
+    if isinstance(argnames, str):
+        return [name.strip() for name in argnames.split(",")]
+    return list(argnames)
 
 
 @pytest.fixture

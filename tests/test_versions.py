@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import URL
 
 from data.actor import Actor
 from data.database import Database
 from data.errors import Conflict, Invalid
 from data.records import PageRequest, ProductRecord, UserRecord
-from models import User
+from models import AuditEntry, User
 
 
 def _user(db: Database, actor: Actor, email: str = "kim@example.com") -> UserRecord:
@@ -37,6 +39,37 @@ def test_second_save_from_a_stale_form_is_a_conflict_carrying_theirs(
         )
     assert conflict.value.current == theirs
     assert db.users.get(loaded.id).name == "Kim Lee"
+
+
+def test_a_row_moved_on_behind_the_lock_is_caught_by_the_orm_version_guard(
+    db: Database, actor: Actor
+) -> None:
+    """The second net under the locked read: the ORM's own version check (UPDATE ... WHERE
+    version = N). A row that moves on after that read, as under a writer that ignored the
+    lock, makes the save a Conflict (the StaleWrite branch), and nothing of it is written."""
+    loaded = _user(db, actor)
+    moved: list[int] = []
+
+    def move_on(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("UPDATE users SET") and not moved:
+            moved.append(loaded.id)
+            bump = text("UPDATE users SET version = version + 1 WHERE id = :id")
+            conn.execute(bump, {"id": loaded.id})
+
+    with db.sessions() as session:
+        audit_before = session.scalar(select(func.count()).select_from(AuditEntry))
+    event.listen(db.engine, "before_cursor_execute", move_on)
+    try:
+        with pytest.raises(Conflict, match="changed by someone else"):
+            db.users.update(
+                loaded.id, {"name": "Kimberly"}, expected_version=loaded.version, actor=actor
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", move_on)
+    assert moved == [loaded.id], "the save never reached its versioned UPDATE"
+    assert db.users.get(loaded.id) == loaded  # the whole transaction rolled back
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
 
 
 def test_reload_then_write_path_cannot_defeat_the_check(db: Database, actor: Actor) -> None:
