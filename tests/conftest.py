@@ -8,9 +8,10 @@ the test and dropped after it. Tests on a server, or needing root, are marked (`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,6 +22,7 @@ from data.config import normalise_url
 from data.database import Database
 from data.schema import upgrade
 from tests.needs import (
+    argument_names,
     require_root,
     require_servers,
     server_admin_url,
@@ -95,19 +97,12 @@ def database_url(
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that asks for a database runs once per backend."""
     chosen = any(
-        "database_url" in _names(mark.args[0])
+        "database_url" in argument_names(mark.args[0])
         for mark in metafunc.definition.iter_markers("parametrize")
         if mark.args
     )
     if "database_url" in metafunc.fixturenames and not chosen:
         metafunc.parametrize("database_url", BACKENDS, indirect=True)
-
-
-def _names(argnames: str | Sequence[str]) -> list[str]:
-    """The argument names of a parametrize mark ("a, b" or ("a", "b"))."""
-    if isinstance(argnames, str):
-        return [name.strip() for name in argnames.split(",")]
-    return list(argnames)
 
 
 @pytest.fixture
@@ -143,3 +138,32 @@ def private_user_dirs(
     for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(name, str(home / name.lower()))
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_errors(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, private_user_dirs: Path
+) -> Iterator[None]:
+    """A console test fails on an "Unexpected error" toast or a non-empty error log: a bug
+    the console survived is still a bug. Tests that cause one on purpose are marked
+    ``provokes_errors``."""
+    if request.node.get_closest_marker("provokes_errors"):
+        yield
+        return
+    from tui.app import AccessGuardApp
+    from tui.paths import error_log_path
+
+    toasts: list[str] = []
+    notify = AccessGuardApp.notify
+
+    def noting(app: AccessGuardApp, message: str, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("title") == "Unexpected error":
+            toasts.append(message)
+        notify(app, message, *args, **kwargs)
+
+    monkeypatch.setattr(AccessGuardApp, "notify", noting)
+    yield
+    log = error_log_path()
+    logged = log.read_text(errors="replace") if log.exists() else ""
+    assert not toasts, f"the console showed unexpected errors: {toasts}"
+    assert not logged, f"the console logged unexpected errors to {log}:\n{logged[-2000:]}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -89,12 +89,36 @@ def stop_unless_servers_answer() -> None:
             pytest.exit(f"{problem} ({REQUIRE_SERVERS_ENV} is set)", returncode=3)
 
 
+def argument_names(argnames: str | Sequence[str]) -> list[str]:
+    """The argument names of a parametrize mark ("a, b" or ("a", "b"))."""
+    if isinstance(argnames, str):
+        return [name.strip() for name in argnames.split(",")]
+    return list(argnames)
+
+
+def _plain_arguments(item: pytest.Item) -> set[str]:
+    """Names ``item`` is parametrised over directly (values, not fixtures)."""
+    plain: set[str] = set()
+    for mark in item.iter_markers("parametrize"):
+        indirect = mark.kwargs.get("indirect", False)
+        for name in argument_names(mark.args[0]) if mark.args else ():
+            if indirect is not True and name not in (indirect or ()):
+                plain.add(name)
+    return plain
+
+
 def servers_of(item: pytest.Item) -> set[str]:
-    """The servers ``item`` runs against: its backend parameters (``database_url``, module
-    fixtures over `BACKENDS`), and whatever its ``servers`` marks name (none named: both)."""
+    """The servers ``item`` runs against: the backend its database fixtures are parametrised
+    over (``database_url``, module fixtures over `BACKENDS`; a plain "postgresql" argument
+    names no server), and whatever its ``servers`` marks name (none named: both)."""
     callspec = getattr(item, "callspec", None)
-    params = callspec.params.values() if callspec is not None else ()
-    needed = {value for value in params if isinstance(value, str) and value in SERVER_BACKENDS}
+    params = callspec.params.items() if callspec is not None else ()
+    plain = _plain_arguments(item)
+    needed = {
+        value
+        for name, value in params
+        if name not in plain and isinstance(value, str) and value in SERVER_BACKENDS
+    }
     for mark in item.iter_markers("servers"):
         needed |= set(mark.args or SERVER_BACKENDS)
     return needed

@@ -496,6 +496,7 @@ def log_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @ON_SQLITE
 @pytest.mark.parametrize("kind", list(FAILURES))
+@pytest.mark.provokes_errors
 async def test_a_bug_in_a_worker_is_a_toast_and_a_private_log_and_the_console_keeps_going(
     db: Database, actor: Actor, log_home: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -543,6 +544,7 @@ async def test_a_bug_in_a_worker_is_a_toast_and_a_private_log_and_the_console_ke
 
 
 @ON_SQLITE
+@pytest.mark.provokes_errors
 async def test_a_bug_in_a_save_or_an_undo_worker_leaves_the_form_and_the_console_working(
     db: Database, actor: Actor, log_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -635,6 +637,7 @@ def test_the_error_log_is_private_bounded_and_free_of_terminal_escapes(
 
 
 @ON_SQLITE
+@pytest.mark.provokes_errors
 async def test_an_unwritable_log_is_said_in_the_toast_and_the_console_keeps_going(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
