@@ -56,7 +56,7 @@ from data.schema import (
 )
 from models import Base
 
-HEAD = "0004_search_and_sort_indexes"
+HEAD = "0005_lasting_ids_and_db_login"
 
 # The seeds' models, declared the way the owner's original script did (plain
 # declarative_base, ids and email indexed), so "legacy" databases here are the real thing.
