@@ -1,0 +1,100 @@
+"""Which record an audit entry was written for, told apart from a later record with its id.
+
+Before migration 0005, SQLite gave a deleted newest row's id to the next new row, so one id
+in the audit trail can name two records in turn. Ids are never reused since; the entries
+written before that are what this module guards against.
+
+A record's identity is the audit entry that brought it into being: its "create" (a form,
+the CLI or an import, one entry per row), the "seed" that filled the empty tables, or, for
+a record a restore brought back, the identity of the record the restored entry was written
+for. Entries about a record before it had any of these (rows older than the trail) share
+identity 0. The trail is written in the changing transaction, so it knows every birth; its
+ids come from the database, so no client clock is compared (the admins' clocks may differ,
+and a restored record keeps its old ``created_at``); and it needs nothing from entries
+written before this check existed, which are exactly the ones that may name reused ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from data.errors import NotRestorable
+from data.specs import SPECS, EntitySpec
+from models import AuditEntry
+
+PREDATES_TRAIL = 0
+
+
+def identity(session: Session, entity: str, record_id: int, *, upto: int | None = None) -> int:
+    """The id of the audit entry that brought record ``entity`` ``record_id`` into being,
+    as the trail stood at entry ``upto`` (None: now); `PREDATES_TRAIL` when none did."""
+    births = (
+        select(AuditEntry.id, AuditEntry.action, AuditEntry.old_values, AuditEntry.reverts_id)
+        .where(
+            or_(
+                and_(
+                    AuditEntry.entity == entity,
+                    AuditEntry.record_id == record_id,
+                    AuditEntry.action.in_(("create", "restore")),
+                ),
+                AuditEntry.action == "seed",  # one entry for every row it wrote
+            )
+        )
+        .order_by(AuditEntry.id.desc())
+    )
+    if upto is not None:
+        births = births.where(AuditEntry.id <= upto)
+    for entry_id, action, old_values, reverts_id in session.execute(births).all():
+        if action != "restore":
+            return int(entry_id)
+        if old_values is None and reverts_id is not None:
+            # A restore that brought a deleted record back: it is the record it was before.
+            return identity(session, entity, record_id, upto=reverts_id)
+        # Other restores set fields back on a record that was there already.
+    return PREDATES_TRAIL
+
+
+def require_same_record(session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry) -> None:
+    """Refuse, with `NotRestorable` naming why, when the record now holding ``entry``'s id
+    is not the one ``entry`` was written for."""
+    if entry.record_id is None:
+        return
+    then = identity(session, spec.entity, entry.record_id, upto=entry.id)
+    now = identity(session, spec.entity, entry.record_id)
+    if then != now:
+        born = "an earlier change" if now == PREDATES_TRAIL else f"audit entry {now}"
+        raise NotRestorable(
+            f"{spec.entity.capitalize()} {entry.record_id} is not the {spec.entity} audit entry "
+            f"{entry.id} was written for: that one was deleted, and its id was given to "
+            f"another {spec.entity} (created by {born}) before ids were kept unique. Nothing "
+            "was changed."
+        )
+
+
+def drop_other_targets(session: Session, entry: AuditEntry, values: dict[str, Any]) -> None:
+    """Empty each reference in ``values`` (restored from ``entry``) whose target is gone, or
+    is no longer the record ``entry`` saw there: a product must not pass to a stranger who
+    took its old owner's id."""
+    spec = SPECS[entry.entity]
+    for column in spec.model.__table__.columns:
+        value = values.get(column.name)
+        if value is None:
+            continue
+        for foreign_key in column.foreign_keys:
+            target = foreign_key.column
+            if session.scalar(select(target).where(target == value)) is None:
+                values[column.name] = None
+                continue
+            target_spec = _spec_of_table(target.table.name)
+            if target_spec is None:
+                continue
+            then = identity(session, target_spec.entity, int(value), upto=entry.id)
+            if then != identity(session, target_spec.entity, int(value)):
+                values[column.name] = None
+
+
+def _spec_of_table(table: str) -> EntitySpec[Any, Any] | None:
+    return next((spec for spec in SPECS.values() if spec.model.__tablename__ == table), None)
