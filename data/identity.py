@@ -9,9 +9,11 @@ the CLI or an import, one entry per row), the "seed" that filled the empty table
 a record a restore brought back, the identity of the record the restored entry was written
 for. Entries about a record before it had any of these (rows older than the trail) share
 identity 0. The trail is written in the changing transaction, so it knows every birth; its
-ids come from the database, so no client clock is compared (the admins' clocks may differ,
-and a restored record keeps its old ``created_at``); and it needs nothing from entries
-written before this check existed, which are exactly the ones that may name reused ids.
+ids come from the database, so no two clocks are compared (the admins' clocks may differ);
+and it needs nothing from entries written before this check existed, which are exactly
+the ones that may name reused ids. A row another program put under a used id has no birth
+in the trail; its ``created_at`` then differs from the one its id's "create" entry
+recorded (a restore puts ``created_at`` back too), which gives it away.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from data.errors import NotRestorable
 from data.specs import SPECS, EntitySpec
+from data.trail import to_json
 from models import AuditEntry
 
 PREDATES_TRAIL = 0
@@ -57,21 +60,33 @@ def identity(session: Session, entity: str, record_id: int, *, upto: int | None 
     return PREDATES_TRAIL
 
 
+def same_record(session: Session, spec: EntitySpec[Any, Any], record_id: int, *, upto: int) -> bool:
+    """Whether record ``record_id`` now is the one that held that id at entry ``upto``."""
+    now = identity(session, spec.entity, record_id)
+    if identity(session, spec.entity, record_id, upto=upto) != now:
+        return False
+    created = spec.model.__table__.c.get("created_at")
+    if now == PREDATES_TRAIL or created is None:
+        return True
+    birth = session.get(AuditEntry, now)
+    recorded = (birth.new_values or {}).get("created_at") if birth is not None else None
+    if recorded is None:  # a seed: no values per record
+        return True
+    current = session.scalar(select(created).where(spec.model.__table__.c.id == record_id))
+    return current is None or to_json(current) == recorded
+
+
 def require_same_record(session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry) -> None:
     """Refuse, with `NotRestorable` naming why, when the record now holding ``entry``'s id
     is not the one ``entry`` was written for."""
-    if entry.record_id is None:
+    if entry.record_id is None or same_record(session, spec, entry.record_id, upto=entry.id):
         return
-    then = identity(session, spec.entity, entry.record_id, upto=entry.id)
-    now = identity(session, spec.entity, entry.record_id)
-    if then != now:
-        born = "an earlier change" if now == PREDATES_TRAIL else f"audit entry {now}"
-        raise NotRestorable(
-            f"{spec.entity.capitalize()} {entry.record_id} is not the {spec.entity} audit entry "
-            f"{entry.id} was written for: that one was deleted, and its id was given to "
-            f"another {spec.entity} (created by {born}) before ids were kept unique. Nothing "
-            "was changed."
-        )
+    raise NotRestorable(
+        f"{spec.entity.capitalize()} {entry.record_id} is not the {spec.entity} audit entry "
+        f"{entry.id} was written for: that one was deleted, and another {spec.entity} has "
+        "its id now (given out again before ids were kept unique, or written by another "
+        "program). Nothing was changed."
+    )
 
 
 def drop_other_targets(session: Session, entry: AuditEntry, values: dict[str, Any]) -> None:
@@ -89,10 +104,9 @@ def drop_other_targets(session: Session, entry: AuditEntry, values: dict[str, An
                 values[column.name] = None
                 continue
             target_spec = _spec_of_table(target.table.name)
-            if target_spec is None:
-                continue
-            then = identity(session, target_spec.entity, int(value), upto=entry.id)
-            if then != identity(session, target_spec.entity, int(value)):
+            if target_spec is not None and not same_record(
+                session, target_spec, int(value), upto=entry.id
+            ):
                 values[column.name] = None
 
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
@@ -88,16 +87,6 @@ SEEDS_PRODUCTS = [
     {"id": 3, "name": " Gizmo ", "price": 5.5},
     {"id": 7, "name": "Freebie", "price": 0.0},
 ]
-
-
-@pytest.fixture
-def engine(database_url: URL) -> Iterator[Engine]:
-    """The application's own engine on an empty database (so its SQLite quirks are in play)."""
-    engine = create_database_engine(database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _seeds_database(
