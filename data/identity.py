@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.errors import NotRestorable
@@ -33,31 +33,45 @@ PREDATES_TRAIL = 0
 
 def identity(session: Session, entity: str, record_id: int, *, upto: int | None = None) -> int:
     """The id of the audit entry that brought record ``entity`` ``record_id`` into being,
-    as the trail stood at entry ``upto`` (None: now); `PREDATES_TRAIL` when none did."""
+    as the trail stood at entry ``upto`` (None: now); `PREDATES_TRAIL` when none did.
+
+    Both lookups walk the (entity, record_id) index, however long the trail.
+    """
     births = (
         select(AuditEntry.id, AuditEntry.action, AuditEntry.old_values, AuditEntry.reverts_id)
         .where(
-            or_(
-                and_(
-                    AuditEntry.entity == entity,
-                    AuditEntry.record_id == record_id,
-                    AuditEntry.action.in_(("create", "restore")),
-                ),
-                AuditEntry.action == "seed",  # one entry for every row it wrote
-            )
+            AuditEntry.entity == entity,
+            AuditEntry.record_id == record_id,
+            AuditEntry.action.in_(("create", "restore")),
         )
         .order_by(AuditEntry.id.desc())
     )
     if upto is not None:
         births = births.where(AuditEntry.id <= upto)
+    seed = _newest_seed(session, upto)
     for entry_id, action, old_values, reverts_id in session.execute(births).all():
+        if seed > entry_id:
+            return seed
         if action != "restore":
             return int(entry_id)
         if old_values is None and reverts_id is not None:
             # A restore that brought a deleted record back: it is the record it was before.
             return identity(session, entity, record_id, upto=reverts_id)
         # Other restores set fields back on a record that was there already.
-    return PREDATES_TRAIL
+    return seed
+
+
+def _newest_seed(session: Session, upto: int | None) -> int:
+    """The newest "seed" entry up to ``upto`` (`PREDATES_TRAIL`: none). A seed fills empty
+    tables and writes one entry about them all, with no record id, under a table's name."""
+    seeds = select(func.max(AuditEntry.id)).where(
+        AuditEntry.entity.in_([spec.plural for spec in SPECS.values()]),
+        AuditEntry.record_id.is_(None),
+        AuditEntry.action == "seed",
+    )
+    if upto is not None:
+        seeds = seeds.where(AuditEntry.id <= upto)
+    return int(session.scalar(seeds) or PREDATES_TRAIL)
 
 
 def same_record(session: Session, spec: EntitySpec[Any, Any], record_id: int, *, upto: int) -> bool:

@@ -19,6 +19,7 @@ from data.database import Database
 from data.errors import NotRestorable
 from data.records import PageRequest
 from data.schema import alembic_config, upgrade
+from data.seed import seed_demo
 from tests.test_schema import _differences, _rows
 
 BEFORE_0005 = "0004_search_and_sort_indexes"
@@ -171,3 +172,28 @@ def test_entries_about_a_reused_id_are_refused_after_0005(engine: Engine) -> Non
     assert db.products.get(1).owner_id is None
     # Eve's own history is hers: her product's entry still restores onto her.
     assert db.audit.restore_plan(EVE_CREATED).effect == "delete"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_seed_that_reused_ids_makes_its_records_others(db: Database) -> None:
+    actor = Actor("ops", source="cli")
+    # A user older than the trail (converted from the seeds' tables): no "create" entry.
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO users (id, name, email, role, is_active, created_at, updated_at,"
+                " version) VALUES (1, 'Old', 'old@x.org', 'viewer', 1, :at, :at, 1)"
+            ),
+            {"at": AT},
+        )
+    db.users.update(1, {"name": "Old B"}, expected_version=1, actor=actor)
+    renamed = db.audit.page(PageRequest(limit=1)).records[0].id
+    db.users.delete(1, expected_version=2, actor=actor)
+    with db.engine.begin() as connection:  # SQLite before 0005: no memory of used ids
+        connection.execute(sa.text("DELETE FROM sqlite_sequence"))
+    seed_demo(db, users=2, products=0, seed=3, actor=actor)
+    seeded = db.users.get(1)  # the seed's first user took the deleted id
+
+    with pytest.raises(NotRestorable, match="User 1 is not the user"):
+        db.audit.restore_plan(renamed)
+    assert db.users.get(1) == seeded
