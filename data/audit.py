@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from data.actor import Actor
 from data.errors import Conflict, NotFound, NotRestorable
+from data.identity import drop_other_targets, require_same_record
 from data.paging import contains, keyset_page, shown_count
 from data.records import AuditRecord, Count, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
@@ -36,6 +37,7 @@ def to_record(entry: AuditEntry) -> AuditRecord:
         old=entry.old_values,
         new=entry.new_values,
         reverts_id=entry.reverts_id,
+        db_login=entry.db_login,
     )
 
 
@@ -201,6 +203,8 @@ def _restorable(
             "creates, updates, deletes and restores can be restored."
         )
     obj = session.get(spec.model, _record_of(entry), with_for_update=lock)
+    if obj is not None:
+        require_same_record(session, spec, entry)
     return entry, spec, obj
 
 
@@ -272,6 +276,8 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
     spec = SPECS[entry.entity]
     record_id = _record_of(entry)
     obj = session.get(spec.model, record_id, with_for_update=True)
+    if obj is not None:
+        require_same_record(session, spec, entry)
     expected_version = _version_after_own_changes(session, spec, entry, actor)
     if entry.action == "delete":
         if obj is not None:
@@ -355,12 +361,12 @@ def _before_values(
     session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry
 ) -> dict[str, Any]:
     """The snapshot fields ``entry`` recorded before its change, as model values; a
-    reference to a row deleted since becomes empty (it cannot point at nothing)."""
+    reference to a row deleted since, or now holding another record, becomes empty."""
     old = entry.old_values or {}
     values = {
         name: from_json(spec.model, name, old[name]) for name in spec.snapshot_fields if name in old
     }
-    _drop_dangling_references(session, spec, values)
+    drop_other_targets(session, entry, values)
     return values
 
 
@@ -426,20 +432,6 @@ def _recreate(
         new=new,
         reverts_id=entry.id,
     )
-
-
-def _drop_dangling_references(
-    session: Session, spec: EntitySpec[Any, Any], values: dict[str, Any]
-) -> None:
-    """A restored row cannot point at a row deleted since: such a reference becomes empty."""
-    for column in spec.model.__table__.columns:
-        value = values.get(column.name)
-        if value is None:
-            continue
-        for foreign_key in column.foreign_keys:
-            target = foreign_key.column
-            if session.scalar(select(target).where(target == value)) is None:
-                values[column.name] = None
 
 
 def _summarise(entries: Any) -> str:

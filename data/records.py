@@ -58,6 +58,8 @@ class AuditRecord:
     old: dict[str, Any] | None
     new: dict[str, Any] | None
     reverts_id: int | None
+    # The database account that wrote it (PostgreSQL, MariaDB); None on SQLite.
+    db_login: str | None = None
 
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:

@@ -31,6 +31,8 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
+        # An id names one product forever: SQLite would otherwise reuse a deleted newest id.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -27,6 +27,8 @@ class User(Base):
         CheckConstraint(
             "role IN ({})".format(", ".join(f"'{role}'" for role in ROLES)), name="role_allowed"
         ),
+        # An id names one user forever: SQLite would otherwise reuse a deleted newest id.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
