@@ -20,7 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from data.config import BadDatabaseURL
 from data.errors import Unavailable
-from data.sqlite_file import check_options, file_uri, sqlite_path
+from data.sqlite_file import FileIdentity, check_options, file_uri, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 MAX_SQLITE_BUSY_TIMEOUT_S = 3_600
@@ -38,8 +38,9 @@ def create_database_engine(url: URL, *, read_only: bool = False, echo: bool = Fa
     """Create the process's engine for ``url``.
 
     SQLite: WAL, foreign keys on every connection, a busy timeout, BEGIN IMMEDIATE for
-    writes, new files created 0600, and exactly the named file opened (``mode=ro`` when
-    read-only). Servers: pre-ping, recycle, a lock timeout, and a READ ONLY session when read-only.
+    writes, new files created 0600, exactly the named file opened (``mode=ro`` when
+    read-only), and writes refused once that file was deleted, moved or replaced.
+    Servers: pre-ping, recycle, a lock timeout, and a READ ONLY session when read-only.
     """
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, read_only=read_only, echo=echo)
@@ -65,6 +66,7 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     engine = create_engine(
         url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
     )
+    identity = None if read_only else FileIdentity(path)
     # Exactly the named file, through a URI quoted byte by byte (`data.sqlite_file`): with
     # mode=ro the database itself refuses writes (SQLITE_OPEN_READONLY). The engine's own
     # URL stays the admin's, for anyone who opens the same database again.
@@ -84,6 +86,8 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        if identity is not None:
+            identity.check_connection(dbapi_connection)
         # Let SQLAlchemy's "begin" event below emit BEGIN, not pysqlite's own guesswork.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -100,6 +104,11 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     def _on_begin(connection: Connection) -> None:
         writing = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        if writing and identity is not None:
+            # Holding the write lock: no other AccessGuard is half way through a write.
+            identity.check_write(
+                connection.connection.driver_connection, busy_timeout_ms=busy_timeout_ms
+            )
 
     return engine
 
