@@ -76,6 +76,10 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     def _open_exactly(
         _dialect: Any, _record: ConnectionPoolEntry, cargs: list[Any], cparams: dict[str, Any]
     ) -> None:
+        if identity is not None:
+            # Not even a new connection to a stranger at that path (its check after opening,
+            # in _on_connect, closes the gap between this look and the open).
+            identity.check()
         cargs[:] = [uri]
         cparams["uri"] = True
 

@@ -92,6 +92,8 @@ class FileIdentity:
         self.remember()
         with self._lock:
             expected = self._identity
+        if expected is None:
+            return  # there never was a file: SQLite says why it cannot open it
         now = self._current()
         if now is None:
             raise FileReplaced(
