@@ -12,7 +12,12 @@ URI options of its own: only ``timeout``.
 Identity. The engine remembers the file's (device, inode) when it is built, and checks it
 when a connection opens and when a write transaction begins. A file deleted, moved or
 replaced (another database moved over it) since then is not written: the write is refused
-with `FileReplaced`, and nothing lands in the unlinked file or the stranger.
+with `FileReplaced`, and nothing lands in the unlinked file or the stranger. The refusal
+also empties the -wal into the old file: SQLite names the -wal after the path, so the
+newcomer would otherwise take the old file's last pages for its own. Before that (an idle
+console whose last save is still in the -wal) another program opening the newcomer can
+see them; emptying the -wal after every write would close that window, but made eight
+concurrent writers 5-8x slower, so the README says to quit AccessGuard first.
 """
 
 from __future__ import annotations
