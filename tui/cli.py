@@ -81,7 +81,8 @@ EXAMPLES = (
 )
 FOOTER = """\
 The database is --db URL, else $DATABASE_URL, else the config file's (see
-`accessguard config path`), else sqlite:///./accessguard.db.
+`accessguard config path`), else sqlite:///./accessguard.db. A SQLite path is
+percent-encoded like any URL's: a file a?b%.db is sqlite:///a%3Fb%25.db.
 Exit status: 0 done, 1 refused (the reason is on stderr), 2 bad usage.
 Set ACCESSGUARD_DEBUG=1 to see the traceback of an unexpected error."""
 
