@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from tests.console_support import child_console_environment
+from tests.reliability.support_server_faults import free_port
 from tests.reliability.support_signals import ACCESSGUARD, plain
 
 # How long the server may take to listen, and the console to draw or answer a key (a
@@ -28,14 +28,6 @@ ANNOUNCED = re.compile(r"serving the console at (http://127\.0\.0\.1:(\d+)/\?tok
 ABSOLUTE_URL = re.compile(r"\b((?:https?|wss?)://)([^/\s\"'()<>]+)", re.IGNORECASE)
 
 
-def free_port() -> int:
-    """A TCP port nothing on 127.0.0.1 listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class WebServer:
     """A running ``accessguard --web``: its announced address and everything on its stderr."""
@@ -44,17 +36,15 @@ class WebServer:
     url: str
     port: int
     token: str
-    stderr: list[str] = field(default_factory=list)
+    stderr: list[str]
+    # As a browser writes them, independently of tui/web.py: the tab's origin and the name
+    # of the cookie the page answers with.
+    origin: str = field(init=False)
+    cookie_name: str = field(init=False)
 
-    @property
-    def origin(self) -> str:
-        """The origin the admin's tab has."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def cookie_name(self) -> str:
-        """The cookie the page answers with."""
-        return f"accessguard-web-{self.port}"
+    def __post_init__(self) -> None:
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.cookie_name = f"accessguard-web-{self.port}"
 
 
 async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
