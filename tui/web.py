@@ -95,13 +95,15 @@ class WebGate:
 
     def refusal(self, request: web.BaseRequest) -> str | None:
         """Why ``request`` is refused, or None when it may reach the console."""
-        if request.headers.get(hdrs.HOST) != self.authority:
+        # Every copy of a header is checked: a browser sends one, and a second, foreign
+        # one must not hide behind a first that matches.
+        if request.headers.getall(hdrs.HOST, []) != [self.authority]:
             return REFUSED_HOST.format(origin=self.origin)
-        origin = request.headers.get(hdrs.ORIGIN)
-        if origin is not None and origin != self.origin:
+        origins = request.headers.getall(hdrs.ORIGIN, [])
+        if any(origin != self.origin for origin in origins):
             return REFUSED_ORIGIN
         upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
-        if origin is None and (upgrade or request.path == "/ws"):
+        if not origins and (upgrade or request.path == "/ws"):
             return REFUSED_NO_ORIGIN
         if self._is_token(request.cookies.get(self.cookie_name)):
             return None

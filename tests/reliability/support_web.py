@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import aiohttp
+from multidict import CIMultiDict
 
 from tests.console_support import child_console_environment
 from tests.reliability.support_server_faults import free_port
@@ -94,16 +95,20 @@ class Visit:
     and the page's query."""
 
     host: str | None
-    origin: str | None
+    origin: str | tuple[str, ...] | None  # a tuple: that many Origin headers
     cookie: str | None
     query: str = ""
 
-    def headers(self, server: WebServer) -> dict[str, str]:
+    def headers(self, server: WebServer) -> CIMultiDict[str]:
         """The request headers of this visit."""
-        sent = {"Host": self.host, "Origin": self.origin}
+        sent: CIMultiDict[str] = CIMultiDict()
+        if self.host is not None:
+            sent["Host"] = self.host
+        for origin in (self.origin,) if isinstance(self.origin, str) else self.origin or ():
+            sent.add("Origin", origin)
         if self.cookie is not None:
             sent["Cookie"] = f"{server.cookie_name}={self.cookie}"
-        return {name: value for name, value in sent.items() if value is not None}
+        return sent
 
 
 def admin_visit(server: WebServer) -> Visit:

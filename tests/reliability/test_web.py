@@ -64,6 +64,9 @@ def _attacks(server: WebServer) -> dict[str, Visit]:
         "another site's page": Visit(own_host, "http://evil.example", token),
         "a WebSocket without Origin": Visit(own_host, None, token),
         "a sandboxed page (Origin null)": Visit(own_host, "null", token),
+        "a foreign Origin behind the right one": Visit(
+            own_host, (server.origin, "http://evil.example"), token
+        ),
         "another local port's page": Visit(own_host, f"http://127.0.0.1:{port + 1}", token),
         "a DNS-rebound name": Visit(f"evil.example:{port}", f"http://evil.example:{port}", token),
         "another spelling of the host": Visit(
