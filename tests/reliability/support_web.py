@@ -8,10 +8,13 @@ browser on a rebound name) would, and reads the console's terminal output off th
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
@@ -54,9 +57,10 @@ async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
 
 
 @asynccontextmanager
-async def web_server(database_url: str) -> AsyncIterator[WebServer]:
-    """``accessguard --db URL --web --port N`` on a free port, once it has announced its
-    address (it does so once it listens); stopped with SIGTERM afterwards."""
+async def web_server(database_url: str, *, cwd: Path) -> AsyncIterator[WebServer]:
+    """``accessguard --db URL --web --port N`` on a free port, in ``cwd`` (where an export
+    lands), once it has announced its address (it does so once it listens); stopped with
+    SIGTERM afterwards."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         str(ACCESSGUARD),
@@ -69,6 +73,7 @@ async def web_server(database_url: str) -> AsyncIterator[WebServer]:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         env=child_console_environment(),
+        cwd=cwd,
     )
     assert process.stderr is not None
     lines: list[str] = []
@@ -135,17 +140,18 @@ async def get(server: WebServer, path: str, visit: Visit) -> tuple[int, str]:
 
 
 class Terminal:
-    """The console's side of a WebSocket: what it drew, as text, and a way to type."""
+    """The console's side of a WebSocket: what it drew, as text, the page's messages (JSON
+    text frames such as ``["deliver_file_start", KEY]``), and a way to type."""
 
     def __init__(self, socket: aiohttp.ClientWebSocketResponse[bool]) -> None:
         self.socket = socket
         self.output = b""
+        self.messages: list[list[Any]] = []
 
-    async def expect(self, wanted: str, *, after: int = 0) -> None:
-        """Read until ``wanted`` has been drawn after output offset ``after``."""
+    async def _read_until(self, done: Callable[[], bool], wanted: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SCREEN_SECONDS
-        while wanted not in plain(self.output[after:]):
+        while not done():
             remaining = deadline - loop.time()
             message = None
             with suppress(asyncio.TimeoutError):
@@ -156,10 +162,24 @@ class Terminal:
                 aiohttp.WSMsgType.ERROR,
             ):
                 raise AssertionError(
-                    f"{wanted!r} not drawn; the screen ends with:\n" + plain(self.output)[-1500:]
+                    f"{wanted} never came; the screen ends with:\n" + plain(self.output)[-1500:]
                 )
             if message.type == aiohttp.WSMsgType.BINARY:
                 self.output += message.data
+            elif message.type == aiohttp.WSMsgType.TEXT:
+                self.messages.append(json.loads(message.data))
+
+    async def expect(self, wanted: str, *, after: int = 0) -> None:
+        """Read until ``wanted`` has been drawn after output offset ``after``."""
+        await self._read_until(lambda: wanted in plain(self.output[after:]), repr(wanted))
+
+    async def download_key(self) -> str:
+        """Read until the console offers the browser a download; its key."""
+        await self._read_until(
+            lambda: any(kind == "deliver_file_start" for kind, *_ in self.messages),
+            "a download",
+        )
+        return str(next(key for kind, key, *_ in self.messages if kind == "deliver_file_start"))
 
     async def press(self, key: str) -> int:
         """Type ``key`` as the page does; the output offset from which to expect its effect."""
@@ -168,12 +188,10 @@ class Terminal:
         return mark
 
 
-async def try_to_delete_the_first_user(
-    server: WebServer, visit: Visit, *, users: int
-) -> int | None:
-    """Open the console's WebSocket as ``visit`` and, if it opens, delete the first of the
-    ``users`` users the way the admin would (d, then y). The upgrade's status if refused,
-    else None once the console has said it deleted."""
+@asynccontextmanager
+async def console_tab(server: WebServer, visit: Visit) -> AsyncIterator[Terminal | int]:
+    """The console's WebSocket opened as ``visit``: its `Terminal`, or the status it was
+    refused with."""
     async with client() as session:
         try:
             socket = await session.ws_connect(
@@ -181,10 +199,22 @@ async def try_to_delete_the_first_user(
                 headers=visit.headers(server),
             )
         except aiohttp.WSServerHandshakeError as refused:
-            return refused.status
+            yield refused.status
+            return
         async with socket:
-            terminal = Terminal(socket)
-            await terminal.expect(f"Row 1 of {users}")
-            await terminal.expect("Delete this user?", after=await terminal.press("d"))
-            await terminal.expect("Deleted user", after=await terminal.press("y"))
-        return None
+            yield Terminal(socket)
+
+
+async def try_to_delete_the_first_user(
+    server: WebServer, visit: Visit, *, users: int
+) -> int | None:
+    """Open the console's WebSocket as ``visit`` and, if it opens, delete the first of the
+    ``users`` users the way the admin would (d, then y). The upgrade's status if refused,
+    else None once the console has said it deleted."""
+    async with console_tab(server, visit) as terminal:
+        if isinstance(terminal, int):
+            return terminal
+        await terminal.expect(f"Row 1 of {users}")
+        await terminal.expect("Delete this user?", after=await terminal.press("d"))
+        await terminal.expect("Deleted user", after=await terminal.press("y"))
+    return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.reliability.support_web import (
     WebServer,
     admin_visit,
     client,
+    console_tab,
     get,
     try_to_delete_the_first_user,
     web_server,
@@ -45,8 +47,10 @@ def demo(tmp_path: Path) -> Iterator[Database]:
         db.dispose()
 
 
-def _url(db: Database) -> str:
-    return f"sqlite:///{db.engine.url.database}"
+def _served(db: Database) -> AbstractAsyncContextManager[WebServer]:
+    """``accessguard --web`` over ``db``'s file, run in its folder."""
+    path = Path(str(db.engine.url.database))
+    return web_server(f"sqlite:///{path}", cwd=path.parent)
 
 
 def _guess(token: str) -> str:
@@ -84,7 +88,7 @@ async def test_no_other_page_or_process_can_drive_the_console_but_the_admins_tab
     demo: Database,
 ) -> None:
     before = snapshot(demo.engine)
-    async with web_server(_url(demo)) as server:
+    async with _served(demo) as server:
         attacks = _attacks(server)
         for name, visit in attacks.items():
             status = await try_to_delete_the_first_user(server, visit, users=USERS)
@@ -104,7 +108,7 @@ async def test_no_other_page_or_process_can_drive_the_console_but_the_admins_tab
 async def test_the_page_and_its_files_need_the_address_the_origin_and_the_token(
     demo: Database,
 ) -> None:
-    async with web_server(_url(demo)) as server:
+    async with _served(demo) as server:
         own_host, token = f"127.0.0.1:{server.port}", server.token
         page = Visit(own_host, None, None, query=f"?token={token}")
         refused = {
@@ -152,7 +156,7 @@ async def test_the_page_and_its_files_need_the_address_the_origin_and_the_token(
 
 
 async def test_each_run_prints_an_address_with_a_token_of_its_own(demo: Database) -> None:
-    async with web_server(_url(demo)) as first, web_server(_url(demo)) as second:
+    async with _served(demo) as first, _served(demo) as second:
         for server in (first, second):
             assert server.url == f"http://127.0.0.1:{server.port}/?token={server.token}"
             assert re.fullmatch(r"[A-Za-z0-9_-]{43}", server.token)  # 32 random bytes
@@ -165,7 +169,7 @@ async def test_each_run_prints_an_address_with_a_token_of_its_own(demo: Database
 
 
 async def test_the_page_loads_nothing_from_another_host(demo: Database) -> None:
-    async with web_server(_url(demo)) as server:
+    async with _served(demo) as server:
         tab = Visit(f"127.0.0.1:{server.port}", None, server.token)
         status, page = await get(server, "/", tab)
         assert status == 200
@@ -196,3 +200,25 @@ async def test_the_page_loads_nothing_from_another_host(demo: Database) -> None:
         assert "default-src 'none'" in policy
         assert f"connect-src 'self' ws://127.0.0.1:{server.port}" in policy
         assert "frame-ancestors 'none'" in policy
+
+
+async def test_a_download_needs_the_cookie_too(demo: Database) -> None:
+    """An export under --web goes to the browser from /download/KEY: only with the cookie."""
+    async with _served(demo) as server, console_tab(server, admin_visit(server)) as terminal:
+        assert not isinstance(terminal, int)
+        await terminal.expect(f"Row 1 of {USERS}")
+        await terminal.expect("Export users", after=await terminal.press("x"))
+        mark = await terminal.press("\r")
+        key = await terminal.download_key()
+        path = f"/download/{key}"
+        own_host = f"127.0.0.1:{server.port}"
+        another_site = Visit(own_host, "http://evil.example", server.token)
+        assert (await get(server, path, Visit(own_host, None, None)))[0] == 403
+        assert (await get(server, path, another_site))[0] == 403
+        status, body = await get(server, path, Visit(own_host, None, server.token))
+        await terminal.expect("sent to your browser", after=mark)
+    assert status == 200
+    with demo.engine.connect() as connection:
+        emails = connection.execute(text("SELECT email FROM users")).scalars().all()
+    assert len(emails) == USERS
+    assert all(email in body for email in emails)
