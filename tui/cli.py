@@ -888,7 +888,11 @@ def serve_web(args: argparse.Namespace, raw_url: str) -> int:
         server = web_server(args, raw_url)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    server.serve()
+    try:
+        server.serve()
+    except OSError as error:  # the port is taken (or not ours to bind)
+        warn(f"{PROG}: cannot serve on port {args.port}: {error.strerror or error}; try --port N")
+        return EXIT_REFUSED
     return EXIT_OK
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -18,8 +20,9 @@ import pytest
 from sqlalchemy import text
 
 from data.database import Database
-from tests.console_support import demo_database
+from tests.console_support import child_console_environment, demo_database
 from tests.reliability.support_security import snapshot
+from tests.reliability.support_signals import ACCESSGUARD
 from tests.reliability.support_web import (
     ABSOLUTE_URL,
     Visit,
@@ -222,3 +225,23 @@ async def test_a_download_needs_the_cookie_too(demo: Database) -> None:
         emails = connection.execute(text("SELECT email FROM users")).scalars().all()
     assert len(emails) == USERS
     assert all(email in body for email in emails)
+
+
+def test_a_port_in_use_is_named_and_refused(demo: Database) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        url = f"sqlite:///{demo.engine.url.database}"
+        done = subprocess.run(
+            [str(ACCESSGUARD), "--db", url, "--web", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_console_environment(),
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"cannot serve on port {port}:" in done.stderr
+    assert "address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
