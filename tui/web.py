@@ -40,6 +40,8 @@ from aiohttp import hdrs, web
 from aiohttp.web_response import StreamResponse
 from textual_serve.server import Server
 
+from tui.text import visible
+
 WEB_HOST = "127.0.0.1"
 TOKEN_PARAMETER = "token"
 TEMPLATES = Path(__file__).resolve().parent / "web_page"
@@ -117,7 +119,9 @@ class WebGate:
         page opened with the token answers with its cookie."""
         reason = self.refusal(request)
         if reason is not None:
-            log.warning("%s %s from %s: %s", request.method, request.path, request.remote, reason)
+            # The path is the requester's text (%1b decodes to ESC): shown, never obeyed.
+            where = visible(request.path)
+            log.warning("%s %s from %s: %s", request.method, where, request.remote, reason)
             return web.Response(status=403, text=reason + "\n")
         response = await handler(request)
         if not response.prepared and self._is_token(request.query.get(TOKEN_PARAMETER)):

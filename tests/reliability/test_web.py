@@ -37,6 +37,8 @@ from tests.reliability.support_web import (
 
 USERS = 5
 ASSET = "/static/js/textual.js"
+# OSC 52 (set the clipboard) and a CSI colour, percent-encoded: the refusal logs the path.
+ESCAPES = "/%1b%5d52;c;aGk=%07%1b%5b31m"
 CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 
@@ -137,6 +139,10 @@ async def test_the_page_and_its_files_need_the_address_the_origin_and_the_token(
             "a file without the cookie": (ASSET, Visit(own_host, None, None)),
             "a file with the token in its query": (ASSET, Visit(own_host, None, None, page.query)),
             "a download without the cookie": ("/download/x", Visit(own_host, None, None)),
+            "a path that would write to the admin's clipboard": (
+                ESCAPES,
+                Visit(own_host, None, None),
+            ),
         }
         statuses = {
             name: (await get(server, path, visit))[0] for name, (path, visit) in refused.items()
@@ -156,6 +162,11 @@ async def test_the_page_and_its_files_need_the_address_the_origin_and_the_token(
         tab = Visit(own_host, None, token)
         assert (await get(server, ASSET, tab))[0] == 200
         assert (await get(server, "/download/x", tab))[0] == 404  # reached: no such download
+    # Every refusal is logged on the admin's terminal; none carries a control character.
+    log = "".join(server.stderr)
+    assert log.count("refused:") >= len(refused)
+    assert [char for char in log if ord(char) < 32 and char != "\n"] == []
+    assert "\u241b]52;c;aGk=\u2407" in log  # shown as ␛ and ␇
 
 
 async def test_each_run_prints_an_address_with_a_token_of_its_own(demo: Database) -> None:
