@@ -664,8 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--web",
         action="store_true",
-        help="serve the console in a browser on 127.0.0.1 (needs accessguard[web]); anyone "
-        "who can reach the port controls it with your rights",
+        help="serve the console in a browser at http://127.0.0.1:PORT/ (needs "
+        "accessguard[web]); it answers only that address, with the token printed at start",
     )
     parser.add_argument(
         "--port",
@@ -842,7 +842,6 @@ def _console(args: argparse.Namespace, cli_url: str | None, notices: Sequence[st
     )
 
 
-WEB_HOST = "127.0.0.1"
 WEB_PORT = 8000
 WEB_EXTRA_MISSING = "--web needs the optional textual-serve package: pip install 'accessguard[web]'"
 
@@ -863,17 +862,24 @@ def web_command(args: argparse.Namespace) -> str:
 
 
 def web_server(args: argparse.Namespace, raw_url: str) -> Any:
-    """A textual-serve server for the console on 127.0.0.1 (`SystemExit` 2 without the extra).
+    """The guarded textual-serve server for the console (`SystemExit` 2 without the extra).
 
     The URL goes to the children through the environment, never their command line.
     """
     try:
-        from textual_serve.server import Server
+        from tui.web import console_server
     except ImportError:
         warn(f"{PROG}: {WEB_EXTRA_MISSING}")
         raise SystemExit(EXIT_USAGE) from None
     os.environ[URL_ENV_VAR] = raw_url
-    return Server(web_command(args), host=WEB_HOST, port=args.port, title="AccessGuard")
+    return console_server(web_command(args), port=args.port, announce=_announce_web)
+
+
+def _announce_web(url: str) -> None:
+    warn(
+        f"{PROG}: serving the console at {url} (ctrl+c stops); open this address: "
+        "its token is this run's key, so share it with no one"
+    )
 
 
 def serve_web(args: argparse.Namespace, raw_url: str) -> int:
@@ -882,11 +888,11 @@ def serve_web(args: argparse.Namespace, raw_url: str) -> int:
         server = web_server(args, raw_url)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    warn(
-        f"{PROG}: serving the console on http://{WEB_HOST}:{args.port} (ctrl+c stops); "
-        "anyone who can reach this port controls it with your rights"
-    )
-    server.serve()
+    try:
+        server.serve()
+    except OSError as error:  # the port is taken (or not ours to bind)
+        warn(f"{PROG}: cannot serve on port {args.port}: {error.strerror or error}; try --port N")
+        return EXIT_REFUSED
     return EXIT_OK
 
 
