@@ -30,6 +30,7 @@ from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
+from data.numbers import whole_number
 from data.records import ImportReport, PageRequest
 from tui.text import fit, visible
 
@@ -615,21 +616,27 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     deleter = _command(
         actions, "delete", f"delete a {names.entity}", cmd_delete, words=words, entity=entity.name
     )
-    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {names.entity}'s id")
+    # Any whole number: one that names no record (0, -1, 2**63) is "not found", as on every
+    # backend, rather than a usage error here and a server error there.
+    deleter.add_argument(
+        "id", type=_whole_number(None), metavar="ID", help=f"the {names.entity}'s id"
+    )
     deleter.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
     )
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum`` (bad usage, exit 2, if not)."""
+def _whole_number(minimum: int | None) -> Callable[[str], int]:
+    """An argparse type: a whole number in digits 0-9, of at least ``minimum`` if one is
+    given (bad usage, exit 2, if not)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
+        value = whole_number(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number in digits 0-9"
+            ) from None
+        if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
         return value
 
