@@ -16,7 +16,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import Invalid
-from data.records import Count, Cursor, Malformed, Page, PageRequest
+from data.records import Count, Cursor, Page, PageRequest
+from models import Malformed
 
 RecordT = TypeVar("RecordT")
 # A mapped attribute (User.email) or any column expression usable in WHERE and ORDER BY.

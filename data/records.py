@@ -7,21 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from models.base import Malformed
-
-__all__ = [
-    "AuditRecord",
-    "Count",
-    "Cursor",
-    "ImportReport",
-    "ImportRow",
-    "Malformed",
-    "Page",
-    "PageRequest",
-    "ProductRecord",
-    "UserRecord",
-]
-
 RecordT = TypeVar("RecordT")
 
 

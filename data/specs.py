@@ -186,8 +186,10 @@ def _columns(model: type[Base], names: tuple[str, ...]) -> dict[str, Column]:
     return {name: getattr(model, name) for name in names}
 
 
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str)
+def _is_filled(value: Any) -> bool:
+    # Other checks (control characters, length) are for what people type: stored text is
+    # shown made visible, so only an empty or missing value is marked here.
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _is_flag(value: Any) -> bool:
@@ -223,7 +225,7 @@ USERS: EntitySpec[User, UserRecord] = EntitySpec(
     filter_columns={"id": User.id},
     before_delete=_unlink_owned_products,
     stored_checks={
-        "name": stored_check(USER_FIELDS["name"], _is_text),
+        "name": stored_check(USER_FIELDS["name"], _is_filled),
         "email": stored_check(USER_FIELDS["email"]),
         "role": stored_check(USER_FIELDS["role"], _is_role),
         "is_active": stored_check(USER_FIELDS["is_active"], _is_flag),
@@ -265,8 +267,8 @@ PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(
     filter_columns={"owner_id": Product.owner_id},
     assign=_assign_product,
     stored_checks={
-        "sku": stored_check(PRODUCT_FIELDS["sku"], _is_text),
-        "name": stored_check(PRODUCT_FIELDS["name"], _is_text),
+        "sku": stored_check(PRODUCT_FIELDS["sku"], _is_filled),
+        "name": stored_check(PRODUCT_FIELDS["name"], _is_filled),
         "price": stored_check(PRODUCT_FIELDS["price"], _is_price),
         "stock": stored_check(PRODUCT_FIELDS["stock"], _is_stock),
         "is_active": stored_check(PRODUCT_FIELDS["is_active"], _is_flag),

@@ -10,7 +10,7 @@ never blocks the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
@@ -85,8 +85,31 @@ def refuse_unfixed(record: Any, *, editable: Collection[str], changing: Collecti
         raise Invalid(errors)
 
 
+class MalformedTally:
+    """Counts the records passing through it that hold a malformed value: what a listing
+    or an export warns about once it is done."""
+
+    def __init__(self) -> None:
+        self.records = 0
+
+    def through(self, records: Iterable[RecordT]) -> Iterator[RecordT]:
+        """``records`` unchanged, counted."""
+        for record in records:
+            if malformed_fields(record):
+                self.records += 1
+            yield record
+
+    def warning(self, plural: str, entity: str) -> str | None:
+        """``2 products hold values that could not be read ...``; None when none did."""
+        if not self.records:
+            return None
+        subject = f"1 {entity} holds" if self.records == 1 else f"{self.records:,} {plural} hold"
+        return f"{subject} values stored by another tool that could not be read (kept as stored)"
+
+
 __all__ = [
     "Malformed",
+    "MalformedTally",
     "StoredCheck",
     "checked",
     "describe",

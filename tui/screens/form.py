@@ -91,9 +91,11 @@ def make_editor(spec: FieldSpec, value: Any, *, check: FieldValidator | None, ne
     options["classes"] = "form--editor"
     if spec.kind == "select":
         choices = [(Text(choice), choice) for choice in spec.choices()]
+        if value not in spec.choices():  # stored by another tool: nothing chosen until fixed
+            return Select(choices, allow_blank=True, compact=True, **options)
         return Select(choices, value=value, allow_blank=False, compact=True, **options)
     if spec.kind == "switch":
-        return Switch(bool(value), **options)
+        return Switch(value is True, **options)
     if spec.kind == "owner":
         return OwnerPicker(str(value), placeholder=spec.placeholder, **options)
     if spec.kind == "multiline":
@@ -128,6 +130,12 @@ def write_editor(editor: Widget, value: Any) -> None:
         editor.value = str(value)
     elif isinstance(editor, Select):
         editor.value = value
+
+
+def _malformed_fields(record: Any) -> dict[str, Any]:
+    from data.stored import malformed_fields
+
+    return malformed_fields(record)
 
 
 class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
@@ -251,6 +259,14 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self.record = record
         self.version: int | None = record.version if record is not None else None
         self._loaded = self._raw(record)
+        # Fields holding a value another tool stored past validation: saving is refused,
+        # naming them, until each is given a valid value.
+        editable = {spec.name for spec in view.fields}
+        self._malformed = {
+            name: value
+            for name, value in (_malformed_fields(record) if record is not None else {}).items()
+            if name in editable
+        }
         self._pending_password: str | None = None
         self._busy = False
         self._wrote = False
@@ -378,11 +394,20 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         if name is None:
             return
         label = self.query_one(f"#error-{name}", Static)
-        note = None if message else self._hidden_note(name)
+        note = None if message else self._malformed_note(name) or self._hidden_note(name)
         shown = f"{self._spec(name).label}: {message}" if message else note
         label.update(wrapping(shown) if shown else Text())
         label.set_class(shown is not None, "-shown")
         label.set_class(note is not None, "-note")
+
+    def _malformed_note(self, name: str) -> str | None:
+        """What is wrong with the stored value of field ``name``, while it is untouched."""
+        stored = self._malformed.get(name)
+        if stored is None or read_editor(self._editor(name)) != self._loaded[name]:
+            return None
+        from data.stored import describe
+
+        return f"{self._spec(name).label} {describe(stored)}: enter a valid value"
 
     def _hidden_note(self, name: str) -> str | None:
         """A warning (not a refusal) naming characters in the field that nobody can see.
@@ -432,7 +457,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         if self._refuse_while_busy():
             return
         changes = self._changes()
-        if self.record is not None and not changes:
+        if self.record is not None and not changes and not self._malformed:
             self.notify("Nothing to save: no field was changed.")
             self._close()
             return
