@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import Invalid
 from data.records import Count, Cursor, Page, PageRequest
-from models import Malformed
+from models.base import Malformed, StoredTime
 
 RecordT = TypeVar("RecordT")
 # A mapped attribute (User.email) or any column expression usable in WHERE and ORDER BY.
@@ -165,6 +165,8 @@ class _Order:
             stored = cursor.value.stored
             typed = isinstance(stored, self.sort.type.python_type)
             value = literal(stored, type_=self.sort.type) if typed else literal(stored)
+        elif isinstance(cursor.value, StoredTime):  # bound as the text SQLite holds
+            value = literal(cursor.value.as_stored)
         else:
             value = literal(cursor.value, type_=self.sort.type)
         return self.fold(value) if self.fold is not None else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -82,11 +83,16 @@ class Tolerant(TypeDecorator[T]):
             if process is None:
                 return value
             try:
-                return process(value)
+                return finish(value, process(value))
             except (ValueError, TypeError, ArithmeticError):
                 return Malformed(raw_text(value), reason, value)
 
+        finish = self.finish
         return read
+
+    def finish(self, raw: Any, value: Any) -> Any:
+        """The value read from ``raw``, as the column's type gives it."""
+        return value
 
 
 class Money(Tolerant[Decimal]):
@@ -134,6 +140,34 @@ class Flag(Tolerant[bool]):
         return isinstance(value, (bool, int)) and value in (0, 1)
 
 
+# How SQLAlchemy writes a DATETIME to SQLite: text that sorts and compares as the time does.
+_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+
+
+class StoredTime(datetime):
+    """A time SQLite holds as text written otherwise than AccessGuard writes it (another
+    tool's ``2026-01-02 03:04:05``): the same time, and ``as_stored``, its text, which is
+    what compares equal to it in SQL (keyset paging seeks by it)."""
+
+    as_stored: str
+
+    @classmethod
+    def of(cls, value: datetime, as_stored: str) -> StoredTime:
+        """``value``, remembering the text it was read from."""
+        stored = cls(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            value.tzinfo,
+        )
+        stored.as_stored = as_stored
+        return stored
+
+
 class UTCDateTime(Tolerant[datetime]):
     """A timestamp stored as naive UTC and always read back as an aware UTC datetime.
 
@@ -148,6 +182,11 @@ class UTCDateTime(Tolerant[datetime]):
     def accepts(self, value: Any) -> bool:
         # SQLite stores text that the driver's processor parses; the servers give datetimes.
         return isinstance(value, (str, datetime))
+
+    def finish(self, raw: Any, value: Any) -> Any:
+        if isinstance(raw, str) and not _SQLITE_DATETIME.fullmatch(raw):
+            return StoredTime.of(value, raw)
+        return value
 
     @property
     def python_type(self) -> type[datetime]:
