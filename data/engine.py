@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from data.casefold import FOLD_FUNCTION, fold_case
 from data.config import BadDatabaseURL
 from data.errors import Unavailable
 
@@ -75,6 +76,8 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN, not pysqlite's own guesswork.
         dbapi_connection.isolation_level = None
+        # Search folds case as the servers' lower() does (SQLite's folds ASCII only).
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold_case, deterministic=True)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
