@@ -18,7 +18,7 @@ from typing_extensions import Unpack
 
 from data.actor import Actor
 from data.entities import PRODUCT_NAMES, USER_NAMES
-from data.errors import Invalid
+from data.errors import Invalid, NotRestorable
 from data.numbers import is_record_id
 from data.paging import Column
 from data.records import ProductRecord, UserRecord
@@ -93,15 +93,28 @@ class EntitySpec(Generic[ModelT, RecordT]):
 
 
 def from_json(model: type[Base], name: str, value: Any) -> Any:
-    """The inverse of `to_json` for column ``name`` of ``model``."""
+    """The inverse of `to_json` for column ``name`` of ``model``.
+
+    A value recorded as another tool stored it (``abc`` for a price) is never written
+    back: `NotRestorable`, naming the field.
+    """
     if value is None:
         return None
     python_type = model.__table__.c[name].type.python_type
-    if python_type is Decimal:
-        return Decimal(value)
-    if python_type is datetime:
-        return datetime.fromisoformat(value)
-    return value
+    try:
+        if python_type is Decimal:
+            return Decimal(value)
+        if python_type is datetime:
+            return datetime.fromisoformat(value)
+    except (ArithmeticError, TypeError, ValueError):
+        pass
+    else:
+        if python_type not in (int, bool) or type(value) is python_type:
+            return value
+    raise NotRestorable(
+        f"The {name} was recorded as {value!r}, which another tool stored and AccessGuard "
+        "does not write back. Set a valid value instead."
+    )
 
 
 def _user_select() -> AnySelect:

@@ -24,7 +24,7 @@ from textual.widgets import Input, Select, Static
 
 from data.actor import Actor
 from data.database import Database
-from data.errors import Invalid, NotFound
+from data.errors import Invalid, NotFound, NotRestorable
 from data.records import PageRequest
 from data.specs import SPECS
 from models import Malformed
@@ -430,3 +430,22 @@ def test_digits_other_than_ascii_are_refused_naming_the_argument(database_url: U
         assert refused.value.errors == {
             "owner": "must be written with digits 0-9, not \u0661 (U+0661)"
         }
+
+
+def test_undo_writes_back_text_as_stored_but_never_an_unreadable_value(
+    broken: Database,
+) -> None:
+    # Text of the right type (a blank SKU) comes back as it was, on every backend.
+    record = broken.products.get(2)
+    broken.products.delete(2, expected_version=record.version, actor=ACTOR)
+    broken.audit.undo_last(actor=ACTOR)
+    assert stored(broken, "SELECT sku FROM products WHERE id = 2") == [" "]
+    if broken.engine.dialect.name != "sqlite":
+        return  # the servers hold no value of the wrong type
+    # A price of text is not written back: undoing its delete is refused, naming it.
+    record = broken.products.get(3)
+    broken.products.delete(3, expected_version=record.version, actor=ACTOR)
+    with pytest.raises(NotRestorable) as refused:
+        broken.audit.undo_last(actor=ACTOR)
+    assert "The price was recorded as 'abc'" in refused.value.message
+    assert stored(broken, "SELECT count(*) FROM products WHERE id = 3") == [0]
