@@ -563,15 +563,21 @@ async def test_console_shows_stored_text_literally(db: Database) -> None:
         await pilot.press("n")
         await settle(app, pilot)
 
-        # A conflict: a colleague renamed the user while the form was open.
+        # A conflict: a colleague renamed the user while the form was open. The stored
+        # address is no address, so a save must give a valid one (issue 11): theirs does.
         await pilot.press("e")
         await settle(app, pilot)
         form = on_top(app, RecordForm)
         theirs = db.users.get(900)
         db.users.update(
-            900, {"name": MARKUP[3].text}, expected_version=theirs.version, actor=COLLEAGUE
+            900,
+            {"name": MARKUP[3].text, "email": "fixed900@example.com"},
+            expected_version=theirs.version,
+            actor=COLLEAGUE,
         )
+        label = "user 900 <fixed900@example.com>"
         form.query_one("#field-name", Input).value = MARKUP[1].text
+        form.query_one("#field-email", Input).value = "fixed900@example.com"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert isinstance(app.screen, ConflictDialog)

@@ -132,12 +132,6 @@ def write_editor(editor: Widget, value: Any) -> None:
         editor.value = value
 
 
-def _malformed_fields(record: Any) -> dict[str, Any]:
-    from data.stored import malformed_fields
-
-    return malformed_fields(record)
-
-
 class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
     """Create a record (``record`` None) or edit one; dismisses with the saved record.
 
@@ -261,12 +255,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self._loaded = self._raw(record)
         # Fields holding a value another tool stored past validation: saving is refused,
         # naming them, until each is given a valid value.
-        editable = {spec.name for spec in view.fields}
-        self._malformed = {
-            name: value
-            for name, value in (_malformed_fields(record) if record is not None else {}).items()
-            if name in editable
-        }
+        self._malformed = self._malformed_of(record)
         self._pending_password: str | None = None
         self._busy = False
         self._wrote = False
@@ -547,6 +536,16 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self.record = record
         self.version = record.version
         self._loaded = self._raw(record)
+        self._malformed = self._malformed_of(record)
+
+    def _malformed_of(self, record: Any | None) -> dict[str, Any]:
+        """The form's fields that hold a malformed value in ``record``."""
+        if record is None:
+            return {}
+        from data.stored import malformed_fields
+
+        editable = {spec.name for spec in self.view.fields}
+        return {name: value for name, value in malformed_fields(record).items() if name in editable}
 
     @on(Worker.StateChanged)
     def _write_finished(self, event: Worker.StateChanged) -> None:
