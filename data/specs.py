@@ -24,7 +24,14 @@ from data.paging import Column
 from data.records import ProductRecord, UserRecord
 from data.stored import StoredCheck, checked, stored_check
 from data.trail import snapshot, write_entry
-from data.validation import PRICE_MAX, PRODUCT_FIELDS, STOCK_MAX, USER_FIELDS, Validator
+from data.validation import (
+    PRICE_MAX,
+    PRODUCT_FIELDS,
+    STOCK_MAX,
+    USER_FIELDS,
+    Validator,
+    is_plain_address,
+)
 from models import ROLES, Base, Product, User
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -239,7 +246,7 @@ USERS: EntitySpec[User, UserRecord] = EntitySpec(
     before_delete=_unlink_owned_products,
     stored_checks={
         "name": stored_check(USER_FIELDS["name"], _is_filled),
-        "email": stored_check(USER_FIELDS["email"]),
+        "email": stored_check(USER_FIELDS["email"], is_plain_address),
         "role": stored_check(USER_FIELDS["role"], _is_role),
         "is_active": stored_check(USER_FIELDS["is_active"], _is_flag),
     },

@@ -174,6 +174,20 @@ def email(raw: Any) -> str:
     return validated.normalized.lower()
 
 
+def is_plain_address(value: Any) -> bool:
+    """Whether ``value`` is an address `email` already accepted in this form (a plain ASCII
+    local part at a domain it accepted as written): a stored address checked for free."""
+    if not isinstance(value, str) or not value.isascii():
+        return False
+    local_part, at, domain = value.partition("@")
+    return (
+        bool(at)
+        and _accepted_domains.get(domain) == domain
+        and _PLAIN_LOCAL_PART.fullmatch(local_part) is not None
+        and len(value) <= EMAIL_MAX
+    )
+
+
 def role(raw: Any) -> str:
     """One of the allowed roles, any case."""
     text = _single_line(raw, max_length=16).lower()
