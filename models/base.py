@@ -67,6 +67,10 @@ class Tolerant(TypeDecorator[T]):
     cache_ok = True
     reason = "cannot be read"
 
+    @property
+    def python_type(self) -> type[Any]:
+        return self.impl_instance.python_type
+
     def accepts(self, value: Any) -> bool:
         """Whether the driver's raw ``value`` is of a kind this type reads."""
         return True
@@ -102,10 +106,6 @@ class Money(Tolerant[Decimal]):
     impl = Numeric
     reason = "is not a number"
 
-    @property
-    def python_type(self) -> type[Decimal]:
-        return Decimal
-
     def accepts(self, value: Any) -> bool:
         return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
@@ -117,10 +117,6 @@ class WholeNumber(Tolerant[int]):
     impl = Integer
     reason = "is not a whole number"
 
-    @property
-    def python_type(self) -> type[int]:
-        return int
-
     def accepts(self, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
@@ -131,10 +127,6 @@ class Flag(Tolerant[bool]):
     cache_ok = True
     impl = Boolean
     reason = "is not yes or no"
-
-    @property
-    def python_type(self) -> type[bool]:
-        return bool
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, (bool, int)) and value in (0, 1)

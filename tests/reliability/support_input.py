@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Engine
 
 from data.database import Database
 from data.schema import upgrade
+from tests.conftest import empty_database
 from tui.cli import main
 
 CORPUS = Path(__file__).with_name("corpus.json")
@@ -73,6 +74,14 @@ def migrated(url: URL) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path, *, prefix: str) -> Iterator[Database]:
+    """A new database at schema head on ``backend`` (a file in ``directory`` for SQLite),
+    dropped afterwards."""
+    with empty_database(backend, directory, prefix=prefix) as url, migrated(url) as db:
+        yield db
 
 
 def empty(db: Database) -> None:
@@ -182,6 +191,17 @@ def accessguard() -> str:
 
 
 # Another tool: the database's own command-line client
+
+
+def sequences_past(db: Database, last_id: int) -> list[str]:
+    """Statements that let PostgreSQL's id sequences go on past ``last_id`` after rows were
+    written with explicit ids (nothing on the other backends, whose ids follow the rows)."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    return [
+        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {last_id})"
+        for table in ("users", "products", "audit_entries")
+    ]
 
 
 def run_client(db: Database, statements: list[str]) -> None:

@@ -28,7 +28,7 @@ from data.database import Database
 from data.errors import Invalid
 from data.records import PageRequest
 from data.transfer import import_records
-from tests.conftest import BACKENDS, empty_database
+from tests.conftest import BACKENDS
 from tests.console_support import console, screen_text, settle, table_lines, wait_until
 from tests.console_support import table as record_table
 from tests.reliability.support_input import (
@@ -38,6 +38,7 @@ from tests.reliability.support_input import (
     corpus,
     empty,
     fix_sequences,
+    fresh_database,
     migrated,
     raw_product,
     raw_user,
@@ -68,10 +69,7 @@ def backend_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
     """One migrated database per backend, for the whole module."""
-    with (
-        empty_database(request.param, tmp_path_factory.mktemp("input"), prefix="ag_input") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(request.param, tmp_path_factory.mktemp("input"), prefix="ag_input") as db:
         yield db
 
 

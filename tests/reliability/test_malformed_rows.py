@@ -28,15 +28,17 @@ from data.errors import Invalid, NotFound, NotRestorable
 from data.records import PageRequest
 from data.specs import SPECS
 from models import Malformed
-from tests.conftest import BACKENDS, empty_database
+from tests.conftest import BACKENDS
 from tests.console_support import console, current, settle, table_lines
 from tests.reliability.support_input import (
     Terminal,
     accessguard,
     cli_url,
+    fresh_database,
     migrated,
     run_cli,
     run_client,
+    sequences_past,
     stored,
 )
 from tui.malformed import MARK
@@ -112,12 +114,7 @@ def store_rows(db: Database) -> None:
             f"UPDATE {shape.table} SET {shape.column or shape.field} = {shape.sql}"
             f" WHERE id = {shape.id}"
         )
-    if backend == "postgresql":
-        statements += [
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"
-            for table in ("users", "products", "audit_entries")
-        ]
-    run_client(db, statements)
+    run_client(db, statements + sequences_past(db, 100))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -125,10 +122,7 @@ def broken(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
     """A database on each backend holding the malformed rows, stored by its client."""
-    with (
-        empty_database(request.param, tmp_path_factory.mktemp("rows"), prefix="ag_rows") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(request.param, tmp_path_factory.mktemp("rows"), prefix="ag_rows") as db:
         store_rows(db)
         yield db
 
@@ -259,6 +253,49 @@ def shown_error(form: RecordForm, field: str) -> str:
     return str(label.render()) if label.has_class("-shown") else ""
 
 
+async def move_to(app: Any, pilot: Any, record_id: int) -> None:
+    """Move down the table until the cursor is on record ``record_id``."""
+    while current(app).id != record_id:
+        await pilot.press("j")
+        await settle(app, pilot)
+
+
+async def edit(app: Any, pilot: Any, record_id: int) -> RecordForm:
+    """Open record ``record_id``'s form with ``e``."""
+    await move_to(app, pilot, record_id)
+    await pilot.press("e")
+    await settle(app, pilot)
+    form = app.screen
+    assert isinstance(form, RecordForm)
+    return form
+
+
+async def refused_then_fixed(app: Any, pilot: Any, form: RecordForm, field: str, value: str) -> str:
+    """Save (refused: the reason beside ``field`` is returned), then give ``field`` a valid
+    ``value`` and save again, which closes the form."""
+    await pilot.press("ctrl+s")
+    await settle(app, pilot)
+    assert form.is_current  # refused: still open
+    refusal = shown_error(form, field)
+    editor = form.query_one(f"#field-{field}")
+    assert isinstance(editor, (Input, Select))
+    editor.value = value
+    await pilot.press("ctrl+s")
+    await settle(app, pilot)
+    assert not form.is_current
+    return refusal
+
+
+async def delete(app: Any, pilot: Any, record_id: int) -> None:
+    """Delete record ``record_id`` from its table: ``d``, then ``y``."""
+    await move_to(app, pilot, record_id)
+    await pilot.press("d")
+    await settle(app, pilot)
+    assert isinstance(app.screen, ConfirmDialog)
+    await pilot.press("y")
+    await settle(app, pilot)
+
+
 async def test_the_console_lists_opens_fixes_and_deletes_them(broken: Database) -> None:
     backend = broken.engine.dialect.name
     app = console(broken)
@@ -266,37 +303,18 @@ async def test_the_console_lists_opens_fixes_and_deletes_them(broken: Database) 
         await settle(app, pilot)
         lines = "\n".join(table_lines(app))
         assert f"{MARK}not-an-email" in lines
-        # The user with the bad address: the form opens, names the field, refuses to save.
-        await pilot.press("j")
-        await settle(app, pilot)
-        assert current(app).id == 2
-        await pilot.press("e")
-        await settle(app, pilot)
-        form = app.screen
-        assert isinstance(form, RecordForm)
+        # The user with the bad address: the form opens, names the field, refuses to save
+        # a new name alone, and saves both once the address is valid.
+        form = await edit(app, pilot, 2)
         assert form.query_one("#field-email", Input).value == "not-an-email"
         assert "Email" in shown_error(form, "email")
         form.query_one("#field-name", Input).value = "Renamed"
-        await pilot.press("ctrl+s")
-        await settle(app, pilot)
-        assert form.is_current  # refused: still open
-        assert shown_error(form, "email").startswith("Email: holds 'not-an-email'")
-        assert stored(broken, "SELECT name FROM users WHERE id = 2") == ["User 2"]
-        form.query_one("#field-email", Input).value = "fixed@example.com"
-        await pilot.press("ctrl+s")
-        await settle(app, pilot)
-        assert not form.is_current
+        refusal = await refused_then_fixed(app, pilot, form, "email", "fixed@example.com")
+        assert refusal.startswith("Email: holds 'not-an-email'")
         assert stored(broken, "SELECT email FROM users WHERE id = 2") == ["fixed@example.com"]
         assert stored(broken, "SELECT name FROM users WHERE id = 2") == ["Renamed"]
         # The user with the empty name is deleted as it is.
-        await pilot.press("j")
-        await settle(app, pilot)
-        assert current(app).id == 3
-        await pilot.press("d")
-        await settle(app, pilot)
-        assert isinstance(app.screen, ConfirmDialog)
-        await pilot.press("y")
-        await settle(app, pilot)
+        await delete(app, pilot, 3)
         assert stored(broken, "SELECT count(*) FROM users WHERE id = 3") == [0]
         if backend == "sqlite":
             await products_fixed_and_deleted(app, pilot, broken)
@@ -310,34 +328,15 @@ async def products_fixed_and_deleted(app: Any, pilot: Any, db: Database) -> None
     lines = "\n".join(table_lines(app))
     for stored_text in ("abc", "x", "maybe"):
         assert f"{MARK}{stored_text}" in lines
-    for _ in range(2):
-        await pilot.press("j")
-    await settle(app, pilot)
-    assert current(app).id == 3
-    await pilot.press("e")
-    await settle(app, pilot)
-    form = app.screen
-    assert isinstance(form, RecordForm)
+    form = await edit(app, pilot, 3)
     assert form.query_one("#field-price", Input).value == "abc"
-    await pilot.press("ctrl+s")
-    await settle(app, pilot)
-    assert shown_error(form, "price").startswith("Price: holds 'abc', which is not a number")
-    form.query_one("#field-price", Input).value = "4.25"
-    await pilot.press("ctrl+s")
-    await settle(app, pilot)
-    assert not isinstance(app.screen, RecordForm)
+    refusal = await refused_then_fixed(app, pilot, form, "price", "4.25")
+    assert refusal.startswith("Price: holds 'abc', which is not a number")
     assert [str(price) for price in stored(db, "SELECT price FROM products WHERE id = 3")] in (
         ["4.25"],
         ["4.25000000000000"],
     )
-    for _ in range(2):
-        await pilot.press("j")
-    await settle(app, pilot)
-    assert current(app).id == 5
-    await pilot.press("d")
-    await settle(app, pilot)
-    await pilot.press("y")
-    await settle(app, pilot)
+    await delete(app, pilot, 5)
     assert stored(db, "SELECT count(*) FROM products WHERE id = 5") == [0]
     old = stored(
         db, "SELECT old_values FROM audit_entries WHERE action = 'delete' AND entity = 'product'"
@@ -346,27 +345,14 @@ async def products_fixed_and_deleted(app: Any, pilot: Any, db: Database) -> None
     # A role outside the list: nothing is chosen until the admin chooses one.
     await pilot.press("1")
     await settle(app, pilot)
-    while current(app).id != 4:
-        await pilot.press("j")
-        await settle(app, pilot)
-    await pilot.press("e")
-    await settle(app, pilot)
-    form = app.screen
-    assert isinstance(form, RecordForm)
-    await pilot.press("ctrl+s")
-    await settle(app, pilot)
-    assert shown_error(form, "role").startswith("Role: holds 'boss'")
-    form.query_one("#field-role", Select).value = "editor"
-    await pilot.press("ctrl+s")
-    await settle(app, pilot)
+    form = await edit(app, pilot, 4)
+    refusal = await refused_then_fixed(app, pilot, form, "role", "editor")
+    assert refusal.startswith("Role: holds 'boss'")
     assert stored(db, "SELECT role FROM users WHERE id = 4") == ["editor"]
 
 
 def test_the_console_shows_them_marked_on_a_real_terminal(tmp_path: Path) -> None:
-    with (
-        empty_database("sqlite", tmp_path) as url,
-        migrated(url) as db,
-    ):
+    with fresh_database("sqlite", tmp_path, prefix="ag_rows") as db:
         store_rows(db)
         terminal = Terminal(url_of(db))
         try:

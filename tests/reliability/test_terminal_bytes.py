@@ -17,8 +17,14 @@ from pathlib import Path
 import pytest
 
 from data.database import Database
-from tests.conftest import BACKENDS, empty_database
-from tests.reliability.support_input import Terminal, cli_url, migrated, run_client
+from tests.conftest import BACKENDS
+from tests.reliability.support_input import (
+    Terminal,
+    cli_url,
+    fresh_database,
+    run_client,
+    sequences_past,
+)
 
 # Each stored payload, and the bytes that must never appear in what the console writes.
 PAYLOADS = {
@@ -83,12 +89,7 @@ def store_with_client(backend: str, db: Database) -> None:
         f" 'mallory', 'elsewhere', 'batch-1', 'update', 'user', 1, '{{}}',"
         f" {new_values})"
     )
-    if backend == "postgresql":
-        statements += [
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"
-            for table in ("users", "products", "audit_entries")
-        ]
-    run_client(db, statements)
+    run_client(db, statements + sequences_past(db, 100))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -97,12 +98,9 @@ def stored_payloads(
 ) -> Iterator[str]:
     """The URL of a database on each backend holding every payload, stored by its client."""
     backend: str = request.param
-    with (
-        empty_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as db:
         store_with_client(backend, db)
-        yield cli_url(url)
+        yield cli_url(db.engine.url)
 
 
 def test_stored_escapes_never_reach_the_terminal(stored_payloads: str, tmp_path: Path) -> None:
