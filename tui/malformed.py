@@ -9,9 +9,15 @@ from typing import Any
 MARK = "✗"
 
 
-def malformed_cell(record: Any, field: str) -> str | None:
-    """``✗abc`` when ``record``'s ``field`` holds a malformed value, else None."""
+def stored_text(record: Any, field: str) -> str | None:
+    """The text as stored when ``record``'s ``field`` holds a malformed value, else None."""
     from models import Malformed  # only once records exist: the first frame needs no models
 
     value = getattr(record, field, None)
-    return f"{MARK}{value.raw}" if isinstance(value, Malformed) else None
+    return value.raw if isinstance(value, Malformed) else None
+
+
+def malformed_cell(record: Any, field: str) -> str | None:
+    """``✗abc`` when ``record``'s ``field`` holds a malformed value, else None."""
+    text = stored_text(record, field)
+    return None if text is None else f"{MARK}{text}"
