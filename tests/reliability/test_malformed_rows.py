@@ -360,7 +360,8 @@ def test_the_console_shows_them_marked_on_a_real_terminal(tmp_path: Path) -> Non
             terminal.press(b"2", f"{MARK}abc".encode())
             terminal.press(b"jj", b"Row 3 of 9")
             terminal.press(b"e", b"Edit product 3")
-            terminal.press(b"\x13", b"holds 'abc'")  # ctrl+s: refused, naming the price
+            terminal.wait_for(b"holds 'abc'")  # beside the price, on opening
+            terminal.press(b"\x13", b"Not saved: check Price")  # ctrl+s: refused, naming it
             terminal.press(b"\x1b", b"Quit ")
             status = terminal.quit()
         finally:
