@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from sqlalchemy import Select, exists, func, insert, select
+from sqlalchemy import Select, exists, false, func, insert, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from data.actor import Actor
 from data.errors import Conflict, NotFound, NotRestorable
 from data.identity import drop_other_targets, require_same_record
+from data.numbers import is_record_id
 from data.paging import contains, keyset_page, shown_count
 from data.records import AuditRecord, Count, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
@@ -116,10 +118,7 @@ class AuditLog:
     def get(self, entry_id: int) -> AuditRecord:
         """One entry, whole."""
         with reading(self._sessions) as session:
-            entry = session.get(AuditEntry, entry_id)
-            if entry is None:
-                raise NotFound(f"Audit entry {entry_id} does not exist.")
-            return to_record(entry)
+            return to_record(_entry(session, entry_id))
 
     def for_record(self, entity: str, record_id: int) -> tuple[AuditRecord, ...]:
         """Every entry about one record, oldest first."""
@@ -189,13 +188,20 @@ class AuditLog:
         return UndoResult(entries=records, summary=_summarise(entries))
 
 
+def _entry(session: Session, entry_id: int) -> AuditEntry:
+    """Entry ``entry_id``, or `NotFound`: also for an id no backend could store, which is
+    never sent (PostgreSQL would refuse 2**31 as out of range rather than find nothing)."""
+    entry = session.get(AuditEntry, entry_id) if is_record_id(entry_id) else None
+    if entry is None:
+        raise NotFound(f"Audit entry {entry_id} does not exist.")
+    return entry
+
+
 def _restorable(
     session: Session, entry_id: int, *, lock: bool = False
 ) -> tuple[AuditEntry, EntitySpec[Any, Any], Any]:
     """The entry, its record's spec, and the record's row now (None: absent)."""
-    entry = session.get(AuditEntry, entry_id)
-    if entry is None:
-        raise NotFound(f"Audit entry {entry_id} does not exist.")
+    entry = _entry(session, entry_id)
     spec = SPECS.get(entry.entity)
     if spec is None or entry.action not in RESTORABLE_ACTIONS:
         raise NotRestorable(
@@ -453,18 +459,26 @@ def _filtered(stmt: Any, search: str) -> Any:
         return stmt
     text = search.strip()
     words = text.split()
-    if len(words) == 2 and words[0].lower() in SPECS and words[1].isdigit():
-        return stmt.where(
-            AuditEntry.entity == words[0].lower(), AuditEntry.record_id == int(words[1])
-        )
-    if text.isdigit():
-        return stmt.where(AuditEntry.record_id == int(text))
+    if len(words) == 2 and words[0].lower() in SPECS and _is_id_text(words[1]):
+        return stmt.where(AuditEntry.entity == words[0].lower(), _about_record(words[1]))
+    if _is_id_text(text):
+        return stmt.where(_about_record(text))
     if text.lower() in SPECS:
         return stmt.where(AuditEntry.entity == text.lower())
     return stmt.where(by_actor)
 
 
 __all__ = ["AuditLog", "RestorePlan", "UndoResult", "put_before", "revert"]
+
+
+def _is_id_text(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _about_record(text: str) -> ColumnElement[bool]:
+    """Entries about the record with id ``text`` (ASCII digits); none for an id out of range."""
+    record_id = int(text)
+    return AuditEntry.record_id == record_id if is_record_id(record_id) else false()
 
 
 def _count(session: Session, search: str) -> int:

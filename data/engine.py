@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from data.casefold import FOLD_FUNCTION, fold_case
 from data.config import BadDatabaseURL
 from data.errors import Unavailable
 from data.sqlite_file import FileIdentity, check_options, file_uri, sqlite_path
@@ -94,6 +95,8 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
             identity.check_connection(dbapi_connection)
         # Let SQLAlchemy's "begin" event below emit BEGIN, not pysqlite's own guesswork.
         dbapi_connection.isolation_level = None
+        # Search folds case as the servers' lower() does (SQLite's folds ASCII only).
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold_case, deterministic=True)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")

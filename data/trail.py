@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from data.actor import Actor
 from data.bulk import execute_many, table_of
-from models import AuditEntry, utcnow
+from models import AuditEntry, Malformed, utcnow
 from models.audit import DB_LOGIN_MAX
 
 # Where a pooled connection remembers its database login (its info lives as long as it).
@@ -32,7 +32,10 @@ def new_batch() -> str:
 
 
 def to_json(value: Any) -> Any:
-    """A stored value in a form JSON keeps exactly (Decimal and datetime as text)."""
+    """A stored value in a form JSON keeps exactly (Decimal and datetime as text, a
+    malformed value as the text it was stored as)."""
+    if isinstance(value, Malformed):
+        return value.raw
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):

@@ -30,7 +30,9 @@ from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
+from data.numbers import whole_number
 from data.records import ImportReport, PageRequest
+from tui.malformed import MARK, malformed_cell
 from tui.text import fit, visible
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
     from data.database import Database
     from data.specs import EntitySpec
+    from data.stored import MalformedTally
     from data.transfer import Format
     from tui.app import AccessGuardApp, ConsoleOptions
     from tui.settings import Settings
@@ -133,10 +136,15 @@ class Column:
     width: int
     value: Callable[[Any], str]
     right: bool = False
+    field: str = ""  # the record's field it shows, when not its title
 
     def cell(self, record: Any) -> str:
-        """This column's cell for ``record``, exactly ``width`` cells unless a long number."""
-        return fit(self.value(record), self.width, right=self.right, truncate=not self.right)
+        """This column's cell for ``record``, exactly ``width`` cells unless a long number;
+        a malformed value as stored, after the mark."""
+        text = malformed_cell(record, self.field or self.title)
+        if text is None:
+            text = self.value(record)
+        return fit(text, self.width, right=self.right, truncate=not self.right)
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,7 @@ USER_COMMANDS = EntityCommands(
         Column("name", 18, lambda r: r.name),
         Column("email", 26, lambda r: r.email),
         Column("role", 6, lambda r: r.role),
-        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
         Column("password", 8, lambda r: "set" if r.has_password else "-"),
     ),
     add_options=(
@@ -218,7 +226,7 @@ PRODUCT_COMMANDS = EntityCommands(
         Column("name", 16, lambda r: r.name),
         Column("price", 11, lambda r: str(r.price), right=True),
         Column("stock", 6, lambda r: str(r.stock), right=True),
-        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
         Column("owner", 13, lambda r: r.owner_email or "-"),
     ),
     add_options=(
@@ -245,18 +253,29 @@ def _entity(args: argparse.Namespace) -> EntityCommands:
 
 def cmd_list(args: argparse.Namespace, db: Database) -> int:
     """List records, streamed page by page so memory stays flat at any size."""
+    from data.stored import MalformedTally
     from data.transfer import write_records
 
     entity = _entity(args)
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
-    records = db.table(entity.name).stream(request)
+    tally = MalformedTally()
+    records = tally.through(db.table(entity.name).stream(request))
     if args.format != "table":
         write_records(entity.spec, records, sys.stdout, fmt=args.format)
-        return EXIT_OK
-    count = _print_table(entity.columns, records)
-    # The count goes to stderr so that stdout holds only the table when piped.
-    warn(entity.counted(count))
+    else:
+        count = _print_table(entity.columns, records)
+        # The count goes to stderr so that stdout holds only the table when piped.
+        warn(entity.counted(count))
+    _warn_malformed(entity, tally, marked=args.format == "table")
     return EXIT_OK
+
+
+def _warn_malformed(entity: EntityCommands, tally: MalformedTally, *, marked: bool) -> None:
+    """Say on stderr how many records hold values another tool stored past validation."""
+    warning = tally.warning(entity.names.plural, entity.names.entity)
+    if warning is not None:
+        where = f", marked {MARK}" if marked else ""
+        warn(f"{PROG}: warning: {warning}{where}; fix them in the console")
 
 
 def _print_table(columns: Sequence[Column], records: Iterable[Any]) -> int:
@@ -325,6 +344,7 @@ def _confirm(question: str) -> int | None:
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
     """Write the records (those matching ``--search``, in ``--sort`` order) as CSV or JSON
     to stdout, or atomically to ``-o FILE``."""
+    from data.stored import MalformedTally
     from data.transfer import export_file, export_records
 
     entity = _entity(args)
@@ -332,17 +352,19 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
         fields = ", ".join(entity.names.sort_fields)
         raise Invalid({"sort": f"{entity.name} sort by {fields}; not {args.sort!r}"})
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
+    tally = MalformedTally()
     if args.output in (None, "-"):
         count = export_records(
-            db, entity.name, sys.stdout, fmt=args.format or "csv", request=request
+            db, entity.name, sys.stdout, fmt=args.format or "csv", request=request, tally=tally
         )
         sys.stdout.flush()
         warn(f"exported {entity.counted(count)}")
-        return EXIT_OK
-    path = Path(args.output)
-    fmt: Format = args.format or _format_of(path)
-    count = export_file(db, entity.name, path, fmt=fmt, request=request)
-    warn(f"exported {entity.counted(count)} to {path}")
+    else:
+        path = Path(args.output)
+        fmt: Format = args.format or _format_of(path)
+        count = export_file(db, entity.name, path, fmt=fmt, request=request, tally=tally)
+        warn(f"exported {entity.counted(count)} to {path}")
+    _warn_malformed(entity, tally, marked=False)
     return EXIT_OK
 
 
@@ -616,21 +638,27 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     deleter = _command(
         actions, "delete", f"delete a {names.entity}", cmd_delete, words=words, entity=entity.name
     )
-    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {names.entity}'s id")
+    # Any whole number: one that names no record (0, -1, 2**63) is "not found", as on every
+    # backend, rather than a usage error here and a server error there.
+    deleter.add_argument(
+        "id", type=_whole_number(None), metavar="ID", help=f"the {names.entity}'s id"
+    )
     deleter.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
     )
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum`` (bad usage, exit 2, if not)."""
+def _whole_number(minimum: int | None) -> Callable[[str], int]:
+    """An argparse type: a whole number in digits 0-9, of at least ``minimum`` if one is
+    given (bad usage, exit 2, if not)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
+        value = whole_number(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number in digits 0-9"
+            ) from None
+        if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
         return value
 

@@ -10,24 +10,21 @@ sequences may be among them, and their visible stand-ins must be.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
-import select
-import signal
-import struct
-import subprocess
-import termios
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from data.database import Database
-from tests.conftest import BACKENDS, empty_database
-from tests.reliability.support_input import accessguard, cli_url, migrated
+from tests.conftest import BACKENDS
+from tests.reliability.support_input import (
+    Terminal,
+    cli_url,
+    fresh_database,
+    run_client,
+    sequences_past,
+)
 
 # Each stored payload, and the bytes that must never appear in what the console writes.
 PAYLOADS = {
@@ -42,8 +39,6 @@ PAYLOADS = {
 }
 # What the console shows instead (UTF-8): ESC as ␛, C1 controls as U+FFFD, DEL as ␡.
 STAND_INS = ("␛]0;PWN".encode(), "␛]52;".encode(), "\ufffd".encode(), "␡".encode())
-ROWS, COLUMNS = 24, 80
-KEY_DEADLINE_S = 15.0
 
 
 def payloads(backend: str) -> list[str]:
@@ -94,21 +89,7 @@ def store_with_client(backend: str, db: Database) -> None:
         f" 'mallory', 'elsewhere', 'batch-1', 'update', 'user', 1, '{{}}',"
         f" {new_values})"
     )
-    if backend == "postgresql":
-        statements += [
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"
-            for table in ("users", "products", "audit_entries")
-        ]
-    script = ";\n".join(statements) + ";\n"
-    url = db.engine.url
-    if backend == "sqlite":
-        command = ["sqlite3", str(url.database)]
-    elif backend == "postgresql":
-        command = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-h", "127.0.0.1", "-U", "postgres"]
-        command += ["-d", str(url.database)]
-    else:
-        command = ["mariadb", "-h", "127.0.0.1", "-u", "root", str(url.database)]
-    subprocess.run(command, input=script.encode(), check=True, capture_output=True, timeout=30)
+    run_client(db, statements + sequences_past(db, 100))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -117,77 +98,9 @@ def stored_payloads(
 ) -> Iterator[str]:
     """The URL of a database on each backend holding every payload, stored by its client."""
     backend: str = request.param
-    with (
-        empty_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as db:
         store_with_client(backend, db)
-        yield cli_url(url)
-
-
-class Terminal:
-    """The console running on a real pseudo-terminal; everything it writes is kept."""
-
-    def __init__(self, url: str) -> None:
-        self.output = bytearray()
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: the console, as an admin would start it
-            os.environ["TERM"] = "xterm-256color"
-            os.environ["COLUMNS"], os.environ["LINES"] = str(COLUMNS), str(ROWS)
-            try:
-                os.execv(accessguard(), [accessguard(), "--db", url])
-            finally:
-                os._exit(127)
-        self.pid, self.fd = pid, fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-
-    def read(self, timeout: float) -> bool:
-        """Read what is there (waiting up to ``timeout``); False once the console has gone."""
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
-            return True
-        try:
-            data = os.read(self.fd, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            return False
-        self.output.extend(data)
-        return bool(data)
-
-    def wait_for(self, marker: bytes, *, since: int = 0) -> None:
-        """Read until ``marker`` has been written after offset ``since``."""
-        deadline = time.monotonic() + KEY_DEADLINE_S
-        while marker not in self.output[since:]:
-            if time.monotonic() > deadline:
-                tail = bytes(self.output[-400:])
-                raise AssertionError(f"{marker!r} not shown within {KEY_DEADLINE_S} s: {tail!r}")
-            if not self.read(0.05):
-                raise AssertionError(f"the console exited before showing {marker!r}")
-
-    def press(self, keys: bytes, then_shows: bytes) -> None:
-        """Type ``keys`` and read until the console shows ``then_shows``."""
-        since = len(self.output)
-        os.write(self.fd, keys)
-        self.wait_for(then_shows, since=since)
-
-    def quit(self) -> int:
-        """Press q and read until the console exits; its exit status."""
-        os.write(self.fd, b"q")
-        deadline = time.monotonic() + KEY_DEADLINE_S
-        while self.read(0.05):
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                raise AssertionError("the console did not quit")
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self.fd)
-        return os.waitstatus_to_exitcode(status)
-
-    def close(self) -> None:
-        """Make sure the child is gone (after a failed assertion)."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+        yield cli_url(db.engine.url)
 
 
 def test_stored_escapes_never_reach_the_terminal(stored_payloads: str, tmp_path: Path) -> None:
