@@ -184,7 +184,8 @@ async def test_a_file_the_import_cannot_read_is_named_with_the_reason(
         await pilot.press("i", "enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, ImportReview)
-        assert _toasts(app)[-1].startswith("Not imported: ./users.csv: unknown column 'mail'")
+        expected = "Not imported: ./users.csv: line 1: unknown column 'mail'"
+        assert _toasts(app)[-1].startswith(expected)
 
 
 async def test_read_only_console_exports_but_offers_no_import(db: Database) -> None:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TextIO
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -21,8 +21,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, ProgressBar, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from data.errors import Invalid
 from data.records import ImportReport, PageRequest
 from tui.screens.dialogs import Dialog, key_button, wrapping
 from tui.text import safe, visible
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from data.actor import Actor
     from data.database import Database
 
-# A review lists at most this many refused reasons; the CLI's --dry-run lists every one.
-REVIEW_LIMIT = 1000
 PathCheck = Callable[[str], str | None]
 
 
@@ -72,12 +71,14 @@ def export_path_problem(path: str) -> str | None:
     """Why ``path`` cannot be exported to, or None."""
     if not path:
         return "type a file name"
+    from data.replace import target_problem
+
     target = Path(path).expanduser()
-    if target.is_dir():
+    if target.is_dir() and not target.is_symlink():
         return "that is a folder; add a file name"
     if not target.parent.is_dir():
         return f"there is no folder {str(target.parent)!r}"
-    return _format_problem(path)
+    return target_problem(target) or _format_problem(path)
 
 
 def import_path_problem(path: str) -> str | None:
@@ -199,8 +200,11 @@ class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
         total = table.count(self.request.search, self.request.filters)
         self.post_message(self.Advanced(0, total))
 
+        worker = get_current_worker()
+
         def advanced(written: int) -> None:
-            if self._stop.is_set():
+            # Cancelled by Escape, or by the console closing (a signal): the file is removed.
+            if self._stop.is_set() or worker.is_cancelled:
                 raise ExportCancelled
             self.post_message(self.Advanced(written, total))
 
@@ -216,6 +220,9 @@ class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
             )
         except ExportCancelled:
             self.post_message(self.Finished(None))
+            return
+        except Invalid as refused:  # not a regular file, or replaced meanwhile
+            self.post_message(self.Finished(None, "; ".join(refused.errors.values())))
             return
         except OSError as error:  # a full disk, a folder without write permission
             self.post_message(self.Finished(None, f"{error.strerror or error}: {self.path}"))
@@ -342,17 +349,15 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
         return "object" if Path(self.path).suffix.lower() == ".json" else "line"
 
     def _refusals(self) -> Text:
-        lines = []
-        reasons = [
-            (row, field, reason)
+        # The report keeps the first refused rows (data.transfer.REFUSED_KEPT) and counts all.
+        lines = [
+            safe(f"{self._unit} {row.line}: {field}: {reason}")
             for row in self.report.refused
             for field, reason in row.errors.items()
         ]
-        for row, field, reason in reasons[:REVIEW_LIMIT]:
-            lines.append(safe(f"{self._unit} {row.line}: {field}: {reason}"))
-        if len(reasons) > REVIEW_LIMIT:
-            more = len(reasons) - REVIEW_LIMIT
-            lines.append(Text(f"… and {more:,} more (accessguard import --dry-run lists all)"))
+        if self.report.refused_left_out:
+            more = self.report.refused_left_out
+            lines.append(Text(f"… and {more:,} more rows (accessguard import --dry-run lists all)"))
         return Text("\n").join(lines)
 
     def compose_buttons(self) -> ComposeResult:
@@ -445,7 +450,7 @@ def import_outcome(view: ViewSpec, report: ImportReport) -> tuple[str, str]:
     """The toast after an import: its title and text."""
     plural = view.names.plural
     added, updated = report.count("add"), report.count("update")
-    refused = len(report.refused)
+    refused = report.count("refused")
     if not report.applied:
         return "Not imported", f"Nothing imported: {refused:,} rows refused (the file changed?)."
     unchanged = report.count("unchanged")
@@ -455,9 +460,10 @@ def import_outcome(view: ViewSpec, report: ImportReport) -> tuple[str, str]:
     return "Imported", text
 
 
-def open_import(path: str) -> TextIO:
-    """Open ``path`` for import: text, a spreadsheet's byte-order mark dropped."""
-    return open(Path(path).expanduser(), encoding="utf-8-sig", newline="")
+def open_import(path: str) -> BinaryIO:
+    """Open ``path`` for import, as bytes: the import decodes them (and drops a
+    spreadsheet's byte-order mark), pinning a byte that is not UTF-8 to its line."""
+    return open(Path(path).expanduser(), "rb")
 
 
 __all__ = [
