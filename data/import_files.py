@@ -488,14 +488,13 @@ class _JsonStream:
         """Each item of the array, in order; anything else raises `Invalid`."""
         try:
             yield from self._items()
-        except _TooLong:
-            raise self._refusal(
-                f"{self._field(self.buffer[self.at :])}is longer than {RECORD_MAX:,} characters"
-            ) from None
+        except _TooLong as long:
+            where = self._field(long.text)
+            raise self._refusal(f"{where}is longer than {RECORD_MAX:,} characters") from None
         except _NotText as bad:
-            field_name = self._field(self.buffer[self.at :] + bad.text)
+            where = self._field(bad.text)
             raise Invalid(
-                {"file": f"object {self.index + 1} (line {bad.line}): {field_name}{bad.reason}"}
+                {"file": f"object {max(self.index, 1)} (line {bad.line}): {where}{bad.reason}"}
             ) from None
 
     def _items(self) -> Iterator[Any]:
@@ -548,6 +547,8 @@ class _JsonStream:
 
     def _field(self, partial: str) -> str:
         """``"field 'x': "`` for the key of the top-level object ``partial`` stopped in."""
+        if not self.index:  # still in the first piece: the array's bracket comes first
+            partial = partial.lstrip(" \t\r\n").removeprefix("[")
         return _field_at(partial)
 
     def _refusal(self, reason: str) -> Invalid:

@@ -248,33 +248,51 @@ def _validate(spec: EntitySpec[Any, Any], row: Row) -> _Item:
     return _Item(line=row.line, key=key, clean=clean, errors=errors)
 
 
-class _FirstSeen:
-    """Where each key first appeared, kept as a 128-bit digest and a line number: about
-    100 bytes a row, whatever the key's length (a set of the keys themselves took half as
-    much again at a million emails). Two different keys share a digest with a chance
-    below 1e-26 at a million rows."""
+class _Keys:
+    """Finds a key given twice without holding the keys: the first pass over the file keeps
+    a 128-bit digest of each (about 76 bytes a row at a million, against 115 for a digest
+    and its line, or 150 for the emails themselves) and notes the digests seen twice; the
+    second pass learns the first line of only those. Two different keys share a digest
+    with a chance below 1e-26 at a million rows."""
 
     def __init__(self) -> None:
-        self.lines: dict[int, int] = {}
+        self.seen: set[int] | None = set()
+        self.twice: set[int] = set()
+        self.first_lines: dict[int, int] = {}
 
-    def first(self, key: str, line: int) -> int:
-        """The line ``key`` first appeared on: ``line`` itself the first time."""
+    def second_pass(self) -> None:
+        """Forget every digest but the ones given twice; the next pass names first lines."""
+        self.seen = None
+
+    def first(self, key: str, line: int) -> int | None:
+        """The line ``key`` was first given on, if ``line`` repeats it; else None.
+
+        On the first pass a repeat is known but not where it first was: 0 stands for that.
+        """
         digest = int.from_bytes(blake2b(key.encode(), digest_size=16).digest(), "big")
-        return self.lines.setdefault(digest, line)
+        if self.seen is not None:
+            if digest in self.seen:
+                self.twice.add(digest)
+                return 0
+            self.seen.add(digest)
+            return None
+        if digest not in self.twice:
+            return None
+        first = self.first_lines.setdefault(digest, line)
+        return None if first == line else first
 
 
 def _judged(
-    spec: EntitySpec[Any, Any], columns: Columns, text: Text, fmt: Format
+    spec: EntitySpec[Any, Any], columns: Columns, text: Text, fmt: Format, keys: _Keys
 ) -> Iterator[_Item]:
     """Every row of the file validated, the second of two rows with a key refused (rows
     refused for other reasons still count as first): no database needed."""
     unit = "line" if fmt == "csv" else "object"
-    seen = _FirstSeen()
     for row in read_rows(columns, text, fmt):
         item = _validate(spec, row)
         if item.key_valid:
-            first = seen.first(item.key, item.line)
-            if first != item.line:
+            first = keys.first(item.key, item.line)
+            if first is not None:
                 item.errors[spec.natural_key] = f"appears twice, first at {unit} {first}"
         yield item
 
@@ -435,12 +453,13 @@ def _import(
     on_refused: Refused | None,
 ) -> ImportReport:
     start = source.tell()
+    keys = _Keys()
 
     def pass_over(step: str) -> Iterator[_Item]:
         source.seek(start)
         text = Text(source)
         count = 0
-        for count, item in enumerate(_judged(spec, columns, text, fmt), start=1):
+        for count, item in enumerate(_judged(spec, columns, text, fmt, keys), start=1):
             yield item
             if progress is not None and count % PROGRESS_EVERY == 0:
                 progress(ImportProgress(step, count, text.done_bytes, text.total_bytes))
@@ -454,6 +473,7 @@ def _import(
     for item in pass_over("checking"):
         rows += 1
         refused += bool(item.errors)
+    keys.second_pass()
     tally = _Tally(columns, on_refused)
     if refused == rows:
         for item in pass_over("checking"):

@@ -31,6 +31,7 @@ from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.records import ImportReport, ImportRow, PageRequest
+from tui.signalled import Signalled, signals_raise
 from tui.text import fit, visible
 
 if TYPE_CHECKING:
@@ -340,7 +341,14 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
         return EXIT_OK
     path = Path(args.output)
     fmt: Format = args.format or _format_of(path)
-    count = export_file(db, entity.name, path, fmt=fmt, request=request)
+    # A signal unwinds the export, which removes its temporary file, instead of killing it.
+    try:
+        with signals_raise(CLOSING_SIGNALS):
+            count = export_file(db, entity.name, path, fmt=fmt, request=request)
+    except Signalled as stopped:
+        name = signal.Signals(stopped.signum).name
+        warn(f"{PROG}: export stopped by {name}; {path} was not written")
+        raise
     warn(f"exported {entity.counted(count)} to {path}")
     return EXIT_OK
 
@@ -780,6 +788,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Signalled as stopped:
+        return stopped.exit_status
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
@@ -928,7 +938,7 @@ def _guarded(run: Callable[[], int]) -> int:
     except AccessGuardError as error:
         warn(f"{PROG}: {error.title}: {error.message}")
         return EXIT_REFUSED
-    except (KeyboardInterrupt, BrokenPipeError):
+    except (KeyboardInterrupt, Signalled, BrokenPipeError):
         raise
     except OSError as error:  # a file to import or export: missing, unreadable, disk full
         where = f" {error.filename}" if error.filename else ""
