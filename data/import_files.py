@@ -3,7 +3,7 @@
 A file is read piece by piece (never whole), so memory stays flat at any size. Whatever the
 bytes, reading ends in rows or in `Invalid` naming the line (CSV) or object (JSON) and, where
 there is one, the field: invalid UTF-8, NUL bytes, a line, field or object over
-`RECORD_MAX` characters, nesting deeper than `DEPTH_MAX`, numbers of thousands of digits,
+`RECORD_MAX` characters, nesting the parser cannot follow, numbers of thousands of digits,
 keys that differ only in case or spaces, a JSON top level that is not an array. A file is
 read more than once (checked, then matched and applied), so one that cannot be rewound
 (stdin) is first copied to a private temporary file.
@@ -14,15 +14,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import IO, Any, NamedTuple
 
 from data.errors import Invalid
@@ -34,7 +31,8 @@ BOM = "\ufeff"
 # for any value a field accepts many times over, and for a 10 MB paste to be refused by the
 # field's own check (which names its limit), yet a bound on what one row can cost.
 RECORD_MAX = 16 * 1024 * 1024
-# Records are flat; a value nested deeper than this is refused before the parser recurses.
+# Nesting the JSON parser cannot follow (it raises RecursionError) is refused; the scan
+# that names the field stops at this depth (records are flat: any nesting is refused).
 DEPTH_MAX = 64
 # A JSON integer longer than this is kept as its text, for the field's check to refuse: the
 # int() of 5,000 digits raises ValueError (Python's int-string limit) deep in the parser.
@@ -154,7 +152,7 @@ class Row:
 # Text, piece by piece
 
 
-class _TooLong(Exception):
+class TooLong(Exception):
     """The record being read passed `RECORD_MAX`; ``text`` is what was read of it."""
 
     def __init__(self, text: str) -> None:
@@ -162,7 +160,7 @@ class _TooLong(Exception):
         self.text = text
 
 
-class _NotText(Exception):
+class NotText(Exception):
     """Bytes that are not UTF-8 (or a NUL byte); ``text`` is the record read up to them."""
 
     def __init__(self, text: str, line: int, reason: str) -> None:
@@ -218,14 +216,14 @@ class Text:
             except UnicodeDecodeError as error:
                 good = raw[: error.start].decode("utf-8", errors="replace")
                 bad = raw[error.start : error.start + 1].hex()
-                raise _NotText(
+                raise NotText(
                     "".join(self.record) + good,
                     self.line + good.count("\n"),
                     f"is not UTF-8 text (byte 0x{bad}); save the file as UTF-8",
                 ) from None
         if "\0" in text:
             good = text[: text.index("\0")]
-            raise _NotText(
+            raise NotText(
                 "".join(self.record) + good,
                 self.line + good.count("\n"),
                 "holds a NUL byte; this is not a text file",
@@ -236,7 +234,7 @@ class Text:
         self.record_chars += len(text)
         self.record.append(text)
         if self.record_chars > RECORD_MAX:
-            raise _TooLong("".join(self.record))
+            raise TooLong("".join(self.record))
 
     def record_done(self, rest: str = "") -> None:
         """The current record ended; ``rest`` (read past its end) starts the next one."""
@@ -302,12 +300,12 @@ def read_csv(columns: Columns, text: Text) -> Iterator[Row]:
             raise Invalid({"file": "line 1: the header names the columns but no rows follow"})
     except csv.Error as error:
         raise Invalid({"file": f"line {start} is not valid CSV: {error}"}) from None
-    except _TooLong as long:
+    except TooLong as long:
         where = _csv_field(long.text, names)
         raise Invalid(
             {"file": f"line {start}: {where}is longer than {RECORD_MAX:,} characters"}
         ) from None
-    except _NotText as bad:
+    except NotText as bad:
         raise Invalid(
             {"file": f"line {bad.line}: {_csv_field(bad.text, names)}{bad.reason}"}
         ) from None
@@ -416,227 +414,18 @@ def restore(text: str) -> str:
     return text
 
 
-# JSON
-
-
-class _Object(dict[str, Any]):
-    """A JSON object with its keys folded (case, surrounding spaces); ``twice`` names a
-    key that appeared more than once that way."""
-
-    twice: tuple[str, str, str] | None = None
-
-
-def _object(pairs: list[tuple[str, Any]]) -> _Object:
-    found = _Object()
-    written: dict[str, str] = {}
-    for key, value in pairs:
-        name = key.strip().lower()
-        if name in found and found.twice is None:
-            found.twice = (name, written[name], key)
-        written.setdefault(name, key)
-        found[name] = value
-    return found
-
-
-def _big_int(digits: str) -> int | str:
-    return int(digits) if len(digits) <= INT_DIGITS_MAX else digits
-
-
-# Decimal for numbers with a fraction: a price of 19.99 must not pass through float.
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_big_int, object_pairs_hook=_object)
-_SPACE = re.compile(r"[ \t\n\r]*")
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]:,]')
-
-
-def read_json(columns: Columns, text: Text) -> Iterator[Row]:
-    """The rows of a JSON array of objects, one object at a time."""
-    stream = _JsonStream(text)
-    index = 0
-    for index, item in enumerate(stream.items(), start=1):
-        yield _json_row(columns, item, index)
-    if not index:
-        raise Invalid({"file": "line 1: the array holds no objects, so nothing to import"})
-
-
-def _json_row(columns: Columns, item: Any, index: int) -> Row:
-    if not isinstance(item, _Object):
-        return Row(line=index, values={}, errors={"row": "is not a JSON object"})
-    columns.check(item, where=f"object {index}")
-    errors = {}
-    if item.twice is not None:
-        name, first, second = item.twice
-        errors[columns.fields.get(name, name)] = (
-            f"appears twice in the object (as {first!r} and {second!r}); "
-            "keys are read without case or surrounding spaces"
-        )
-    return Row(line=index, values=columns.values(item), errors=errors)
-
-
-class _JsonStream:
-    """The items of the top-level JSON array, parsed one at a time from a bounded buffer."""
-
-    def __init__(self, text: Text) -> None:
-        self.text = text
-        self.pieces = text.pieces()
-        self.buffer = ""
-        self.at = 0
-        self.eof = False
-        self.line_of_buffer = 1  # the line the buffer's first character is on
-        self.index = 0
-
-    def items(self) -> Iterator[Any]:
-        """Each item of the array, in order; anything else raises `Invalid`."""
-        try:
-            yield from self._items()
-        except _TooLong as long:
-            where = self._field(long.text)
-            raise self._refusal(f"{where}is longer than {RECORD_MAX:,} characters") from None
-        except _NotText as bad:
-            where = self._field(bad.text)
-            raise Invalid(
-                {"file": f"object {max(self.index, 1)} (line {bad.line}): {where}{bad.reason}"}
-            ) from None
-
-    def _items(self) -> Iterator[Any]:
-        if self._next_char() != "[":
-            start = self.buffer[self.at : self.at + 1]
-            what = f"it starts with {start!r}" if start else "it is empty"
-            raise Invalid(
-                {"file": f"line 1: must hold a JSON array of objects, one per record; {what}"}
-            )
-        self.at += 1
-        if self._next_char() == "]":
-            self.at += 1
-            self._end()
-            return
-        while True:
-            yield self._item()
-            mark = self._next_char()
-            if mark == ",":
-                self.at += 1
-                continue
-            if mark == "]":
-                self.at += 1
-                self._end()
-                return
-            raise self._refusal("expected ',' or ']' after it")
-
-    def _item(self) -> Any:
-        self.index += 1
-        self.text.record_done(self.buffer[self.at :])
-        while True:
-            self._next_char()
-            try:
-                value, end = _DECODER.raw_decode(self.buffer, self.at)
-            except RecursionError:
-                raise self._refusal(f"{self._deep_field()}is nested too deeply") from None
-            except json.JSONDecodeError as error:
-                if self._more():
-                    continue
-                where = self.buffer[self.at : error.pos]
-                raise self._refusal(f"{self._field(where)}is not valid JSON: {error.msg}") from None
-            if end == len(self.buffer) and self._more():
-                continue  # a number may go on in the next piece
-            self.at = end
-            self._trim()
-            return value
-
-    def _deep_field(self) -> str:
-        """``"field 'x': "`` for the key whose value the parser recursed too deeply into."""
-        return _field_at(self.buffer[self.at :], stop_deeper_than=DEPTH_MAX)
-
-    def _field(self, partial: str) -> str:
-        """``"field 'x': "`` for the key of the top-level object ``partial`` stopped in."""
-        if not self.index:  # still in the first piece: the array's bracket comes first
-            partial = partial.lstrip(" \t\r\n").removeprefix("[")
-        return _field_at(partial)
-
-    def _refusal(self, reason: str) -> Invalid:
-        line = self.line_of_buffer + self.buffer.count("\n", 0, self.at)
-        return Invalid({"file": f"object {max(self.index, 1)} (line {line}): {reason}"})
-
-    def _next_char(self) -> str:
-        """The next character that is not white space (read on if needed), "" at the end."""
-        while True:
-            self.at = _SPACE.match(self.buffer, self.at).end()  # type: ignore[union-attr]
-            if self.at < len(self.buffer) or not self._more():
-                return self.buffer[self.at : self.at + 1]
-
-    def _more(self) -> bool:
-        """Read the next piece into the buffer; False at the end of the file."""
-        if self.eof:
-            return False
-        self._trim()
-        # Read at least as much again as the buffer holds, so a long object is parsed a
-        # few times, not once per piece.
-        wanted = max(len(self.buffer) - self.at, 1)
-        got = 0
-        parts = [self.buffer]
-        for piece in self.pieces:
-            parts.append(piece)
-            got += len(piece)
-            if got >= wanted:
-                break
-        else:
-            self.eof = True
-        self.buffer = "".join(parts)
-        return got > 0
-
-    def _trim(self) -> None:
-        if self.at > PIECE:
-            self.line_of_buffer += self.buffer.count("\n", 0, self.at)
-            self.buffer = self.buffer[self.at :]
-            self.at = 0
-
-    def _end(self) -> None:
-        if self._next_char():
-            raise self._refusal("the file goes on after the array's closing ']'")
-
-
-def _field_at(partial: str, *, stop_deeper_than: int | None = None) -> str:
-    """``"field 'x': "`` for the last key of the top-level object in ``partial`` (or the
-    one whose value nests deeper than ``stop_deeper_than``), "" if there is none."""
-    key, depth, expect_key = "", 0, False
-    for token in _TOKEN.finditer(partial):
-        mark = token.group()
-        if mark in "{[":
-            depth += 1
-            expect_key = mark == "{" and depth == 1
-            if stop_deeper_than is not None and depth > stop_deeper_than:
-                break
-        elif mark in "}]":
-            depth -= 1
-        elif mark == ",":
-            expect_key = depth == 1
-        elif mark != ":" and expect_key:
-            key = _unquoted(mark)
-            expect_key = False
-    return f"field {key.strip().lower()!r}: " if key else ""
-
-
-def _unquoted(token: str) -> str:
-    try:
-        value = json.loads(token)
-    except ValueError:
-        return token.strip('"')
-    return value if isinstance(value, str) else token
-
-
-def read_rows(columns: Columns, text: Text, fmt: str) -> Iterator[Row]:
-    """The rows of a CSV or JSON file."""
-    return read_csv(columns, text) if fmt == "csv" else read_json(columns, text)
-
-
 __all__ = [
     "BOM",
     "DEPTH_MAX",
     "FORMULA_STARTS",
     "RECORD_MAX",
     "Columns",
+    "NotText",
     "Row",
     "Text",
+    "TooLong",
     "neutralise",
-    "read_rows",
+    "read_csv",
     "restore",
     "rewindable",
 ]

@@ -30,7 +30,8 @@ from data.actor import Actor
 from data.bulk import in_batches, roomy_sqlite_cache, table_of
 from data.database import Database
 from data.errors import Conflict, Invalid
-from data.import_files import Columns, Row, Source, Text, neutralise, read_rows, rewindable
+from data.import_files import Columns, Row, Source, Text, neutralise, read_csv, rewindable
+from data.import_json import read_json
 from data.records import ImportProgress, ImportReport, ImportRow, PageRequest
 from data.replace import atomic_file
 from data.specs import EntitySpec
@@ -288,7 +289,8 @@ def _judged(
     """Every row of the file validated, the second of two rows with a key refused (rows
     refused for other reasons still count as first): no database needed."""
     unit = "line" if fmt == "csv" else "object"
-    for row in read_rows(columns, text, fmt):
+    rows = read_csv(columns, text) if fmt == "csv" else read_json(columns, text)
+    for row in rows:
         item = _validate(spec, row)
         if item.key_valid:
             first = keys.first(item.key, item.line)
