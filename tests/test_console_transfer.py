@@ -51,6 +51,14 @@ def _toasts(app: Any) -> list[str]:
     return [f"{note.title}: {note.message}" for note in app._notifications]
 
 
+async def _choose(app: Any, pilot: Any, key: str | None, path: str) -> None:
+    """Open the path prompt with ``key`` (None: it is open), type ``path``, press Enter."""
+    if key is not None:
+        await pilot.press(key)
+    app.screen.query_one("#path-input", Input).value = path
+    await pilot.press("enter")
+
+
 async def test_export_writes_the_whole_searched_sorted_view_and_reimporting_changes_nothing(
     db: Database, tmp_path: Path
 ) -> None:
@@ -117,9 +125,7 @@ async def test_escape_cancels_an_export_and_leaves_no_file(
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("x")
-        app.screen.query_one("#path-input", Input).value = "users.csv"
-        await pilot.press("enter")
+        await _choose(app, pilot, "x", "users.csv")
         await wait_until(pilot, lambda: isinstance(app.screen, ExportProgress))
         assert "Counting the rows" in screen_text(app)
         await pilot.press("escape")
@@ -237,14 +243,11 @@ async def test_export_over_an_existing_file_asks_first_and_names_other_targets(
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("x")
-        app.screen.query_one("#path-input", Input).value = "link.csv"
-        await pilot.press("enter")
+        await _choose(app, pilot, "x", "link.csv")
         assert isinstance(app.screen, PathPrompt)
         assert "is a symbolic link to" in screen_text(app)
 
-        app.screen.query_one("#path-input", Input).value = "users.csv"
-        await pilot.press("enter")
+        await _choose(app, pilot, None, "users.csv")
         assert isinstance(app.screen, ConfirmDialog)
         assert "users.csv already exists. Replace it with this export?" in screen_text(app)
         await pilot.press("n")
@@ -252,9 +255,8 @@ async def test_export_over_an_existing_file_asks_first_and_names_other_targets(
         assert not isinstance(app.screen, (ConfirmDialog, ExportProgress))
         assert (tmp_path / "users.csv").read_text(encoding="utf-8") == "the older export\n"
 
-        await pilot.press("x")
-        app.screen.query_one("#path-input", Input).value = "users.csv"
-        await pilot.press("enter", "y")
+        await _choose(app, pilot, "x", "users.csv")
+        await pilot.press("y")
         await settle(app, pilot)
         assert "Exported: 30 users written to users.csv." in _toasts(app)
     written = (tmp_path / "users.csv").read_text(encoding="utf-8")
@@ -285,16 +287,14 @@ async def test_the_dry_run_shows_progress_cancels_and_runs_one_at_a_time(
             holder.execute("PRAGMA locking_mode = EXCLUSIVE")
             holder.execute("BEGIN EXCLUSIVE")
             holder.execute("UPDATE users SET name = name WHERE id = 1")
-            await pilot.press("i")
-            app.screen.query_one("#path-input", Input).value = "many.csv"
-            await pilot.press("enter")
+            await _choose(app, pilot, "i", "many.csv")
             assert isinstance(app.screen, ImportCheck)
             check = app.screen
             # Every row checked (the bar full), then held by the lock.
             await wait_until(
                 pilot, lambda: "Checking every row: 3,000 rows read" in screen_text(app)
             )
-            assert check.query_one("#check-bar", ProgressBar).percentage == 1.0
+            assert check.query_one("#progress-bar", ProgressBar).percentage == 1.0
 
             await pilot.press("i")  # no second dry run beside this one
             assert app.screen is check

@@ -353,22 +353,20 @@ def test_stdin_is_streamed_and_refused_alike(
 ) -> None:
     """A pipe cannot be read twice: it is copied to a private temporary file first."""
     before = counts(db)
-    done = subprocess.run(
-        [accessguard(), "--db", cli_url(database_url), "import", "products", "-"],
-        input=HEADER + b"S-1,Pot,,1,1\nS-2,P\xffn,,1,1\n",
-        capture_output=True,
-        timeout=CLI_SECONDS,
-        check=False,
-    )
+
+    def piped(content: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [accessguard(), "--db", cli_url(database_url), "import", "products", "-"],
+            input=content,
+            capture_output=True,
+            timeout=CLI_SECONDS,
+            check=False,
+        )
+
+    done = piped(HEADER + b"S-1,Pot,,1,1\nS-2,P\xffn,,1,1\n")
     assert done.returncode == 1
     assert b"line 3: field 'name': is not UTF-8 text" in done.stderr
     assert counts(db) == before
-    good = subprocess.run(
-        [accessguard(), "--db", cli_url(database_url), "import", "products", "-"],
-        input=HEADER + b"S-1,Pot,,1,1\nS-2,Pan,,2,1\n",
-        capture_output=True,
-        timeout=CLI_SECONDS,
-        check=False,
-    )
+    good = piped(HEADER + b"S-1,Pot,,1,1\nS-2,Pan,,2,1\n")
     assert good.returncode == 0, good.stderr
     assert [p.sku for p in db.products.stream(PageRequest())] == ["S-1", "S-2"]

@@ -8,7 +8,6 @@ learn comes back as messages. Stored text (keys, reasons) is shown through `tui.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,12 +20,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, ProgressBar, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from data.errors import Invalid
-from data.records import ImportReport, PageRequest
+from data.records import ImportProgress, ImportReport, PageRequest
 from tui.screens.dialogs import Dialog, key_button, wrapping
-from tui.text import safe, visible
+from tui.screens.progress import Failed, ProgressDialog
+from tui.text import safe
 from tui.views import ViewSpec
 from tui.workers import ReportsWorkerFailures
 
@@ -143,17 +143,16 @@ class PathPrompt(Dialog[str | None]):
         self.dismiss(path)
 
 
-class ExportCancelled(Exception):
-    """Escape during an export: the data core's export stops and removes its file."""
-
-
-class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
+class ExportProgress(ProgressDialog[int]):
     """Writes the view's rows to a file with a progress bar; returns the count, or None if
     cancelled (Escape) or failed. The file appears only once complete."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel export", id="export.cancel"),
     ]
+    STARTING = "Counting the rows…"
+    GROUP = "export"
+    FAILED_TITLE = "Not exported"
 
     class Advanced(Message):
         """``written`` rows of ``total`` are in the file."""
@@ -163,100 +162,41 @@ class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
             self.written = written
             self.total = total
 
-    class Finished(Message):
-        """The export ended: ``count`` rows, None if cancelled; ``problem`` if it failed."""
-
-        def __init__(self, count: int | None, problem: str | None = None) -> None:
-            super().__init__()
-            self.count = count
-            self.problem = problem
-
     def __init__(self, view: ViewSpec, db: Database, request: PageRequest, path: str) -> None:
-        super().__init__(f"Exporting {view.names.plural} to {path}")
-        self.view = view
-        self.db = db
+        super().__init__(f"Exporting {view.names.plural} to {path}", view=view, db=db, path=path)
         self.request = request
-        self.path = path
-        self._stop = threading.Event()
 
-    def compose_body(self) -> ComposeResult:
-        """The bar and a line saying how far it is."""
-        yield ProgressBar(total=None, show_eta=False, id="export-bar")
-        yield Static("Counting the rows…", id="export-status")
-
-    def compose_buttons(self) -> ComposeResult:
-        """Cancel only: the export ends by itself."""
-        yield key_button("Cancel", "esc", "cancel", id="export-cancel")
-
-    def on_mount(self) -> None:
-        """Start at once."""
-        self._export()
-
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _export(self) -> None:
+    def operation(self, stop_if_asked: Callable[[], None]) -> int:
+        """Count, then export; Escape or the console closing removes the file."""
         from data.transfer import detect_format, export_file
 
         table = self.view.table(self.db)
         total = table.count(self.request.search, self.request.filters)
         self.post_message(self.Advanced(0, total))
 
-        worker = get_current_worker()
-
         def advanced(written: int) -> None:
-            # Cancelled by Escape, or by the console closing (a signal): the file is removed.
-            if self._stop.is_set() or worker.is_cancelled:
-                raise ExportCancelled
+            stop_if_asked()
             self.post_message(self.Advanced(written, total))
 
-        path = Path(self.path).expanduser()
         try:
-            count = export_file(
+            return export_file(
                 self.db,
                 self.view.names.entity,
-                path,
+                Path(self.path).expanduser(),
                 fmt=detect_format(self.path),
                 request=self.request,
                 progress=advanced,
             )
-        except ExportCancelled:
-            self.post_message(self.Finished(None))
-            return
         except Invalid as refused:  # not a regular file, or replaced meanwhile
-            self.post_message(self.Finished(None, "; ".join(refused.errors.values())))
-            return
+            raise Failed("; ".join(refused.errors.values())) from None
         except OSError as error:  # a full disk, a folder without write permission
-            self.post_message(self.Finished(None, f"{error.strerror or error}: {self.path}"))
-            return
-        self.post_message(self.Finished(count))
+            raise Failed(f"{error.strerror or error}: {self.path}") from None
 
     @on(Advanced)
     def _advanced(self, message: Advanced) -> None:
         total = max(message.total, message.written)
-        self.query_one("#export-bar", ProgressBar).update(total=total, progress=message.written)
         plural = self.view.names.plural
-        status = f"{message.written:,} of {total:,} {plural} written"
-        if self._stop.is_set():
-            status += " · cancelling…"
-        self.query_one("#export-status", Static).update(status)
-
-    @on(Finished)
-    def _finished(self, message: Finished) -> None:
-        if message.problem is not None:
-            self.notify(
-                visible(message.problem), title="Not exported", severity="error", markup=False
-            )
-        self.dismiss(message.count)
-
-    def action_cancel(self) -> None:
-        """Stop at the next batch of rows; the partial file is removed."""
-        self._stop.set()
-        self.query_one("#export-status", Static).update("Cancelling…")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failure is reported by the app (a toast); the dialog closes."""
-        super().on_worker_state_changed(event)
-        if event.state == WorkerState.ERROR:
-            self.dismiss(None)
+        self.show(message.written, total, f"{message.written:,} of {total:,} {plural} written")
 
 
 class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
@@ -420,18 +360,9 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def _apply(self, valid_only: bool) -> None:
-        from data.transfer import detect_format, import_records
-
-        with open_import(self.path) as source:
-            report = import_records(
-                self.db,
-                self.view.names.entity,
-                source,
-                fmt=detect_format(self.path),
-                actor=self.actor,
-                dry_run=False,
-                valid_only=valid_only,
-            )
+        report = import_file(
+            self.view, self.db, self.actor, self.path, dry_run=False, valid_only=valid_only
+        )
         self.post_message(self.Applied(report))
 
     @on(Applied)
@@ -466,6 +397,33 @@ def open_import(path: str) -> BinaryIO:
     return open(Path(path).expanduser(), "rb")
 
 
+def import_file(
+    view: ViewSpec,
+    db: Database,
+    actor: Actor,
+    path: str,
+    *,
+    dry_run: bool,
+    valid_only: bool = False,
+    progress: Callable[[ImportProgress], None] | None = None,
+) -> ImportReport:
+    """`data.transfer.import_records` of the file ``path`` into ``view``'s records (in a
+    worker thread: it reads the file and the database)."""
+    from data.transfer import detect_format, import_records
+
+    with open_import(path) as source:
+        return import_records(
+            db,
+            view.names.entity,
+            source,
+            fmt=detect_format(path),
+            actor=actor,
+            dry_run=dry_run,
+            valid_only=valid_only,
+            progress=progress,
+        )
+
+
 __all__ = [
     "ExportProgress",
     "ImportReview",
@@ -473,6 +431,7 @@ __all__ = [
     "export_default",
     "export_path_problem",
     "import_default",
+    "import_file",
     "import_outcome",
     "import_path_problem",
     "open_import",
