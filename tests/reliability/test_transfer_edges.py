@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from data.actor import Actor
 from data.database import Database
 from data.records import PageRequest
 from tests.reliability.support_input import accessguard, cli_url, stored
-from tests.reliability.support_local_faults import SqlShell
+from tests.reliability.support_local_faults import SqlShell, run_cli, shared_directory
 from tests.reliability.support_signals import poll
 
 CLI_SECONDS = 120.0
@@ -370,3 +371,31 @@ def test_stdin_is_streamed_and_refused_alike(
     good = piped(HEADER + b"S-1,Pot,,1,1\nS-2,Pan,,2,1\n")
     assert good.returncode == 0, good.stderr
     assert [p.sku for p in db.products.stream(PageRequest())] == ["S-1", "S-2"]
+
+
+def test_export_into_a_folder_it_cannot_write_says_so(
+    db: Database, database_url: URL, actor: Actor
+) -> None:
+    """As ``nobody`` (root writes anywhere), into a root-owned 0555 folder: one clear line."""
+    db.users.create({"name": "Amara", "email": "amara@example.org"}, actor=actor)
+    with shared_directory() as directory:
+        locked = directory / "locked"
+        locked.mkdir(mode=0o555)
+        url = cli_url(database_url)
+        if database_url.get_backend_name() == "sqlite":
+            # nobody reads the database from a copy of its own in the shared folder
+            copy = directory / "copy.db"
+            with (
+                sqlite3.connect(str(database_url.database)) as source,
+                sqlite3.connect(copy) as target,
+            ):
+                source.backup(target)
+            copy.chmod(0o666)
+            url = f"sqlite:///{copy}"
+        done = run_cli(
+            ["--db", url, "export", "users", "-o", str(locked / "users.csv")], user="nobody"
+        )
+        assert done.status == 1, done
+        assert done.says(f"cannot write in the folder '{locked}'", "permission denied"), done
+        assert "unexpected error" not in done.stderr
+        assert sorted(os.listdir(locked)) == []
