@@ -15,6 +15,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -201,7 +202,7 @@ class Text:
                 text = text.removeprefix(BOM)
             if text:
                 self._keep(text)
-                self.line += text.count("\n")
+                self.line += line_ends(text)
                 yield text
             if final:
                 return
@@ -218,14 +219,14 @@ class Text:
                 bad = raw[error.start : error.start + 1].hex()
                 raise NotText(
                     "".join(self.record) + good,
-                    self.line + good.count("\n"),
+                    self.line + line_ends(good),
                     f"is not UTF-8 text (byte 0x{bad}); save the file as UTF-8",
                 ) from None
         if "\0" in text:
             good = text[: text.index("\0")]
             raise NotText(
                 "".join(self.record) + good,
-                self.line + good.count("\n"),
+                self.line + line_ends(good),
                 "holds a NUL byte; this is not a text file",
             )
         return text
@@ -288,14 +289,14 @@ def read_csv(columns: Columns, text: Text) -> Iterator[Row]:
         _check_header(columns, names)
         reads = columns.reads(names)
         text.record_done()
-        start = text.line
+        start = lines.line
         rows = 0
         for cells in reader:
             if any(cells):
                 rows += 1
                 yield _csv_row(columns, names, reads, cells, start)
             text.record_done()
-            start = text.line
+            start = lines.line
         if not rows:
             raise Invalid({"file": "line 1: the header names the columns but no rows follow"})
     except csv.Error as error:
@@ -311,26 +312,45 @@ def read_csv(columns: Columns, text: Text) -> Iterator[Row]:
         ) from None
 
 
+# After a carriage return that does not start a CRLF: where a classic Mac line ends.
+_AFTER_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def line_ends(text: str) -> int:
+    """How many lines end in ``text``: LF, CRLF or a lone CR (as csv and open() count)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
 class _Lines:
-    """A `Text`'s pieces as lines for csv.reader, which reads one line at a time; a line
-    cut short at `PIECE` is joined with the rest of it (bounded by `RECORD_MAX`)."""
+    """A `Text`'s pieces as lines for csv.reader, which reads one line at a time: split
+    after a lone CR as well as LF, a line cut short at `PIECE` joined with its rest (all
+    of it bounded by `RECORD_MAX`). ``line`` is the number of the next line to come."""
 
     def __init__(self, text: Text) -> None:
-        self.pieces = text.pieces()
+        self.line = 1
+        self._lines = self._split(text)
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        piece = next(self.pieces)
-        if piece.endswith("\n"):
-            return piece
-        parts = [piece]
-        for more in self.pieces:
-            parts.append(more)
-            if more.endswith("\n"):
-                break
-        return "".join(parts)
+        line = next(self._lines)
+        self.line += line_ends(line)
+        return line
+
+    @staticmethod
+    def _split(text: Text) -> Iterator[str]:
+        parts: list[str] = []
+        for piece in text.pieces():
+            for part in _AFTER_LONE_CR.split(piece) if "\r" in piece else (piece,):
+                if not part:
+                    continue
+                parts.append(part)
+                if part.endswith(("\n", "\r")):
+                    yield "".join(parts)
+                    parts = []
+        if parts:
+            yield "".join(parts)
 
 
 def _csv_field(partial: str, names: list[str]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, update
 
+import data.import_files
 import data.tables
 import data.transfer
 from data.actor import Actor
@@ -885,3 +886,44 @@ def test_applying_the_valid_rows_only_audits_each_change_and_the_import(
     [summary] = [e for e in entries if e.action == "import"]
     assert summary.new == {"added": 1, "updated": 1, "unchanged": 0, "refused": 2}
     assert len({e.batch for e in entries}) == 1
+
+
+# Import: reading the file in pieces
+
+
+def test_classic_mac_line_ends_count_as_lines(db: Database, actor: Actor) -> None:
+    text = 'sku,name,description,price\rM-1,Mac,"two\r\nlines",1.00\rM-2,Bad,,-1\r'
+    report = _import(db, "products", text, actor, dry_run=True)
+    assert _outcomes(report) == {"add": 1, "update": 0, "unchanged": 0, "refused": 1}
+    assert [(row.line, row.errors) for row in report.refused] == [
+        (4, {"price": "must not be negative"})
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_file_read_in_tiny_pieces_gives_the_same_rows(
+    db: Database, actor: Actor, monkeypatch: pytest.MonkeyPatch, fmt: Format
+) -> None:
+    """Pieces of 7 bytes cut numbers, keys, quoted newlines and UTF-8 characters in two."""
+    monkeypatch.setattr(data.import_files, "PIECE", 7)
+    rows = [
+        {"sku": f"P-{n}", "name": f"Zoë 日本 {n}", "description": f"line one\nline {n}"}
+        for n in range(40)
+    ]
+    if fmt == "csv":
+        out = io.StringIO(newline="")
+        writer = csv.writer(out)
+        writer.writerow(["sku", "name", "description", "price", "stock"])
+        writer.writerows([[r["sku"], r["name"], r["description"], "12.50", 1234] for r in rows])
+        content = out.getvalue().encode()
+    else:
+        content = json.dumps(
+            [{**r, "price": "12.50", "stock": 1234} for r in rows], ensure_ascii=False
+        ).encode()
+        content = content.replace(b'"stock": 1234', b'"stock":1234')  # numbers at cuts
+    report = import_records(
+        db, "products", io.BytesIO(content), fmt=fmt, actor=actor, dry_run=False
+    )
+    assert report.count("add") == 40, report.refused
+    stored = {p.sku: (p.name, p.description, p.price, p.stock) for p in _products(db)}
+    assert stored["P-39"] == ("Zoë 日本 39", "line one\nline 39", Decimal("12.50"), 1234)
