@@ -22,6 +22,7 @@ from models.user import NAME_MAX as USER_NAME_MAX
 
 PRICE_MAX = Decimal("9999999999.99")
 STOCK_MAX = 2_147_483_647
+ID_MAX = 2_147_483_647  # ids are INTEGER columns: 32 bits on PostgreSQL and MariaDB
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 SKU_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
@@ -274,13 +275,21 @@ def owner(raw: Any) -> int | str | None:
     if isinstance(raw, int):
         if raw <= 0:
             raise FieldError("must be a user id or email")
-        return raw
+        return _user_id(raw)
     text = _single_line(raw, max_length=EMAIL_MAX)
     if not text or text == "-":
         return None
     if text.isdigit():
-        return int(text)
+        return _user_id(int(text))
     return email(text)
+
+
+def _user_id(value: int) -> int:
+    # Bigger than any id a database column holds: said here, before a driver (SQLite's
+    # 64-bit integers) fails on the lookup with an error nobody can act on.
+    if value > ID_MAX:
+        raise FieldError(f"no user has id {value} (ids are at most {ID_MAX:,})")
+    return value
 
 
 def password(raw: Any) -> str:

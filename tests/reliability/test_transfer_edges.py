@@ -311,6 +311,16 @@ HOSTILE = (
         ("object 1: price: must be at most",),
     ),
     Hostile(
+        "huge-owner-id.csv",
+        b"sku,name,price,owner_email\nH-1,Pot,1,99999999999999999999\n",
+        ("line 2: owner_email: no user has id 99999999999999999999",),
+    ),
+    Hostile(
+        "huge-owner-id.json",
+        b'[{"sku": "H-1", "name": "Pot", "price": "1", "owner_email": 99999999999999999999}]',
+        ("object 1: owner_email: no user has id 99999999999999999999",),
+    ),
+    Hostile(
         "second-bad.json",
         b'[{"sku": "H-1", "name": "Pot", "price": "1"},\n{"sku": "H-2", "name": }]',
         ("object 2 (line 2): field 'name': is not valid JSON",),
