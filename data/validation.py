@@ -15,7 +15,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from data.errors import Invalid
-from data.numbers import DECIMAL_TEXT, WHOLE_TEXT, whole_number
+from data.numbers import DECIMAL_TEXT, ID_MAX, WHOLE_TEXT, whole_number
 from models.product import DESCRIPTION_MAX, SKU_MAX
 from models.product import NAME_MAX as PRODUCT_NAME_MAX
 from models.user import EMAIL_MAX, ROLES
@@ -296,7 +296,7 @@ def owner(raw: Any) -> int | str | None:
     if isinstance(raw, int):
         if raw <= 0:
             raise FieldError("must be a user id or email")
-        return raw
+        return _user_id(raw)
     text = _single_line(raw, max_length=EMAIL_MAX)
     if not text or text == "-":
         return None
@@ -304,9 +304,17 @@ def owner(raw: Any) -> int | str | None:
     if number is not None:
         if number <= 0:
             raise FieldError("must be a user id or email")
-        return number
+        return _user_id(number)
     _refuse_other_digits(text)
     return email(text)
+
+
+def _user_id(value: int) -> int:
+    # Bigger than any id a database column holds: said here, before a driver (SQLite's
+    # 64-bit integers) fails on the lookup with an error nobody can act on.
+    if value > ID_MAX:
+        raise FieldError(f"no user has id {value} (ids are at most {ID_MAX:,})")
+    return value
 
 
 def password(raw: Any) -> str:

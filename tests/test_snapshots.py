@@ -31,6 +31,7 @@ from tests.console_support import (
     settle,
 )
 from tui.app import ANSI_THEME, AccessGuardApp, ConsoleOptions
+from tui.screens.progress import ProgressDialog
 from tui.screens.transfer import ExportProgress
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -198,11 +199,11 @@ def test_export_prompt(
 def test_export_progress(
     snap_compare: Compare, snap_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Held a quarter of the way through a large export: the worker is replaced by its news.
+    # Held a quarter of the way through a large export: no worker starts, only its news.
     def part_way(self: ExportProgress) -> None:
         self.post_message(ExportProgress.Advanced(15_000, 60_000))
 
-    monkeypatch.setattr(ExportProgress, "_export", part_way)
+    monkeypatch.setattr(ProgressDialog, "on_mount", part_way)
 
     async def export(pilot: Pilot[Any]) -> None:
         await keys("2", "x")(pilot)

@@ -24,15 +24,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.numbers import whole_number
-from data.records import ImportReport, PageRequest
+from data.records import ImportReport, ImportRow, PageRequest
 from tui.malformed import MARK, malformed_cell
+from tui.signalled import Signalled, signals_raise
 from tui.text import fit, visible
 
 if TYPE_CHECKING:
@@ -362,7 +363,14 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
     else:
         path = Path(args.output)
         fmt: Format = args.format or _format_of(path)
-        count = export_file(db, entity.name, path, fmt=fmt, request=request, tally=tally)
+        # A signal unwinds the export, which removes its temporary file, instead of killing it.
+        try:
+            with signals_raise(CLOSING_SIGNALS):
+                count = export_file(db, entity.name, path, fmt=fmt, request=request, tally=tally)
+        except Signalled as stopped:
+            name = signal.Signals(stopped.signum).name
+            warn(f"{PROG}: export stopped by {name}; {path} was not written")
+            raise
         warn(f"exported {entity.counted(count)} to {path}")
     _warn_malformed(entity, tally, marked=False)
     return EXIT_OK
@@ -386,6 +394,13 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     actor = Actor.from_environment(source="cli")
     # A file of another name is refused (Invalid) rather than guessed at: --format says it.
     fmt: Format = args.format or ("csv" if args.file == "-" else detect_format(args.file))
+    # The report's line is the CSV line a row starts on, or the JSON array's object number.
+    unit = "line" if fmt == "csv" else "object"
+
+    def refused(row: ImportRow) -> None:
+        for field, reason in row.errors.items():
+            warn(f"{unit} {row.line}: {field}: {reason}")
+
     with _open_source(args.file) as source:
         report = import_records(
             db,
@@ -395,24 +410,22 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
             actor=actor,
             dry_run=args.dry_run,
             valid_only=args.valid_only,
+            on_refused=refused,
         )
-    # The report's line is the CSV line a row starts on, or the JSON array's object number.
-    unit = "line" if fmt == "csv" else "object"
-    return _print_report(entity, report, unit=unit, dry_run=args.dry_run)
+    return _print_report(entity, report, dry_run=args.dry_run)
 
 
-def _open_source(name: str) -> TextIO:
-    """The file to import, ``-`` meaning stdin, as text with newlines left to the parser.
-
-    utf-8-sig: a byte-order mark from a spreadsheet's export is not part of the first header.
-    """
+def _open_source(name: str) -> BinaryIO:
+    """The file to import, ``-`` meaning stdin, as bytes: the import decodes them, so a
+    byte that is not UTF-8 is reported with its line."""
     if name == "-":
-        return open(sys.stdin.fileno(), encoding="utf-8-sig", newline="", closefd=False)
-    return open(name, encoding="utf-8-sig", newline="")
+        return open(sys.stdin.fileno(), "rb", closefd=False)
+    return open(name, "rb")
 
 
-def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dry_run: bool) -> int:
-    """Counts on stdout; refused rows and the verdict on stderr. Exit 1 if any row was refused."""
+def _print_report(entity: EntityCommands, report: ImportReport, *, dry_run: bool) -> int:
+    """Counts on stdout; the verdict on stderr (each refused row was said as it was found).
+    Exit 1 if any row was refused."""
     # Past tense only for what was really written; a dry run or a refused file says "to add".
     labels = (
         {"add": "added", "update": "updated"}
@@ -422,14 +435,12 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dr
     outcomes = ("add", "update", "unchanged", "refused")
     counts = ", ".join(f"{report.count(o)} {labels.get(o, o)}" for o in outcomes)
     say(f"{entity.name}: {counts}")
-    for row in report.refused:
-        for field, reason in row.errors.items():
-            warn(f"{unit} {row.line}: {field}: {reason}")
-    if report.refused:
+    refused = report.count("refused")
+    if refused:
         if report.applied:
-            warn(f"{PROG}: imported the valid rows only: {len(report.refused)} row(s) refused")
+            warn(f"{PROG}: imported the valid rows only: {refused} row(s) refused")
         else:
-            warn(f"{PROG}: nothing imported: {len(report.refused)} row(s) refused")
+            warn(f"{PROG}: nothing imported: {refused} row(s) refused")
         return EXIT_REFUSED
     if dry_run:
         say("dry run: nothing written")
@@ -806,6 +817,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Signalled as stopped:
+        return stopped.exit_status
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
@@ -960,7 +973,7 @@ def _guarded(run: Callable[[], int]) -> int:
     except AccessGuardError as error:
         warn(f"{PROG}: {error.title}: {error.message}")
         return EXIT_REFUSED
-    except (KeyboardInterrupt, BrokenPipeError):
+    except (KeyboardInterrupt, Signalled, BrokenPipeError):
         raise
     except OSError as error:  # a file to import or export: missing, unreadable, disk full
         where = f" {error.filename}" if error.filename else ""

@@ -378,7 +378,7 @@ def test_ten_megabytes_are_refused_before_any_database_call(db: Database, tmp_pa
         path = write_json(tmp_path / "big.json", [{"name": huge, "email": "big@example.com"}])
         with path.open(encoding="utf-8") as source:
             report = import_records(db, "users", source, fmt="json", actor=ACTOR, dry_run=False)
-        assert [row.errors for row in report.rows] == [reason]
+        assert [row.errors for row in report.refused] == [reason]
         assert seen == []
     # The command line opens the database (checking its schema) before it parses values,
     # but the value never travels: no statement carries it, nothing is written.
@@ -388,11 +388,11 @@ def test_ten_megabytes_are_refused_before_any_database_call(db: Database, tmp_pa
         )
     assert (status, err) == (1, "accessguard: name: is too long (at most 100 characters)\n")
     assert not [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
-    # A CSV cell that large is refused by the CSV reader itself, with a clear message.
+    # A CSV cell that large is read, and refused by the field's own check, naming the line.
     big_csv = write_csv(tmp_path / "big.csv", ["name", "email"], [[huge, "big@example.com"]])
     status, _out, err = run_cli("--db", url_of(db), "import", "users", str(big_csv))
     assert status == 1
-    assert "is not valid CSV: field larger than field limit" in err
+    assert "line 2: name: is too long (at most 100 characters)" in err
     assert stored(db, "SELECT count(*) FROM users") == [1]
 
 
