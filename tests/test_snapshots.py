@@ -12,6 +12,8 @@ Update the SVGs only after opening the report and agreeing with every changed ce
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,15 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 from textual.widgets._toast import Toast
-from textual.worker import get_current_worker
+from textual.worker import WorkerFailed, get_current_worker
 
 import tui.screens.transfer
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
+from data.errors import Invalid
 from data.records import PageRequest
 from data.schema import upgrade
 from data.seed import seed_demo
@@ -271,9 +275,11 @@ CASES = [
     Case("saved_toast", ("e", "ctrl+u", *typed("Min-jun Miller"), "ctrl+s")),
     # Dialogs and toasts over the screens
     Case("delete_confirm", ("d",), sizes=BOTH),
+    Case("product_delete_confirm", ("2", "d")),
     Case("bulk_delete_confirm", ("space", "j", "space", "j", "space", "D")),
     Case("audit_entry", ("3", "enter"), sizes=BOTH),
     Case("restore_confirm", ("3", "R")),
+    Case("restore_update_confirm", ("3", "j", "R")),
     Case("toasts_undone_and_nothing_to_undo", ("u", "u", "u")),
     # Quick edits
     Case("quick_edit_bar", ("2", *TO_STOCK, "f2")),
@@ -288,8 +294,14 @@ CASES = [
         ("2", "x", "ctrl+u", *typed("./products.csv"), "enter"),
         prepare=export_held_part_way,
     ),
+    Case(
+        "export_finished",
+        ("2", "x", "ctrl+u", *typed("./products.csv"), "enter"),
+        prepare=export_named_for_a_fixed_time,
+    ),
     Case("import_path_prompt", ("2", "i")),
     Case("import_review", ("2", "i", "enter"), prepare=a_fixed_products_file),
+    Case("import_applied", ("2", "i", "enter", "v"), prepare=a_fixed_products_file),
 ]
 
 
@@ -348,3 +360,44 @@ def test_snapshot(
 
 def _plain(db: Database) -> AccessGuardApp:
     return AccessGuardApp(db, actor=CONSOLE_ACTOR)
+
+
+# The waiting every picture relies on (`settle`), on a bare Textual app
+
+
+class _Bare(App[None]):
+    """An app with nothing on it: the workers are the test's."""
+
+
+def _refused() -> None:
+    raise Invalid({"email": "is not a valid address"})
+
+
+def _broken() -> None:
+    raise ZeroDivisionError("a bug in a worker")
+
+
+async def test_settle_fails_on_a_worker_bug_even_one_that_ended_before_it_looked() -> None:
+    app = _Bare()
+    watch_workers(app)
+    async with app.run_test() as pilot:
+        worker = app.run_worker(_broken, thread=True, exit_on_error=False, description="broken")
+        with contextlib.suppress(WorkerFailed):
+            await worker.wait()
+        await pilot.pause()
+        assert worker not in app.workers  # gone from Textual's own list
+        with pytest.raises(AssertionError, match=r"broken.*ZeroDivisionError"):
+            await settle(app, pilot)
+
+
+async def test_settle_accepts_a_cancelled_worker_and_a_refusal() -> None:
+    app = _Bare()
+    async with app.run_test() as pilot:
+        release = threading.Event()
+        replaced = app.run_worker(release.wait, thread=True, exclusive=True, group="read")
+        app.run_worker(lambda: None, thread=True, exclusive=True, group="read")
+        app.run_worker(_refused, thread=True, exit_on_error=False)
+        release.set()
+        await settle(app, pilot)
+        assert replaced.is_cancelled
+        assert not any(worker.is_running for worker in app.workers)
