@@ -30,9 +30,10 @@ from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
 from data.errors import Unavailable
+from data.redact import redact
 from models import User
 from tests.console_support import settle
-from tui.cli import main, redact
+from tui.cli import main
 from tui.text import fit, visible
 
 REPO = Path(__file__).resolve().parent.parent

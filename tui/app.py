@@ -549,7 +549,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
 def _first_line(error: BaseException | None) -> str:
     """``Type: first line of the message``, shortened; never fails, whatever the error."""
-    from tui.cli import redact
+    from data.redact import redact
 
     if error is None:
         return "An unknown error"

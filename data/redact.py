@@ -1,0 +1,64 @@
+"""Keeping a database URL's secrets out of every line shown: its password, whatever its
+shape, and any query parameter that names a password or a secret.
+
+A password typed into a URL is not always encoded: ``postgresql://u:p@ss@host/db``,
+``mysql://u:p:a:ss@host/db`` and ``postgresql://u:p ss@host/db`` are all typed by real
+admins. SQLAlchemy took the first ``@`` of ``p@ss@host`` as the end of the password, so
+``ss@host`` became the host and was printed in every message that named it. Here the
+password runs to the last ``@`` that a host follows, and when in doubt more is masked,
+never less. Importing this module loads neither SQLAlchemy nor Textual.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+
+# A host (a name, an IPv4 address or a bracketed IPv6 one) and an optional port (typos
+# like ``:port`` or an unclosed ``[::1`` too: such a URL is masked as well as a good one), then the end of the
+# authority: a path, a query, a fragment, a space, a quote or the end.
+_HOST = r"(?:\[[^\]\s/?#@]*\]?|[\w.~%-]*)(?::[^\s/?#@]*)?(?=[/?#\s\"'<>),;\]]|$)"
+# ``scheme://user:password@host``. The password is the shortest run that reaches an ``@``
+# followed by a host, so ``p@ss@host`` is one password and ``ss@host`` no host; it may
+# hold spaces, ``:`` and ``/`` but never ``://``, which starts another URL (and keeps the
+# scan linear: a scheme starts only where a run of scheme characters starts, the
+# lookbehind, so a 10 MB value is not tried from each of its characters).
+_URL_PASSWORD = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)"
+    rf"(?P<password>(?:(?!://)[^\n])*?)@(?={_HOST})"
+)
+# A parameter whose name holds password, passwd, pwd or secret (``?sslpassword=``,
+# ``&my_secret=``, ``?PASSWORD=``, libpq's ``password=`` keyword): its value, to the next
+# parameter. An unencoded space may be part of the value, so the rest of the line is
+# masked rather than risk showing a password's tail.
+SECRET_NAME = re.compile(r"pass(?:word|wd)|pwd|secret", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(
+    r"(?P<head>(?<![^\s?&;,(])[\w.-]*(?:pass(?:word|wd)|pwd|secret)[\w.-]*=)"
+    r"(?:'[^'\n]*'?|\"[^\"\n]*\"?|[^&#\n]*)",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every URL password and secret parameter in it replaced by ``***``."""
+    masked = _URL_PASSWORD.sub(rf"\g<head>{MASK}@", text)
+    return _SECRET_PARAMETER.sub(rf"\g<head>{MASK}", masked)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether ``text`` (a URL as typed) carries a password or a secret parameter."""
+    return redact(text) != text
+
+
+def encode_password(url: str) -> str:
+    """``url`` with each ``@`` in its password percent-encoded, so that a parser reads the
+    password the admin meant (``p@ss``) rather than ending it at the first ``@``."""
+    found = _URL_PASSWORD.match(url)
+    if found is None or "@" not in found["password"]:
+        return url
+    password = found["password"].replace("@", "%40")
+    return f"{found['head']}{password}{url[found.end('password') :]}"
+
+
+__all__ = ["MASK", "SECRET_NAME", "encode_password", "holds_secret", "redact"]
