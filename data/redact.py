@@ -15,9 +15,9 @@ import re
 
 MASK = "***"
 
-# A host (a name, an IPv4 address or a bracketed IPv6 one) and an optional port (typos
-# like ``:port`` or an unclosed ``[::1`` too: such a URL is masked as well as a good one), then the end of the
-# authority: a path, a query, a fragment, a space, a quote or the end.
+# A host (a name, an IPv4 address or a bracketed IPv6 one) and an optional port, then the
+# end of the authority: a path, a query, a fragment, a space, a quote or the end. Typos
+# (``:port``, an unclosed ``[::1``) count too: such a URL is masked as well as a good one.
 _HOST = r"(?:\[[^\]\s/?#@]*\]?|[\w.~%-]*)(?::[^\s/?#@]*)?(?=[/?#\s\"'<>),;\]]|$)"
 # ``scheme://user:password@host``. The password is the shortest run that reaches an ``@``
 # followed by a host, so ``p@ss@host`` is one password and ``ss@host`` no host; it may

@@ -6,6 +6,7 @@ so helpers running in parallel on the same servers never meet.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,18 +25,35 @@ PASSWORD_IN_URL = quote(PASSWORD, safe="")
 # Any of these in output means the password leaked (the distinctive core catches a
 # partial or re-encoded echo too).
 PASSWORD_FORMS = (PASSWORD, PASSWORD_IN_URL, "S3cretPW")
+# Passwords as admins type them into a URL, unencoded (issue 11, item 5): an "@", colons, a
+# space. Each piece is distinctive, so a parser that ends the password early and shows the
+# rest as the host is caught too.
+TYPED_PASSWORDS = ("Pw1x@Tail1x", "Pw2x:Mid2x:Tail2x", "Pw3x Tail3x")
+# Secrets in the query: libpq's sslpassword, and any parameter named like a secret.
+QUERY_SECRETS = ("sslpassword=SslPw4x", "my_secret=MySecret5x", "PASSWORD=UpperPw6x")
 
 
-def raw_url(url: URL, *, password: str | None = None, user: str | None = None) -> str:
+def password_forms(password: str) -> tuple[str, ...]:
+    """What would show that ``password`` leaked: itself, URL-encoded, and each piece of it."""
+    if password == PASSWORD:
+        return PASSWORD_FORMS
+    pieces = re.split(r"[@: ]", password)
+    return (password, quote(password, safe=""), *(piece for piece in pieces if len(piece) >= 4))
+
+
+def raw_url(
+    url: URL, *, password: str | None = None, user: str | None = None, typed: bool = False
+) -> str:
     """``url`` as an admin would type it (plain ``postgresql://`` / ``mysql://``), with an
-    optional user and password (URL-encoded)."""
+    optional user and password (URL-encoded, or with ``typed`` as it is)."""
     scheme = {"postgresql": "postgresql", "mysql": "mysql", "sqlite": "sqlite"}[
         url.get_backend_name()
     ]
     if scheme == "sqlite":
         return f"sqlite:///{url.database}"
     name = user or url.username or ""
-    secret = f":{quote(password, safe='')}" if password is not None else ""
+    spelled = password if typed or password is None else quote(password, safe="")
+    secret = f":{spelled}" if password is not None else ""
     return f"{scheme}://{name}{secret}@{url.host}:{url.port}/{url.database}"
 
 

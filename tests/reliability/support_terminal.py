@@ -22,13 +22,16 @@ KEY_DEADLINE_S = 15.0
 class Terminal:
     """The console running on a real pseudo-terminal; everything it writes is kept."""
 
-    def __init__(self, url: str, *args: str, cwd: Path | None = None) -> None:
-        """``accessguard --db URL ARGS...`` (the console without ARGS), in ``cwd``."""
+    def __init__(
+        self, url: str, *args: str, cwd: Path | None = None, columns: int = COLUMNS
+    ) -> None:
+        """``accessguard --db URL ARGS...`` (the console without ARGS), in ``cwd``, on a
+        terminal ``columns`` wide."""
         self.output = bytearray()
         pid, fd = pty.fork()
         if pid == 0:  # the child: the console, as an admin would start it
             os.environ["TERM"] = "xterm-256color"
-            os.environ["COLUMNS"], os.environ["LINES"] = str(COLUMNS), str(ROWS)
+            os.environ["COLUMNS"], os.environ["LINES"] = str(columns), str(ROWS)
             try:
                 if cwd is not None:
                     os.chdir(cwd)
@@ -36,7 +39,7 @@ class Terminal:
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, columns, 0, 0))
 
     def read(self, timeout: float) -> bool:
         """Read what is there (waiting up to ``timeout``); False once the console has gone."""

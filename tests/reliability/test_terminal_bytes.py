@@ -240,31 +240,22 @@ def run_piped(url: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedP
     return subprocess.run(command, input=stdin, capture_output=True, timeout=60, check=False)
 
 
-FORMATS = ("csv", "json")
+ENTITIES = ("users", "products")
 COMMANDS = [
-    (entity, *command, fmt)
-    for entity in ("users", "products")
-    for command, fmt in (
-        (("list", "--format"), "table"),
-        (("list", "--format"), "csv"),
-        (("list", "--format"), "json"),
-    )
-] + [
-    ("export", entity, "--format", fmt)
-    for entity in ("users", "products")
-    for fmt in ("csv", "json")
+    *((entity, "list", "--format", fmt) for entity in ENTITIES for fmt in ("table", "csv", "json")),
+    *(("export", entity, "--format", fmt) for entity in ENTITIES for fmt in ("csv", "json")),
 ]
 
 
 def test_cli_output_to_a_terminal_carries_no_live_controls(stored_payloads: str) -> None:
-    outputs = {}
+    outputs: dict[str, str] = {}
     for command in COMMANDS:
         status, shown = run_on_terminal(stored_payloads, *command)
         assert status == 0, shown
         outputs[" ".join(command)] = shown
-    for command, shown in outputs.items():
+    for ran, shown in outputs.items():
         live = sorted({f"U+{ord(ch[0]):04X}" for ch in LIVE.findall(shown)})
-        assert live == [], f"{command}: {live} reached the terminal"
+        assert live == [], f"{ran}: {live} reached the terminal"
     # The stored text is still there, made visible (csv, table) or escaped (json).
     assert "␛]0;PWN" in outputs["users list --format csv"]
     assert "␛]0;PWN" in outputs["users list --format table"]
