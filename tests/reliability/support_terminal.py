@@ -64,8 +64,9 @@ class Terminal:
                 raise AssertionError(f"the console exited before showing {marker!r}")
 
     def press(self, keys: bytes, then_shows: bytes) -> None:
-        """Type ``keys`` and read until the console shows ``then_shows``."""
-        since = len(self.output)
+        """Type ``keys`` and read until the console shows ``then_shows`` (after them; with
+        no keys, anything shown so far counts)."""
+        since = len(self.output) if keys else 0
         os.write(self.fd, keys)
         self.wait_for(then_shows, since=since)
 
@@ -92,3 +93,14 @@ class Terminal:
             os.waitpid(self.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+
+    def walk(self, *steps: tuple[bytes, bytes]) -> tuple[int, bytes]:
+        """Press each step's keys and read until it shows its marker, then quit; the exit
+        status and every byte written. The process is gone afterwards, whatever happened."""
+        try:
+            for keys, then_shows in steps:
+                self.press(keys, then_shows)
+            status = self.quit()
+        finally:
+            self.close()
+        return status, bytes(self.output)
