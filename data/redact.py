@@ -19,20 +19,22 @@ MASK = "***"
 # end of the authority: a path, a query, a fragment, a space, a quote or the end. Typos
 # (``:port``, an unclosed ``[::1``) count too: such a URL is masked as well as a good one.
 _HOST = r"(?:\[[^\]\s/?#@]*\]?|[\w.~%-]*)(?::[^\s/?#@]*)?(?=[/?#\s\"'<>),;\]]|$)"
-# ``scheme://user:password@host``. The password is the shortest run that reaches an ``@``
-# followed by a host, so ``p@ss@host`` is one password and ``ss@host`` no host; it may
-# hold spaces, ``:`` and ``/`` but never ``://``, which starts another URL (and keeps the
-# scan linear: a scheme starts only where a run of scheme characters starts, the
-# lookbehind, so a 10 MB value is not tried from each of its characters).
-_URL_PASSWORD = re.compile(
-    r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)"
-    rf"(?P<password>(?:(?!://)[^\n])*?)@(?={_HOST})"
-)
+_HEAD = r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)"
+# ``scheme://user:password@host`` in any text. The password runs to the last ``@`` on the
+# line that a host follows: ``p@ss W0rd@host`` is one password (a space ends a host, so
+# the first ``@`` would seem to end it too). Where a line holds a URL and then an email
+# address, more is masked than the password: never less. It never crosses ``://``, which
+# starts another URL; that, and a scheme starting only where a run of scheme characters
+# starts (the lookbehind), keeps the scan linear (a 10 MB value is not tried from each of
+# its characters).
+_URL_PASSWORD = re.compile(rf"{_HEAD}(?P<password>(?:(?!://)[^\n])*)@(?={_HOST})")
+# The same in a URL as configured, which is one URL: its password holds no ``/``, ``?`` or
+# ``#`` ahead of an ``@`` (so an ``@`` in the path or query is not taken for its end).
+_TYPED_PASSWORD = re.compile(rf"{_HEAD}(?P<password>[^/?#\n]*)@(?={_HOST})")
 # A parameter whose name holds password, passwd, pwd or secret (``?sslpassword=``,
 # ``&my_secret=``, ``?PASSWORD=``, libpq's ``password=`` keyword): its value, to the next
 # parameter. An unencoded space may be part of the value, so the rest of the line is
 # masked rather than risk showing a password's tail.
-SECRET_NAME = re.compile(r"pass(?:word|wd)|pwd|secret", re.IGNORECASE)
 _SECRET_PARAMETER = re.compile(
     r"(?P<head>(?<![^\s?&;,(])[\w.-]*(?:pass(?:word|wd)|pwd|secret)[\w.-]*=)"
     r"(?:'[^'\n]*'?|\"[^\"\n]*\"?|[^&#\n]*)",
@@ -54,11 +56,11 @@ def holds_secret(text: str) -> bool:
 def encode_password(url: str) -> str:
     """``url`` with each ``@`` in its password percent-encoded, so that a parser reads the
     password the admin meant (``p@ss``) rather than ending it at the first ``@``."""
-    found = _URL_PASSWORD.match(url)
+    found = _TYPED_PASSWORD.match(url)
     if found is None or "@" not in found["password"]:
         return url
     password = found["password"].replace("@", "%40")
     return f"{found['head']}{password}{url[found.end('password') :]}"
 
 
-__all__ = ["MASK", "SECRET_NAME", "encode_password", "holds_secret", "redact"]
+__all__ = ["MASK", "encode_password", "holds_secret", "redact"]

@@ -26,9 +26,9 @@ PASSWORD_IN_URL = quote(PASSWORD, safe="")
 # partial or re-encoded echo too).
 PASSWORD_FORMS = (PASSWORD, PASSWORD_IN_URL, "S3cretPW")
 # Passwords as admins type them into a URL, unencoded (issue 11, item 5): an "@", colons, a
-# space. Each piece is distinctive, so a parser that ends the password early and shows the
-# rest as the host is caught too.
-TYPED_PASSWORDS = ("Pw1x@Tail1x", "Pw2x:Mid2x:Tail2x", "Pw3x Tail3x")
+# space, and all three. Each piece is distinctive, so a parser that ends the password early
+# and shows the rest as the host is caught too.
+TYPED_PASSWORDS = ("Pw1x@Tail1x", "Pw2x:Mid2x:Tail2x", "Pw3x Tail3x", "Pw4x@Mid4x Tail4x:End4x")
 # Secrets in the query: libpq's sslpassword, and any parameter named like a secret.
 QUERY_SECRETS = ("sslpassword=SslPw4x", "my_secret=MySecret5x", "PASSWORD=UpperPw6x")
 
