@@ -16,6 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, Engine
 
+from tests.reliability.support_terminal import Terminal
 from tui.app import AccessGuardApp
 
 # A password with every character a URL must escape, so both its raw and its URL-encoded
@@ -151,3 +152,60 @@ def toasts(app: AccessGuardApp) -> list[str]:
 def leaked(haystack: str, needles: tuple[str, ...]) -> list[str]:
     """The needles found in ``haystack`` (an empty list is what every test wants)."""
     return [needle for needle in needles if needle and needle in haystack]
+
+
+# The URL's password in every shape (issue 11, item 5)
+
+
+@contextmanager
+def password_login(database_url: URL, password: str = PASSWORD) -> Iterator[URL]:
+    """A login to the test's server database that has ``password``.
+
+    PostgreSQL trusts local logins, so its superuser's URL with a password connects; on
+    MariaDB a user with that password is made for the test (so a misread password fails).
+    """
+    if database_url.get_backend_name() == "postgresql":
+        yield database_url.set(password=password)
+        return
+    with server_account(database_url, read_only=False, password=password) as url:
+        yield url
+
+
+def url_with(url: URL, password: str) -> str:
+    """``url`` with ``password`` spelled as an admin would: `PASSWORD` encoded, others typed."""
+    return raw_url(url, password=password, typed=password != PASSWORD)
+
+
+def hostile_urls(url: URL) -> list[str]:
+    """URLs whose secret is in the query, or that do not parse cleanly."""
+    plain = raw_url(url)
+    broken_port = url_with(url, TYPED_PASSWORDS[0]).replace(f":{url.port}/", ":port/")
+    unclosed = f"{url.drivername.split('+')[0]}://u:{TYPED_PASSWORDS[0]}@[::1/{url.database}"
+    return [*(f"{plain}?{secret}" for secret in QUERY_SECRETS), broken_port, unclosed]
+
+
+HOSTILE_FORMS = tuple(
+    form
+    for secret in (*TYPED_PASSWORDS, *(query.split("=")[1] for query in QUERY_SECRETS))
+    for form in password_forms(secret)
+)
+
+
+def console_on_a_terminal(url: str, *, opens: bool) -> str:
+    """Everything ``accessguard --db URL`` writes to a real 200-column terminal: until its
+    first table is drawn and q quits it (``opens``), or until it exits on its own."""
+    terminal = Terminal(url, columns=200)
+    try:
+        if opens:
+            terminal.wait_for(b"Row 1 of 1")
+            assert terminal.quit() == 0
+        else:
+            assert terminal.wait() != 0
+    finally:
+        terminal.close()
+    return bytes(terminal.output).decode("utf-8", errors="replace")
+
+
+def raise_with(url: str) -> None:
+    """Raise as a driver might: the URL in the message."""
+    raise RuntimeError(f"could not use {url}")

@@ -38,19 +38,23 @@ from data.seed import seed_demo
 from data.transfer import export_records, import_records
 from tests.console_support import console, screen_text, settle, table, wait_until
 from tests.reliability.support_security import (
+    HOSTILE_FORMS,
     PASSWORD,
     PASSWORD_FORMS,
-    QUERY_SECRETS,
     TYPED_PASSWORDS,
+    console_on_a_terminal,
     grant_reads,
+    hostile_urls,
     leaked,
     password_forms,
+    password_login,
+    raise_with,
     raw_url,
     server_account,
     snapshot,
     toasts,
+    url_with,
 )
-from tests.reliability.support_terminal import Terminal
 from tui.app import AccessGuardApp
 from tui.cli import console_app, main, startup_notices
 from tui.errorlog import log_error
@@ -252,42 +256,8 @@ async def test_passwords_are_argon2id_hashed_off_the_ui_thread_and_shown_nowhere
 # 21. The database URL's password, and the SQLite file's permissions
 
 
-@contextmanager
-def password_login(database_url: URL, password: str = PASSWORD) -> Iterator[URL]:
-    """A login to the test's server database that has ``password``.
-
-    PostgreSQL trusts local logins, so its superuser's URL with a password connects; on
-    MariaDB a user with that password is made for the test (so a misread password fails).
-    """
-    if database_url.get_backend_name() == "postgresql":
-        yield database_url.set(password=password)
-        return
-    with server_account(database_url, read_only=False, password=password) as url:
-        yield url
-
-
 # The shapes a password takes in a URL: URL-encoded, and typed as it is (issue 11, item 5).
 PASSWORDS = pytest.mark.parametrize("password", [PASSWORD, *TYPED_PASSWORDS])
-
-
-def url_with(url: URL, password: str) -> str:
-    """``url`` with ``password`` spelled as an admin would: `PASSWORD` encoded, others typed."""
-    return raw_url(url, password=password, typed=password != PASSWORD)
-
-
-def hostile_urls(url: URL) -> list[str]:
-    """URLs whose secret is in the query, or that do not parse cleanly."""
-    plain = raw_url(url)
-    broken_port = url_with(url, TYPED_PASSWORDS[0]).replace(f":{url.port}/", ":port/")
-    unclosed = f"{url.drivername.split('+')[0]}://u:{TYPED_PASSWORDS[0]}@[::1/{url.database}"
-    return [*(f"{plain}?{secret}" for secret in QUERY_SECRETS), broken_port, unclosed]
-
-
-HOSTILE_FORMS = tuple(
-    form
-    for secret in (*TYPED_PASSWORDS, *(query.split("=")[1] for query in QUERY_SECRETS))
-    for form in password_forms(secret)
-)
 
 
 COMMAND_PATHS = (
@@ -413,26 +383,6 @@ def test_no_command_prints_the_url_password(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "SELECT" in logged
     assert leaked(logged, forms) == []
-
-
-def console_on_a_terminal(url: str, *, opens: bool) -> str:
-    """Everything ``accessguard --db URL`` writes to a real 200-column terminal: until its
-    first table is drawn and q quits it (``opens``), or until it exits on its own."""
-    terminal = Terminal(url, columns=200)
-    try:
-        if opens:
-            terminal.wait_for(b"Row 1 of 1")
-            assert terminal.quit() == 0
-        else:
-            assert terminal.wait() != 0
-    finally:
-        terminal.close()
-    return bytes(terminal.output).decode("utf-8", errors="replace")
-
-
-def raise_with(url: str) -> None:
-    """Raise as a driver might: the URL in the message."""
-    raise RuntimeError(f"could not use {url}")
 
 
 @SERVERS
