@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from data.errors import AccessGuardError
-from data.redact import encode_password, redact
+from data.redact import encode_at_signs, redact
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -68,9 +68,9 @@ def normalise_url(raw: str) -> URL:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        # An unencoded "@" in the password would otherwise end it early and make its tail
-        # the host, which every connection error then names.
-        url = make_url(encode_password(raw))
+        # An unencoded "@" in the password (or a ?password=) would otherwise end it early
+        # and make its tail the host, which every connection error then names.
+        url = make_url(encode_at_signs(raw))
     except ArgumentError:
         # The raw text may hold a password, so it is not echoed back.
         raise BadDatabaseURL(

@@ -53,14 +53,22 @@ def holds_secret(text: str) -> bool:
     return redact(text) != text
 
 
-def encode_password(url: str) -> str:
-    """``url`` with each ``@`` in its password percent-encoded, so that a parser reads the
-    password the admin meant (``p@ss``) rather than ending it at the first ``@``."""
+def encode_at_signs(url: str) -> str:
+    """``url`` with each ``@`` in its password and in its query percent-encoded, so that a
+    parser reads the password the admin meant (``p@ss``, ``?password=p@ss``) rather than
+    ending it at the first ``@`` and taking the rest for the host."""
     found = _TYPED_PASSWORD.match(url)
-    if found is None or "@" not in found["password"]:
-        return url
-    password = found["password"].replace("@", "%40")
-    return f"{found['head']}{password}{url[found.end('password') :]}"
+    if found is not None:
+        head = f"{found['head']}{found['password'].replace('@', '%40')}@"
+        rest = url[found.end("password") + 1 :]
+    else:
+        scheme, separator, rest = url.partition("://")
+        if not separator:
+            return url
+        head = scheme + separator
+    # The host and path hold no "?": an "@" after it is a query value's.
+    before, mark, query = rest.partition("?")
+    return f"{head}{before}{mark}{query.replace('@', '%40')}"
 
 
-__all__ = ["MASK", "encode_password", "holds_secret", "redact"]
+__all__ = ["MASK", "encode_at_signs", "holds_secret", "redact"]

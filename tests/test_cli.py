@@ -501,7 +501,9 @@ def test_a_typed_at_sign_is_part_of_the_password_not_the_host() -> None:
     url = normalise_url("postgresql://u:p@ss W0rd@db.internal:5432/shop")
     assert (url.password, url.host, url.port) == ("p@ss W0rd", "db.internal", 5432)
     url = normalise_url("mysql://u:pw@h/db?ssl_ca=/etc/a@b/ca.pem")
-    assert (url.password, url.host) == ("pw", "h")
+    assert (url.password, url.host, url.query["ssl_ca"]) == ("pw", "h", "/etc/a@b/ca.pem")
+    url = normalise_url("postgresql://u@h:5432/db?password=p@ss")
+    assert (url.username, url.password, url.host, url.port) == ("u", "p@ss", "h", 5432)
 
 
 # Read-only, schema, seed

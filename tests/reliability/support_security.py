@@ -177,11 +177,18 @@ def url_with(url: URL, password: str) -> str:
 
 
 def hostile_urls(url: URL) -> list[str]:
-    """URLs whose secret is in the query, or that do not parse cleanly."""
+    """URLs whose secret is in the query, or that do not parse cleanly. The one with the
+    login's own password typed into ``?password=`` logs in (MariaDB checks it)."""
     plain = raw_url(url)
     broken_port = url_with(url, TYPED_PASSWORDS[0]).replace(f":{url.port}/", ":port/")
     unclosed = f"{url.drivername.split('+')[0]}://u:{TYPED_PASSWORDS[0]}@[::1/{url.database}"
-    return [*(f"{plain}?{secret}" for secret in QUERY_SECRETS), broken_port, unclosed]
+    typed_in_query = f"{plain}?password={url.password}"
+    return [
+        *(f"{plain}?{secret}" for secret in QUERY_SECRETS),
+        typed_in_query,
+        broken_port,
+        unclosed,
+    ]
 
 
 HOSTILE_FORMS = tuple(

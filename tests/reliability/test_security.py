@@ -460,9 +460,12 @@ async def test_the_console_never_shows_the_url_password(
         # password, and with every secret query parameter and broken shape.
         on_terminal = [console_on_a_terminal(secret, opens=True)]
         for hostile_url in hostile_urls(url):
-            # libpq takes sslpassword (and needs it only for an encrypted key); the rest
-            # are refused by the driver, or the URL by AccessGuard.
-            opens = url.get_backend_name() == "postgresql" and "sslpassword" in hostile_url
+            # The login's own ?password= opens, and on PostgreSQL sslpassword too (libpq
+            # needs it only for an encrypted key); the rest are refused by the driver or
+            # by AccessGuard.
+            opens = "?password=" in hostile_url or (
+                url.get_backend_name() == "postgresql" and "sslpassword=" in hostile_url
+            )
             on_terminal.append(console_on_a_terminal(hostile_url, opens=opens))
         assert "postgres" in on_terminal[0] or "ag_pw_" in on_terminal[0]
         assert ":***@" in on_terminal[0]
