@@ -83,6 +83,7 @@ def normalise_url(raw: str) -> URL:
         url = url.set(drivername=driver)
     backend = url.get_backend_name()
     if backend == "sqlite":
+        _no_bare_question_mark(raw)
         if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
             raise BadDatabaseURL(
                 "an in-memory SQLite database cannot be shared between the console's worker "
@@ -95,6 +96,19 @@ def normalise_url(raw: str) -> URL:
             f"unsupported database {backend!r}: use sqlite, postgresql or mysql/mariadb"
         )
     return url
+
+
+def _no_bare_question_mark(raw: str) -> None:
+    """Refuse a SQLite URL whose query has a part that is no ``name=value`` option.
+
+    SQLAlchemy drops such a part: ``sqlite:///a?b.db`` silently opened (and created) ``a``.
+    """
+    _path, mark, query = raw.partition("?")
+    if mark and any("=" not in part for part in query.split("&")):
+        raise BadDatabaseURL(
+            "the SQLite URL holds a ? that starts no option (name=value); a ? in the file "
+            "name is written %3F and a % is %25, e.g. sqlite:///a%3Fb.db"
+        )
 
 
 # Query parameters the drivers take as the password (libpq's URIs allow ``?password=``).

@@ -12,7 +12,11 @@ RecordT = TypeVar("RecordT")
 
 @dataclass(frozen=True)
 class UserRecord:
-    """A user as stored. The password hash never leaves data/: only whether one is set."""
+    """A user as stored. The password hash never leaves data/: only whether one is set.
+
+    A value another tool stored past validation is a `Malformed` in place of the type
+    annotated here (see data.stored): annotating every field with it would make every
+    reader of a record narrow it, where only display, export and paging meet one."""
 
     id: int
     name: str
@@ -27,7 +31,11 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class ProductRecord:
-    """A product as stored, with its owner's email for display (None when unowned)."""
+    """A product as stored, with its owner's email for display (None when unowned).
+
+    A value another tool stored past validation is a `Malformed` in place of the type
+    annotated here (see data.stored): annotating every field with it would make every
+    reader of a record narrow it, where only display, export and paging meet one."""
 
     id: int
     sku: str
@@ -58,6 +66,8 @@ class AuditRecord:
     old: dict[str, Any] | None
     new: dict[str, Any] | None
     reverts_id: int | None
+    # The database account that wrote it (PostgreSQL, MariaDB); None on SQLite.
+    db_login: str | None = None
 
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:

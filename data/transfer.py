@@ -30,6 +30,7 @@ from data.database import Database
 from data.errors import Conflict, Invalid
 from data.records import ImportReport, ImportRow, PageRequest
 from data.specs import EntitySpec
+from data.stored import Malformed, MalformedTally
 from data.tables import insert_rows, update_rows
 from data.trail import PendingEntry, new_batch, write_entries, write_entry
 from data.translate import StaleWrite
@@ -121,14 +122,19 @@ def export_records(
     fmt: Format,
     request: PageRequest = _EVERYTHING,
     progress: Progress | None = None,
+    tally: MalformedTally | None = None,
 ) -> int:
     """Export every ``entity`` record matching ``request`` (search, filters, order) to ``out``.
 
     Reads a page per unit of work, so a million rows take no more memory than a thousand.
+    A malformed value is written as it was stored; ``tally`` counts the records with one.
     """
     _check_format(fmt)
     table = db.table(entity)
-    return write_records(table.spec, table.stream(request), out, fmt=fmt, progress=progress)
+    records = table.stream(request)
+    if tally is not None:
+        records = tally.through(records)
+    return write_records(table.spec, records, out, fmt=fmt, progress=progress)
 
 
 def export_file(
@@ -139,6 +145,7 @@ def export_file(
     fmt: Format,
     request: PageRequest = _EVERYTHING,
     progress: Progress | None = None,
+    tally: MalformedTally | None = None,
 ) -> int:
     """`export_records` into the file ``path``, which appears only once complete.
 
@@ -147,7 +154,9 @@ def export_file(
     keeps an older file of that name as it was.
     """
     with atomic_file(Path(path)) as out:
-        return export_records(db, entity, out, fmt=fmt, request=request, progress=progress)
+        return export_records(
+            db, entity, out, fmt=fmt, request=request, progress=progress, tally=tally
+        )
 
 
 @contextmanager
@@ -192,6 +201,8 @@ def _write_json(columns: Sequence[str], records: Iterable[Any], out: TextIO) -> 
 
 
 def _csv_cell(value: Any) -> str:
+    if isinstance(value, Malformed):  # as it was stored, so nothing is lost on the way
+        return _neutralise(value.raw)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -206,6 +217,8 @@ def _csv_cell(value: Any) -> str:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, Malformed):
+        return value.raw
     if isinstance(value, Decimal):
         return format(value, "f")  # text, so "12.50" stays exact: no float on the way
     if isinstance(value, datetime):

@@ -29,8 +29,10 @@ from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
+from data.numbers import whole_number
 from data.records import ImportReport, PageRequest
 from data.redact import holds_secret, redact
+from tui.malformed import MARK, malformed_cell
 from tui.text import fit, for_terminal, visible, visible_lines
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
     from data.database import Database
     from data.specs import EntitySpec
+    from data.stored import MalformedTally
     from data.transfer import Format
     from tui.app import AccessGuardApp, ConsoleOptions
     from tui.settings import Settings
@@ -81,7 +84,8 @@ EXAMPLES = (
 )
 FOOTER = """\
 The database is --db URL, else $DATABASE_URL, else the config file's (see
-`accessguard config path`), else sqlite:///./accessguard.db.
+`accessguard config path`), else sqlite:///./accessguard.db. A SQLite path is
+percent-encoded like any URL's: a file a?b%.db is sqlite:///a%3Fb%25.db.
 Exit status: 0 done, 1 refused (the reason is on stderr), 2 bad usage.
 Set ACCESSGUARD_DEBUG=1 to see the traceback of an unexpected error."""
 
@@ -115,10 +119,15 @@ class Column:
     width: int
     value: Callable[[Any], str]
     right: bool = False
+    field: str = ""  # the record's field it shows, when not its title
 
     def cell(self, record: Any) -> str:
-        """This column's cell for ``record``, exactly ``width`` cells unless a long number."""
-        return fit(self.value(record), self.width, right=self.right, truncate=not self.right)
+        """This column's cell for ``record``, exactly ``width`` cells unless a long number;
+        a malformed value as stored, after the mark."""
+        text = malformed_cell(record, self.field or self.title)
+        if text is None:
+            text = self.value(record)
+        return fit(text, self.width, right=self.right, truncate=not self.right)
 
 
 @dataclass(frozen=True)
@@ -181,7 +190,7 @@ USER_COMMANDS = EntityCommands(
         Column("name", 18, lambda r: r.name),
         Column("email", 26, lambda r: r.email),
         Column("role", 6, lambda r: r.role),
-        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
         Column("password", 8, lambda r: "set" if r.has_password else "-"),
     ),
     add_options=(
@@ -200,7 +209,7 @@ PRODUCT_COMMANDS = EntityCommands(
         Column("name", 16, lambda r: r.name),
         Column("price", 11, lambda r: str(r.price), right=True),
         Column("stock", 6, lambda r: str(r.stock), right=True),
-        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
         Column("owner", 13, lambda r: r.owner_email or "-"),
     ),
     add_options=(
@@ -227,18 +236,29 @@ def _entity(args: argparse.Namespace) -> EntityCommands:
 
 def cmd_list(args: argparse.Namespace, db: Database) -> int:
     """List records, streamed page by page so memory stays flat at any size."""
+    from data.stored import MalformedTally
     from data.transfer import write_records
 
     entity = _entity(args)
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
-    records = db.table(entity.name).stream(request)
+    tally = MalformedTally()
+    records = tally.through(db.table(entity.name).stream(request))
     if args.format != "table":
         write_records(entity.spec, records, for_terminal(sys.stdout), fmt=args.format)
-        return EXIT_OK
-    count = _print_table(entity.columns, records)
-    # The count goes to stderr so that stdout holds only the table when piped.
-    warn(entity.counted(count))
+    else:
+        count = _print_table(entity.columns, records)
+        # The count goes to stderr so that stdout holds only the table when piped.
+        warn(entity.counted(count))
+    _warn_malformed(entity, tally, marked=args.format == "table")
     return EXIT_OK
+
+
+def _warn_malformed(entity: EntityCommands, tally: MalformedTally, *, marked: bool) -> None:
+    """Say on stderr how many records hold values another tool stored past validation."""
+    warning = tally.warning(entity.names.plural, entity.names.entity)
+    if warning is not None:
+        where = f", marked {MARK}" if marked else ""
+        warn(f"{PROG}: warning: {warning}{where}; fix them in the console")
 
 
 def _print_table(columns: Sequence[Column], records: Iterable[Any]) -> int:
@@ -307,6 +327,7 @@ def _confirm(question: str) -> int | None:
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
     """Write the records (those matching ``--search``, in ``--sort`` order) as CSV or JSON
     to stdout, or atomically to ``-o FILE``."""
+    from data.stored import MalformedTally
     from data.transfer import export_file, export_records
 
     entity = _entity(args)
@@ -314,17 +335,24 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
         fields = ", ".join(entity.names.sort_fields)
         raise Invalid({"sort": f"{entity.name} sort by {fields}; not {args.sort!r}"})
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
+    tally = MalformedTally()
     if args.output in (None, "-"):
         count = export_records(
-            db, entity.name, for_terminal(sys.stdout), fmt=args.format or "csv", request=request
+            db,
+            entity.name,
+            for_terminal(sys.stdout),
+            fmt=args.format or "csv",
+            request=request,
+            tally=tally,
         )
         sys.stdout.flush()
         warn(f"exported {entity.counted(count)}")
-        return EXIT_OK
-    path = Path(args.output)
-    fmt: Format = args.format or _format_of(path)
-    count = export_file(db, entity.name, path, fmt=fmt, request=request)
-    warn(f"exported {entity.counted(count)} to {path}")
+    else:
+        path = Path(args.output)
+        fmt: Format = args.format or _format_of(path)
+        count = export_file(db, entity.name, path, fmt=fmt, request=request, tally=tally)
+        warn(f"exported {entity.counted(count)} to {path}")
+    _warn_malformed(entity, tally, marked=False)
     return EXIT_OK
 
 
@@ -598,21 +626,27 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     deleter = _command(
         actions, "delete", f"delete a {names.entity}", cmd_delete, words=words, entity=entity.name
     )
-    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {names.entity}'s id")
+    # Any whole number: one that names no record (0, -1, 2**63) is "not found", as on every
+    # backend, rather than a usage error here and a server error there.
+    deleter.add_argument(
+        "id", type=_whole_number(None), metavar="ID", help=f"the {names.entity}'s id"
+    )
     deleter.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
     )
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum`` (bad usage, exit 2, if not)."""
+def _whole_number(minimum: int | None) -> Callable[[str], int]:
+    """An argparse type: a whole number in digits 0-9, of at least ``minimum`` if one is
+    given (bad usage, exit 2, if not)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
+        value = whole_number(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number in digits 0-9"
+            ) from None
+        if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
         return value
 
@@ -646,8 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--web",
         action="store_true",
-        help="serve the console in a browser on 127.0.0.1 (needs accessguard[web]); anyone "
-        "who can reach the port controls it with your rights",
+        help="serve the console in a browser at http://127.0.0.1:PORT/ (needs "
+        "accessguard[web]); it answers only that address, with the token printed at start",
     )
     parser.add_argument(
         "--port",
@@ -824,7 +858,6 @@ def _console(args: argparse.Namespace, cli_url: str | None, notices: Sequence[st
     )
 
 
-WEB_HOST = "127.0.0.1"
 WEB_PORT = 8000
 WEB_EXTRA_MISSING = "--web needs the optional textual-serve package: pip install 'accessguard[web]'"
 
@@ -845,17 +878,24 @@ def web_command(args: argparse.Namespace) -> str:
 
 
 def web_server(args: argparse.Namespace, raw_url: str) -> Any:
-    """A textual-serve server for the console on 127.0.0.1 (`SystemExit` 2 without the extra).
+    """The guarded textual-serve server for the console (`SystemExit` 2 without the extra).
 
     The URL goes to the children through the environment, never their command line.
     """
     try:
-        from textual_serve.server import Server
+        from tui.web import console_server
     except ImportError:
         warn(f"{PROG}: {WEB_EXTRA_MISSING}")
         raise SystemExit(EXIT_USAGE) from None
     os.environ[URL_ENV_VAR] = raw_url
-    return Server(web_command(args), host=WEB_HOST, port=args.port, title="AccessGuard")
+    return console_server(web_command(args), port=args.port, announce=_announce_web)
+
+
+def _announce_web(url: str) -> None:
+    warn(
+        f"{PROG}: serving the console at {url} (ctrl+c stops); open this address: "
+        "its token is this run's key, so share it with no one"
+    )
 
 
 def serve_web(args: argparse.Namespace, raw_url: str) -> int:
@@ -864,11 +904,11 @@ def serve_web(args: argparse.Namespace, raw_url: str) -> int:
         server = web_server(args, raw_url)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    warn(
-        f"{PROG}: serving the console on http://{WEB_HOST}:{args.port} (ctrl+c stops); "
-        "anyone who can reach this port controls it with your rights"
-    )
-    server.serve()
+    try:
+        server.serve()
+    except OSError as error:  # the port is taken (or not ours to bind)
+        warn(f"{PROG}: cannot serve on port {args.port}: {error.strerror or error}; try --port N")
+        return EXIT_REFUSED
     return EXIT_OK
 
 

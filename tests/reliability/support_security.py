@@ -16,7 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, Engine
 
-from tests.reliability.support_terminal import Terminal
+from tests.reliability.support_input import Terminal
 from tui.app import AccessGuardApp
 
 # A password with every character a URL must escape, so both its raw and its URL-encoded

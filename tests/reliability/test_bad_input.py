@@ -28,7 +28,7 @@ from data.database import Database
 from data.errors import Invalid
 from data.records import PageRequest
 from data.transfer import import_records
-from tests.conftest import BACKENDS, empty_database
+from tests.conftest import BACKENDS
 from tests.console_support import console, screen_text, settle, table_lines, wait_until
 from tests.console_support import table as record_table
 from tests.reliability.support_input import (
@@ -38,6 +38,7 @@ from tests.reliability.support_input import (
     corpus,
     empty,
     fix_sequences,
+    fresh_database,
     migrated,
     raw_product,
     raw_user,
@@ -68,10 +69,7 @@ def backend_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
     """One migrated database per backend, for the whole module."""
-    with (
-        empty_database(request.param, tmp_path_factory.mktemp("input"), prefix="ag_input") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(request.param, tmp_path_factory.mktemp("input"), prefix="ag_input") as db:
         yield db
 
 
@@ -563,15 +561,21 @@ async def test_console_shows_stored_text_literally(db: Database) -> None:
         await pilot.press("n")
         await settle(app, pilot)
 
-        # A conflict: a colleague renamed the user while the form was open.
+        # A conflict: a colleague renamed the user while the form was open. The stored
+        # address is no address, so a save must give a valid one (issue 11): theirs does.
         await pilot.press("e")
         await settle(app, pilot)
         form = on_top(app, RecordForm)
         theirs = db.users.get(900)
         db.users.update(
-            900, {"name": MARKUP[3].text}, expected_version=theirs.version, actor=COLLEAGUE
+            900,
+            {"name": MARKUP[3].text, "email": "fixed900@example.com"},
+            expected_version=theirs.version,
+            actor=COLLEAGUE,
         )
+        label = "user 900 <fixed900@example.com>"
         form.query_one("#field-name", Input).value = MARKUP[1].text
+        form.query_one("#field-email", Input).value = "fixed900@example.com"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert isinstance(app.screen, ConflictDialog)

@@ -26,9 +26,16 @@ from data.config import normalise_url
 from data.database import Database
 from data.records import PageRequest
 from data.transfer import export_records
-from tests.conftest import BACKENDS, empty_database
-from tests.reliability.support_input import accessguard, cli_url, migrated
-from tests.reliability.support_terminal import Terminal
+from tests.conftest import BACKENDS
+from tests.reliability.support_input import (
+    Terminal,
+    accessguard,
+    cli_url,
+    fresh_database,
+    migrated,
+    run_client,
+    sequences_past,
+)
 
 # Each stored payload, and the bytes that must never appear in what the console writes.
 PAYLOADS = {
@@ -93,21 +100,7 @@ def store_with_client(backend: str, db: Database) -> None:
         f" 'mallory', 'elsewhere', 'batch-1', 'update', 'user', 1, '{{}}',"
         f" {new_values})"
     )
-    if backend == "postgresql":
-        statements += [
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"
-            for table in ("users", "products", "audit_entries")
-        ]
-    script = ";\n".join(statements) + ";\n"
-    url = db.engine.url
-    if backend == "sqlite":
-        command = ["sqlite3", str(url.database)]
-    elif backend == "postgresql":
-        command = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-h", "127.0.0.1", "-U", "postgres"]
-        command += ["-d", str(url.database)]
-    else:
-        command = ["mariadb", "-h", "127.0.0.1", "-u", "root", str(url.database)]
-    subprocess.run(command, input=script.encode(), check=True, capture_output=True, timeout=30)
+    run_client(db, statements + sequences_past(db, 100))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -116,12 +109,9 @@ def stored_payloads(
 ) -> Iterator[str]:
     """The URL of a database on each backend holding every payload, stored by its client."""
     backend: str = request.param
-    with (
-        empty_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as db:
         store_with_client(backend, db)
-        yield cli_url(url)
+        yield cli_url(db.engine.url)
 
 
 def form_and_delete(entity: str) -> list[tuple[bytes, bytes]]:

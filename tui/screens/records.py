@@ -27,6 +27,7 @@ from textual.widgets import Input, Static
 
 from data.errors import Invalid
 from data.records import AuditRecord, ImportReport, PageRequest
+from tui.malformed import stored_text
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, StagedEditsDialog, shown
 from tui.text import safe, visible
 from tui.views import AUDIT_COLUMNS, VIEWS, ColumnSpec, Link, ViewSpec
@@ -240,7 +241,9 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         if record is None:
             return
         column = table.columns[table.cursor_column]
-        self._copy(column.render(record), column.title.lower())
+        as_stored = stored_text(record, column.key)
+        text = as_stored if as_stored is not None else column.render(record)
+        self._copy(text, column.title.lower())
 
     def action_copy_record(self) -> None:
         """Copy the record under the cursor as JSON (never a password hash)."""
@@ -249,8 +252,14 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
             self._copy(self.record_json(record), "record as JSON")
 
     def record_json(self, record: Any) -> str:
-        """``record`` as a JSON object: its fields as `dataclasses.asdict` gives them."""
-        return json.dumps(asdict(record), ensure_ascii=False, indent=2, default=str)
+        """``record`` as a JSON object: its fields as `dataclasses.asdict` gives them, a
+        malformed value as the text it was stored as."""
+        fields = asdict(record)
+        for name in fields:
+            as_stored = stored_text(record, name)
+            if as_stored is not None:
+                fields[name] = as_stored
+        return json.dumps(fields, ensure_ascii=False, indent=2, default=str)
 
     def _copy(self, text: str, what: str) -> None:
         # App.copy_to_clipboard sends the text base64-encoded inside OSC 52, so stored
