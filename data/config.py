@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from data.errors import AccessGuardError
+from data.redact import encode_at_signs, redact
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -67,7 +68,9 @@ def normalise_url(raw: str) -> URL:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        url = make_url(raw)
+        # An unencoded "@" in the password (or a ?password=) would otherwise end it early
+        # and make its tail the host, which every connection error then names.
+        url = make_url(encode_at_signs(raw))
     except ArgumentError:
         # The raw text may hold a password, so it is not echoed back.
         raise BadDatabaseURL(
@@ -128,5 +131,6 @@ def _password_out_of_query(url: URL) -> URL:
 
 
 def display_url(url: URL) -> str:
-    """The URL as it may be shown anywhere: password replaced by ***."""
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be shown anywhere: its password, and the value of any query
+    parameter naming a password or secret (``?sslpassword=``), replaced by ***."""
+    return redact(url.render_as_string(hide_password=True))

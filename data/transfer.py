@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from data.actor import Actor
 from data.bulk import in_batches, roomy_sqlite_cache, table_of
+from data.characters import JSON_ESCAPES
 from data.database import Database
 from data.errors import Conflict, Invalid
 from data.import_files import Columns, Row, Source, Text, neutralise, read_csv, rewindable
@@ -187,7 +188,7 @@ def _write_json(columns: Sequence[str], records: Iterable[Any], out: TextIO) -> 
     for record in records:
         item = {column: _json_value(getattr(record, column)) for column in columns}
         out.write(",\n" if count else "\n")
-        out.write(json.dumps(item, ensure_ascii=False))
+        out.write(json.dumps(item, ensure_ascii=False).translate(JSON_ESCAPES))
         count += 1
     out.write("\n]\n" if count else "]\n")
     return count

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 import threading
@@ -32,9 +31,10 @@ from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.numbers import whole_number
 from data.records import ImportReport, ImportRow, PageRequest
+from data.redact import holds_secret, redact
 from tui.malformed import MARK, malformed_cell
 from tui.signalled import Signalled, signals_raise
-from tui.text import fit, visible
+from tui.text import fit, for_terminal, visible, visible_lines
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
@@ -97,23 +97,6 @@ def epilog(*command: str) -> str:
     chosen = [line for line in EXAMPLES if f" {words}" in line or not words]
     examples = "".join(f"\n  {line}" for line in chosen)
     return f"examples:{examples}\n\n{FOOTER}" if chosen else FOOTER
-
-
-# Keeping passwords out of every line we print
-
-# A scheme starts where a run of scheme characters starts (the lookbehind): without it, a
-# long run of letters was tried from each of its characters, quadratic in its length (a
-# 10 MB value in an error message took hours to print).
-_URL_PASSWORD = re.compile(
-    r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@"
-)
-# A password as a URL's query parameter (?password=..., libpq's URI style), any case.
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd)=)[^&#\s]*", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``text`` with the password of any URL in it replaced by ``***``."""
-    return _QUERY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
 
 
 def say(text: str) -> None:
@@ -262,7 +245,7 @@ def cmd_list(args: argparse.Namespace, db: Database) -> int:
     tally = MalformedTally()
     records = tally.through(db.table(entity.name).stream(request))
     if args.format != "table":
-        write_records(entity.spec, records, sys.stdout, fmt=args.format)
+        write_records(entity.spec, records, for_terminal(sys.stdout), fmt=args.format)
     else:
         count = _print_table(entity.columns, records)
         # The count goes to stderr so that stdout holds only the table when piped.
@@ -356,7 +339,12 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
     tally = MalformedTally()
     if args.output in (None, "-"):
         count = export_records(
-            db, entity.name, sys.stdout, fmt=args.format or "csv", request=request, tally=tally
+            db,
+            entity.name,
+            for_terminal(sys.stdout),
+            fmt=args.format or "csv",
+            request=request,
+            tally=tally,
         )
         sys.stdout.flush()
         warn(f"exported {entity.counted(count)}")
@@ -949,7 +937,7 @@ def startup_notices(cli_url: str | None) -> tuple[str, ...]:
     A password given with ``--db`` sits in the process's command line, which every local
     user can read (ps, /proc); a process cannot take it back from there, so it says so.
     """
-    if cli_url is not None and redact(cli_url) != cli_url:
+    if cli_url is not None and holds_secret(cli_url):
         return (PASSWORD_ON_COMMAND_LINE,)
     return ()
 
@@ -1191,7 +1179,7 @@ def _end_now(status: int) -> NoReturn:
 def _crashed(error: BaseException) -> int:
     """One line for an unexpected error; the (redacted) traceback only when debugging."""
     if os.environ.get(DEBUG_ENV_VAR) == "1":
-        sys.stderr.write(redact("".join(traceback.format_exception(error))))
+        sys.stderr.write(visible_lines(redact("".join(traceback.format_exception(error)))))
     first_line = (str(error).strip().splitlines() or [""])[0]
     detail = f": {first_line}" if first_line else ""
     hint = f"(set {DEBUG_ENV_VAR}=1 for details)"

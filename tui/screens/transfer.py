@@ -28,6 +28,7 @@ from tui.screens.dialogs import Dialog, key_button, wrapping
 from tui.screens.progress import Failed, ProgressDialog
 from tui.text import safe
 from tui.views import ViewSpec
+from tui.widgets.stored_text import StoredTextInput
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
@@ -117,7 +118,8 @@ class PathPrompt(Dialog[str | None]):
     def compose_body(self) -> ComposeResult:
         """What the file is for, the name, and why it will not do (if it will not)."""
         yield Static(wrapping(self.hint), id="path-hint")
-        yield Input(value=self.default, id="path-input", select_on_focus=False)
+        # The offered name may be a file found in the folder, named by anyone: drawn visible.
+        yield StoredTextInput(value=self.default, id="path-input", select_on_focus=False)
         yield Static(id="path-error")
 
     def compose_buttons(self) -> ComposeResult:
