@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from sqlalchemy import Select, exists, func, insert, select
+from sqlalchemy import Select, exists, false, func, insert, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from data.actor import Actor
 from data.errors import Conflict, NotFound, NotRestorable
+from data.identity import drop_other_targets, require_same_record
+from data.numbers import is_record_id
 from data.paging import contains, keyset_page, shown_count
 from data.records import AuditRecord, Count, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
@@ -36,6 +39,7 @@ def to_record(entry: AuditEntry) -> AuditRecord:
         old=entry.old_values,
         new=entry.new_values,
         reverts_id=entry.reverts_id,
+        db_login=entry.db_login,
     )
 
 
@@ -114,10 +118,7 @@ class AuditLog:
     def get(self, entry_id: int) -> AuditRecord:
         """One entry, whole."""
         with reading(self._sessions) as session:
-            entry = session.get(AuditEntry, entry_id)
-            if entry is None:
-                raise NotFound(f"Audit entry {entry_id} does not exist.")
-            return to_record(entry)
+            return to_record(_entry(session, entry_id))
 
     def for_record(self, entity: str, record_id: int) -> tuple[AuditRecord, ...]:
         """Every entry about one record, oldest first."""
@@ -187,13 +188,20 @@ class AuditLog:
         return UndoResult(entries=records, summary=_summarise(entries))
 
 
+def _entry(session: Session, entry_id: int) -> AuditEntry:
+    """Entry ``entry_id``, or `NotFound`: also for an id no backend could store, which is
+    never sent (PostgreSQL would refuse 2**31 as out of range rather than find nothing)."""
+    entry = session.get(AuditEntry, entry_id) if is_record_id(entry_id) else None
+    if entry is None:
+        raise NotFound(f"Audit entry {entry_id} does not exist.")
+    return entry
+
+
 def _restorable(
     session: Session, entry_id: int, *, lock: bool = False
 ) -> tuple[AuditEntry, EntitySpec[Any, Any], Any]:
     """The entry, its record's spec, and the record's row now (None: absent)."""
-    entry = session.get(AuditEntry, entry_id)
-    if entry is None:
-        raise NotFound(f"Audit entry {entry_id} does not exist.")
+    entry = _entry(session, entry_id)
     spec = SPECS.get(entry.entity)
     if spec is None or entry.action not in RESTORABLE_ACTIONS:
         raise NotRestorable(
@@ -201,6 +209,8 @@ def _restorable(
             "creates, updates, deletes and restores can be restored."
         )
     obj = session.get(spec.model, _record_of(entry), with_for_update=lock)
+    if obj is not None:
+        require_same_record(session, spec, entry)
     return entry, spec, obj
 
 
@@ -272,6 +282,8 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
     spec = SPECS[entry.entity]
     record_id = _record_of(entry)
     obj = session.get(spec.model, record_id, with_for_update=True)
+    if obj is not None:
+        require_same_record(session, spec, entry)
     expected_version = _version_after_own_changes(session, spec, entry, actor)
     if entry.action == "delete":
         if obj is not None:
@@ -355,12 +367,12 @@ def _before_values(
     session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry
 ) -> dict[str, Any]:
     """The snapshot fields ``entry`` recorded before its change, as model values; a
-    reference to a row deleted since becomes empty (it cannot point at nothing)."""
+    reference to a row deleted since, or now holding another record, becomes empty."""
     old = entry.old_values or {}
     values = {
         name: from_json(spec.model, name, old[name]) for name in spec.snapshot_fields if name in old
     }
-    _drop_dangling_references(session, spec, values)
+    drop_other_targets(session, entry, values)
     return values
 
 
@@ -428,20 +440,6 @@ def _recreate(
     )
 
 
-def _drop_dangling_references(
-    session: Session, spec: EntitySpec[Any, Any], values: dict[str, Any]
-) -> None:
-    """A restored row cannot point at a row deleted since: such a reference becomes empty."""
-    for column in spec.model.__table__.columns:
-        value = values.get(column.name)
-        if value is None:
-            continue
-        for foreign_key in column.foreign_keys:
-            target = foreign_key.column
-            if session.scalar(select(target).where(target == value)) is None:
-                values[column.name] = None
-
-
 def _summarise(entries: Any) -> str:
     verbs = {
         "create": "removed the created",
@@ -461,18 +459,26 @@ def _filtered(stmt: Any, search: str) -> Any:
         return stmt
     text = search.strip()
     words = text.split()
-    if len(words) == 2 and words[0].lower() in SPECS and words[1].isdigit():
-        return stmt.where(
-            AuditEntry.entity == words[0].lower(), AuditEntry.record_id == int(words[1])
-        )
-    if text.isdigit():
-        return stmt.where(AuditEntry.record_id == int(text))
+    if len(words) == 2 and words[0].lower() in SPECS and _is_id_text(words[1]):
+        return stmt.where(AuditEntry.entity == words[0].lower(), _about_record(words[1]))
+    if _is_id_text(text):
+        return stmt.where(_about_record(text))
     if text.lower() in SPECS:
         return stmt.where(AuditEntry.entity == text.lower())
     return stmt.where(by_actor)
 
 
 __all__ = ["AuditLog", "RestorePlan", "UndoResult", "put_before", "revert"]
+
+
+def _is_id_text(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _about_record(text: str) -> ColumnElement[bool]:
+    """Entries about the record with id ``text`` (ASCII digits); none for an id out of range."""
+    record_id = int(text)
+    return AuditEntry.record_id == record_id if is_record_id(record_id) else false()
 
 
 def _count(session: Session, search: str) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from data.errors import AccessGuardError
+from data.redact import encode_at_signs, redact
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -67,7 +68,9 @@ def normalise_url(raw: str) -> URL:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        url = make_url(raw)
+        # An unencoded "@" in the password (or a ?password=) would otherwise end it early
+        # and make its tail the host, which every connection error then names.
+        url = make_url(encode_at_signs(raw))
     except ArgumentError:
         # The raw text may hold a password, so it is not echoed back.
         raise BadDatabaseURL(
@@ -80,6 +83,7 @@ def normalise_url(raw: str) -> URL:
         url = url.set(drivername=driver)
     backend = url.get_backend_name()
     if backend == "sqlite":
+        _no_bare_question_mark(raw)
         if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
             raise BadDatabaseURL(
                 "an in-memory SQLite database cannot be shared between the console's worker "
@@ -92,6 +96,19 @@ def normalise_url(raw: str) -> URL:
             f"unsupported database {backend!r}: use sqlite, postgresql or mysql/mariadb"
         )
     return url
+
+
+def _no_bare_question_mark(raw: str) -> None:
+    """Refuse a SQLite URL whose query has a part that is no ``name=value`` option.
+
+    SQLAlchemy drops such a part: ``sqlite:///a?b.db`` silently opened (and created) ``a``.
+    """
+    _path, mark, query = raw.partition("?")
+    if mark and any("=" not in part for part in query.split("&")):
+        raise BadDatabaseURL(
+            "the SQLite URL holds a ? that starts no option (name=value); a ? in the file "
+            "name is written %3F and a % is %25, e.g. sqlite:///a%3Fb.db"
+        )
 
 
 # Query parameters the drivers take as the password (libpq's URIs allow ``?password=``).
@@ -114,5 +131,6 @@ def _password_out_of_query(url: URL) -> URL:
 
 
 def display_url(url: URL) -> str:
-    """The URL as it may be shown anywhere: password replaced by ***."""
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be shown anywhere: its password, and the value of any query
+    parameter naming a password or secret (``?sslpassword=``), replaced by ***."""
+    return redact(url.render_as_string(hide_password=True))

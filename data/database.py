@@ -34,7 +34,7 @@ class Database:
 
     def __init__(self, engine: Engine, *, url: URL | None = None) -> None:
         self.engine = engine
-        # The URL as the admin gave it: a read-only SQLite engine's own is a file: URI.
+        # The URL as the admin gave it (a server engine's own may hold added options).
         self._url = url or engine.url
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
         self.users: RecordTable[User, UserRecord] = RecordTable(USERS, self.sessions)

@@ -18,8 +18,10 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from data.casefold import FOLD_FUNCTION, fold_case
 from data.config import BadDatabaseURL
 from data.errors import Unavailable
+from data.sqlite_file import FileIdentity, check_options, file_uri, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 MAX_SQLITE_BUSY_TIMEOUT_S = 3_600
@@ -37,8 +39,9 @@ def create_database_engine(url: URL, *, read_only: bool = False, echo: bool = Fa
     """Create the process's engine for ``url``.
 
     SQLite: WAL, foreign keys on every connection, a busy timeout, BEGIN IMMEDIATE for
-    writes, new files created 0600, and ``mode=ro`` when read-only. Servers: pre-ping,
-    recycle, a lock timeout, and a READ ONLY session when read-only.
+    writes, new files created 0600, exactly the named file opened (``mode=ro`` when
+    read-only), and writes refused once that file was deleted, moved or replaced.
+    Servers: pre-ping, recycle, a lock timeout, and a READ ONLY session when read-only.
     """
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, read_only=read_only, echo=echo)
@@ -51,21 +54,36 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
-    path = Path(url.database or "")
+    check_options(url)
+    path = sqlite_path(url)
     if read_only and not path.exists():
         raise Unavailable(
             f"The database file {path} does not exist, and a read-only connection cannot "
             "create it. Check the path in the URL."
         )
-    if read_only:
-        # The database itself refuses writes: SQLite opens the file with SQLITE_OPEN_READONLY.
-        url = url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
-    else:
+    if not read_only:
         _create_private_file(path)
     busy_timeout_ms = sqlite_busy_timeout_ms(url)
     engine = create_engine(
         url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
     )
+    identity = None if read_only else FileIdentity(path)
+    # Exactly the named file, through a URI quoted byte by byte (`data.sqlite_file`): with
+    # mode=ro the database itself refuses writes (SQLITE_OPEN_READONLY). The engine's own
+    # URL stays the admin's, for anyone who opens the same database again.
+    uri = file_uri(path, read_only=read_only)
+
+    @event.listens_for(engine, "do_connect")
+    def _open_exactly(
+        _dialect: Any, _record: ConnectionPoolEntry, cargs: list[Any], cparams: dict[str, Any]
+    ) -> None:
+        if identity is not None:
+            # Not even a new connection to a stranger at that path (its check after opening,
+            # in _on_connect, closes the gap between this look and the open).
+            identity.check()
+        cargs[:] = [uri]
+        cparams["uri"] = True
+
     # Many rows go in as multi-row INSERT statements rather than one statement per row: the
     # FTS5 search index behind its triggers flushes at every statement, which made inserting
     # 100,000 users 4.8x slower (6.9 s against 1.45 s in batches of 500).
@@ -73,8 +91,12 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        if identity is not None:
+            identity.check_connection(dbapi_connection)
         # Let SQLAlchemy's "begin" event below emit BEGIN, not pysqlite's own guesswork.
         dbapi_connection.isolation_level = None
+        # Search folds case as the servers' lower() does (SQLite's folds ASCII only).
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold_case, deterministic=True)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
@@ -89,6 +111,11 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     def _on_begin(connection: Connection) -> None:
         writing = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        if writing and identity is not None:
+            # Holding the write lock: no other AccessGuard is half way through a write.
+            identity.check_write(
+                connection.connection.driver_connection, busy_timeout_ms=busy_timeout_ms
+            )
 
     return engine
 

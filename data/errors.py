@@ -71,6 +71,14 @@ class OutcomeUnknown(Unavailable):
     title = "Outcome unknown"
 
 
+class FileReplaced(Unavailable):
+    """The SQLite file at the opened path is no longer the file that was opened (deleted,
+    moved, or another file moved over it): writing would lose the change or damage the
+    stranger, so nothing is written."""
+
+    title = "Database file replaced"
+
+
 class ReadOnly(AccessGuardError):
     """The database (or this connection to it) refuses writes."""
 

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import Invalid
 from data.records import Count, Cursor, Page, PageRequest
+from models.base import Malformed, StoredTime
 
 RecordT = TypeVar("RecordT")
 # A mapped attribute (User.email) or any column expression usable in WHERE and ORDER BY.
@@ -157,8 +158,17 @@ class _Order:
     def _value(self, cursor: Cursor) -> Any:
         # A typed literal: SQLAlchemy refuses ``column > True`` for booleans, and the
         # column's type (UTCDateTime, Numeric) must process the bound cursor value the same
-        # way it stores.
-        value: Any = literal(cursor.value, type_=self.sort.type)
+        # way it stores. A malformed value (text in a SQLite NUMERIC column) is bound as the
+        # driver gave it, which the database orders where it ordered the row.
+        value: Any
+        if isinstance(cursor.value, Malformed):
+            stored = cursor.value.stored
+            typed = isinstance(stored, self.sort.type.python_type)
+            value = literal(stored, type_=self.sort.type) if typed else literal(stored)
+        elif isinstance(cursor.value, StoredTime):  # bound as the text SQLite holds
+            value = literal(cursor.value.as_stored)
+        else:
+            value = literal(cursor.value, type_=self.sort.type)
         return self.fold(value) if self.fold is not None else value
 
 

@@ -12,7 +12,11 @@ RecordT = TypeVar("RecordT")
 
 @dataclass(frozen=True)
 class UserRecord:
-    """A user as stored. The password hash never leaves data/: only whether one is set."""
+    """A user as stored. The password hash never leaves data/: only whether one is set.
+
+    A value another tool stored past validation is a `Malformed` in place of the type
+    annotated here (see data.stored): annotating every field with it would make every
+    reader of a record narrow it, where only display, export and paging meet one."""
 
     id: int
     name: str
@@ -27,7 +31,11 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class ProductRecord:
-    """A product as stored, with its owner's email for display (None when unowned)."""
+    """A product as stored, with its owner's email for display (None when unowned).
+
+    A value another tool stored past validation is a `Malformed` in place of the type
+    annotated here (see data.stored): annotating every field with it would make every
+    reader of a record narrow it, where only display, export and paging meet one."""
 
     id: int
     sku: str
@@ -58,6 +66,8 @@ class AuditRecord:
     old: dict[str, Any] | None
     new: dict[str, Any] | None
     reverts_id: int | None
+    # The database account that wrote it (PostgreSQL, MariaDB); None on SQLite.
+    db_login: str | None = None
 
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:
@@ -131,17 +141,37 @@ class ImportRow:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did (or, in a dry run, would do)."""
+    """What an import did (or, in a dry run, would do): exact counts, and the first
+    refused rows with their reasons (at most `data.transfer.REFUSED_KEPT`, so a report on
+    a million rows stays small)."""
 
     entity: str
-    rows: tuple[ImportRow, ...]
+    counts: dict[str, int]
+    refused: tuple[ImportRow, ...]
     applied: bool
 
     def count(self, outcome: str) -> int:
         """How many rows ended with ``outcome``."""
-        return sum(1 for row in self.rows if row.outcome == outcome)
+        return self.counts.get(outcome, 0)
 
     @property
-    def refused(self) -> tuple[ImportRow, ...]:
-        """The rows that cannot be imported, with their reasons."""
-        return tuple(row for row in self.rows if row.outcome == "refused")
+    def refused_left_out(self) -> int:
+        """Refused rows counted but not kept in `refused`."""
+        return self.count("refused") - len(self.refused)
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """How far an import has read its file: in which step, rows and bytes so far."""
+
+    step: str  # "checking" (every row, no database), "matching" or "writing"
+    rows: int
+    done_bytes: int
+    total_bytes: int | None
+
+    @property
+    def fraction(self) -> float | None:
+        """Of the file read in this step, from 0 to 1; None when its size is unknown."""
+        if not self.total_bytes:
+            return None
+        return min(self.done_bytes / self.total_bytes, 1.0)

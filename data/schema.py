@@ -53,7 +53,7 @@ SEEDS_REVISION = "0001_seeds"
 VERSION_TABLE = "alembic_version"
 # The newest migration. Written out so a start-up check need not load Alembic to learn it;
 # tests/test_schema.py fails if Alembic's own head says otherwise.
-HEAD = "0004_search_and_sort_indexes"
+HEAD = "0005_lasting_ids_and_db_login"
 _SEARCH_TABLES = tuple(spec.trigram_table for spec in SPECS.values())
 # The tables the original seeds script created, with the columns it gave them. A database
 # holding only (a subset of) these, and no version table, is "legacy": it can be converted.

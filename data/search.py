@@ -10,6 +10,9 @@ migration 0004):
   pg_trgm GIN index for a substring.
 - MySQL/MariaDB: ``lower(column) LIKE``, scanning for a substring.
 
+Case folds one way everywhere (see data.casefold): a search holding other letters than
+ASCII goes through the fold function on SQLite, whose LIKE folds ASCII only.
+
 Shorter substrings than a trigram scan on every backend: on a large table they match
 densely, so the first page still arrives quickly.
 """
@@ -24,6 +27,7 @@ from sqlalchemy import Select, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from data.casefold import FOLD_FUNCTION, fold_case
 from data.errors import Invalid
 from data.paging import SEARCH_MAX, Column, escape_like
 
@@ -105,9 +109,19 @@ def matching(
     if search is None:
         return None
     if dialect != "sqlite":
-        pattern = _pattern(search.text.lower(), prefix=search.prefix)
-        condition = or_(*(func.lower(column).like(pattern, escape="\\") for column in columns))
+        pattern = _pattern(fold_case(search.text) or "", prefix=search.prefix)
+        condition = or_(
+            *(_lowered(column, dialect).like(pattern, escape="\\") for column in columns)
+        )
         return Match(indexed=condition, walked=condition)
+    if not search.text.isascii():
+        # SQLite's LIKE and lower() fold ASCII only: the connection's fold function lowers
+        # as the servers do. No index holds that, so every row is tested.
+        pattern = _pattern(fold_case(search.text) or "", prefix=search.prefix)
+        folded = or_(
+            *(getattr(func, FOLD_FUNCTION)(column).like(pattern, escape="\\") for column in columns)
+        )
+        return Match(indexed=folded, walked=folded)
     # SQLite's LIKE folds ASCII case itself; lower() would stop it using the NOCASE index.
     pattern = _pattern(search.text, prefix=search.prefix)
     like = or_(*(column.like(pattern, escape="\\") for column in columns))
@@ -120,6 +134,13 @@ def matching(
         return Match(indexed=like, walked=like)  # no index can answer: always walked
     trigrams = _trigram_matches(trigram_table, search.text)
     return Match(indexed=id_column.in_(trigrams), walked=like, candidates=trigrams.limit(FEW + 1))
+
+
+def _lowered(column: Column, dialect: str) -> ColumnElement[str]:
+    """``lower(column)``, compared byte for byte: MariaDB's case-insensitive collations
+    would also make ``e`` match ``é`` and ``ss`` match ``ß``, which PostgreSQL never does."""
+    lowered: ColumnElement[str] = func.lower(column)
+    return lowered.collate("utf8mb4_bin") if dialect in ("mysql", "mariadb") else lowered
 
 
 def _pattern(text: str, *, prefix: bool) -> str:

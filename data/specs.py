@@ -17,12 +17,21 @@ from sqlalchemy.orm import Session
 
 from data.actor import Actor
 from data.entities import PRODUCT_NAMES, USER_NAMES
-from data.errors import Invalid
+from data.errors import Invalid, NotRestorable
+from data.numbers import is_record_id
 from data.paging import Column
 from data.records import ProductRecord, UserRecord
+from data.stored import StoredCheck, checked, stored_check
 from data.trail import snapshot, write_entry
-from data.validation import PRODUCT_FIELDS, USER_FIELDS, Validator
-from models import Base, Product, User
+from data.validation import (
+    PRICE_MAX,
+    PRODUCT_FIELDS,
+    STOCK_MAX,
+    USER_FIELDS,
+    Validator,
+    is_plain_address,
+)
+from models import ROLES, Base, Product, User
 
 ModelT = TypeVar("ModelT", bound=Base)
 AnySelect = Select[*tuple[Any, ...]]
@@ -57,17 +66,22 @@ class EntitySpec(Generic[ModelT, RecordT]):
     import_aliases: Mapping[str, str] = field(default_factory=dict)
     # Field -> model attribute, where a field is stored under another name (owner -> owner_id).
     field_attributes: Mapping[str, str] = field(default_factory=dict)
+    # Field -> check of a stored value another tool may have written past validation.
+    stored_checks: Mapping[str, StoredCheck] = field(default_factory=dict)
 
     def record(self, row: Any) -> RecordT:
-        """Build the record from a row of ``select()``.
+        """Build the record from a row of ``select()``, marking values it cannot accept.
 
         By position (tests/test_records.py checks the select's columns against the record's
         fields): building a page's records by keyword cost a fifth of the page's time.
         """
-        return self.record_type(*row)
+        return checked(self.record_type(*row), self.stored_checks)
 
     def fetch(self, session: Session, record_id: int) -> RecordT | None:
-        """The record with ``record_id`` as it is in this transaction, or None."""
+        """The record with ``record_id`` as it is in this transaction, or None (also for an
+        id no backend could store: it is never sent, where a server would refuse it)."""
+        if not is_record_id(record_id):
+            return None
         row = session.execute(self.select().where(self.sort_columns["id"] == record_id)).first()
         return self.record(row) if row is not None else None
 
@@ -85,15 +99,28 @@ class EntitySpec(Generic[ModelT, RecordT]):
 
 
 def from_json(model: type[Base], name: str, value: Any) -> Any:
-    """The inverse of `to_json` for column ``name`` of ``model``."""
+    """The inverse of `to_json` for column ``name`` of ``model``.
+
+    A value recorded as another tool stored it (``abc`` for a price) is never written
+    back: `NotRestorable`, naming the field.
+    """
     if value is None:
         return None
     python_type = model.__table__.c[name].type.python_type
-    if python_type is Decimal:
-        return Decimal(value)
-    if python_type is datetime:
-        return datetime.fromisoformat(value)
-    return value
+    try:
+        if python_type is Decimal:
+            return Decimal(value)
+        if python_type is datetime:
+            return datetime.fromisoformat(value)
+    except (ArithmeticError, TypeError, ValueError):
+        pass
+    else:
+        if python_type not in (int, bool) or type(value) is python_type:
+            return value
+    raise NotRestorable(
+        f"The {name} was recorded as {value!r}, which another tool stored and AccessGuard "
+        "does not write back. Set a valid value instead."
+    )
 
 
 def _user_select() -> AnySelect:
@@ -178,6 +205,28 @@ def _columns(model: type[Base], names: tuple[str, ...]) -> dict[str, Column]:
     return {name: getattr(model, name) for name in names}
 
 
+def _is_filled(value: Any) -> bool:
+    # Other checks (control characters, length) are for what people type: stored text is
+    # shown made visible, so only an empty or missing value is marked here.
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_price(value: Any) -> bool:
+    return isinstance(value, Decimal) and value.is_finite() and 0 <= value <= PRICE_MAX
+
+
+def _is_stock(value: Any) -> bool:
+    return isinstance(value, int) and 0 <= value <= STOCK_MAX
+
+
+def _is_role(value: Any) -> bool:
+    return value in ROLES
+
+
 USERS: EntitySpec[User, UserRecord] = EntitySpec(
     entity=USER_NAMES.entity,
     plural=USER_NAMES.plural,
@@ -194,6 +243,12 @@ USERS: EntitySpec[User, UserRecord] = EntitySpec(
     # By id: the console's "follow the owner" shows the one user a product names.
     filter_columns={"id": User.id},
     before_delete=_unlink_owned_products,
+    stored_checks={
+        "name": stored_check(USER_FIELDS["name"], _is_filled),
+        "email": stored_check(USER_FIELDS["email"], is_plain_address),
+        "role": stored_check(USER_FIELDS["role"], _is_role),
+        "is_active": stored_check(USER_FIELDS["is_active"], _is_flag),
+    },
     export_columns=(
         "id",
         "name",
@@ -230,6 +285,13 @@ PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(
     ),
     filter_columns={"owner_id": Product.owner_id},
     assign=_assign_product,
+    stored_checks={
+        "sku": stored_check(PRODUCT_FIELDS["sku"], _is_filled),
+        "name": stored_check(PRODUCT_FIELDS["name"], _is_filled),
+        "price": stored_check(PRODUCT_FIELDS["price"], _is_price),
+        "stock": stored_check(PRODUCT_FIELDS["stock"], _is_stock),
+        "is_active": stored_check(PRODUCT_FIELDS["is_active"], _is_flag),
+    },
     import_aliases={"owner_email": "owner"},
     field_attributes={"owner": "owner_id"},
     export_columns=(

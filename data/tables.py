@@ -9,16 +9,18 @@ from functools import partial
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnDefault, bindparam, func, insert, inspect, select, update
+from sqlalchemy import ColumnDefault, bindparam, false, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.actor import Actor
 from data.bulk import execute_many, in_batches, table_of
 from data.errors import Conflict, Invalid, NotFound
+from data.numbers import is_record_id
 from data.paging import Column, keyset_page, shown_count
 from data.records import Count, Page, PageRequest
 from data.search import matching
 from data.specs import EntitySpec
+from data.stored import refuse_unfixed
 from data.trail import (
     PendingEntry,
     change_values,
@@ -128,6 +130,7 @@ class RecordTable(Generic[ModelT, RecordT]):
                 obj = self.lock_for_write(
                     session=session, record_id=record_id, expected_version=expected_version
                 )
+                self._refuse_unfixed(session=session, record_id=record_id, changing=clean)
                 audited_change(
                     session,
                     self.spec,
@@ -176,6 +179,7 @@ class RecordTable(Generic[ModelT, RecordT]):
                     )
                     values = clean[record_id]
                     try:
+                        self._refuse_unfixed(session=session, record_id=record_id, changing=values)
                         with translate_errors():
                             audited_change(
                                 session,
@@ -310,7 +314,7 @@ class RecordTable(Generic[ModelT, RecordT]):
             column = self.spec.filter_columns.get(name)
             if column is None:
                 raise Invalid({"filter": f"cannot filter {self.spec.plural} by {name!r}"})
-            stmt = stmt.where(column.is_(None) if value is None else column == value)
+            stmt = stmt.where(_equals(column, value))
         return stmt
 
     def _sort_column(self, name: str) -> Column:
@@ -331,9 +335,24 @@ class RecordTable(Generic[ModelT, RecordT]):
             )
         return record
 
+    def _refuse_unfixed(
+        self, *, session: Session, record_id: int, changing: Mapping[str, Any]
+    ) -> None:
+        """`Invalid` while the record keeps a malformed value in a field this write leaves
+        alone: a record another tool broke is saved only once it is whole again."""
+        refuse_unfixed(
+            self.require(session=session, record_id=record_id),
+            editable=self.spec.validators,
+            changing=changing,
+        )
+
     def lock_for_write(self, *, session: Session, record_id: int, expected_version: int) -> ModelT:
         """Load the row for writing (FOR UPDATE on servers) and check the editor's version."""
-        obj = session.get(self.spec.model, record_id, with_for_update=True)
+        obj = (
+            session.get(self.spec.model, record_id, with_for_update=True)
+            if is_record_id(record_id)
+            else None
+        )
         if obj is None:
             raise self._moved_on(record_id, None)
         if obj.version != expected_version:  # type: ignore[attr-defined]
@@ -351,6 +370,16 @@ class RecordTable(Generic[ModelT, RecordT]):
         if current is None:
             return Conflict(f"{what} was deleted by someone else.", current=None)
         return Conflict(f"{what} was changed by someone else since you opened it.", current=current)
+
+
+def _equals(column: Column, value: Any) -> Any:
+    """``column`` is ``value``: NULL for None, nothing for an id out of every backend's range
+    (the console follows links by id; PostgreSQL would refuse 2**31 rather than match none)."""
+    if value is None:
+        return column.is_(None)
+    if isinstance(value, int) and not isinstance(value, bool) and not is_record_id(value):
+        return false()
+    return column == value
 
 
 def audited_insert(

@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from data.actor import Actor
 from data.bulk import execute_many, table_of
-from models import AuditEntry, utcnow
+from models import AuditEntry, Malformed, utcnow
+from models.audit import DB_LOGIN_MAX
+
+# Where a pooled connection remembers its database login (its info lives as long as it).
+_LOGIN_KEY = "accessguard.db_login"
+_LOGIN_QUERIES = {
+    "postgresql": "SELECT current_user",
+    "mysql": "SELECT CURRENT_USER()",
+    "mariadb": "SELECT CURRENT_USER()",
+}
 
 
 def new_batch() -> str:
@@ -23,7 +32,10 @@ def new_batch() -> str:
 
 
 def to_json(value: Any) -> Any:
-    """A stored value in a form JSON keeps exactly (Decimal and datetime as text)."""
+    """A stored value in a form JSON keeps exactly (Decimal and datetime as text, a
+    malformed value as the text it was stored as)."""
+    if isinstance(value, Malformed):
+        return value.raw
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -90,7 +102,7 @@ def write_entry(
 ) -> AuditEntry:
     """Add one audit entry to the current transaction and flush it (later checks read it)."""
     entry = AuditEntry(
-        **_who(actor, batch),
+        **_who(session, actor, batch),
         action=action,
         entity=entity,
         record_id=record_id,
@@ -121,11 +133,33 @@ def write_entries(
         insert(table_of(AuditEntry)),
         entries,
         columns=_PENDING_COLUMNS,
-        constants={**_who(actor, batch), "entity": entity, "reverts_id": None, "at": utcnow()},
+        constants={
+            **_who(session, actor, batch),
+            "entity": entity,
+            "reverts_id": None,
+            "at": utcnow(),
+        },
     )
 
 
-def _who(actor: Actor, batch: str) -> dict[str, Any]:
+def database_login(session: Session) -> str | None:
+    """The database account ``session``'s transaction writes as (None on SQLite).
+
+    Asked of the connection that writes the audit entry, once per pooled connection: the
+    login cannot change while the connection lives (AccessGuard never runs SET ROLE).
+    """
+    connection = session.connection()
+    query = _LOGIN_QUERIES.get(connection.dialect.name)
+    if query is None:
+        return None
+    info = connection.info
+    if _LOGIN_KEY not in info:
+        info[_LOGIN_KEY] = str(connection.exec_driver_sql(query).scalar())[:DB_LOGIN_MAX]
+    login: str = info[_LOGIN_KEY]
+    return login
+
+
+def _who(session: Session, actor: Actor, batch: str) -> dict[str, Any]:
     """The columns that say who made the change, and in which unit of work."""
     return {
         "actor": actor.label,
@@ -133,6 +167,7 @@ def _who(actor: Actor, batch: str) -> dict[str, Any]:
         "sudo_user": actor.sudo_user,
         "client_addr": actor.client_addr,
         "source": actor.source,
+        "db_login": database_login(session),
         "batch": batch,
     }
 

@@ -15,6 +15,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from data.errors import Invalid
+from data.numbers import DECIMAL_TEXT, ID_MAX, WHOLE_TEXT, whole_number
 from models.product import DESCRIPTION_MAX, SKU_MAX
 from models.product import NAME_MAX as PRODUCT_NAME_MAX
 from models.user import EMAIL_MAX, ROLES
@@ -25,8 +26,6 @@ STOCK_MAX = 2_147_483_647
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 SKU_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
-_DECIMAL_TEXT = re.compile(r"\+?(\d+(\.\d*)?|\.\d+)")
-_INTEGER_TEXT = re.compile(r"\+?\d+")
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "active"})
 _FALSE = frozenset({"false", "no", "n", "0", "off", "inactive"})
 
@@ -175,6 +174,20 @@ def email(raw: Any) -> str:
     return validated.normalized.lower()
 
 
+def is_plain_address(value: Any) -> bool:
+    """Whether ``value`` is an address `email` already accepted in this form (a plain ASCII
+    local part at a domain it accepted as written): a stored address checked for free."""
+    if not isinstance(value, str) or not value.isascii():
+        return False
+    local_part, at, domain = value.partition("@")
+    return (
+        bool(at)
+        and _accepted_domains.get(domain) == domain
+        and _PLAIN_LOCAL_PART.fullmatch(local_part) is not None
+        and len(value) <= EMAIL_MAX
+    )
+
+
 def role(raw: Any) -> str:
     """One of the allowed roles, any case."""
     text = _single_line(raw, max_length=16).lower()
@@ -209,9 +222,10 @@ def price(raw: Any) -> Decimal:
             raise FieldError("must not be empty")
         if text.startswith("-"):
             raise FieldError("must not be negative")
+        _refuse_other_digits(text)
         if "," in text:
             raise FieldError("use a dot for decimals and no thousands separator, e.g. 1234.50")
-        if not _DECIMAL_TEXT.fullmatch(text):
+        if not DECIMAL_TEXT.fullmatch(text):
             raise FieldError("is not a number (e.g. 19.99)")
         try:
             value = Decimal(text)
@@ -229,6 +243,13 @@ def price(raw: Any) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+def _refuse_other_digits(text: str) -> None:
+    """Refuse digits other than ASCII 0-9, which ``int()`` and ``Decimal()`` would read."""
+    other = next((ch for ch in text if ch.isdigit() and not ch.isascii()), None)
+    if other is not None:
+        raise FieldError(f"must be written with digits 0-9, not {other} (U+{ord(other):04X})")
+
+
 def stock(raw: Any) -> int:
     """A whole count from 0 to 2,147,483,647."""
     if isinstance(raw, (bool, float)):
@@ -243,7 +264,8 @@ def stock(raw: Any) -> int:
             raise FieldError("must not be empty")
         if text.startswith("-"):
             raise FieldError("must not be negative")
-        if not _INTEGER_TEXT.fullmatch(text):
+        _refuse_other_digits(text)
+        if not WHOLE_TEXT.fullmatch(text):
             raise FieldError("must be a whole number")
         value = int(text)
     if value < 0:
@@ -274,13 +296,25 @@ def owner(raw: Any) -> int | str | None:
     if isinstance(raw, int):
         if raw <= 0:
             raise FieldError("must be a user id or email")
-        return raw
+        return _user_id(raw)
     text = _single_line(raw, max_length=EMAIL_MAX)
     if not text or text == "-":
         return None
-    if text.isdigit():
-        return int(text)
+    number = whole_number(text)
+    if number is not None:
+        if number <= 0:
+            raise FieldError("must be a user id or email")
+        return _user_id(number)
+    _refuse_other_digits(text)
     return email(text)
+
+
+def _user_id(value: int) -> int:
+    # Bigger than any id a database column holds: said here, before a driver (SQLite's
+    # 64-bit integers) fails on the lookup with an error nobody can act on.
+    if value > ID_MAX:
+        raise FieldError(f"no user has id {value} (ids are at most {ID_MAX:,})")
+    return value
 
 
 def password(raw: Any) -> str:

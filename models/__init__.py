@@ -1,8 +1,18 @@
 """What AccessGuard stores: SQLAlchemy declarative models and nothing else."""
 
 from models.audit import ACTIONS, AuditEntry
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, Malformed, UTCDateTime, utcnow
 from models.product import Product
 from models.user import ROLES, User
 
-__all__ = ["ACTIONS", "ROLES", "AuditEntry", "Base", "Product", "UTCDateTime", "User", "utcnow"]
+__all__ = [
+    "ACTIONS",
+    "ROLES",
+    "AuditEntry",
+    "Base",
+    "Malformed",
+    "Product",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+]

@@ -12,6 +12,7 @@ from models.base import Base, UTCDateTime, utcnow
 
 ACTIONS = ("create", "update", "delete", "restore", "password", "import", "seed")
 ACTOR_MAX = 200
+DB_LOGIN_MAX = 400  # MariaDB: an 80-character user, "@", a 255-character host
 
 
 class AuditEntry(Base):
@@ -29,6 +30,7 @@ class AuditEntry(Base):
             name="action_allowed",
         ),
         Index(None, "entity", "record_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -38,6 +40,8 @@ class AuditEntry(Base):
     sudo_user: Mapped[str | None] = mapped_column(String(64), default=None)
     client_addr: Mapped[str | None] = mapped_column(String(64), default=None)
     source: Mapped[str] = mapped_column(String(64), default="")
+    # The database account that wrote the entry (PostgreSQL / MariaDB; None on SQLite).
+    db_login: Mapped[str | None] = mapped_column(String(DB_LOGIN_MAX), default=None)
     batch: Mapped[str] = mapped_column(String(32), index=True)
     action: Mapped[str] = mapped_column(String(16))
     entity: Mapped[str] = mapped_column(String(32))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, func
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, Numeric, String, func
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 # Named constraints make migrations and error translation deterministic: a driver error
 # mentions "uq_users_email", and the data layer maps that name to the "email" field.
@@ -29,7 +34,133 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
+@dataclass(frozen=True)
+class Malformed:
+    """A stored value that is not what its column promises, as another tool wrote it.
+
+    ``raw`` is its text as stored and ``reason`` why it is refused; ``stored`` is the value
+    as the driver gave it, which sorts and pages as the database orders it. It is shown,
+    exported and deleted like any value, and never written back.
+    """
+
+    raw: str
+    reason: str
+    stored: Any = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+def raw_text(value: Any) -> str:
+    """``value`` as the text it was stored as (bytes decoded, undecodable bytes replaced)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
+class Tolerant(TypeDecorator[T]):
+    """A column type read value by value: a value its type cannot read (text in a SQLite
+    NUMERIC column, ``garbage`` in a DATETIME) becomes `Malformed`, where the driver's
+    conversion would fail the whole result, and every other row of it, with one bad row.
+    """
+
+    cache_ok = True
+    reason = "cannot be read"
+
+    @property
+    def python_type(self) -> type[Any]:
+        return self.impl_instance.python_type
+
+    def accepts(self, value: Any) -> bool:
+        """Whether the driver's raw ``value`` is of a kind this type reads."""
+        return True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        process = super().result_processor(dialect, coltype)
+        accepts, reason = self.accepts, self.reason
+
+        def read(value: Any) -> Any:
+            if value is None:
+                return None
+            if not accepts(value):
+                return Malformed(raw_text(value), reason, value)
+            if process is None:
+                return value
+            try:
+                return finish(value, process(value))
+            except (ValueError, TypeError, ArithmeticError):
+                return Malformed(raw_text(value), reason, value)
+
+        finish = self.finish
+        return read
+
+    def finish(self, raw: Any, value: Any) -> Any:
+        """The value read from ``raw``, as the column's type gives it."""
+        return value
+
+
+class Money(Tolerant[Decimal]):
+    """``Numeric`` read tolerantly: anything but a number is `Malformed`."""
+
+    cache_ok = True
+    impl = Numeric
+    reason = "is not a number"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+class WholeNumber(Tolerant[int]):
+    """``Integer`` read tolerantly: anything but a whole number is `Malformed`."""
+
+    cache_ok = True
+    impl = Integer
+    reason = "is not a whole number"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Flag(Tolerant[bool]):
+    """``Boolean`` read tolerantly: anything but true/false (1/0) is `Malformed`."""
+
+    cache_ok = True
+    impl = Boolean
+    reason = "is not yes or no"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (bool, int)) and value in (0, 1)
+
+
+# How SQLAlchemy writes a DATETIME to SQLite: text that sorts and compares as the time does.
+_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+
+
+class StoredTime(datetime):
+    """A time SQLite holds as text written otherwise than AccessGuard writes it (another
+    tool's ``2026-01-02 03:04:05``): the same time, and ``as_stored``, its text, which is
+    what compares equal to it in SQL (keyset paging seeks by it)."""
+
+    as_stored: str
+
+    @classmethod
+    def of(cls, value: datetime, as_stored: str) -> StoredTime:
+        """``value``, remembering the text it was read from."""
+        stored = cls(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            value.tzinfo,
+        )
+        stored.as_stored = as_stored
+        return stored
+
+
+class UTCDateTime(Tolerant[datetime]):
     """A timestamp stored as naive UTC and always read back as an aware UTC datetime.
 
     SQLite and MySQL keep no zone, PostgreSQL would convert to the session zone; storing
@@ -38,6 +169,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime
     cache_ok = True
+    reason = "is not a date and time"
+
+    def accepts(self, value: Any) -> bool:
+        # SQLite stores text that the driver's processor parses; the servers give datetimes.
+        return isinstance(value, (str, datetime))
+
+    def finish(self, raw: Any, value: Any) -> Any:
+        if isinstance(raw, str) and not _SQLITE_DATETIME.fullmatch(raw):
+            return StoredTime.of(value, raw)
+        return value
 
     @property
     def python_type(self) -> type[datetime]:

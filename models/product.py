@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    ForeignKey,
-    Integer,
-    Numeric,
-    String,
-    true,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, UTCDateTime, exact_key, searchable, sortable, utcnow
+from models.base import (
+    Base,
+    Flag,
+    Money,
+    UTCDateTime,
+    WholeNumber,
+    exact_key,
+    searchable,
+    sortable,
+    utcnow,
+)
 from models.user import User
 
 SKU_MAX = 32
@@ -31,15 +33,17 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
+        # An id names one product forever: SQLite would otherwise reuse a deleted newest id.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sku: Mapped[str] = mapped_column(exact_key(SKU_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX), default="", server_default="")
-    price: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True))
-    stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    price: Mapped[Decimal] = mapped_column(Money(12, 2, asdecimal=True))
+    stock: Mapped[int] = mapped_column(WholeNumber, default=0, server_default="0")
+    is_active: Mapped[bool] = mapped_column(Flag, default=True, server_default=true())
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, true
+from sqlalchemy import CheckConstraint, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, UTCDateTime, exact_key, searchable, sortable, utcnow
+from models.base import Base, Flag, UTCDateTime, exact_key, searchable, sortable, utcnow
 
 if TYPE_CHECKING:
     from models.product import Product
@@ -27,13 +27,15 @@ class User(Base):
         CheckConstraint(
             "role IN ({})".format(", ".join(f"'{role}'" for role in ROLES)), name="role_allowed"
         ),
+        # An id names one user forever: SQLite would otherwise reuse a deleted newest id.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     email: Mapped[str] = mapped_column(exact_key(EMAIL_MAX), unique=True)
     role: Mapped[str] = mapped_column(String(16), default="viewer", server_default="viewer")
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    is_active: Mapped[bool] = mapped_column(Flag, default=True, server_default=true())
     password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH_MAX), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
+from data.engine import create_database_engine
 from data.schema import upgrade
 from tests.needs import (
     argument_names,
@@ -92,6 +93,16 @@ def database_url(
     backend: str = getattr(request, "param", "sqlite")
     with empty_database(backend, tmp_path_factory.mktemp("db")) as url:
         yield url
+
+
+@pytest.fixture
+def engine(database_url: URL) -> Iterator[Engine]:
+    """The application's own engine on an empty database (so its SQLite quirks are in play)."""
+    engine = create_database_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

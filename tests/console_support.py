@@ -6,8 +6,9 @@ import asyncio
 import io
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,15 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import Engine
+from textual.app import App
+from textual.message_pump import MessagePump
 from textual.pilot import Pilot
-from textual.worker import WorkerFailed
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
+from data.errors import AccessGuardError
 from data.schema import upgrade
 from data.seed import seed_demo
 from models import AuditEntry
@@ -76,17 +80,93 @@ def console(db: Database, *, read_only: bool = False) -> AccessGuardApp:
     return AccessGuardApp(db, actor=CONSOLE_ACTOR, read_only=read_only)
 
 
-async def settle(app: AccessGuardApp, pilot: Pilot[Any]) -> None:
-    """Wait until no worker runs and every message they posted has been handled."""
-    for _ in range(20):
-        # A refused save or undo fails its worker: the tests assert on the toast instead.
-        with suppress(WorkerFailed):
-            await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(worker.is_running for worker in app.workers):
+# The workers each console has started since `watch_workers`: settle waits for every one
+# of them and reads how it ended, even one that ended (and left `app.workers`) before it looked.
+_STARTED: weakref.WeakKeyDictionary[App[Any], list[Worker[Any]]] = weakref.WeakKeyDictionary()
+SETTLE_ROUNDS = 100
+HANDLED_WITHIN_S = 30.0
+
+
+def watch_workers(app: App[Any]) -> None:
+    """Note every worker ``app`` starts from now on. Call it before the app runs to see the
+    ones its first frame starts too; `settle` calls it anyway (idempotent)."""
+    if app in _STARTED:
+        return
+    started: list[Worker[Any]] = []
+    _STARTED[app] = started
+    manager = app.workers
+    add_worker = manager.add_worker
+
+    def add_and_note(worker: Worker[Any], start: bool = True, exclusive: bool = True) -> None:
+        started.append(worker)
+        add_worker(worker, start=start, exclusive=exclusive)
+
+    # WorkerManager forgets a worker as it ends; this keeps it until settle has read it.
+    manager.add_worker = add_and_note  # type: ignore[method-assign]
+
+
+async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
+    """Wait until every worker has ended and every message has been handled; fail on a bug.
+
+    Deterministic: it waits for the workers themselves and for each message queue to be
+    worked through, round after round, until a round starts no worker and leaves no message
+    unhandled. A cancelled worker is normal (a newer read replaced it). A worker that failed
+    with a data error (`AccessGuardError`: Invalid, Busy, ReadOnly...) was refused on
+    purpose and the console shows why (tests assert on that); any other failure is a bug,
+    and the test fails with it.
+    """
+    watch_workers(app)
+    started = _STARTED[app]
+    for _ in range(SETTLE_ROUNDS):
+        workers = list(dict.fromkeys([*started, *app.workers]))
+        started.clear()
+        for worker in workers:
+            await _ended(worker)
+        quiet = await _messages_handled(app)
+        if quiet and not started and not any(w.is_running for w in app.workers):
             await pilot.pause()
-            if not any(worker.is_running for worker in app.workers):
-                return
+            return
+    raise AssertionError(f"the console was still busy after {SETTLE_ROUNDS} rounds")
+
+
+async def _ended(worker: Worker[Any]) -> None:
+    """Wait for ``worker`` to end; raise if it failed with anything but a data error."""
+    if worker.state == WorkerState.PENDING:
+        return  # never started (start=False): nothing to wait for
+    try:
+        await worker.wait()
+    except WorkerCancelled:
+        return
+    except WorkerFailed as failed:
+        if isinstance(failed.error, AccessGuardError):
+            return
+        raise AssertionError(
+            f"worker {worker.name!r} ({worker.description}) failed: {failed.error!r}"
+        ) from failed.error
+
+
+async def _messages_handled(app: App[Any]) -> bool:
+    """Wait until the app and every node on its screens (all modes, dialogs and the screens
+    under them) has handled what was posted to it before this call.
+
+    True if every queue was empty already: nothing was left to handle.
+    """
+    nodes: list[MessagePump] = [app]
+    for stack in app._screen_stacks.values():
+        for screen in stack:
+            nodes.extend(screen.walk_children(with_self=True))
+    quiet = all(node._message_queue.empty() for node in nodes)
+    loop = asyncio.get_running_loop()
+    handled: list[asyncio.Future[None]] = []
+    for node in nodes:
+        future: asyncio.Future[None] = loop.create_future()
+        if node.call_later(future.set_result, None):
+            handled.append(future)
+    try:
+        await asyncio.wait_for(asyncio.gather(*handled), HANDLED_WITHIN_S)
+    except TimeoutError:
+        raise AssertionError(f"messages still unhandled after {HANDLED_WITHIN_S} s") from None
+    return quiet
 
 
 async def wait_until(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 
 import pytest
 from sqlalchemy import select, text
 
-from data.actor import Actor
+from data.actor import Actor, sudo_user_of
 from data.database import Database
 from data.errors import Conflict, Invalid, NotFound
 from data.records import PageRequest
@@ -41,12 +43,20 @@ def test_create_update_delete_write_exact_entries_in_order(db: Database, actor: 
     assert len({e.batch for e in entries}) == 3
 
 
-def test_actor_records_sudo_user_and_ssh_client() -> None:
+def test_actor_records_a_real_sudos_user_and_the_ssh_client() -> None:
+    nobody = pwd.getpwnam("nobody")
+    sudo = {"SUDO_USER": "nobody", "SUDO_UID": str(nobody.pw_uid)}
+    assert sudo_user_of(sudo, euid=0) == "nobody"
+    # Believed only as root, and only when the name and uid agree with the password file.
+    assert sudo_user_of(sudo, euid=nobody.pw_uid) is None
+    assert sudo_user_of({**sudo, "SUDO_UID": "0"}, euid=0) is None
+    assert sudo_user_of({"SUDO_USER": "mallory", "SUDO_UID": "1000"}, euid=0) is None
+    assert sudo_user_of({"SUDO_USER": "nobody"}, euid=0) is None
     actor = Actor.from_environment(
         source="cli",
-        environ={"SUDO_USER": "alice", "SSH_CONNECTION": "203.0.113.9 50022 10.0.0.1 22"},
+        environ={"USER": "mallory", "SSH_CONNECTION": "203.0.113.9 50022 10.0.0.1 22"},
     )
-    assert actor.sudo_user == "alice"
+    assert actor.os_user == pwd.getpwuid(os.getuid()).pw_name
     assert actor.client_addr == "203.0.113.9"
     assert actor.source == "cli"
     root = Actor(os_user="root", sudo_user="alice", client_addr="203.0.113.9")

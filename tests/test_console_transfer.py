@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, ProgressBar
 
 import data.transfer
+from data.config import normalise_url
 from data.database import Database
 from data.records import PageRequest
 from tests.console_support import (
@@ -24,6 +26,8 @@ from tests.console_support import (
     table,
     wait_until,
 )
+from tui.screens.dialogs import ConfirmDialog
+from tui.screens.import_check import ImportCheck
 from tui.screens.transfer import ExportProgress, ImportReview, PathPrompt
 
 SIZE = (80, 24)
@@ -45,6 +49,14 @@ def _audit_count(db: Database) -> int:
 
 def _toasts(app: Any) -> list[str]:
     return [f"{note.title}: {note.message}" for note in app._notifications]
+
+
+async def _choose(app: Any, pilot: Any, key: str | None, path: str) -> None:
+    """Open the path prompt with ``key`` (None: it is open), type ``path``, press Enter."""
+    if key is not None:
+        await pilot.press(key)
+    app.screen.query_one("#path-input", Input).value = path
+    await pilot.press("enter")
 
 
 async def test_export_writes_the_whole_searched_sorted_view_and_reimporting_changes_nothing(
@@ -113,9 +125,7 @@ async def test_escape_cancels_an_export_and_leaves_no_file(
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("x")
-        app.screen.query_one("#path-input", Input).value = "users.csv"
-        await pilot.press("enter")
+        await _choose(app, pilot, "x", "users.csv")
         await wait_until(pilot, lambda: isinstance(app.screen, ExportProgress))
         assert "Counting the rows" in screen_text(app)
         await pilot.press("escape")
@@ -184,7 +194,8 @@ async def test_a_file_the_import_cannot_read_is_named_with_the_reason(
         await pilot.press("i", "enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, ImportReview)
-        assert _toasts(app)[-1].startswith("Not imported: ./users.csv: unknown column 'mail'")
+        expected = "Not imported: ./users.csv: line 1: unknown column 'mail'"
+        assert _toasts(app)[-1].startswith(expected)
 
 
 async def test_read_only_console_exports_but_offers_no_import(db: Database) -> None:
@@ -222,3 +233,84 @@ async def test_in_a_browser_the_export_is_also_sent_as_a_download(
         assert delivered == [("shop/products.csv", "products.csv")]
         assert any("sent to your browser" in toast for toast in _toasts(app))
     assert (tmp_path / "shop" / "products.csv").read_text(encoding="utf-8").startswith("id,sku,")
+
+
+async def test_export_over_an_existing_file_asks_first_and_names_other_targets(
+    db: Database, tmp_path: Path
+) -> None:
+    (tmp_path / "users.csv").write_text("the older export\n", encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "users.csv")
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await _choose(app, pilot, "x", "link.csv")
+        assert isinstance(app.screen, PathPrompt)
+        assert "is a symbolic link to" in screen_text(app)
+
+        await _choose(app, pilot, None, "users.csv")
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "users.csv already exists. Replace it with this export?" in screen_text(app)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, (ConfirmDialog, ExportProgress))
+        assert (tmp_path / "users.csv").read_text(encoding="utf-8") == "the older export\n"
+
+        await _choose(app, pilot, "x", "users.csv")
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "Exported: 30 users written to users.csv." in _toasts(app)
+    written = (tmp_path / "users.csv").read_text(encoding="utf-8")
+    assert written.startswith("id,name,email,")
+    assert (tmp_path / "link.csv").is_symlink()
+
+
+async def test_the_dry_run_shows_progress_cancels_and_runs_one_at_a_time(
+    db: Database, tmp_path: Path
+) -> None:
+    rows = 3000
+    lines = [f"Person {n},person.{n}@check.example.com,viewer,true" for n in range(rows)]
+    (tmp_path / "many.csv").write_text(
+        "name,email,role,is_active\n" + "\n".join(lines) + "\n", encoding="utf-8"
+    )
+    before = (db.users.count(), _audit_count(db))
+    # The console waits up to a minute for a lock, so the other connection below holds the
+    # dry run in its second step (matching rows to stored ones) for as long as the test needs.
+    patient = Database.connect(normalise_url(f"sqlite:///{tmp_path / 'console.db'}?timeout=60"))
+    app = console(patient)
+    holder = sqlite3.connect(tmp_path / "console.db", isolation_level=None, timeout=30)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            # An exclusive lock in WAL mode needs every other connection closed first.
+            db.dispose()
+            patient.engine.dispose()
+            holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("UPDATE users SET name = name WHERE id = 1")
+            await _choose(app, pilot, "i", "many.csv")
+            assert isinstance(app.screen, ImportCheck)
+            check = app.screen
+            # Every row checked (the bar full), then held by the lock.
+            await wait_until(
+                pilot, lambda: "Checking every row: 3,000 rows read" in screen_text(app)
+            )
+            assert check.query_one("#progress-bar", ProgressBar).percentage == 1.0
+
+            await pilot.press("i")  # no second dry run beside this one
+            assert app.screen is check
+            checks = [w for w in app.workers if w.group == "import-check" and w.is_running]
+            assert len(checks) == 1
+
+            await pilot.press("escape")
+            assert "Cancelling…" in screen_text(app)
+            assert app.screen is check  # it closes only once the check has stopped
+            holder.execute("ROLLBACK")
+            holder.close()
+            await wait_until(pilot, lambda: app.screen is not check, seconds=60)
+            await settle(app, pilot)
+            assert not isinstance(app.screen, ImportReview)
+            assert not [toast for toast in _toasts(app) if toast.startswith("Not imported")]
+    finally:
+        holder.close()
+        patient.dispose()
+    assert (db.users.count(), _audit_count(db)) == before

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
@@ -56,7 +55,7 @@ from data.schema import (
 )
 from models import Base
 
-HEAD = "0004_search_and_sort_indexes"
+HEAD = "0005_lasting_ids_and_db_login"
 
 # The seeds' models, declared the way the owner's original script did (plain
 # declarative_base, ids and email indexed), so "legacy" databases here are the real thing.
@@ -88,16 +87,6 @@ SEEDS_PRODUCTS = [
     {"id": 3, "name": " Gizmo ", "price": 5.5},
     {"id": 7, "name": "Freebie", "price": 0.0},
 ]
-
-
-@pytest.fixture
-def engine(database_url: URL) -> Iterator[Engine]:
-    """The application's own engine on an empty database (so its SQLite quirks are in play)."""
-    engine = create_database_engine(database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _seeds_database(

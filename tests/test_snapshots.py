@@ -1,25 +1,37 @@
-"""What the admin sees: every screen and dialog at 80x24 and 120x40, on fixed data.
+"""What the admin sees: every screen, dialog and state at 80x24, the main ones at 120x40 too.
 
-The database is a relative SQLite path inside the test's own directory, so the status line
-reads the same on every machine; audit times are frozen; cursors do not blink. Update the
-SVGs only after opening the report and agreeing with every changed cell.
+One table (`CASES`) drives one test: a case is a name, the keys an admin presses, and the
+sizes. The few states keys alone cannot reach (another console's change, stored text no
+form accepts, a database still opening) add a step of their own.
+
+Everything that could differ between runs, machines or Python versions is fixed: demo data
+from a fixed seed, audit times, a relative SQLite path (the status line reads the same
+everywhere), the export's default file name, the clock toasts expire by, cursor blink.
+Update the SVGs only after opening the report and agreeing with every changed cell.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
+from textual.widgets._toast import Toast
+from textual.worker import WorkerFailed, get_current_worker
 
 import tui.screens.transfer
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
+from data.errors import Invalid
 from data.records import PageRequest
 from data.schema import upgrade
 from data.seed import seed_demo
@@ -29,26 +41,67 @@ from tests.console_support import (
     freeze_audit_times,
     insert_raw_user,
     settle,
+    wait_until,
+    watch_workers,
 )
-from tui.app import ANSI_THEME, AccessGuardApp, ConsoleOptions
+from tui.app import ANSI_THEME, AccessGuardApp, ConsoleOptions, DatabaseOpener
+from tui.screens.progress import ProgressDialog
+from tui.screens.records import RecordScreen
 from tui.screens.transfer import ExportProgress
+from tui.widgets.owner_picker import OwnerPicker
 
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+SMALL = (80, 24)
+LARGE = (120, 40)
 Compare = Callable[..., bool]
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
+SNAPSHOT_URL = "sqlite:///snapshots.db"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One picture: ``presses`` on the console over the fixed data, at each of ``sizes``.
+
+    ``app`` builds a console other than the plain one (read-only, a theme, still opening);
+    ``prepare`` changes the data or the clock first; ``then`` does what keys cannot, after
+    the presses; ``settled`` is False only for a frame taken while a worker must still run.
+    """
+
+    name: str
+    presses: tuple[str, ...] = ()
+    sizes: tuple[tuple[int, int], ...] = (SMALL,)
+    app: Callable[[Database], AccessGuardApp] | None = None
+    prepare: Callable[[Database, pytest.MonkeyPatch], None] | None = None
+    then: Steps | None = None
+    settled: bool = True
+
+
+def typed(text: str) -> tuple[str, ...]:
+    """The key presses that type ``text`` (the pilot names the keys of punctuation)."""
+    return tuple(text)
+
+
+# Data and consoles
 
 
 @pytest.fixture
 def snap_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """Fixed demo data at a relative path (the status line shows the same URL everywhere)."""
     monkeypatch.chdir(tmp_path)
-    db = Database.connect(normalise_url("sqlite:///snapshots.db"))
+    db = Database.connect(normalise_url(SNAPSHOT_URL))
     upgrade(db.engine)
     seed_demo(db, users=40, products=60, seed=3, actor=CONSOLE_ACTOR)
     _a_morning_of_changes(db)
     freeze_audit_times(db)
     yield db
     db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def still_toasts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Toasts stay until the picture is taken, however slow the machine: their clock is
+    frozen and their expiry timer does nothing (a toast that left already is a race)."""
+    monkeypatch.setattr("textual.notifications.time", lambda: 1_767_225_600.0)
+    monkeypatch.setattr(Toast, "_expire", lambda self: None)
 
 
 def _a_morning_of_changes(db: Database) -> None:
@@ -66,15 +119,217 @@ def _a_morning_of_changes(db: Database) -> None:
     db.products.delete(5, expected_version=doomed.version, actor=colleague)
 
 
-def still(steps: Steps | None = None) -> Steps:
-    """Settle the app, run ``steps`` (keys, edits), settle again and stop cursors blinking."""
+def read_only_console(_db: Database) -> AccessGuardApp:
+    """A console over its own read-only connection to the same file."""
+    reader = Database.connect(normalise_url(SNAPSHOT_URL), read_only=True)
+    return AccessGuardApp(reader, actor=CONSOLE_ACTOR, read_only=True)
+
+
+def themed(theme: str) -> Callable[[Database], AccessGuardApp]:
+    """A console in ``theme``."""
+
+    def build(db: Database) -> AccessGuardApp:
+        return AccessGuardApp(db, actor=CONSOLE_ACTOR, options=ConsoleOptions(theme=theme))
+
+    return build
+
+
+def opening_console(db: Database) -> AccessGuardApp:
+    """A console whose database is still opening: its opener waits until the console
+    closes (which cancels it), so the picture is the first frame an admin sees."""
+
+    def open_at_close(progress: Callable[[str], None]) -> Database:
+        get_current_worker().cancelled_event.wait()
+        return db
+
+    return AccessGuardApp(DatabaseOpener(SNAPSHOT_URL, open_at_close), actor=CONSOLE_ACTOR)
+
+
+# Steps keys cannot take
+
+
+async def still_opening(pilot: Pilot[Any]) -> None:
+    """The Users screen is up and says what it is opening (its rows wait for the database)."""
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, RecordScreen) and app.screen.is_mounted)
+
+
+async def colleague_saves_first(pilot: Pilot[Any]) -> None:
+    """While the form is open, another console saves the same user; then ours saves."""
+    app = pilot.app
+    assert isinstance(app, AccessGuardApp)
+    record = current(app)
+    colleague = Actor(os_user="bob", source="console:colleague")
+    app.db.users.update(
+        record.id,
+        {"name": "Their Name", "role": "editor"},
+        expected_version=record.version,
+        actor=colleague,
+    )
+    await press(pilot, "ctrl+u", *typed("My Name"), "ctrl+s")
+
+
+async def colleague_deletes_first(pilot: Pilot[Any]) -> None:
+    """While the form is open, another console deletes the user; then ours saves."""
+    app = pilot.app
+    assert isinstance(app, AccessGuardApp)
+    record = current(app)
+    colleague = Actor(os_user="bob", source="console:colleague")
+    app.db.users.delete(record.id, expected_version=record.version, actor=colleague)
+    await press(pilot, *typed("!"), "ctrl+s")
+
+
+async def owner_matches_show(pilot: Pilot[Any]) -> None:
+    """The picker's matches arrive after its debounce: wait for the list, not for time."""
+    picker = pilot.app.screen.query_one(OwnerPicker)
+    await wait_until(pilot, lambda: picker.matches.has_class("-open"))
+    await settle(pilot.app, pilot)
+
+
+def markup_and_escapes(db: Database, _monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names another tool stored: markup, a click action, terminal escapes, a bidi override."""
+    insert_raw_user(db, 901, "[bold]x[/] [link=x]y", "markup@example.com")
+    insert_raw_user(db, 902, "[@click=app.quit]", "click@example.com")
+    insert_raw_user(db, 903, "evil\x1b]0;pwn\x07\x1b[2J\x9bz", "escape@example.com")
+    insert_raw_user(db, 904, "bidi \u202eevil\u202c", "bidi@example.com")
+
+
+def export_named_for_a_fixed_time(_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export's default file name carries the time: a fixed one."""
+    monkeypatch.setattr(tui.screens.transfer, "local_now", lambda: datetime(2026, 1, 2, 3, 4, 5))
+
+
+def export_held_part_way(_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large export a quarter of the way through: no worker starts, only its news."""
+    export_named_for_a_fixed_time(_db, monkeypatch)
+
+    def part_way(self: ExportProgress) -> None:
+        self.post_message(ExportProgress.Advanced(15_000, 60_000))
+
+    monkeypatch.setattr(ProgressDialog, "on_mount", part_way)
+
+
+def a_fixed_products_file(db: Database, _monkeypatch: pytest.MonkeyPatch) -> None:
+    """products-fixed.csv: one changed price, one refused stock, one new product."""
+    first, second = list(db.products.stream(PageRequest(limit=2)))[:2]
+    Path("products-fixed.csv").write_text(
+        "sku,name,price,stock\n"
+        f"{first.sku},{first.name},{first.price + 1},{first.stock}\n"
+        f"{second.sku},{second.name},{second.price},-3\n"
+        "NEW-1,Brand New,4.50,10\n",
+        encoding="utf-8",
+    )
+
+
+# The table
+
+BOTH = (SMALL, LARGE)
+TO_STOCK = ("l", "l", "l", "l")  # from ID on Products
+TO_OWNER = ("l", "l", "l", "l", "l", "l")
+STAGED = (
+    *("2", *TO_STOCK, "f2", "ctrl+u", "4", "2", "enter", "j", "j", "h"),
+    *("f2", "ctrl+u", "9", "full_stop", "9", "9", "enter", "j", "l", "f2", "ctrl+u", "7"),
+    *("enter", "j"),
+)
+
+CASES = [
+    # The three screens and their states
+    Case("users", sizes=BOTH),
+    Case("products", ("2",), sizes=BOTH),
+    Case("audit", ("3",), sizes=BOTH),
+    Case("opening_frame", app=opening_console, then=still_opening, settled=False, sizes=BOTH),
+    Case("users_sorted_by_email", ("l", "l", "S"), sizes=BOTH),
+    Case("marked_rows", ("space", "j", "j", "space", "j", "space"), sizes=BOTH),
+    Case("active_search", ("slash", *typed("rossi"), "enter"), sizes=BOTH),
+    Case("search_without_matches", ("slash", *typed("zzqx"), "enter")),
+    Case("audit_about_one_user", ("3", "slash", *typed("user 41"), "enter"), sizes=BOTH),
+    Case("user_filter", ("2", *TO_OWNER, "enter"), sizes=BOTH),
+    Case("products_of_owner", ("j", "o")),
+    Case("stored_markup_and_escapes", ("G",), prepare=markup_and_escapes, sizes=BOTH),
+    Case("read_only", app=read_only_console, sizes=BOTH),
+    Case("read_only_refuses_edit", ("enter",), app=read_only_console),
+    Case("ansi_dark", app=themed(ANSI_THEME)),
+    Case("ansi_light", app=themed("ansi-light")),
+    Case("help", ("question_mark",), sizes=BOTH),
+    Case("help_products", ("2", "question_mark")),
+    Case("help_audit", ("3", "question_mark")),
+    Case("palette", ("ctrl+p",), sizes=BOTH),
+    # Forms
+    Case("new_user_form", ("n",), sizes=BOTH),
+    Case("new_product_form", ("2", "n"), sizes=BOTH),
+    Case("edit_user_form", ("e",), sizes=BOTH),
+    Case("edit_product_form", ("2", "j", "e"), sizes=BOTH),
+    Case(
+        "refused_save",
+        ("n", *typed("   "), "tab", *typed("not-an-email"), "ctrl+s"),
+        sizes=BOTH,
+    ),
+    Case(
+        "owner_picker_list",
+        ("2", "n", "tab", "tab", "tab", "tab", "tab", *typed("ross")),
+        then=owner_matches_show,
+    ),
+    Case("password_dialog", ("n", "f3")),
+    Case("discard_changes_confirm", ("e", *typed("x"), "escape")),
+    Case("conflict_dialog", ("e",), then=colleague_saves_first, sizes=BOTH),
+    Case("deleted_while_editing", ("e",), then=colleague_deletes_first),
+    Case("saved_toast", ("e", "ctrl+u", *typed("Min-jun Miller"), "ctrl+s")),
+    # Dialogs and toasts over the screens
+    Case("delete_confirm", ("d",), sizes=BOTH),
+    Case("product_delete_confirm", ("2", "d")),
+    Case("bulk_delete_confirm", ("space", "j", "space", "j", "space", "D")),
+    Case("audit_entry", ("3", "enter"), sizes=BOTH),
+    Case("restore_confirm", ("3", "R")),
+    Case("restore_update_confirm", ("3", "j", "R")),
+    Case("toasts_undone_and_nothing_to_undo", ("u", "u", "u")),
+    # Quick edits
+    Case("quick_edit_bar", ("2", *TO_STOCK, "f2")),
+    Case("quick_edit_refused", ("2", *TO_STOCK, "f2", "ctrl+u", "minus", "3", "enter")),
+    Case("staged_cells", STAGED),
+    Case("staged_review", (*STAGED, "ctrl+s")),
+    Case("staged_edits_confirm", (*STAGED, "3")),
+    # Export and import
+    Case("export_prompt", ("2", "x"), prepare=export_named_for_a_fixed_time),
+    Case(
+        "export_progress",
+        ("2", "x", "ctrl+u", *typed("./products.csv"), "enter"),
+        prepare=export_held_part_way,
+    ),
+    Case(
+        "export_finished",
+        ("2", "x", "ctrl+u", *typed("./products.csv"), "enter"),
+        prepare=export_named_for_a_fixed_time,
+    ),
+    Case("import_path_prompt", ("2", "i")),
+    Case("import_review", ("2", "i", "enter"), prepare=a_fixed_products_file),
+    Case("import_applied", ("2", "i", "enter", "v"), prepare=a_fixed_products_file),
+]
+
+
+def _params() -> Iterator[Any]:
+    for case in CASES:
+        for width, height in case.sizes:
+            yield pytest.param(case, (width, height), id=f"{case.name}-{width}x{height}")
+
+
+async def press(pilot: Pilot[Any], *keys: str) -> None:
+    """Press ``keys`` one by one, letting the console settle after each."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot.app, pilot)
+
+
+def drive(case: Case) -> Steps:
+    """Settle, press the case's keys, take its extra step, settle, stop cursors blinking."""
 
     async def run(pilot: Pilot[Any]) -> None:
         app = pilot.app
-        assert isinstance(app, AccessGuardApp)
-        await settle(app, pilot)
-        if steps is not None:
-            await steps(pilot)
+        if case.settled:
+            await settle(app, pilot)
+            await press(pilot, *case.presses)
+        if case.then is not None:
+            await case.then(pilot)
+        if case.settled:
             await settle(app, pilot)
         for widget in app.screen.query(Input):
             widget.cursor_blink = False
@@ -85,168 +340,65 @@ def still(steps: Steps | None = None) -> Steps:
     return run
 
 
-def keys(*presses: str) -> Steps:
-    """Steps that press ``presses`` one by one, letting workers finish after each."""
-
-    async def press(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        assert isinstance(app, AccessGuardApp)
-        for key in presses:
-            await pilot.press(key)
-            await settle(app, pilot)
-
-    return press
-
-
-def app_for(db: Database, *, read_only: bool = False) -> AccessGuardApp:
-    """The console under test."""
-    return AccessGuardApp(db, actor=CONSOLE_ACTOR, read_only=read_only)
-
-
-@pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize(
-    ("name", "presses"),
-    [
-        ("users", ()),
-        ("products", ("2",)),
-        ("audit", ("3",)),
-        ("users_sorted_by_email", ("l", "l", "S")),
-        ("new_user_form", ("n",)),
-        ("edit_product_form", ("2", "j", "e")),
-        ("delete_confirm", ("d",)),
-        ("help", ("question_mark",)),
-        ("audit_entry", ("3", "enter")),
-    ],
-)
-def test_screens(
+@pytest.mark.parametrize(("case", "size"), list(_params()))
+def test_snapshot(
     snap_compare: Compare,
     snap_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    case: Case,
     size: tuple[int, int],
-    name: str,
-    presses: tuple[str, ...],
 ) -> None:
-    assert snap_compare(app_for(snap_db), terminal_size=size, run_before=still(keys(*presses)))
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_refused_save_shows_errors_beside_fields(
-    snap_compare: Compare, snap_db: Database, size: tuple[int, int]
-) -> None:
-    async def refuse(pilot: Pilot[Any]) -> None:
-        await keys("n")(pilot)
-        pilot.app.screen.query_one("#field-name", Input).value = "   "
-        pilot.app.screen.query_one("#field-email", Input).value = "not-an-email"
-        await keys("ctrl+s")(pilot)
-
-    assert snap_compare(app_for(snap_db), terminal_size=size, run_before=still(refuse))
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_conflict_dialog(snap_compare: Compare, snap_db: Database, size: tuple[int, int]) -> None:
-    async def collide(pilot: Pilot[Any]) -> None:
-        await keys("e")(pilot)
-        record = current(pilot.app)  # type: ignore[arg-type]
-        colleague = Actor(os_user="bob", source="console:colleague")
-        snap_db.users.update(
-            record.id,
-            {"name": "Their Name", "role": "editor"},
-            expected_version=record.version,
-            actor=colleague,
-        )
-        pilot.app.screen.query_one("#field-name", Input).value = "My Name"
-        await keys("ctrl+s")(pilot)
-
-    assert snap_compare(app_for(snap_db), terminal_size=size, run_before=still(collide))
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_stored_markup_and_escapes(
-    snap_compare: Compare, snap_db: Database, size: tuple[int, int]
-) -> None:
-    insert_raw_user(snap_db, 901, "[bold]x[/] [link=x]y", "markup@example.com")
-    insert_raw_user(snap_db, 902, "[@click=app.quit]", "click@example.com")
-    insert_raw_user(snap_db, 903, "evil\x1b]0;pwn\x07\x1b[2J\x9bz", "escape@example.com")
-    insert_raw_user(snap_db, 904, "bidi \u202eevil\u202c", "bidi@example.com")
-    assert snap_compare(app_for(snap_db), terminal_size=size, run_before=still(keys("G")))
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_read_only(snap_compare: Compare, snap_db: Database, size: tuple[int, int]) -> None:
-    reader = Database.connect(normalise_url("sqlite:///snapshots.db"), read_only=True)
+    if case.prepare is not None:
+        case.prepare(snap_db, monkeypatch)
+    app = (case.app or _plain)(snap_db)
+    watch_workers(app)
     try:
-        assert snap_compare(app_for(reader, read_only=True), terminal_size=size, run_before=still())
+        assert snap_compare(app, terminal_size=size, run_before=drive(case))
     finally:
-        reader.dispose()
+        if app.read_only:
+            app.db.dispose()
 
 
-def test_users_in_the_ansi_theme(snap_compare: Compare, snap_db: Database) -> None:
-    """The 16-colour theme (--theme ansi-dark): the terminal's own colours, nothing cut off."""
-    app = AccessGuardApp(snap_db, actor=CONSOLE_ACTOR, options=ConsoleOptions(theme=ANSI_THEME))
-    assert snap_compare(app, terminal_size=(80, 24), run_before=still())
+def _plain(db: Database) -> AccessGuardApp:
+    return AccessGuardApp(db, actor=CONSOLE_ACTOR)
 
 
-# Export and import (80x24)
+# The waiting every picture relies on (`settle`), on a bare Textual app
 
 
-def test_export_prompt(
-    snap_compare: Compare, snap_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(tui.screens.transfer, "local_now", lambda: datetime(2026, 1, 2, 3, 4, 5))
-    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys("2", "x")))
+class _Bare(App[None]):
+    """An app with nothing on it: the workers are the test's."""
 
 
-def test_export_progress(
-    snap_compare: Compare, snap_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Held a quarter of the way through a large export: the worker is replaced by its news.
-    def part_way(self: ExportProgress) -> None:
-        self.post_message(ExportProgress.Advanced(15_000, 60_000))
-
-    monkeypatch.setattr(ExportProgress, "_export", part_way)
-
-    async def export(pilot: Pilot[Any]) -> None:
-        await keys("2", "x")(pilot)
-        pilot.app.screen.query_one("#path-input", Input).value = "./products.csv"
-        await keys("enter")(pilot)
-
-    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(export))
+def _refused() -> None:
+    raise Invalid({"email": "is not a valid address"})
 
 
-def test_import_review_with_a_refused_row(
-    snap_compare: Compare, snap_db: Database, tmp_path: Path
-) -> None:
-    first, second = list(snap_db.products.stream(PageRequest(limit=2)))[:2]
-    (tmp_path / "products-fixed.csv").write_text(
-        "sku,name,price,stock\n"
-        f"{first.sku},{first.name},{first.price + 1},{first.stock}\n"
-        f"{second.sku},{second.name},{second.price},-3\n"
-        "NEW-1,Brand New,4.50,10\n",
-        encoding="utf-8",
-    )
-    assert snap_compare(
-        app_for(snap_db), terminal_size=(80, 24), run_before=still(keys("2", "i", "enter"))
-    )
+def _broken() -> None:
+    raise ZeroDivisionError("a bug in a worker")
 
 
-@pytest.mark.parametrize("name", ["highlighted_cells", "review_dialog"])
-def test_staged_quick_edits(snap_compare: Compare, snap_db: Database, name: str) -> None:
-    """Three cells staged across rows and columns; then ctrl+s shows the review."""
-    presses = ["2", "l", "l", "l", "l", "f2", "ctrl+u", "4", "2", "enter", "j", "j", "h"]
-    presses += ["f2", "ctrl+u", "9", ".", "9", "9", "enter", "j", "l", "f2", "ctrl+u", "7"]
-    presses += ["enter", "j"]
-    if name == "review_dialog":
-        presses.append("ctrl+s")
-    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys(*presses)))
+async def test_settle_fails_on_a_worker_bug_even_one_that_ended_before_it_looked() -> None:
+    app = _Bare()
+    watch_workers(app)
+    async with app.run_test() as pilot:
+        worker = app.run_worker(_broken, thread=True, exit_on_error=False, description="broken")
+        with contextlib.suppress(WorkerFailed):
+            await worker.wait()
+        await pilot.pause()
+        assert worker not in app.workers  # gone from Textual's own list
+        with pytest.raises(AssertionError, match=r"broken.*ZeroDivisionError"):
+            await settle(app, pilot)
 
 
-@pytest.mark.parametrize(
-    ("name", "presses"),
-    [
-        ("restore_confirm", ("3", "R")),
-        ("products_of_owner", ("j", "o")),
-    ],
-)
-def test_relations(
-    snap_compare: Compare, snap_db: Database, name: str, presses: tuple[str, ...]
-) -> None:
-    assert snap_compare(app_for(snap_db), terminal_size=(80, 24), run_before=still(keys(*presses)))
+async def test_settle_accepts_a_cancelled_worker_and_a_refusal() -> None:
+    app = _Bare()
+    async with app.run_test() as pilot:
+        release = threading.Event()
+        replaced = app.run_worker(release.wait, thread=True, exclusive=True, group="read")
+        app.run_worker(lambda: None, thread=True, exclusive=True, group="read")
+        app.run_worker(_refused, thread=True, exit_on_error=False)
+        release.set()
+        await settle(app, pilot)
+        assert replaced.is_cancelled
+        assert not any(worker.is_running for worker in app.workers)

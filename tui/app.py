@@ -313,7 +313,10 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     def _opened(self, message: Opened) -> None:
         self._use(message.db)
         for warning in message.warnings:
-            self.notify(warning, title="Warning", severity="warning", timeout=20, markup=False)
+            # A warning may quote the database file's path, which the admin may not have typed.
+            self.notify(
+                visible(warning), title="Warning", severity="warning", timeout=20, markup=False
+            )
         _freeze_long_lived_objects()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()
@@ -455,7 +458,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
     @on(Undone)
     def _undone(self, message: Undone) -> None:
-        self.notify(message.result.summary, title="Undone", timeout=6)
+        # Names a record as the audit trail stores it: shown as text, never markup.
+        self.notify(visible(message.result.summary), title="Undone", timeout=6, markup=False)
         screen = self.screen
         if isinstance(screen, TableScreen):
             screen.refresh_data()
@@ -549,7 +553,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
 def _first_line(error: BaseException | None) -> str:
     """``Type: first line of the message``, shortened; never fails, whatever the error."""
-    from tui.cli import redact
+    from data.redact import redact
 
     if error is None:
         return "An unknown error"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 import threading
@@ -24,14 +23,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
 from data.errors import AccessGuardError, Invalid
-from data.records import ImportReport, PageRequest
-from tui.text import fit, visible
+from data.numbers import whole_number
+from data.records import ImportReport, ImportRow, PageRequest
+from data.redact import holds_secret, redact
+from tui.malformed import MARK, malformed_cell
+from tui.signalled import Signalled, signals_raise
+from tui.text import fit, for_terminal, visible, visible_lines
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
     from data.database import Database
     from data.specs import EntitySpec
+    from data.stored import MalformedTally
     from data.transfer import Format
     from tui.app import AccessGuardApp, ConsoleOptions
     from tui.settings import Settings
@@ -81,7 +85,8 @@ EXAMPLES = (
 )
 FOOTER = """\
 The database is --db URL, else $DATABASE_URL, else the config file's (see
-`accessguard config path`), else sqlite:///./accessguard.db.
+`accessguard config path`), else sqlite:///./accessguard.db. A SQLite path is
+percent-encoded like any URL's: a file a?b%.db is sqlite:///a%3Fb%25.db.
 Exit status: 0 done, 1 refused (the reason is on stderr), 2 bad usage.
 Set ACCESSGUARD_DEBUG=1 to see the traceback of an unexpected error."""
 
@@ -92,23 +97,6 @@ def epilog(*command: str) -> str:
     chosen = [line for line in EXAMPLES if f" {words}" in line or not words]
     examples = "".join(f"\n  {line}" for line in chosen)
     return f"examples:{examples}\n\n{FOOTER}" if chosen else FOOTER
-
-
-# Keeping passwords out of every line we print
-
-# A scheme starts where a run of scheme characters starts (the lookbehind): without it, a
-# long run of letters was tried from each of its characters, quadratic in its length (a
-# 10 MB value in an error message took hours to print).
-_URL_PASSWORD = re.compile(
-    r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@"
-)
-# A password as a URL's query parameter (?password=..., libpq's URI style), any case.
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd)=)[^&#\s]*", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``text`` with the password of any URL in it replaced by ``***``."""
-    return _QUERY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
 
 
 def say(text: str) -> None:
@@ -132,10 +120,15 @@ class Column:
     width: int
     value: Callable[[Any], str]
     right: bool = False
+    field: str = ""  # the record's field it shows, when not its title
 
     def cell(self, record: Any) -> str:
-        """This column's cell for ``record``, exactly ``width`` cells unless a long number."""
-        return fit(self.value(record), self.width, right=self.right, truncate=not self.right)
+        """This column's cell for ``record``, exactly ``width`` cells unless a long number;
+        a malformed value as stored, after the mark."""
+        text = malformed_cell(record, self.field or self.title)
+        if text is None:
+            text = self.value(record)
+        return fit(text, self.width, right=self.right, truncate=not self.right)
 
 
 @dataclass(frozen=True)
@@ -198,7 +191,7 @@ USER_COMMANDS = EntityCommands(
         Column("name", 18, lambda r: r.name),
         Column("email", 26, lambda r: r.email),
         Column("role", 6, lambda r: r.role),
-        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
         Column("password", 8, lambda r: "set" if r.has_password else "-"),
     ),
     add_options=(
@@ -217,7 +210,7 @@ PRODUCT_COMMANDS = EntityCommands(
         Column("name", 16, lambda r: r.name),
         Column("price", 11, lambda r: str(r.price), right=True),
         Column("stock", 6, lambda r: str(r.stock), right=True),
-        Column("active", 6, lambda r: _yes_no(r.is_active)),
+        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
         Column("owner", 13, lambda r: r.owner_email or "-"),
     ),
     add_options=(
@@ -244,18 +237,29 @@ def _entity(args: argparse.Namespace) -> EntityCommands:
 
 def cmd_list(args: argparse.Namespace, db: Database) -> int:
     """List records, streamed page by page so memory stays flat at any size."""
+    from data.stored import MalformedTally
     from data.transfer import write_records
 
     entity = _entity(args)
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
-    records = db.table(entity.name).stream(request)
+    tally = MalformedTally()
+    records = tally.through(db.table(entity.name).stream(request))
     if args.format != "table":
-        write_records(entity.spec, records, sys.stdout, fmt=args.format)
-        return EXIT_OK
-    count = _print_table(entity.columns, records)
-    # The count goes to stderr so that stdout holds only the table when piped.
-    warn(entity.counted(count))
+        write_records(entity.spec, records, for_terminal(sys.stdout), fmt=args.format)
+    else:
+        count = _print_table(entity.columns, records)
+        # The count goes to stderr so that stdout holds only the table when piped.
+        warn(entity.counted(count))
+    _warn_malformed(entity, tally, marked=args.format == "table")
     return EXIT_OK
+
+
+def _warn_malformed(entity: EntityCommands, tally: MalformedTally, *, marked: bool) -> None:
+    """Say on stderr how many records hold values another tool stored past validation."""
+    warning = tally.warning(entity.names.plural, entity.names.entity)
+    if warning is not None:
+        where = f", marked {MARK}" if marked else ""
+        warn(f"{PROG}: warning: {warning}{where}; fix them in the console")
 
 
 def _print_table(columns: Sequence[Column], records: Iterable[Any]) -> int:
@@ -324,6 +328,7 @@ def _confirm(question: str) -> int | None:
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
     """Write the records (those matching ``--search``, in ``--sort`` order) as CSV or JSON
     to stdout, or atomically to ``-o FILE``."""
+    from data.stored import MalformedTally
     from data.transfer import export_file, export_records
 
     entity = _entity(args)
@@ -331,17 +336,31 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
         fields = ", ".join(entity.names.sort_fields)
         raise Invalid({"sort": f"{entity.name} sort by {fields}; not {args.sort!r}"})
     request = PageRequest(search=args.search, sort=args.sort, descending=args.desc)
+    tally = MalformedTally()
     if args.output in (None, "-"):
         count = export_records(
-            db, entity.name, sys.stdout, fmt=args.format or "csv", request=request
+            db,
+            entity.name,
+            for_terminal(sys.stdout),
+            fmt=args.format or "csv",
+            request=request,
+            tally=tally,
         )
         sys.stdout.flush()
         warn(f"exported {entity.counted(count)}")
-        return EXIT_OK
-    path = Path(args.output)
-    fmt: Format = args.format or _format_of(path)
-    count = export_file(db, entity.name, path, fmt=fmt, request=request)
-    warn(f"exported {entity.counted(count)} to {path}")
+    else:
+        path = Path(args.output)
+        fmt: Format = args.format or _format_of(path)
+        # A signal unwinds the export, which removes its temporary file, instead of killing it.
+        try:
+            with signals_raise(CLOSING_SIGNALS):
+                count = export_file(db, entity.name, path, fmt=fmt, request=request, tally=tally)
+        except Signalled as stopped:
+            name = signal.Signals(stopped.signum).name
+            warn(f"{PROG}: export stopped by {name}; {path} was not written")
+            raise
+        warn(f"exported {entity.counted(count)} to {path}")
+    _warn_malformed(entity, tally, marked=False)
     return EXIT_OK
 
 
@@ -363,6 +382,13 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     actor = Actor.from_environment(source="cli")
     # A file of another name is refused (Invalid) rather than guessed at: --format says it.
     fmt: Format = args.format or ("csv" if args.file == "-" else detect_format(args.file))
+    # The report's line is the CSV line a row starts on, or the JSON array's object number.
+    unit = "line" if fmt == "csv" else "object"
+
+    def refused(row: ImportRow) -> None:
+        for field, reason in row.errors.items():
+            warn(f"{unit} {row.line}: {field}: {reason}")
+
     with _open_source(args.file) as source:
         report = import_records(
             db,
@@ -372,24 +398,22 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
             actor=actor,
             dry_run=args.dry_run,
             valid_only=args.valid_only,
+            on_refused=refused,
         )
-    # The report's line is the CSV line a row starts on, or the JSON array's object number.
-    unit = "line" if fmt == "csv" else "object"
-    return _print_report(entity, report, unit=unit, dry_run=args.dry_run)
+    return _print_report(entity, report, dry_run=args.dry_run)
 
 
-def _open_source(name: str) -> TextIO:
-    """The file to import, ``-`` meaning stdin, as text with newlines left to the parser.
-
-    utf-8-sig: a byte-order mark from a spreadsheet's export is not part of the first header.
-    """
+def _open_source(name: str) -> BinaryIO:
+    """The file to import, ``-`` meaning stdin, as bytes: the import decodes them, so a
+    byte that is not UTF-8 is reported with its line."""
     if name == "-":
-        return open(sys.stdin.fileno(), encoding="utf-8-sig", newline="", closefd=False)
-    return open(name, encoding="utf-8-sig", newline="")
+        return open(sys.stdin.fileno(), "rb", closefd=False)
+    return open(name, "rb")
 
 
-def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dry_run: bool) -> int:
-    """Counts on stdout; refused rows and the verdict on stderr. Exit 1 if any row was refused."""
+def _print_report(entity: EntityCommands, report: ImportReport, *, dry_run: bool) -> int:
+    """Counts on stdout; the verdict on stderr (each refused row was said as it was found).
+    Exit 1 if any row was refused."""
     # Past tense only for what was really written; a dry run or a refused file says "to add".
     labels = (
         {"add": "added", "update": "updated"}
@@ -399,14 +423,12 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, unit: str, dr
     outcomes = ("add", "update", "unchanged", "refused")
     counts = ", ".join(f"{report.count(o)} {labels.get(o, o)}" for o in outcomes)
     say(f"{entity.name}: {counts}")
-    for row in report.refused:
-        for field, reason in row.errors.items():
-            warn(f"{unit} {row.line}: {field}: {reason}")
-    if report.refused:
+    refused = report.count("refused")
+    if refused:
         if report.applied:
-            warn(f"{PROG}: imported the valid rows only: {len(report.refused)} row(s) refused")
+            warn(f"{PROG}: imported the valid rows only: {refused} row(s) refused")
         else:
-            warn(f"{PROG}: nothing imported: {len(report.refused)} row(s) refused")
+            warn(f"{PROG}: nothing imported: {refused} row(s) refused")
         return EXIT_REFUSED
     if dry_run:
         say("dry run: nothing written")
@@ -615,21 +637,27 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     deleter = _command(
         actions, "delete", f"delete a {names.entity}", cmd_delete, words=words, entity=entity.name
     )
-    deleter.add_argument("id", type=_whole_number(1), metavar="ID", help=f"the {names.entity}'s id")
+    # Any whole number: one that names no record (0, -1, 2**63) is "not found", as on every
+    # backend, rather than a usage error here and a server error there.
+    deleter.add_argument(
+        "id", type=_whole_number(None), metavar="ID", help=f"the {names.entity}'s id"
+    )
     deleter.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
     )
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum`` (bad usage, exit 2, if not)."""
+def _whole_number(minimum: int | None) -> Callable[[str], int]:
+    """An argparse type: a whole number in digits 0-9, of at least ``minimum`` if one is
+    given (bad usage, exit 2, if not)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
+        value = whole_number(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number in digits 0-9"
+            ) from None
+        if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
         return value
 
@@ -663,8 +691,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--web",
         action="store_true",
-        help="serve the console in a browser on 127.0.0.1 (needs accessguard[web]); anyone "
-        "who can reach the port controls it with your rights",
+        help="serve the console in a browser at http://127.0.0.1:PORT/ (needs "
+        "accessguard[web]); it answers only that address, with the token printed at start",
     )
     parser.add_argument(
         "--port",
@@ -777,6 +805,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Signalled as stopped:
+        return stopped.exit_status
     except BrokenPipeError:
         _silence(sys.stdout)
         return EXIT_BROKEN_PIPE
@@ -841,7 +871,6 @@ def _console(args: argparse.Namespace, cli_url: str | None, notices: Sequence[st
     )
 
 
-WEB_HOST = "127.0.0.1"
 WEB_PORT = 8000
 WEB_EXTRA_MISSING = "--web needs the optional textual-serve package: pip install 'accessguard[web]'"
 
@@ -862,17 +891,24 @@ def web_command(args: argparse.Namespace) -> str:
 
 
 def web_server(args: argparse.Namespace, raw_url: str) -> Any:
-    """A textual-serve server for the console on 127.0.0.1 (`SystemExit` 2 without the extra).
+    """The guarded textual-serve server for the console (`SystemExit` 2 without the extra).
 
     The URL goes to the children through the environment, never their command line.
     """
     try:
-        from textual_serve.server import Server
+        from tui.web import console_server
     except ImportError:
         warn(f"{PROG}: {WEB_EXTRA_MISSING}")
         raise SystemExit(EXIT_USAGE) from None
     os.environ[URL_ENV_VAR] = raw_url
-    return Server(web_command(args), host=WEB_HOST, port=args.port, title="AccessGuard")
+    return console_server(web_command(args), port=args.port, announce=_announce_web)
+
+
+def _announce_web(url: str) -> None:
+    warn(
+        f"{PROG}: serving the console at {url} (ctrl+c stops); open this address: "
+        "its token is this run's key, so share it with no one"
+    )
 
 
 def serve_web(args: argparse.Namespace, raw_url: str) -> int:
@@ -881,11 +917,11 @@ def serve_web(args: argparse.Namespace, raw_url: str) -> int:
         server = web_server(args, raw_url)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    warn(
-        f"{PROG}: serving the console on http://{WEB_HOST}:{args.port} (ctrl+c stops); "
-        "anyone who can reach this port controls it with your rights"
-    )
-    server.serve()
+    try:
+        server.serve()
+    except OSError as error:  # the port is taken (or not ours to bind)
+        warn(f"{PROG}: cannot serve on port {args.port}: {error.strerror or error}; try --port N")
+        return EXIT_REFUSED
     return EXIT_OK
 
 
@@ -901,7 +937,7 @@ def startup_notices(cli_url: str | None) -> tuple[str, ...]:
     A password given with ``--db`` sits in the process's command line, which every local
     user can read (ps, /proc); a process cannot take it back from there, so it says so.
     """
-    if cli_url is not None and redact(cli_url) != cli_url:
+    if cli_url is not None and holds_secret(cli_url):
         return (PASSWORD_ON_COMMAND_LINE,)
     return ()
 
@@ -925,7 +961,7 @@ def _guarded(run: Callable[[], int]) -> int:
     except AccessGuardError as error:
         warn(f"{PROG}: {error.title}: {error.message}")
         return EXIT_REFUSED
-    except (KeyboardInterrupt, BrokenPipeError):
+    except (KeyboardInterrupt, Signalled, BrokenPipeError):
         raise
     except OSError as error:  # a file to import or export: missing, unreadable, disk full
         where = f" {error.filename}" if error.filename else ""
@@ -1144,7 +1180,7 @@ def _end_now(status: int) -> NoReturn:
 def _crashed(error: BaseException) -> int:
     """One line for an unexpected error; the (redacted) traceback only when debugging."""
     if os.environ.get(DEBUG_ENV_VAR) == "1":
-        sys.stderr.write(redact("".join(traceback.format_exception(error))))
+        sys.stderr.write(visible_lines(redact("".join(traceback.format_exception(error)))))
     first_line = (str(error).strip().splitlines() or [""])[0]
     detail = f": {first_line}" if first_line else ""
     hint = f"(set {DEBUG_ENV_VAR}=1 for details)"

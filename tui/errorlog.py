@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from tui.cli import redact
+from data.redact import redact
 from tui.paths import error_log_path, private_dir
 from tui.text import visible
 

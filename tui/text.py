@@ -8,24 +8,24 @@ through, so every cell, label and message built from stored data goes through `v
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+from typing import TextIO, cast
 
 from rich.cells import cell_len
 from rich.text import Text
+
+from data.characters import BIDI, C0, C1, DEL, INVISIBLE, JOINERS, SEPARATORS
 
 REPLACEMENT = "\ufffd"
 ELLIPSIS = "…"
 
 
-# Invisible characters that change how a line reads or compares without showing: the bidi
-# marks (LRM, RLM, ALM), the zero-width space, word joiner and invisible operators, and the
-# byte-order mark. "admin" and "adm<U+200B>in" must not look the same on screen.
-_INVISIBLE = (0x061C, 0x180E, 0x200B, 0x200E, 0x200F, *range(0x2060, 0x2065), 0xFEFF)
 # The zero-width joiner and non-joiner are meant to join letters (Persian, Indic scripts)
 # and emoji (a family is four people joined by ZWJ); between those they stay. Anywhere
 # else (beside ASCII, a space, or at either end) they only hide, and are shown.
-_JOINERS = "\u200c\u200d"
+_JOINERS = JOINERS
 _LONE_JOINER = re.compile(
     rf"(?<![^\x00-\x7f\s])[{_JOINERS}]|[{_JOINERS}](?![^\x00-\x7f\s{_JOINERS}])"
 )
@@ -35,13 +35,10 @@ def _stand_ins() -> dict[int, str]:
     """C0 controls get their Unicode control picture (ESC -> ␛), DEL gets ␡; C1 controls,
     bidi embeddings/overrides/isolates/marks, line/paragraph separators and invisible
     format characters get U+FFFD."""
-    table = {code: chr(0x2400 + code) for code in range(0x20)}
-    table[0x7F] = "\u2421"
-    for code in (*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
+    table = {code: chr(0x2400 + code) for code in C0}
+    table[DEL] = "\u2421"
+    for code in (*C1, *BIDI, *INVISIBLE, *SEPARATORS):
         table[code] = REPLACEMENT
-    for code in _INVISIBLE:
-        table[code] = REPLACEMENT
-    table[0x2028] = table[0x2029] = REPLACEMENT
     return table
 
 
@@ -68,6 +65,32 @@ def _shown(text: str, stand_ins: dict[int, str]) -> str:
     if "\u200c" in shown or "\u200d" in shown:
         shown = _LONE_JOINER.sub(REPLACEMENT, shown)
     return shown
+
+
+class _ShownOnTerminal(io.TextIOBase):
+    """Writes through `visible_lines`: tabs and line breaks stay, every other control
+    character (a lone CR too) is shown, never obeyed. CSV's CR LF is a line break."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str, /) -> int:
+        """Write ``text`` as it is safe to show; the count of characters taken."""
+        self._stream.write(visible_lines(text.replace("\r\n", "\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the terminal's stream."""
+        self._stream.flush()
+
+
+def for_terminal(stream: TextIO) -> TextIO:
+    """``stream`` as it is for a file or a pipe (every byte as written, so a round trip
+    holds); for a terminal, a stream that shows control characters instead of obeying them."""
+    if not stream.isatty():
+        return stream
+    return cast(TextIO, _ShownOnTerminal(stream))
 
 
 def safe(text: str, style: str = "") -> Text:
@@ -123,6 +146,7 @@ __all__ = [
     "cell_len",
     "describe_character",
     "fit",
+    "for_terminal",
     "has_hidden_characters",
     "hidden_characters",
     "safe",

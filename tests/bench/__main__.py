@@ -37,6 +37,7 @@ FAMILIES = (
     "startup",
     "export",
     "import",
+    "import-memory",
 )
 # Figures that are also measured on PostgreSQL when it is reachable. The rest write to
 # their database or measure a process, and run on SQLite, the default backend.
@@ -194,6 +195,7 @@ def _run_backend(
         "startup": lambda: process_figures.startup(small, large),
         "export": lambda: process_figures.export(ten_thousand, large, scratch),
         "import": lambda: data_figures.import_figure(large, scratch),
+        "import-memory": lambda: process_figures.import_memory(args.rows, scratch),
     }
     # Open a view and key to repaint share one console child per size.
     if "key-repaint" in chosen and "open-view" not in chosen:

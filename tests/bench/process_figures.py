@@ -10,6 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from data.config import normalise_url
+from data.database import Database
+from data.schema import upgrade
+from tests.bench.data_figures import write_users_csv
 from tests.bench.databases import BenchDatabase
 from tests.bench.report import Outcome, failed, step
 from tests.bench.spawn import ChildRun, run_child
@@ -21,6 +25,7 @@ STARTUP_RUNS = 10
 PAINT_RATIO = 1.2
 DATA_RATIO = 2.2
 EXPORT_RATIO = 1.2
+IMPORT_MAX_MB = 300.0
 CHILD_TIMEOUT_S = 600.0
 STARTUP_TIMEOUT_S = 120.0
 KIB_PER_MB = 1024
@@ -139,6 +144,58 @@ def export(ten_thousand: BenchDatabase, large: BenchDatabase, scratch: Path) -> 
             passed=ratio <= EXPORT_RATIO,
             raw={
                 size: {"peak_mb": peak[size], "seconds": run.seconds} for size, run in runs.items()
+            },
+        )
+    ]
+
+
+def import_memory(rows: int, scratch: Path) -> list[Outcome]:
+    """``python -m tui import users FILE`` of ``rows`` new users, dry run and applied, each
+    in a child: its own peak RSS against `IMPORT_MAX_MB`."""
+    family, figure = "import-memory", f"import {rows:,} users from CSV: peak RSS"
+    target = f"<= {IMPORT_MAX_MB:g} MB each (was 1.5-2.2 GB at 1M)"
+    source = scratch / "import-memory.csv"
+    target_db = scratch / "import-memory.db"
+    with step(f"writing a CSV of {rows:,} users and an empty database"):
+        write_users_csv(source, rows, tag="memory")
+        target_db.unlink(missing_ok=True)
+        db = Database.connect(normalise_url(f"sqlite:///{target_db}"))
+        try:
+            upgrade(db.engine)
+        finally:
+            db.dispose()
+    runs: dict[str, ChildRun] = {}
+    for mode, extra in (("dry run", ["--dry-run"]), ("apply", [])):
+        cli = ["--db", f"sqlite:///{target_db}", "import", "users", str(source), *extra]
+        with step(f"importing {rows:,} users with the command line ({mode})"):
+            runs[mode] = run_child("cli", "--", *cli, timeout_s=CHILD_TIMEOUT_S * 3)
+        if runs[mode].result["exit_status"] != 0:
+            reason = f"the {mode} exited {runs[mode].result['exit_status']}"
+            return [failed(family, figure, "sqlite", target, reason)]
+    db = Database.connect(normalise_url(f"sqlite:///{target_db}"))
+    try:
+        added = db.users.count()
+    finally:
+        db.dispose()
+    source.unlink(missing_ok=True)
+    target_db.unlink(missing_ok=True)
+    if added != rows:
+        return [failed(family, figure, "sqlite", target, f"the import added {added:,} users")]
+    peak = {mode: run.result["peak_kib"] / KIB_PER_MB for mode, run in runs.items()}
+    worst = max(peak.values())
+    return [
+        Outcome(
+            family=family,
+            figure=figure,
+            backend="sqlite",
+            small=f"dry run: {peak['dry run']:.0f} MB, {runs['dry run'].seconds:.0f} s",
+            large=f"apply: {peak['apply']:.0f} MB, {runs['apply'].seconds:.0f} s",
+            ratio=f"{worst / IMPORT_MAX_MB:.2f} of {IMPORT_MAX_MB:g} MB",
+            target=target,
+            passed=worst <= IMPORT_MAX_MB,
+            raw={
+                mode: {"peak_mb": peak[mode], "seconds": run.seconds, "rows": rows}
+                for mode, run in runs.items()
             },
         )
     ]

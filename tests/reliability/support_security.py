@@ -6,6 +6,7 @@ so helpers running in parallel on the same servers never meet.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, Engine
 
+from tests.reliability.support_input import Terminal
 from tui.app import AccessGuardApp
 
 # A password with every character a URL must escape, so both its raw and its URL-encoded
@@ -24,18 +26,35 @@ PASSWORD_IN_URL = quote(PASSWORD, safe="")
 # Any of these in output means the password leaked (the distinctive core catches a
 # partial or re-encoded echo too).
 PASSWORD_FORMS = (PASSWORD, PASSWORD_IN_URL, "S3cretPW")
+# Passwords as admins type them into a URL, unencoded (issue 11, item 5): an "@", colons, a
+# space, and all three. Each piece is distinctive, so a parser that ends the password early
+# and shows the rest as the host is caught too.
+TYPED_PASSWORDS = ("Pw1x@Tail1x", "Pw2x:Mid2x:Tail2x", "Pw3x Tail3x", "Pw4x@Mid4x Tail4x:End4x")
+# Secrets in the query: libpq's sslpassword, and any parameter named like a secret.
+QUERY_SECRETS = ("sslpassword=SslPw4x", "my_secret=MySecret5x", "PASSWORD=UpperPw6x")
 
 
-def raw_url(url: URL, *, password: str | None = None, user: str | None = None) -> str:
+def password_forms(password: str) -> tuple[str, ...]:
+    """What would show that ``password`` leaked: itself, URL-encoded, and each piece of it."""
+    if password == PASSWORD:
+        return PASSWORD_FORMS
+    pieces = re.split(r"[@: ]", password)
+    return (password, quote(password, safe=""), *(piece for piece in pieces if len(piece) >= 4))
+
+
+def raw_url(
+    url: URL, *, password: str | None = None, user: str | None = None, typed: bool = False
+) -> str:
     """``url`` as an admin would type it (plain ``postgresql://`` / ``mysql://``), with an
-    optional user and password (URL-encoded)."""
+    optional user and password (URL-encoded, or with ``typed`` as it is)."""
     scheme = {"postgresql": "postgresql", "mysql": "mysql", "sqlite": "sqlite"}[
         url.get_backend_name()
     ]
     if scheme == "sqlite":
         return f"sqlite:///{url.database}"
     name = user or url.username or ""
-    secret = f":{quote(password, safe='')}" if password is not None else ""
+    spelled = password if typed or password is None else quote(password, safe="")
+    secret = f":{spelled}" if password is not None else ""
     return f"{scheme}://{name}{secret}@{url.host}:{url.port}/{url.database}"
 
 
@@ -133,3 +152,67 @@ def toasts(app: AccessGuardApp) -> list[str]:
 def leaked(haystack: str, needles: tuple[str, ...]) -> list[str]:
     """The needles found in ``haystack`` (an empty list is what every test wants)."""
     return [needle for needle in needles if needle and needle in haystack]
+
+
+# The URL's password in every shape (issue 11, item 5)
+
+
+@contextmanager
+def password_login(database_url: URL, password: str = PASSWORD) -> Iterator[URL]:
+    """A login to the test's server database that has ``password``.
+
+    PostgreSQL trusts local logins, so its superuser's URL with a password connects; on
+    MariaDB a user with that password is made for the test (so a misread password fails).
+    """
+    if database_url.get_backend_name() == "postgresql":
+        yield database_url.set(password=password)
+        return
+    with server_account(database_url, read_only=False, password=password) as url:
+        yield url
+
+
+def url_with(url: URL, password: str) -> str:
+    """``url`` with ``password`` spelled as an admin would: `PASSWORD` encoded, others typed."""
+    return raw_url(url, password=password, typed=password != PASSWORD)
+
+
+def hostile_urls(url: URL) -> list[str]:
+    """URLs whose secret is in the query, or that do not parse cleanly. The one with the
+    login's own password typed into ``?password=`` logs in (MariaDB checks it)."""
+    plain = raw_url(url)
+    broken_port = url_with(url, TYPED_PASSWORDS[0]).replace(f":{url.port}/", ":port/")
+    unclosed = f"{url.drivername.split('+')[0]}://u:{TYPED_PASSWORDS[0]}@[::1/{url.database}"
+    typed_in_query = f"{plain}?password={url.password}"
+    return [
+        *(f"{plain}?{secret}" for secret in QUERY_SECRETS),
+        typed_in_query,
+        broken_port,
+        unclosed,
+    ]
+
+
+HOSTILE_FORMS = tuple(
+    form
+    for secret in (*TYPED_PASSWORDS, *(query.split("=")[1] for query in QUERY_SECRETS))
+    for form in password_forms(secret)
+)
+
+
+def console_on_a_terminal(url: str, *, opens: bool) -> str:
+    """Everything ``accessguard --db URL`` writes to a real 200-column terminal: until its
+    first table is drawn and q quits it (``opens``), or until it exits on its own."""
+    terminal = Terminal(url, columns=200)
+    try:
+        if opens:
+            terminal.wait_for(b"Row 1 of 1")
+            assert terminal.quit() == 0
+        else:
+            assert terminal.wait() != 0
+    finally:
+        terminal.close()
+    return bytes(terminal.output).decode("utf-8", errors="replace")
+
+
+def raise_with(url: str) -> None:
+    """Raise as a driver might: the URL in the message."""
+    raise RuntimeError(f"could not use {url}")

@@ -21,7 +21,7 @@ import struct
 import sys
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def plain(data: bytes) -> str:
 
 
 class PtyConsole:
-    """``accessguard --db URL`` running in a fresh interpreter on a pseudo-terminal.
+    """``accessguard --db URL [options]`` running in a fresh interpreter on a pseudo-terminal.
 
     The test is the terminal: it reads everything the console draws and types keys into it.
     """
@@ -61,6 +61,7 @@ class PtyConsole:
         rows: int = 30,
         stderr: Path | None = None,
         env: dict[str, str] | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.started = time.monotonic()
         pid, fd = pty.fork()
@@ -72,7 +73,7 @@ class PtyConsole:
             os.environ.update(env or {})
             if stderr is not None:  # where it can still be read once the terminal is gone
                 os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
-            os.execv(str(ACCESSGUARD), [str(ACCESSGUARD), "--db", url])
+            os.execv(str(ACCESSGUARD), [str(ACCESSGUARD), "--db", url, *options])
         self.pid = pid
         self.fd: int | None = fd
         self.output = b""

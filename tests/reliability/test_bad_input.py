@@ -28,7 +28,7 @@ from data.database import Database
 from data.errors import Invalid
 from data.records import PageRequest
 from data.transfer import import_records
-from tests.conftest import BACKENDS, empty_database
+from tests.conftest import BACKENDS
 from tests.console_support import console, screen_text, settle, table_lines, wait_until
 from tests.console_support import table as record_table
 from tests.reliability.support_input import (
@@ -38,6 +38,7 @@ from tests.reliability.support_input import (
     corpus,
     empty,
     fix_sequences,
+    fresh_database,
     migrated,
     raw_product,
     raw_user,
@@ -68,10 +69,7 @@ def backend_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
     """One migrated database per backend, for the whole module."""
-    with (
-        empty_database(request.param, tmp_path_factory.mktemp("input"), prefix="ag_input") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(request.param, tmp_path_factory.mktemp("input"), prefix="ag_input") as db:
         yield db
 
 
@@ -380,7 +378,7 @@ def test_ten_megabytes_are_refused_before_any_database_call(db: Database, tmp_pa
         path = write_json(tmp_path / "big.json", [{"name": huge, "email": "big@example.com"}])
         with path.open(encoding="utf-8") as source:
             report = import_records(db, "users", source, fmt="json", actor=ACTOR, dry_run=False)
-        assert [row.errors for row in report.rows] == [reason]
+        assert [row.errors for row in report.refused] == [reason]
         assert seen == []
     # The command line opens the database (checking its schema) before it parses values,
     # but the value never travels: no statement carries it, nothing is written.
@@ -390,11 +388,11 @@ def test_ten_megabytes_are_refused_before_any_database_call(db: Database, tmp_pa
         )
     assert (status, err) == (1, "accessguard: name: is too long (at most 100 characters)\n")
     assert not [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
-    # A CSV cell that large is refused by the CSV reader itself, with a clear message.
+    # A CSV cell that large is read, and refused by the field's own check, naming the line.
     big_csv = write_csv(tmp_path / "big.csv", ["name", "email"], [[huge, "big@example.com"]])
     status, _out, err = run_cli("--db", url_of(db), "import", "users", str(big_csv))
     assert status == 1
-    assert "is not valid CSV: field larger than field limit" in err
+    assert "line 2: name: is too long (at most 100 characters)" in err
     assert stored(db, "SELECT count(*) FROM users") == [1]
 
 
@@ -563,15 +561,21 @@ async def test_console_shows_stored_text_literally(db: Database) -> None:
         await pilot.press("n")
         await settle(app, pilot)
 
-        # A conflict: a colleague renamed the user while the form was open.
+        # A conflict: a colleague renamed the user while the form was open. The stored
+        # address is no address, so a save must give a valid one (issue 11): theirs does.
         await pilot.press("e")
         await settle(app, pilot)
         form = on_top(app, RecordForm)
         theirs = db.users.get(900)
         db.users.update(
-            900, {"name": MARKUP[3].text}, expected_version=theirs.version, actor=COLLEAGUE
+            900,
+            {"name": MARKUP[3].text, "email": "fixed900@example.com"},
+            expected_version=theirs.version,
+            actor=COLLEAGUE,
         )
+        label = "user 900 <fixed900@example.com>"
         form.query_one("#field-name", Input).value = MARKUP[1].text
+        form.query_one("#field-email", Input).value = "fixed900@example.com"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert isinstance(app.screen, ConflictDialog)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import argon2
 import pytest
@@ -37,18 +38,26 @@ from data.seed import seed_demo
 from data.transfer import export_records, import_records
 from tests.console_support import console, screen_text, settle, table, wait_until
 from tests.reliability.support_security import (
+    HOSTILE_FORMS,
     PASSWORD,
     PASSWORD_FORMS,
-    PASSWORD_IN_URL,
+    TYPED_PASSWORDS,
+    console_on_a_terminal,
     grant_reads,
+    hostile_urls,
     leaked,
+    password_forms,
+    password_login,
+    raise_with,
     raw_url,
     server_account,
     snapshot,
     toasts,
+    url_with,
 )
 from tui.app import AccessGuardApp
 from tui.cli import console_app, main, startup_notices
+from tui.errorlog import log_error
 from tui.screens.dialogs import AuditEntryDialog, PasswordDialog
 from tui.screens.form import RecordForm
 from tui.screens.records import RecordScreen
@@ -247,18 +256,8 @@ async def test_passwords_are_argon2id_hashed_off_the_ui_thread_and_shown_nowhere
 # 21. The database URL's password, and the SQLite file's permissions
 
 
-@contextmanager
-def password_login(database_url: URL) -> Iterator[URL]:
-    """A login to the test's server database that has a password (``PASSWORD``).
-
-    PostgreSQL trusts local logins, so its superuser's URL with a password connects; on
-    MariaDB a user with that password is made for the test.
-    """
-    if database_url.get_backend_name() == "postgresql":
-        yield database_url.set(password=PASSWORD)
-        return
-    with server_account(database_url, read_only=False, password=PASSWORD) as url:
-        yield url
+# The shapes a password takes in a URL: URL-encoded, and typed as it is (issue 11, item 5).
+PASSWORDS = pytest.mark.parametrize("password", [PASSWORD, *TYPED_PASSWORDS])
 
 
 COMMAND_PATHS = (
@@ -282,8 +281,10 @@ PS_WARNING = "visible to other users"
 
 
 @SERVERS
+@PASSWORDS
 def test_no_command_prints_the_url_password(
     database_url: URL,
+    password: str,
     cli: Cli,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -291,16 +292,18 @@ def test_no_command_prints_the_url_password(
 ) -> None:
     rows = tmp_path / "rows.csv"
     rows.write_text("name,email\nImported,imported@example.com\n", encoding="utf-8")
-    with password_login(database_url) as url:
+    forms = (*password_forms(password), *HOSTILE_FORMS)
+    with password_login(database_url, password) as url:
         # From here on (the test's own CREATE USER ... IDENTIFIED BY is not the product's).
         caplog.set_level(logging.DEBUG)
         caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
-        secret = raw_url(url, password=PASSWORD)
-        unreachable = raw_url(url.set(port=1), password=PASSWORD)
+        secret = url_with(url, password)
+        unreachable = url_with(url.set(port=1), password)
         # libpq's URI style: the password as a query parameter.
-        in_query = f"{raw_url(url)}?password={PASSWORD_IN_URL}"
-        unreachable_in_query = f"{raw_url(url.set(port=1))}?password={PASSWORD_IN_URL}"
-        no_such_database = raw_url(url.set(database="ag_no_such_db"), password=PASSWORD)
+        encoded = quote(password, safe="")
+        in_query = f"{raw_url(url)}?password={encoded}"
+        unreachable_in_query = f"{raw_url(url.set(port=1))}?password={encoded}"
+        no_such_database = url_with(url.set(database="ag_no_such_db"), password)
         db = ("--db", secret)
         expected: list[tuple[int, tuple[str, ...]]] = [
             (0, (*db, "db", "upgrade")),
@@ -332,10 +335,23 @@ def test_no_command_prints_the_url_password(
             (2, ("--db", secret.replace(f":{url.port}/", ":port/"), "users", "list")),
         ]
         if url.get_backend_name() == "mysql":
-            wrong = raw_url(url, password="Wr0ng-" + PASSWORD)
+            wrong = url_with(url, "Wr0ng-" + password)
             expected.append((1, ("--db", wrong, "db", "status")))
         runs = [cli(*argv) for _code, argv in expected]
         helps = [cli(*path, "--help") for path in COMMAND_PATHS]
+        # Secrets in the query and URLs that do not parse: refused or not, never shown.
+        hostile = [
+            cli("--db", hostile_url, *command)
+            for hostile_url in hostile_urls(url)
+            for command in (
+                ("db", "status"),
+                ("users", "list", "--format", "json"),
+                ("users", "add", "--name", "Q", "--email", "q@example.com"),
+                ("export", "users"),
+                ("users", "list", hostile_url),
+                ("users", "list", "--help"),
+            )
+        ]
         monkeypatch.setenv("ACCESSGUARD_DEBUG", "1")
         debug = [cli("--db", unreachable, "users", "list")]
         monkeypatch.setenv("DATABASE_URL", secret)
@@ -343,13 +359,19 @@ def test_no_command_prints_the_url_password(
         monkeypatch.setenv("DATABASE_URL", unreachable)
         from_env.append(cli("users", "list"))
 
-    printed = everything_printed(runs + helps + debug + from_env)
-    told = transcript(runs + debug + from_env)
+    printed = everything_printed(runs + helps + hostile + debug + from_env)
+    told = transcript(runs + hostile + debug + from_env)
     assert [run.code for run in runs] == [code for code, _argv in expected], told
     assert all(run.code == 0 for run in helps)
     assert [run.code for run in debug + from_env] == [1, 0, 0, 1], told
-    assert leaked(printed, PASSWORD_FORMS) == []
+    assert leaked(printed, forms) == []
     assert "Traceback" not in printed.replace(everything_printed(debug), "")
+    assert all(run.code in (0, 1, 2) for run in hostile), told
+    # Warned of ps for every shape, once the command line has parsed.
+    parsed = [
+        run for run in hostile if "--help" not in run.argv and run.argv[1] not in run.argv[2:]
+    ]
+    assert all(PS_WARNING in run.err for run in parsed), told
     # The URL is still shown (masked), and the failures say what happened.
     by_argv = {run.argv: run for run in runs}
     assert ":***@" in by_argv[("--db", secret, "db", "status")].out
@@ -360,20 +382,26 @@ def test_no_command_prints_the_url_password(
     assert not any(PS_WARNING in run.err for run in from_env)
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "SELECT" in logged
-    assert leaked(logged, PASSWORD_FORMS) == []
+    assert leaked(logged, forms) == []
 
 
 @SERVERS
+@PASSWORDS
 async def test_the_console_never_shows_the_url_password(
-    database_url: URL, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    database_url: URL,
+    password: str,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with password_login(database_url) as url:
+    forms = (*password_forms(password), *HOSTILE_FORMS)
+    with password_login(database_url, password) as url:
         setup = Database.connect(url)
         upgrade(setup.engine)
         setup.users.create({"name": "Ana", "email": "ana@example.com"}, actor=Actor("t"))
         setup.dispose()
-        secret = raw_url(url, password=PASSWORD)
+        secret = url_with(url, password)
         shown: list[str] = []
 
         # As `accessguard --db URL` starts it. Wide, so the status line shows all of the URL.
@@ -396,7 +424,9 @@ async def test_the_console_never_shows_the_url_password(
         # A server that cannot be reached: the console exits with a message to print.
         # (The password in the query this time, libpq's URI style.)
         failing = console_app(
-            f"{raw_url(url.set(port=1))}?password={PASSWORD_IN_URL}", read_only=False, demo=False
+            f"{raw_url(url.set(port=1))}?password={quote(password, safe='')}",
+            read_only=False,
+            demo=False,
         )
         async with failing.run_test(size=WIDE) as pilot:
             shown.append(screen_text(failing))
@@ -425,8 +455,34 @@ async def test_the_console_never_shows_the_url_password(
             crashing.db.dispose()
         crash = capfd.readouterr().err
         assert "locals" in crash
-    assert leaked("\n".join(shown), PASSWORD_FORMS) == []
-    assert leaked(crash, PASSWORD_FORMS) == []
+
+        # The real console on a real terminal, its top line naming the database: with this
+        # password, and with every secret query parameter and broken shape.
+        on_terminal = [console_on_a_terminal(secret, opens=True)]
+        for hostile_url in hostile_urls(url):
+            # The login's own ?password= opens, and on PostgreSQL sslpassword too (libpq
+            # needs it only for an encrypted key); the rest are refused by the driver or
+            # by AccessGuard.
+            opens = "?password=" in hostile_url or (
+                url.get_backend_name() == "postgresql" and "sslpassword=" in hostile_url
+            )
+            on_terminal.append(console_on_a_terminal(hostile_url, opens=opens))
+        assert "postgres" in on_terminal[0] or "ag_pw_" in on_terminal[0]
+        assert ":***@" in on_terminal[0]
+
+        # The error log, given errors that quote each URL.
+        log = tmp_path / "errors.log"
+        for quoted in (secret, *hostile_urls(url)):
+            try:
+                raise_with(quoted)
+            except RuntimeError as error:
+                log_error(error, path=log)
+        logged_errors = log.read_text(encoding="utf-8")
+        assert logged_errors.count("RuntimeError: could not use") == len(hostile_urls(url)) + 1
+    assert leaked("\n".join(shown), forms) == []
+    assert leaked(crash, forms) == []
+    assert leaked("\n".join(on_terminal), forms) == []
+    assert leaked(logged_errors, forms) == []
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert leaked(logged, PASSWORD_FORMS) == []
 

@@ -10,24 +10,32 @@ sequences may be among them, and their visible stand-ins must be.
 
 from __future__ import annotations
 
-import fcntl
+import io
 import json
-import os
-import pty
-import select
-import signal
-import struct
+import re
 import subprocess
-import termios
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import URL
 
+from data.actor import Actor
+from data.characters import BIDI, C0, C1, DEL, INVISIBLE, SEPARATORS
+from data.config import normalise_url
 from data.database import Database
-from tests.conftest import BACKENDS, empty_database
-from tests.reliability.support_input import accessguard, cli_url, migrated
+from data.records import PageRequest
+from data.transfer import export_records
+from tests.conftest import BACKENDS
+from tests.reliability.support_input import (
+    Terminal,
+    accessguard,
+    cli_url,
+    fresh_database,
+    migrated,
+    run_client,
+    sequences_past,
+)
 
 # Each stored payload, and the bytes that must never appear in what the console writes.
 PAYLOADS = {
@@ -42,8 +50,6 @@ PAYLOADS = {
 }
 # What the console shows instead (UTF-8): ESC as ␛, C1 controls as U+FFFD, DEL as ␡.
 STAND_INS = ("␛]0;PWN".encode(), "␛]52;".encode(), "\ufffd".encode(), "␡".encode())
-ROWS, COLUMNS = 24, 80
-KEY_DEADLINE_S = 15.0
 
 
 def payloads(backend: str) -> list[str]:
@@ -94,21 +100,7 @@ def store_with_client(backend: str, db: Database) -> None:
         f" 'mallory', 'elsewhere', 'batch-1', 'update', 'user', 1, '{{}}',"
         f" {new_values})"
     )
-    if backend == "postgresql":
-        statements += [
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"
-            for table in ("users", "products", "audit_entries")
-        ]
-    script = ";\n".join(statements) + ";\n"
-    url = db.engine.url
-    if backend == "sqlite":
-        command = ["sqlite3", str(url.database)]
-    elif backend == "postgresql":
-        command = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-h", "127.0.0.1", "-U", "postgres"]
-        command += ["-d", str(url.database)]
-    else:
-        command = ["mariadb", "-h", "127.0.0.1", "-u", "root", str(url.database)]
-    subprocess.run(command, input=script.encode(), check=True, capture_output=True, timeout=30)
+    run_client(db, statements + sequences_past(db, 100))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -117,104 +109,206 @@ def stored_payloads(
 ) -> Iterator[str]:
     """The URL of a database on each backend holding every payload, stored by its client."""
     backend: str = request.param
-    with (
-        empty_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as url,
-        migrated(url) as db,
-    ):
+    with fresh_database(backend, tmp_path_factory.mktemp("pty"), prefix="ag_input") as db:
         store_with_client(backend, db)
-        yield cli_url(url)
+        yield cli_url(db.engine.url)
 
 
-class Terminal:
-    """The console running on a real pseudo-terminal; everything it writes is kept."""
-
-    def __init__(self, url: str) -> None:
-        self.output = bytearray()
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: the console, as an admin would start it
-            os.environ["TERM"] = "xterm-256color"
-            os.environ["COLUMNS"], os.environ["LINES"] = str(COLUMNS), str(ROWS)
-            try:
-                os.execv(accessguard(), [accessguard(), "--db", url])
-            finally:
-                os._exit(127)
-        self.pid, self.fd = pid, fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-
-    def read(self, timeout: float) -> bool:
-        """Read what is there (waiting up to ``timeout``); False once the console has gone."""
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
-            return True
-        try:
-            data = os.read(self.fd, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            return False
-        self.output.extend(data)
-        return bool(data)
-
-    def wait_for(self, marker: bytes, *, since: int = 0) -> None:
-        """Read until ``marker`` has been written after offset ``since``."""
-        deadline = time.monotonic() + KEY_DEADLINE_S
-        while marker not in self.output[since:]:
-            if time.monotonic() > deadline:
-                tail = bytes(self.output[-400:])
-                raise AssertionError(f"{marker!r} not shown within {KEY_DEADLINE_S} s: {tail!r}")
-            if not self.read(0.05):
-                raise AssertionError(f"the console exited before showing {marker!r}")
-
-    def press(self, keys: bytes, then_shows: bytes) -> None:
-        """Type ``keys`` and read until the console shows ``then_shows``."""
-        since = len(self.output)
-        os.write(self.fd, keys)
-        self.wait_for(then_shows, since=since)
-
-    def quit(self) -> int:
-        """Press q and read until the console exits; its exit status."""
-        os.write(self.fd, b"q")
-        deadline = time.monotonic() + KEY_DEADLINE_S
-        while self.read(0.05):
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                raise AssertionError("the console did not quit")
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self.fd)
-        return os.waitstatus_to_exitcode(status)
-
-    def close(self) -> None:
-        """Make sure the child is gone (after a failed assertion)."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+def form_and_delete(entity: str) -> list[tuple[bytes, bytes]]:
+    """Open record 1's form and its delete dialog, closing each. Back on a table, its footer
+    (which has Quit, unlike forms and dialogs) is drawn again."""
+    return [
+        (b"e", f"Edit {entity} 1".encode()),
+        (b"\x1b", b"Quit "),
+        (b"d", f"Delete this {entity}?".encode()),
+        (b"n", b"Quit "),
+    ]
 
 
 def test_stored_escapes_never_reach_the_terminal(stored_payloads: str, tmp_path: Path) -> None:
-    terminal = Terminal(stored_payloads)
-    try:
-        terminal.wait_for(b"Row 1 of ")
-        terminal.wait_for("␛]0;PWN".encode())  # the users table, the payload made visible
-        # Back on a table, its footer (which has Quit, unlike forms and dialogs) is drawn again.
-        terminal.press(b"e", b"Edit user 1")
-        terminal.press(b"\x1b", b"Quit ")
-        terminal.press(b"d", b"Delete this user?")
-        terminal.press(b"n", b"Quit ")
-        terminal.press(b"2", b"SKU-1")
-        terminal.press(b"e", b"Edit product 1")
-        terminal.press(b"\x1b", b"Quit ")
-        terminal.press(b"d", b"Delete this product?")
-        terminal.press(b"n", b"Quit ")
-        terminal.press(b"3", b"update")
-        terminal.press(b"\r", b"Audit entry 1")
-        terminal.press(b"\x1b", b"Quit ")
-        status = terminal.quit()
-    finally:
-        terminal.close()
+    status, written = Terminal(stored_payloads).walk(
+        (b"", b"Row 1 of "),
+        (b"", "␛]0;PWN".encode()),  # the users table, the payload made visible
+        *form_and_delete("user"),
+        (b"2", b"SKU-1"),
+        *form_and_delete("product"),
+        (b"3", b"update"),
+        (b"\r", b"Audit entry 1"),
+        (b"\x1b", b"Quit "),
+    )
     assert status == 0
-    written = bytes(terminal.output)
     for name, (_text, needle) in PAYLOADS.items():
         assert needle not in written, f"{name}: {needle!r} reached the terminal"
     for stand_in in STAND_INS:
         assert stand_in in written, f"{stand_in.decode()!r} not shown"
     (tmp_path / "pty-output.bin").write_bytes(written)  # kept for a failing run's reader
+
+
+# Text the admin did not type (issue 11, item 3): a file name found in the working folder.
+
+# One name holding each family member: the stored payloads a file name can hold (no "/",
+# no NUL), an OSC 8 link without a slash, bidi overrides and isolates, zero-width characters.
+FILE_NAME_PAYLOADS = {
+    **{
+        name: payload
+        for name, payload in PAYLOADS.items()
+        if "/" not in payload[0] and "\x00" not in payload[0]
+    },
+    "osc8": ("\x1b]8;;https:evil\x1b\\L", b"\x1b]8;;https:evil"),
+    "bidi": ("\u202eRLO\u2066", "\u202e".encode()),
+    "isolate": ("\u2067", "\u2067".encode()),
+    "zero-width": ("Z\u200bW\ufeff", "\u200b".encode()),
+    "bom": ("\ufeff", "\ufeff".encode()),
+}
+HOSTILE_NAME = "users-" + "".join(text for text, _needle in FILE_NAME_PAYLOADS.values()) + ".csv"
+# The start of the name as shown: recognisable, with ESC as ␛ and BEL as ␇.
+SHOWN_NAME = "users-␛]0;PWN␇␛]52;c;ZXZpbA==␇Q␛[2JQ".encode()
+
+
+def test_hostile_file_names_never_reach_the_terminal(database_url: URL, tmp_path: Path) -> None:
+    with migrated(database_url) as db:
+        db.users.create({"name": "Ana", "email": "ana@example.com"}, actor=Actor("t"))
+    # The newest users file in the folder is what `i` offers; its rows are one good user
+    # and one whose name holds the same escapes (refused, its reason shown).
+    (tmp_path / HOSTILE_NAME).write_text(
+        f"name,email\nBo,bo@example.com\n{HOSTILE_NAME[6:-4]},evil@example.com\n",
+        encoding="utf-8",
+    )
+    status, written = Terminal(cli_url(database_url), cwd=tmp_path).walk(
+        (b"", b"Row 1 of 1"),
+        (b"i", b"Import users"),  # the prompt, offering the hostile name
+        (b"\r", b"Apply valid rows"),  # its dry run: one row refused
+        (b"v", b"Imported"),
+        (b"x", b"Export users"),
+        (b"\r", b"Exported"),
+    )
+    (tmp_path / "pty-output.bin").write_bytes(written)  # kept for a failing run's reader
+    assert status == 0
+    for name, (_text, needle) in FILE_NAME_PAYLOADS.items():
+        assert needle not in written, f"{name}: {needle!r} reached the terminal"
+    assert SHOWN_NAME in written  # the admin can still tell which file it is
+    # The import read the file the name names: Bo was added, the hostile row refused.
+    with migrated(database_url) as db:
+        names = [user.name for user in db.users.stream(PageRequest())]
+    assert names == ["Ana", "Bo"]
+    exported = list(tmp_path.glob("users-2*.csv"))
+    assert len(exported) == 1
+    assert "Bo" in exported[0].read_text(encoding="utf-8")
+
+
+# Command-line output (issue 11, item 4): to a terminal, no live controls; to a pipe, exact.
+
+# Bytes that act on a terminal: ESC and every other C0 but tab and line feed, DEL, C1 (as
+# UTF-8), bidi controls, invisible characters and line separators.
+LIVE = re.compile(
+    "["
+    + "".join(
+        re.escape(chr(code))
+        for code in (*C0, DEL, *C1, *BIDI, *INVISIBLE, *SEPARATORS)
+        if chr(code) not in "\t\n\r"
+    )
+    + "]|\r(?!\n)"
+)
+
+
+def run_on_terminal(url: str, *args: str) -> tuple[int, str]:
+    """``accessguard --db URL ARGS...`` with a pty as its stdout and stderr."""
+    terminal = Terminal(url, *args)
+    try:
+        status = terminal.wait()
+    finally:
+        terminal.close()
+    return status, bytes(terminal.output).decode("utf-8")
+
+
+def run_piped(url: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """``accessguard --db URL ARGS...`` with pipes for its stdin, stdout and stderr."""
+    command = [accessguard(), "--db", url, *args]
+    return subprocess.run(command, input=stdin, capture_output=True, timeout=60, check=False)
+
+
+ENTITIES = ("users", "products")
+COMMANDS = [
+    *((entity, "list", "--format", fmt) for entity in ENTITIES for fmt in ("table", "csv", "json")),
+    *(("export", entity, "--format", fmt) for entity in ENTITIES for fmt in ("csv", "json")),
+]
+
+
+def test_cli_output_to_a_terminal_carries_no_live_controls(stored_payloads: str) -> None:
+    outputs: dict[str, str] = {}
+    for command in COMMANDS:
+        status, shown = run_on_terminal(stored_payloads, *command)
+        assert status == 0, shown
+        outputs[" ".join(command)] = shown
+    for ran, shown in outputs.items():
+        live = sorted({f"U+{ord(ch[0]):04X}" for ch in LIVE.findall(shown)})
+        assert live == [], f"{ran}: {live} reached the terminal"
+    # The stored text is still there, made visible (csv, table) or escaped (json).
+    assert "␛]0;PWN" in outputs["users list --format csv"]
+    assert "␛]0;PWN" in outputs["users list --format table"]
+    assert "\\u001b]0;PWN" in outputs["export products --format json"]
+    assert "\\u009b" in outputs["export products --format json"]
+
+
+def test_piped_cli_output_is_exact_and_json_escapes_c1_and_bidi(
+    stored_payloads: str, tmp_path: Path
+) -> None:
+    url = normalise_url(stored_payloads)
+    db = Database.connect(url)
+    try:
+        stored = {
+            entity: list(db.table(entity).stream(PageRequest())) for entity in ("users", "products")
+        }
+        for entity in ("users", "products"):
+            for fmt in ("csv", "json"):
+                expected = io.StringIO(newline="")
+                export_records(db, entity, expected, fmt=fmt)
+                for command in (
+                    ("export", entity, "--format", fmt),
+                    (entity, "list", "--format", fmt),
+                ):
+                    ran = run_piped(stored_payloads, *command)
+                    assert ran.returncode == 0, ran.stderr
+                    # Exactly what the data core writes to a file, byte for byte.
+                    assert ran.stdout == expected.getvalue().encode("utf-8"), command
+            piped = run_piped(stored_payloads, "export", entity, "--format", "json").stdout
+            text = piped.decode("utf-8")
+            raw = sorted({f"U+{ord(ch):04X}" for ch in LIVE.findall(text) if ch not in "\r"})
+            assert raw == [], f"{entity} json holds raw {raw}"
+            # ... and reads back as the same values.
+            parsed = json.loads(text)
+            for record, item in zip(stored[entity], parsed, strict=True):
+                assert item["name"] == record.name
+                if entity == "products":
+                    assert item["description"] == record.description
+    finally:
+        db.dispose()
+
+
+def test_piped_csv_and_json_round_trip_through_import(database_url: URL, tmp_path: Path) -> None:
+    # What import accepts that a terminal must not obey: bidi overrides, zero-width
+    # characters, tabs and line breaks in a description, a formula's first character.
+    names = ["\u202eevil.exe\u202c txt", "adm\u200bin", "=1+2", "Zoë 👨‍👩‍👧"]
+    descriptions = ["line\nbreak\tand tab", "\u2066iso\u2069", "", "@SUM(A1)\n"]
+    with migrated(database_url) as db:
+        for number, (name, description) in enumerate(zip(names, descriptions, strict=True)):
+            db.products.create(
+                {"sku": f"RT-{number}", "name": name, "description": description, "price": "1.00"},
+                actor=Actor("t"),
+            )
+        before = [(p.sku, p.name, p.description) for p in db.products.stream(PageRequest())]
+    url = cli_url(database_url)
+    for fmt in ("csv", "json"):
+        exported = run_piped(url, "export", "products", "--format", fmt)
+        assert exported.returncode == 0, exported.stderr
+        (tmp_path / f"products.{fmt}").write_bytes(exported.stdout)
+        if fmt == "json":
+            assert "\u202e".encode() not in exported.stdout
+            assert b"\\u202e" in exported.stdout
+        # Read back into the same database: every row unchanged.
+        again = run_piped(url, "import", "products", "-", "--format", fmt, stdin=exported.stdout)
+        assert again.returncode == 0, again.stderr
+        assert b"0 added, 0 updated, 4 unchanged, 0 refused" in again.stdout, again.stdout
+    with migrated(database_url) as db:
+        after = [(p.sku, p.name, p.description) for p in db.products.stream(PageRequest())]
+    assert after == before

@@ -421,9 +421,11 @@ class AuditEntryDialog(Dialog[None]):
     def _facts(self) -> list[tuple[str, str]]:
         entry = self.entry
         record = entry.entity if entry.record_id is None else f"{entry.entity} {entry.record_id}"
+        login = [] if entry.db_login is None else [("DB login", entry.db_login)]
         return [
             ("Time", f"{timestamp(entry.at)} UTC"),
             ("Actor", entry.actor),
+            *login,
             ("Source", entry.source),
             ("Action", entry.action),
             ("Record", record),

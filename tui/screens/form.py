@@ -91,9 +91,11 @@ def make_editor(spec: FieldSpec, value: Any, *, check: FieldValidator | None, ne
     options["classes"] = "form--editor"
     if spec.kind == "select":
         choices = [(Text(choice), choice) for choice in spec.choices()]
+        if value not in spec.choices():  # stored by another tool: nothing chosen until fixed
+            return Select(choices, allow_blank=True, compact=True, **options)
         return Select(choices, value=value, allow_blank=False, compact=True, **options)
     if spec.kind == "switch":
-        return Switch(bool(value), **options)
+        return Switch(value is True, **options)
     if spec.kind == "owner":
         return OwnerPicker(str(value), placeholder=spec.placeholder, **options)
     if spec.kind == "multiline":
@@ -251,6 +253,9 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self.record = record
         self.version: int | None = record.version if record is not None else None
         self._loaded = self._raw(record)
+        # Fields holding a value another tool stored past validation: saving is refused,
+        # naming them, until each is given a valid value.
+        self._malformed = self._malformed_of(record)
         self._pending_password: str | None = None
         self._busy = False
         self._wrote = False
@@ -378,11 +383,20 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         if name is None:
             return
         label = self.query_one(f"#error-{name}", Static)
-        note = None if message else self._hidden_note(name)
+        note = None if message else self._malformed_note(name) or self._hidden_note(name)
         shown = f"{self._spec(name).label}: {message}" if message else note
         label.update(wrapping(shown) if shown else Text())
         label.set_class(shown is not None, "-shown")
         label.set_class(note is not None, "-note")
+
+    def _malformed_note(self, name: str) -> str | None:
+        """What is wrong with the stored value of field ``name``, while it is untouched."""
+        stored = self._malformed.get(name)
+        if stored is None or read_editor(self._editor(name)) != self._loaded[name]:
+            return None
+        from data.stored import describe
+
+        return f"{self._spec(name).label} {describe(stored)}: enter a valid value"
 
     def _hidden_note(self, name: str) -> str | None:
         """A warning (not a refusal) naming characters in the field that nobody can see.
@@ -432,7 +446,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         if self._refuse_while_busy():
             return
         changes = self._changes()
-        if self.record is not None and not changes:
+        if self.record is not None and not changes and not self._malformed:
             self.notify("Nothing to save: no field was changed.")
             self._close()
             return
@@ -522,6 +536,16 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self.record = record
         self.version = record.version
         self._loaded = self._raw(record)
+        self._malformed = self._malformed_of(record)
+
+    def _malformed_of(self, record: Any | None) -> dict[str, Any]:
+        """The form's fields that hold a malformed value in ``record``."""
+        if record is None:
+            return {}
+        from data.stored import malformed_fields
+
+        editable = {spec.name for spec in self.view.fields}
+        return {name: value for name, value in malformed_fields(record).items() if name in editable}
 
     @on(Worker.StateChanged)
     def _write_finished(self, event: Worker.StateChanged) -> None:

@@ -25,8 +25,8 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from data.errors import Invalid
 from data.records import AuditRecord, ImportReport, PageRequest
+from tui.malformed import stored_text
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, StagedEditsDialog, shown
 from tui.text import safe, visible
 from tui.views import AUDIT_COLUMNS, VIEWS, ColumnSpec, Link, ViewSpec
@@ -39,6 +39,7 @@ from tui.workers import ReportsWorkerFailures
 if TYPE_CHECKING:
     from data.audit import RestorePlan
     from tui.app import AccessGuardApp
+    from tui.screens.import_check import CheckResult
 
 SEARCH_DEBOUNCE_S = 0.25
 # Actions that change data: hidden (and refused) when the console is read-only.
@@ -240,7 +241,9 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         if record is None:
             return
         column = table.columns[table.cursor_column]
-        self._copy(column.render(record), column.title.lower())
+        as_stored = stored_text(record, column.key)
+        text = as_stored if as_stored is not None else column.render(record)
+        self._copy(text, column.title.lower())
 
     def action_copy_record(self) -> None:
         """Copy the record under the cursor as JSON (never a password hash)."""
@@ -249,8 +252,14 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
             self._copy(self.record_json(record), "record as JSON")
 
     def record_json(self, record: Any) -> str:
-        """``record`` as a JSON object: its fields as `dataclasses.asdict` gives them."""
-        return json.dumps(asdict(record), ensure_ascii=False, indent=2, default=str)
+        """``record`` as a JSON object: its fields as `dataclasses.asdict` gives them, a
+        malformed value as the text it was stored as."""
+        fields = asdict(record)
+        for name in fields:
+            as_stored = stored_text(record, name)
+            if as_stored is not None:
+                fields[name] = as_stored
+        return json.dumps(fields, ensure_ascii=False, indent=2, default=str)
 
     def _copy(self, text: str, what: str) -> None:
         # App.copy_to_clipboard sends the text base64-encoded inside OSC 52, so stored
@@ -349,15 +358,6 @@ class RecordScreen(TableScreen):
             super().__init__()
             self.count = count
             self.label = label
-
-    class DryRun(Message):
-        """An import file was checked: its report, or why the file itself was refused."""
-
-        def __init__(self, path: str, report: ImportReport | None, problem: str = "") -> None:
-            super().__init__()
-            self.path = path
-            self.report = report
-            self.problem = problem
 
     def __init__(self, view: ViewSpec) -> None:
         super().__init__(id=f"{view.key}-screen")
@@ -732,8 +732,23 @@ class RecordScreen(TableScreen):
         )
 
         def chosen(path: str | None) -> None:
-            if path is not None:
+            if path is None:
+                return
+            if not os.path.lexists(os.path.expanduser(path)):
                 self._start_export(request, path)
+                return
+
+            def decided(replace: bool | None) -> None:
+                if replace:
+                    self._start_export(request, path)
+
+            question = ConfirmDialog(
+                "Replace the file?",
+                f"{path} already exists. Replace it with this export?",
+                confirm_label="Replace",
+                danger=True,
+            )
+            self.app.push_screen(question, decided)
 
         self.app.push_screen(prompt, chosen)
 
@@ -755,6 +770,7 @@ class RecordScreen(TableScreen):
 
     def action_import(self) -> None:
         """Import a CSV or JSON file: a dry run first, reviewed before anything is written."""
+        from tui.screens.import_check import ImportCheck
         from tui.screens.transfer import PathPrompt, import_default, import_path_problem
 
         key = "email" if self.view.key == "users" else "SKU"
@@ -769,49 +785,22 @@ class RecordScreen(TableScreen):
 
         def chosen(path: str | None) -> None:
             if path is not None:
-                self.notify(visible(f"Checking {path}…"), timeout=2, markup=False)
-                self._dry_run(path)
+                self.app.push_screen(
+                    ImportCheck(self.view, self.console.db, self.console.actor, path),
+                    self._review,
+                )
 
         self.app.push_screen(prompt, chosen)
 
-    @work(thread=True, exclusive=True, group="import-check", exit_on_error=False)
-    def _dry_run(self, path: str) -> None:
-        """Read and judge every row of ``path``; write nothing."""
-        from data.transfer import detect_format, import_records
-        from tui.screens.transfer import open_import
-
-        try:
-            with open_import(path) as source:
-                report = import_records(
-                    self.console.db,
-                    self.view.names.entity,
-                    source,
-                    fmt=detect_format(path),
-                    actor=self.console.actor,
-                    dry_run=True,
-                )
-        except Invalid as refused:
-            problem = "; ".join(
-                reason if field == "file" else f"{field}: {reason}"
-                for field, reason in refused.errors.items()
-            )
-            self.post_message(self.DryRun(path, None, problem))
-            return
-        except UnicodeDecodeError:
-            self.post_message(self.DryRun(path, None, "file is not UTF-8 text"))
-            return
-        except OSError as error:
-            self.post_message(self.DryRun(path, None, f"{error.strerror or error}"))
-            return
-        self.post_message(self.DryRun(path, report))
-
-    @on(DryRun)
-    def _review(self, message: DryRun) -> None:
+    def _review(self, result: CheckResult | None) -> None:
+        """Review a finished dry run (None: it was cancelled)."""
         from tui.screens.transfer import ImportReview, import_outcome
 
-        if message.report is None:
+        if result is None:
+            return
+        if result.report is None:
             self.notify(
-                visible(f"{message.path}: {message.problem}"),
+                visible(f"{result.path}: {result.problem}"),
                 title="Not imported",
                 severity="error",
                 timeout=10,
@@ -830,7 +819,7 @@ class RecordScreen(TableScreen):
             self.table.reload()
 
         review = ImportReview(
-            self.view, self.console.db, self.console.actor, message.path, message.report
+            self.view, self.console.db, self.console.actor, result.path, result.report
         )
         self.app.push_screen(review, done)
 

@@ -8,11 +8,10 @@ learn comes back as messages. Stored text (keys, reasons) is shown through `tui.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TextIO
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,18 +22,19 @@ from textual.message import Message
 from textual.widgets import Button, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from data.records import ImportReport, PageRequest
+from data.errors import Invalid
+from data.records import ImportProgress, ImportReport, PageRequest
 from tui.screens.dialogs import Dialog, key_button, wrapping
-from tui.text import safe, visible
+from tui.screens.progress import Failed, ProgressDialog
+from tui.text import safe
 from tui.views import ViewSpec
+from tui.widgets.stored_text import StoredTextInput
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from data.actor import Actor
     from data.database import Database
 
-# A review lists at most this many refused reasons; the CLI's --dry-run lists every one.
-REVIEW_LIMIT = 1000
 PathCheck = Callable[[str], str | None]
 
 
@@ -72,12 +72,14 @@ def export_path_problem(path: str) -> str | None:
     """Why ``path`` cannot be exported to, or None."""
     if not path:
         return "type a file name"
+    from data.replace import target_problem
+
     target = Path(path).expanduser()
-    if target.is_dir():
+    if target.is_dir() and not target.is_symlink():
         return "that is a folder; add a file name"
     if not target.parent.is_dir():
         return f"there is no folder {str(target.parent)!r}"
-    return _format_problem(path)
+    return target_problem(target) or _format_problem(path)
 
 
 def import_path_problem(path: str) -> str | None:
@@ -116,7 +118,8 @@ class PathPrompt(Dialog[str | None]):
     def compose_body(self) -> ComposeResult:
         """What the file is for, the name, and why it will not do (if it will not)."""
         yield Static(wrapping(self.hint), id="path-hint")
-        yield Input(value=self.default, id="path-input", select_on_focus=False)
+        # The offered name may be a file found in the folder, named by anyone: drawn visible.
+        yield StoredTextInput(value=self.default, id="path-input", select_on_focus=False)
         yield Static(id="path-error")
 
     def compose_buttons(self) -> ComposeResult:
@@ -142,17 +145,16 @@ class PathPrompt(Dialog[str | None]):
         self.dismiss(path)
 
 
-class ExportCancelled(Exception):
-    """Escape during an export: the data core's export stops and removes its file."""
-
-
-class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
+class ExportProgress(ProgressDialog[int]):
     """Writes the view's rows to a file with a progress bar; returns the count, or None if
     cancelled (Escape) or failed. The file appears only once complete."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel export", id="export.cancel"),
     ]
+    STARTING = "Counting the rows…"
+    GROUP = "export"
+    FAILED_TITLE = "Not exported"
 
     class Advanced(Message):
         """``written`` rows of ``total`` are in the file."""
@@ -162,37 +164,12 @@ class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
             self.written = written
             self.total = total
 
-    class Finished(Message):
-        """The export ended: ``count`` rows, None if cancelled; ``problem`` if it failed."""
-
-        def __init__(self, count: int | None, problem: str | None = None) -> None:
-            super().__init__()
-            self.count = count
-            self.problem = problem
-
     def __init__(self, view: ViewSpec, db: Database, request: PageRequest, path: str) -> None:
-        super().__init__(f"Exporting {view.names.plural} to {path}")
-        self.view = view
-        self.db = db
+        super().__init__(f"Exporting {view.names.plural} to {path}", view=view, db=db, path=path)
         self.request = request
-        self.path = path
-        self._stop = threading.Event()
 
-    def compose_body(self) -> ComposeResult:
-        """The bar and a line saying how far it is."""
-        yield ProgressBar(total=None, show_eta=False, id="export-bar")
-        yield Static("Counting the rows…", id="export-status")
-
-    def compose_buttons(self) -> ComposeResult:
-        """Cancel only: the export ends by itself."""
-        yield key_button("Cancel", "esc", "cancel", id="export-cancel")
-
-    def on_mount(self) -> None:
-        """Start at once."""
-        self._export()
-
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _export(self) -> None:
+    def operation(self, stop_if_asked: Callable[[], None]) -> int:
+        """Count, then export; Escape or the console closing removes the file."""
         from data.transfer import detect_format, export_file
 
         table = self.view.table(self.db)
@@ -200,56 +177,28 @@ class ExportProgress(ReportsWorkerFailures, Dialog[int | None]):
         self.post_message(self.Advanced(0, total))
 
         def advanced(written: int) -> None:
-            if self._stop.is_set():
-                raise ExportCancelled
+            stop_if_asked()
             self.post_message(self.Advanced(written, total))
 
-        path = Path(self.path).expanduser()
         try:
-            count = export_file(
+            return export_file(
                 self.db,
                 self.view.names.entity,
-                path,
+                Path(self.path).expanduser(),
                 fmt=detect_format(self.path),
                 request=self.request,
                 progress=advanced,
             )
-        except ExportCancelled:
-            self.post_message(self.Finished(None))
-            return
+        except Invalid as refused:  # not a regular file, or replaced meanwhile
+            raise Failed("; ".join(refused.errors.values())) from None
         except OSError as error:  # a full disk, a folder without write permission
-            self.post_message(self.Finished(None, f"{error.strerror or error}: {self.path}"))
-            return
-        self.post_message(self.Finished(count))
+            raise Failed(f"{error.strerror or error}: {self.path}") from None
 
     @on(Advanced)
     def _advanced(self, message: Advanced) -> None:
         total = max(message.total, message.written)
-        self.query_one("#export-bar", ProgressBar).update(total=total, progress=message.written)
         plural = self.view.names.plural
-        status = f"{message.written:,} of {total:,} {plural} written"
-        if self._stop.is_set():
-            status += " · cancelling…"
-        self.query_one("#export-status", Static).update(status)
-
-    @on(Finished)
-    def _finished(self, message: Finished) -> None:
-        if message.problem is not None:
-            self.notify(
-                visible(message.problem), title="Not exported", severity="error", markup=False
-            )
-        self.dismiss(message.count)
-
-    def action_cancel(self) -> None:
-        """Stop at the next batch of rows; the partial file is removed."""
-        self._stop.set()
-        self.query_one("#export-status", Static).update("Cancelling…")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failure is reported by the app (a toast); the dialog closes."""
-        super().on_worker_state_changed(event)
-        if event.state == WorkerState.ERROR:
-            self.dismiss(None)
+        self.show(message.written, total, f"{message.written:,} of {total:,} {plural} written")
 
 
 class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
@@ -342,17 +291,15 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
         return "object" if Path(self.path).suffix.lower() == ".json" else "line"
 
     def _refusals(self) -> Text:
-        lines = []
-        reasons = [
-            (row, field, reason)
+        # The report keeps the first refused rows (data.transfer.REFUSED_KEPT) and counts all.
+        lines = [
+            safe(f"{self._unit} {row.line}: {field}: {reason}")
             for row in self.report.refused
             for field, reason in row.errors.items()
         ]
-        for row, field, reason in reasons[:REVIEW_LIMIT]:
-            lines.append(safe(f"{self._unit} {row.line}: {field}: {reason}"))
-        if len(reasons) > REVIEW_LIMIT:
-            more = len(reasons) - REVIEW_LIMIT
-            lines.append(Text(f"… and {more:,} more (accessguard import --dry-run lists all)"))
+        if self.report.refused_left_out:
+            more = self.report.refused_left_out
+            lines.append(Text(f"… and {more:,} more rows (accessguard import --dry-run lists all)"))
         return Text("\n").join(lines)
 
     def compose_buttons(self) -> ComposeResult:
@@ -415,18 +362,9 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def _apply(self, valid_only: bool) -> None:
-        from data.transfer import detect_format, import_records
-
-        with open_import(self.path) as source:
-            report = import_records(
-                self.db,
-                self.view.names.entity,
-                source,
-                fmt=detect_format(self.path),
-                actor=self.actor,
-                dry_run=False,
-                valid_only=valid_only,
-            )
+        report = import_file(
+            self.view, self.db, self.actor, self.path, dry_run=False, valid_only=valid_only
+        )
         self.post_message(self.Applied(report))
 
     @on(Applied)
@@ -445,7 +383,7 @@ def import_outcome(view: ViewSpec, report: ImportReport) -> tuple[str, str]:
     """The toast after an import: its title and text."""
     plural = view.names.plural
     added, updated = report.count("add"), report.count("update")
-    refused = len(report.refused)
+    refused = report.count("refused")
     if not report.applied:
         return "Not imported", f"Nothing imported: {refused:,} rows refused (the file changed?)."
     unchanged = report.count("unchanged")
@@ -455,9 +393,37 @@ def import_outcome(view: ViewSpec, report: ImportReport) -> tuple[str, str]:
     return "Imported", text
 
 
-def open_import(path: str) -> TextIO:
-    """Open ``path`` for import: text, a spreadsheet's byte-order mark dropped."""
-    return open(Path(path).expanduser(), encoding="utf-8-sig", newline="")
+def open_import(path: str) -> BinaryIO:
+    """Open ``path`` for import, as bytes: the import decodes them (and drops a
+    spreadsheet's byte-order mark), pinning a byte that is not UTF-8 to its line."""
+    return open(Path(path).expanduser(), "rb")
+
+
+def import_file(
+    view: ViewSpec,
+    db: Database,
+    actor: Actor,
+    path: str,
+    *,
+    dry_run: bool,
+    valid_only: bool = False,
+    progress: Callable[[ImportProgress], None] | None = None,
+) -> ImportReport:
+    """`data.transfer.import_records` of the file ``path`` into ``view``'s records (in a
+    worker thread: it reads the file and the database)."""
+    from data.transfer import detect_format, import_records
+
+    with open_import(path) as source:
+        return import_records(
+            db,
+            view.names.entity,
+            source,
+            fmt=detect_format(path),
+            actor=actor,
+            dry_run=dry_run,
+            valid_only=valid_only,
+            progress=progress,
+        )
 
 
 __all__ = [
@@ -467,6 +433,7 @@ __all__ = [
     "export_default",
     "export_path_problem",
     "import_default",
+    "import_file",
     "import_outcome",
     "import_path_problem",
     "open_import",

@@ -24,6 +24,7 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from data.records import Count, Cursor, Page, PageRequest
+from tui.malformed import malformed_cell
 from tui.text import fit
 from tui.views import ColumnSpec
 from tui.workers import ReportsWorkerFailures
@@ -74,6 +75,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         "record-table--marked",
         "record-table--staged",
         "record-table--loading",
+        "record-table--malformed",
     }
 
     DEFAULT_CSS = """
@@ -98,6 +100,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         text-style: bold underline;
     }
     RecordTable > .record-table--loading { color: $text-muted; }
+    RecordTable > .record-table--malformed { color: $text-error; text-style: bold; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -183,7 +186,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._generation = 0
         self._loading: set[LoadKind] = set()
         self._keep_id: int | None = None  # after a reload, put the cursor back on this record
-        self._cell_cache: LRUCache[int, tuple[Any, tuple[str, ...]]] = LRUCache(CELL_CACHE_ROWS)
+        self._cell_cache: LRUCache[int, tuple[Any, tuple[str, ...], frozenset[int]]] = LRUCache(
+            CELL_CACHE_ROWS
+        )
 
     # Public API
 
@@ -617,9 +622,13 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         segments = [Segment("● " if marked else " " * MARK_WIDTH, mark_style)]
         gap = " " * GAP
         staged = self.staged.get(record.id)
-        for index, text in enumerate(self._cells(record)):
+        cells, malformed = self._cells(record)
+        for index, text in enumerate(cells):
             column = self.columns[index]
-            if staged is not None and column.key in staged:
+            if index in malformed:
+                bad = self.get_component_rich_style("record-table--malformed")
+                segments.append(Segment(text, style + bad))
+            elif staged is not None and column.key in staged:
                 new = fit(staged[column.key], self._widths[index], right=column.align == "right")
                 staged_style = self.get_component_rich_style("record-table--staged")
                 segments.append(Segment(new, style + staged_style))
@@ -628,8 +637,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             segments.append(Segment(gap, style))
         return Strip(segments).extend_cell_length(self.virtual_size.width, style)
 
-    def _cells(self, record: Any) -> tuple[str, ...]:
-        """The record's cells, formatted and fitted to the column widths.
+    def _cells(self, record: Any) -> tuple[tuple[str, ...], frozenset[int]]:
+        """The record's cells, formatted and fitted to the column widths, and the indexes
+        of those holding a malformed value (shown marked, as stored).
 
         Cached per record object: scrolling one line repaints every row, and formatting
         them again was most of that cost. A reload brings new objects, so edits show. The
@@ -637,13 +647,17 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """
         cached = self._cell_cache.get(id(record))
         if cached is not None and cached[0] is record:
-            return cached[1]
-        cells = tuple(
-            fit(column.render(record), width, right=column.align == "right")
-            for column, width in zip(self.columns, self._widths, strict=True)
-        )
-        self._cell_cache[id(record)] = (record, cells)
-        return cells
+            return cached[1], cached[2]
+        cells: list[str] = []
+        malformed: set[int] = set()
+        for index, (column, width) in enumerate(zip(self.columns, self._widths, strict=True)):
+            bad = malformed_cell(record, column.key)
+            if bad is not None:
+                malformed.add(index)
+            text = bad if bad is not None else column.render(record)
+            cells.append(fit(text, width, right=column.align == "right"))
+        self._cell_cache[id(record)] = (record, tuple(cells), frozenset(malformed))
+        return tuple(cells), frozenset(malformed)
 
     def _empty_line(self, index: int) -> Strip:
         if index == 0 and self.loaded_once and not self._rows:
