@@ -14,7 +14,7 @@ import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -35,7 +35,7 @@ SEED_MAX = 2**63 - 1
 CHUNK = 5_000
 # Demo rows are dated in the two years before this instant; a fixed date (not "now") is
 # what makes two runs with one seed byte-identical.
-DEMO_EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
+DEMO_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 DEMO_SPAN_S = 2 * 365 * 24 * 3600
 
 FIRST_NAMES = (

@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
-from typing_extensions import Unpack
 
 from data.actor import Actor
 from data.entities import PRODUCT_NAMES, USER_NAMES
@@ -35,7 +34,7 @@ from data.validation import (
 from models import ROLES, Base, Product, User
 
 ModelT = TypeVar("ModelT", bound=Base)
-AnySelect = Select[Unpack[tuple[Any, ...]]]
+AnySelect = Select[*tuple[Any, ...]]
 RecordT = TypeVar("RecordT")
 
 

@@ -1,7 +1,8 @@
 """Fixtures: a throwaway database on each of the three real backends.
 
 SQLite is a file under tmp_path; PostgreSQL and MariaDB get a fresh database created for
-the test and dropped after it. A missing server fails the test: it is never skipped.
+the test and dropped after it. Tests on a server, or needing root, are marked (``servers``,
+``root``) and skip with the reason when it is missing, unless CI requires it (tests/needs.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,15 +22,37 @@ from data.config import normalise_url
 from data.database import Database
 from data.engine import create_database_engine
 from data.schema import upgrade
+from tests.needs import (
+    argument_names,
+    require_root,
+    require_servers,
+    server_admin_url,
+    servers_of,
+    stop_unless_servers_answer,
+)
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-MARIADB_ADMIN = "mysql://root@127.0.0.1:3306/"
 
 
-def server_admin_url(backend: str) -> URL:
-    """The administrator's URL of the ``backend`` server (its maintenance database)."""
-    return normalise_url(POSTGRES_ADMIN if backend == "postgresql" else MARIADB_ADMIN)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Where CI requires the servers, a missing one ends the run here, in one line."""
+    stop_unless_servers_answer()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on a server ``servers``, so ``-m "not servers"`` leaves it."""
+    for item in items:
+        needed = servers_of(item)
+        if needed and not any(item.iter_markers("servers")):
+            item.add_marker(pytest.mark.servers(*sorted(needed)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture: skip (or, in CI, fail) a test whose server or privilege is missing."""
+    require_servers(sorted(servers_of(item)))
+    for mark in item.iter_markers("root"):
+        require_root(*mark.args, why=str(mark.kwargs.get("why", "")))
 
 
 @contextmanager
@@ -84,8 +108,9 @@ def engine(database_url: URL) -> Iterator[Engine]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that asks for a database runs once per backend."""
     chosen = any(
-        mark.args and mark.args[0] == "database_url"
+        "database_url" in argument_names(mark.args[0])
         for mark in metafunc.definition.iter_markers("parametrize")
+        if mark.args
     )
     if "database_url" in metafunc.fixturenames and not chosen:
         metafunc.parametrize("database_url", BACKENDS, indirect=True)
@@ -124,3 +149,32 @@ def private_user_dirs(
     for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(name, str(home / name.lower()))
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_errors(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, private_user_dirs: Path
+) -> Iterator[None]:
+    """A console test fails on an "Unexpected error" toast or a non-empty error log: a bug
+    the console survived is still a bug. Tests that cause one on purpose are marked
+    ``provokes_errors``."""
+    if request.node.get_closest_marker("provokes_errors"):
+        yield
+        return
+    from tui.app import AccessGuardApp
+    from tui.paths import error_log_path
+
+    toasts: list[str] = []
+    notify = AccessGuardApp.notify
+
+    def noting(app: AccessGuardApp, message: str, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("title") == "Unexpected error":
+            toasts.append(message)
+        notify(app, message, *args, **kwargs)
+
+    monkeypatch.setattr(AccessGuardApp, "notify", noting)
+    yield
+    log = error_log_path()
+    logged = log.read_text(errors="replace") if log.exists() else ""
+    assert not toasts, f"the console showed unexpected errors: {toasts}"
+    assert not logged, f"the console logged unexpected errors to {log}:\n{logged[-2000:]}"

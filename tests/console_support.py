@@ -9,7 +9,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from models import AuditEntry
 from tui.app import AccessGuardApp
 from tui.widgets.record_table import RecordTable
 
-FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CONSOLE_ACTOR = Actor(os_user="alice", client_addr="10.0.0.7", source="console:test")
 
 
@@ -164,7 +164,7 @@ async def _messages_handled(app: App[Any]) -> bool:
             handled.append(future)
     try:
         await asyncio.wait_for(asyncio.gather(*handled), HANDLED_WITHIN_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise AssertionError(f"messages still unhandled after {HANDLED_WITHIN_S} s") from None
     return quiet
 

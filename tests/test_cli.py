@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from data.errors import Unavailable
 from data.redact import holds_secret, redact
 from models import User
 from tests.console_support import settle
+from tests.needs import server_admin_url
 from tui.cli import main
 from tui.text import fit, visible
 
@@ -394,7 +395,7 @@ def test_table_shows_stored_control_characters_as_symbols(
 ) -> None:
     assert cli("users", "list").code == 0  # creates the schema
     # The data layer refuses control characters, so this is what a raw SQL write could leave.
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with open_db.engine.begin() as connection:
         connection.execute(
             insert(User).values(
@@ -460,11 +461,13 @@ def test_password_in_db_url_is_never_printed(cli: Cli, monkeypatch: pytest.Monke
     assert "Traceback" not in runs[0].err
 
 
-@pytest.mark.servers
+@pytest.mark.servers("postgresql")
 def test_db_status_shows_the_url_without_its_password(cli: Cli) -> None:
     # Trust authentication accepts any password, so this connects for real.
-    ran = cli("--db", f"postgresql://postgres:{SECRET}@127.0.0.1:5432/postgres", "db", "status")
-    assert "database: postgresql+psycopg://postgres:***@127.0.0.1:5432/postgres" in ran.out
+    server = server_admin_url("postgresql")
+    where = f"{server.host}:{server.port or 5432}/{server.database}"
+    ran = cli("--db", f"postgresql://{server.username}:{SECRET}@{where}", "db", "status")
+    assert f"database: postgresql+psycopg://{server.username}:***@{where}" in ran.out
     assert SECRET not in ran.out + ran.err
 
 
@@ -754,7 +757,7 @@ def test_python_dash_m_tui_end_to_end(cli: Cli, sqlite_url: str) -> None:
 
 def test_closed_pipe_ends_quietly(cli: Cli, sqlite_url: str, open_db: Database) -> None:
     assert cli("users", "list").code == 0  # creates the schema
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
         {
             "name": f"User {n}",

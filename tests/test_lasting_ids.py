@@ -6,7 +6,7 @@ Every test runs on SQLite, PostgreSQL and MariaDB (see conftest). The database s
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from tests.test_schema import _differences, _rows
 
 BEFORE_0005 = "0004_search_and_sort_indexes"
 AT = datetime(2026, 1, 2, 3, 4, 5)
-AT_JSON = AT.replace(tzinfo=timezone.utc).isoformat()
+AT_JSON = AT.replace(tzinfo=UTC).isoformat()
 TABLES = ("users", "products", "audit_entries")
 # Users 1, 2, 5 and 6 are left; 3 and 9 were deleted (9 was the newest: only the trail
 # remembers it); 6 was Dan until he was deleted and SQLite gave his id to Eve.

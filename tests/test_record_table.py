@@ -16,6 +16,7 @@ from tui.views import PRODUCTS_VIEW
 from tui.widgets.record_table import column_widths
 
 KEYS = ["j", "k", "pagedown", "pageup", "g", "G", "down", "up"]
+STEPS = 50  # per sort: every key many times over (the window's trim has its own test)
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ async def test_a_random_walk_always_shows_the_right_row(big: Database, sort: str
         grid = table(app)
         grid.set_query(record_table.Query(sort=sort))
         await settle(app, pilot)
-        for step in range(120):
+        for step in range(STEPS):
             key = walk.choice(KEYS)
             await pilot.press(key)
             await settle(app, pilot)
@@ -56,3 +57,33 @@ def test_spare_width_goes_to_the_growable_columns() -> None:
     fixed = [i for i, c in enumerate(PRODUCTS_VIEW.columns) if not c.grow]
     assert all(wide[i] == least[i] for i in fixed)
     assert sum(wide) + record_table.MARK_WIDTH + len(wide) * record_table.GAP == 200
+
+
+async def test_paging_past_the_window_bound_trims_it_and_keeps_the_right_rows(
+    big: Database,
+) -> None:
+    """Page down twice the window's bound and back: the window lets go of the rows away from
+    the cursor (first its start, then its end), and every row shown is still the right one."""
+    truth = [p.id for p in big.products.stream(PageRequest(sort="id"))]
+    bound = record_table.MAX_WINDOW + record_table.PAGE_SIZE * 2
+    app = console(big)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await settle(app, pilot)
+        grid = table(app)
+        furthest_end = 0
+        while grid.cursor_row < 2 * record_table.MAX_WINDOW:
+            await pilot.press("pagedown")
+            await settle(app, pilot)
+            assert current(app).id == truth[grid.cursor_row], grid.cursor_row
+            assert len(grid._rows) <= bound
+            furthest_end = max(furthest_end, grid._first + len(grid._rows))
+        assert grid._first > 0, "the window never let go of its first rows"
+        while grid.cursor_row > 0:
+            await pilot.press("pageup")
+            await settle(app, pilot)
+            assert current(app).id == truth[grid.cursor_row], grid.cursor_row
+            assert len(grid._rows) <= bound
+        assert grid._first == 0
+        assert grid._first + len(grid._rows) < furthest_end, "the window kept its far end"
+        assert not grid._at_end

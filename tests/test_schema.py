@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -350,7 +350,7 @@ def test_seeds_database_is_converted_keeping_every_row(engine: Engine, actor: Ac
             1,
         )
         assert user.created_at == user.updated_at
-        assert user.created_at.tzinfo == timezone.utc
+        assert user.created_at.tzinfo == UTC
     products = {record.id: record for record in (database.products.get(i) for i in (1, 3, 7))}
     assert {i: (p.sku, p.name, p.price) for i, p in products.items()} == {
         1: ("LEGACY-1", "Widget", Decimal("20.00")),

@@ -32,6 +32,7 @@ from tests.console_support import (
     table,
     table_lines,
 )
+from tests.needs import server_admin_url
 from tui.app import AccessGuardApp, DatabaseOpener
 from tui.cli import console_app, main, open_database
 from tui.screens.form import RecordForm
@@ -223,7 +224,9 @@ def _future_schema_file(tmp_path: Path) -> str:
 
 def _missing_postgres_database(_tmp_path: Path) -> str:
     """A PostgreSQL database that does not exist, with a password in its URL."""
-    return f"postgresql://postgres:{SECRET}@127.0.0.1:5432/ag_missing_{uuid.uuid4().hex[:12]}"
+    server = server_admin_url("postgresql")
+    where = f"{server.host}:{server.port or 5432}"
+    return f"postgresql://{server.username}:{SECRET}@{where}/ag_missing_{uuid.uuid4().hex[:12]}"
 
 
 def _unsupported_url(_tmp_path: Path) -> str:
@@ -238,7 +241,7 @@ def _unsupported_url(_tmp_path: Path) -> str:
             _missing_postgres_database,
             "Database unavailable",
             id="no-such-postgres-database",
-            marks=pytest.mark.servers,
+            marks=pytest.mark.servers("postgresql"),
         ),
         pytest.param(_unsupported_url, "Bad database URL", id="unsupported-url"),
     ],

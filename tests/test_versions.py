@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import URL
 
 from data.actor import Actor
 from data.database import Database
 from data.errors import Conflict, Invalid
 from data.records import PageRequest, ProductRecord, UserRecord
-from models import User
+from models import AuditEntry, User
 
 
 def _user(db: Database, actor: Actor, email: str = "kim@example.com") -> UserRecord:
@@ -37,6 +39,37 @@ def test_second_save_from_a_stale_form_is_a_conflict_carrying_theirs(
         )
     assert conflict.value.current == theirs
     assert db.users.get(loaded.id).name == "Kim Lee"
+
+
+def test_a_row_moved_on_behind_the_lock_is_caught_by_the_orm_version_guard(
+    db: Database, actor: Actor
+) -> None:
+    """The second net under the locked read: the ORM's own version check (UPDATE ... WHERE
+    version = N). A row that moves on after that read, as under a writer that ignored the
+    lock, makes the save a Conflict (the StaleWrite branch), and nothing of it is written."""
+    loaded = _user(db, actor)
+    moved: list[int] = []
+
+    def move_on(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("UPDATE users SET") and not moved:
+            moved.append(loaded.id)
+            bump = text("UPDATE users SET version = version + 1 WHERE id = :id")
+            conn.execute(bump, {"id": loaded.id})
+
+    with db.sessions() as session:
+        audit_before = session.scalar(select(func.count()).select_from(AuditEntry))
+    event.listen(db.engine, "before_cursor_execute", move_on)
+    try:
+        with pytest.raises(Conflict, match="changed by someone else"):
+            db.users.update(
+                loaded.id, {"name": "Kimberly"}, expected_version=loaded.version, actor=actor
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", move_on)
+    assert moved == [loaded.id], "the save never reached its versioned UPDATE"
+    assert db.users.get(loaded.id) == loaded  # the whole transaction rolled back
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
 
 
 def test_reload_then_write_path_cannot_defeat_the_check(db: Database, actor: Actor) -> None:
@@ -160,6 +193,11 @@ def test_duplicate_email_race_is_translated_from_the_database_constraint(
     assert db.users.count() == 1
 
 
+# Per thread: enough for the eight to collide on every backend (the processes' version of
+# this race, with more rounds, is tests/reliability/test_concurrency.py's stock test).
+INCREMENTS = 15
+
+
 def test_eight_threads_incrementing_stock_lose_no_update(db: Database, actor: Actor) -> None:
     product = db.products.create({"sku": "STK", "name": "Stock", "price": "1"}, actor=actor)
     errors: list[BaseException] = []
@@ -167,7 +205,7 @@ def test_eight_threads_incrementing_stock_lose_no_update(db: Database, actor: Ac
 
     def increment_many() -> None:
         try:
-            for _ in range(50):
+            for _ in range(INCREMENTS):
                 while True:
                     current = db.products.get(product.id)
                     try:
@@ -190,9 +228,9 @@ def test_eight_threads_incrementing_stock_lose_no_update(db: Database, actor: Ac
         thread.join()
     assert errors == []
     final: ProductRecord = db.products.get(product.id)
-    assert final.stock == 400
-    assert final.version == 401
-    assert db.audit.count(search="") == 401
+    assert final.stock == 8 * INCREMENTS
+    assert final.version == 1 + 8 * INCREMENTS
+    assert db.audit.count(search="") == 1 + 8 * INCREMENTS
 
 
 def test_bulk_delete_is_all_or_nothing(db: Database, actor: Actor) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
@@ -808,7 +808,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Signalled as stopped:
         return stopped.exit_status
     except BrokenPipeError:
-        _silence_stdout()
+        _silence(sys.stdout)
         return EXIT_BROKEN_PIPE
 
 
@@ -1118,6 +1118,7 @@ def run_console(
                 "in progress is saved whole or not at all (the audit log shows which)"
             )
         _end_now(status)
+    _flush_or_silence()
     return status
 
 
@@ -1187,11 +1188,24 @@ def _crashed(error: BaseException) -> int:
     return EXIT_REFUSED
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+def _flush_or_silence() -> None:
+    """Flush stdout and stderr now; one that cannot be written (its terminal hung up) is
+    pointed at /dev/null. Otherwise the interpreter's own flush at exit fails on it and
+    turns the exit status (128 + the signal) into 120, whenever output is buffered."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            _silence(stream)
+
+
+def _silence(stream: TextIO) -> None:
+    """Point ``stream``'s file at /dev/null so the interpreter's final flush cannot fail
+    again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
     except (OSError, ValueError):  # no real file descriptor (e.g. captured in tests)
         pass
 

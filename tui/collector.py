@@ -7,13 +7,23 @@ longest event-loop stall. While the console is in use only the young generations
 automatically (they hold few objects and take a millisecond or two); the full collection runs
 once the keyboard and mouse have been quiet for a moment. A long unbroken burst of activity
 still gets one, later than CPython would start it, so memory stays bounded.
+
+Python 3.14's collector is incremental: it does the old generation a slice at a time with
+each young collection, and ignores the third threshold this module moves. There are no long
+full pauses left to move, so on 3.14 and later the collector steps aside (`TAKES_OVER`).
+On 3.11-3.13 a full collection in a console with 2,000 users and products took a median
+17-22 ms (up to 70 ms on a loaded machine); a young one well under a millisecond.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import Callable
+
+TAKES_OVER = sys.version_info < (3, 14)
+"""Whether full collections are moved to pauses (not with 3.14's incremental collector)."""
 
 QUIET_S = 1.0
 """Input must have been quiet this long before a full collection may run."""
@@ -40,7 +50,7 @@ class IdleCollector:
 
     def start(self) -> None:
         """Take full collections over (CPython's thresholds are restored by `stop`)."""
-        if self._saved_thresholds is None:
+        if TAKES_OVER and self._saved_thresholds is None:
             self._saved_thresholds = gc.get_threshold()
             young, middle, _old = self._saved_thresholds
             gc.set_threshold(young, middle, FORCED_AFTER)
@@ -57,7 +67,7 @@ class IdleCollector:
 
     def collect_if_idle(self) -> bool:
         """Run a full collection if one is due and input has been quiet; say whether it ran."""
-        due = gc.get_count()[2] >= DUE_AFTER
+        due = TAKES_OVER and gc.get_count()[2] >= DUE_AFTER
         quiet = self._clock() - self._last_input >= QUIET_S
         if due and quiet:
             gc.collect()

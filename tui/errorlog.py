@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -50,7 +50,7 @@ def log_error(error: BaseException, *, path: Path | None = None) -> Path:
 
 
 def _entry(error: BaseException) -> bytes:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     # Masked before it is cut, so a cut cannot leave a password without the "@" that
     # marks it.
     lines = redact("".join(traceback.format_exception(type(error), error, error.__traceback__)))

@@ -26,18 +26,13 @@ import difflib
 import json
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui.paths import private_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 only
-    import tomli as tomllib
 
 PAGE_SIZE_RANGE = (10, 500)
 # Where a config file's URL may come from; `database_url_env` names an environment variable.

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,7 @@ def _families(text: str) -> set[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; exit status 0 when every judged figure passes, 1 otherwise."""
     args = parse_arguments(argv)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.perf_counter()
     load_at_start = _load_average()
     families: set[str] = args.only

@@ -137,7 +137,7 @@ class Console:
         self.send(key)
         try:
             end = await asyncio.wait_for(frame, FRAME_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RuntimeError(f"{key}: no frame showed {what} in {FRAME_TIMEOUT_S:g} s") from None
         self.last_press = (begin, end)
         return end - begin

@@ -28,6 +28,8 @@ from sqlalchemy.engine import URL
 from textual import events
 from textual.app import App
 
+from tests.needs import require_root
+
 SHELL_SECONDS = 15.0
 CLI_SECONDS = 60.0
 
@@ -168,6 +170,8 @@ def run_cli(argv: Sequence[str], *, user: str | None = None) -> CliRun:
     """
     from tui.cli import main
 
+    if user is not None:
+        require_root("setuid", "setgid", why=f"runs the CLI as the user {user}")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         pid = os.fork()
@@ -245,6 +249,7 @@ def _unmount(path: Path) -> None:
 @contextlib.contextmanager
 def tiny_filesystem(path: Path, *, size: str = "8m") -> Iterator[Path]:
     """A tmpfs of ``size`` mounted at ``path``: a disk that really fills up."""
+    require_root("sys_admin", why="mounts a tiny tmpfs")
     path.mkdir(parents=True, exist_ok=True)
     _run("mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path))
     try:
@@ -257,6 +262,7 @@ def tiny_filesystem(path: Path, *, size: str = "8m") -> Iterator[Path]:
 def read_only_view(path: Path) -> Iterator[Path]:
     """Make ``path`` (a file or a directory) read-only for every process, root included,
     with a read-only bind mount over it."""
+    require_root("sys_admin", why="mounts a read-only bind mount")
     _run("mount", "--bind", str(path), str(path))
     try:
         _run("mount", "-o", "remount,ro,bind", str(path))

@@ -9,6 +9,7 @@ never touched.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import socket
@@ -23,6 +24,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from data.config import normalise_url
+from tests.needs import require_root, require_servers, server_admin_url
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/bin"))
 DEADLINE_S = 15.0
@@ -38,25 +40,41 @@ def free_port() -> int:
         return port
 
 
-def _run(args: list[str], *, user: str | None = None) -> str:
+def _run(args: list[str], *, user: str | None = None, password: str | None = None) -> str:
     if user is not None:
         args = ["runuser", "-u", user, "--", *args]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    env = (
+        None if password is None else {**os.environ, "PGPASSWORD": password, "MYSQL_PWD": password}
+    )
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False, env=env)
     if done.returncode != 0:
         raise AssertionError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
     return done.stdout
 
 
-def psql(sql: str, *, host: str = "127.0.0.1", port: int = 5432, database: str = "postgres") -> str:
-    """Run ``sql`` with the real psql client as postgres; the unaligned output."""
-    flags = ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "postgres"]
-    where = ["-h", host, "-p", str(port), "-d", database]
-    return _run(["psql", *flags, *where, "-c", sql]).strip()
+def psql(
+    sql: str, *, host: str | None = None, port: int | None = None, database: str = "postgres"
+) -> str:
+    """Run ``sql`` with the real psql client as the test server's administrator (or on the
+    given ``host``, a socket directory, and ``port``); the unaligned output."""
+    server = server_admin_url("postgresql")
+    if host is None:
+        require_servers(["postgresql"])
+    flags = ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", server.username or "postgres"]
+    where = ["-h", host or server.host or "127.0.0.1", "-p", str(port or server.port or 5432)]
+    return _run(
+        ["psql", *flags, *where, "-d", database, "-c", sql], password=server.password
+    ).strip()
 
 
 def mariadb(sql: str) -> str:
-    """Run ``sql`` with the real mariadb client as root; the tab-separated output."""
-    return _run(["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root", "-N", "-B", "-e", sql])
+    """Run ``sql`` with the real mariadb client as the test server's administrator; the
+    tab-separated output."""
+    require_servers(["mysql"])
+    server = server_admin_url("mysql")
+    where = ["-h", server.host or "127.0.0.1", "-P", str(server.port or 3306)]
+    who = ["-u", server.username or "root"]
+    return _run(["mariadb", *where, *who, "-N", "-B", "-e", sql], password=server.password)
 
 
 def _until(condition: object, what: str) -> None:
@@ -76,8 +94,6 @@ def session_ids(url: URL) -> list[int]:
         out = psql(
             f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}' "
             "AND pid <> pg_backend_pid()",
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
         )
     else:
         out = mariadb(f"SELECT id FROM information_schema.processlist WHERE db = '{name}'")
@@ -112,8 +128,6 @@ def kill_sessions(url: URL, ids: list[int] | None = None) -> int:
         psql(
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN ({listed}) "
             f"AND datname = '{url.database}'",
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
         )
     else:
         mariadb("; ".join(f"KILL CONNECTION {number}" for number in targets))
@@ -169,6 +183,7 @@ class PrivatePostgres:
 @contextlib.contextmanager
 def private_postgres() -> Iterator[PrivatePostgres]:
     """initdb, start; stop and remove afterwards. The directory is owned by postgres."""
+    require_root("chown", "setuid", "setgid", why="runs a private PostgreSQL as postgres")
     directory = Path(tempfile.mkdtemp(prefix="ag-private-pg-"))
     shutil.chown(directory, "postgres", "postgres")
     password = "right-Pw-4-private"

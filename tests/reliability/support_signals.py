@@ -2,8 +2,8 @@
 other sessions' transactions and locks, and a way to keep a write in flight.
 
 Nothing here mocks the database: the console is the installed ``accessguard`` script in a
-fresh interpreter, the servers are the real ones, and a write is held in flight by a trigger
-in the test's own database that makes its audit insert slow.
+fresh interpreter, the servers are the real ones, and a write is held in flight at its audit
+insert by a file lock the test holds (`HeldAuditInsert`).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class PtyConsole:
         columns: int = 100,
         rows: int = 30,
         stderr: Path | None = None,
+        env: dict[str, str] | None = None,
         options: Sequence[str] = (),
     ) -> None:
         self.started = time.monotonic()
@@ -67,6 +68,9 @@ class PtyConsole:
         if pid == 0:  # the child: become the console (exec replaces this interpreter)
             os.environ["TERM"] = "xterm-256color"
             os.environ.pop("ACCESSGUARD_DEBUG", None)
+            # As an admin runs it: output buffered (unbuffered output hid a wrong exit status).
+            os.environ.pop("PYTHONUNBUFFERED", None)
+            os.environ.update(env or {})
             if stderr is not None:  # where it can still be read once the terminal is gone
                 os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
             os.execv(str(ACCESSGUARD), [str(ACCESSGUARD), "--db", url, *options])
@@ -246,55 +250,48 @@ def sqlite_integrity(path: Path) -> str:
 
 # Holding a write in flight
 
-# How long a held audit insert takes: long enough to signal the console in the middle of it.
-HOLD_S = 0.8
-# SQLite has no sleep: the trigger counts instead, about this many steps per second here.
-_SQLITE_STEPS_PER_S = 5_000_000
+# A folder whose sitecustomize.py makes a console hold its audit insert (see there).
+_HOLD_HOOK = Path(__file__).with_name("hold")
 
 
-def hold_audit_insert(engine: Engine, record_id: int, *, seconds: float = HOLD_S) -> None:
-    """Make the audit insert about record ``record_id`` take ``seconds``.
+class HeldAuditInsert:
+    """Makes the consoles started with `env` hold their audit insert about ``record_id``
+    until `release`: the record's own row is written by then (the audit entry comes after it
+    in the same transaction), so the write is in flight with part of it done.
 
-    Its record's own row has been written by then (the audit entry comes after it in the
-    same transaction), so the write is in flight with part of it done. A trigger in the
-    test's database: the console's code runs unchanged.
+    The console waits for a file lock the test holds: its code runs unchanged, and the test,
+    not this machine's speed, decides when the write goes on.
     """
-    backend = engine.dialect.name
-    with engine.begin() as connection:
-        if backend == "sqlite":
-            steps = int(seconds * _SQLITE_STEPS_PER_S)
-            connection.exec_driver_sql(
-                "CREATE TRIGGER ag_hold AFTER INSERT ON audit_entries"
-                f" WHEN NEW.record_id = {int(record_id)} BEGIN"
-                " SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
-                f" SELECT x + 1 FROM c WHERE x < {steps}) SELECT x FROM c); END"
-            )
-        elif backend == "postgresql":
-            connection.exec_driver_sql(
-                "CREATE FUNCTION ag_hold() RETURNS trigger LANGUAGE plpgsql AS"
-                f" $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NEW; END $$"
-            )
-            connection.exec_driver_sql(
-                "CREATE TRIGGER ag_hold AFTER INSERT ON audit_entries FOR EACH ROW"
-                f" WHEN (NEW.record_id = {int(record_id)}) EXECUTE FUNCTION ag_hold()"
-            )
-        else:
-            connection.exec_driver_sql(
-                "CREATE TRIGGER ag_hold AFTER INSERT ON audit_entries FOR EACH ROW"
-                f" BEGIN IF NEW.record_id = {int(record_id)} THEN"
-                f" SET @ag_held = SLEEP({seconds}); END IF; END"
-            )
 
+    def __init__(self, directory: Path, record_id: int) -> None:
+        self.lock_path = directory / f"hold-{record_id}.lock"
+        self.lock_path.touch()
+        self._reached = self.lock_path.with_name(self.lock_path.name + ".reached")
+        self._reached.unlink(missing_ok=True)
+        self._lock: int | None = os.open(self.lock_path, os.O_RDONLY)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        path = os.pathsep.join(p for p in (str(_HOLD_HOOK), os.environ.get("PYTHONPATH")) if p)
+        self.env = {
+            "PYTHONPATH": path,
+            "AG_HOLD_LOCK": str(self.lock_path),
+            "AG_HOLD_RECORD": str(record_id),
+        }
 
-def release_audit_insert(engine: Engine) -> None:
-    """Drop the trigger `hold_audit_insert` made."""
-    with engine.begin() as connection:
-        connection.exec_driver_sql(
-            "DROP TRIGGER IF EXISTS ag_hold"
-            + (" ON audit_entries" if engine.dialect.name == "postgresql" else "")
-        )
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("DROP FUNCTION IF EXISTS ag_hold()")
+    def reached(self) -> bool:
+        """Whether a console is waiting at the held audit insert."""
+        return self._reached.exists()
+
+    def release(self) -> None:
+        """Let the held write go on (idempotent)."""
+        if self._lock is not None:
+            os.close(self._lock)  # closing drops the lock
+            self._lock = None
+
+    def __enter__(self) -> HeldAuditInsert:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
 
 
 def write_in_flight(admin: Engine, database: str, sqlite_path: Path | None) -> bool:
@@ -326,18 +323,3 @@ def write_in_flight(admin: Engine, database: str, sqlite_path: Path | None) -> b
                 {"db": database},
             ).first()
     return found is not None
-
-
-def held_in_trigger(admin: Engine, database: str, sqlite_path: Path | None) -> bool:
-    """Whether a write is inside the trigger `hold_audit_insert` made (SQLite: holds the lock)."""
-    if sqlite_path is not None:
-        return not sqlite_write_lock_is_free(sqlite_path)
-    with admin.connect() as connection:
-        if admin.dialect.name == "postgresql":
-            sql = "SELECT 1 FROM pg_stat_activity WHERE datname = :db AND wait_event = 'PgSleep'"
-        else:
-            sql = (
-                "SELECT 1 FROM information_schema.PROCESSLIST"
-                " WHERE DB = :db AND STATE = 'User sleep'"
-            )
-        return connection.execute(text(sql), {"db": database}).first() is not None

@@ -89,7 +89,7 @@ DELETE_TRIALS = 50
 CREATE_TRIALS = 20
 BULK_TRIALS = 10
 STOCK_WORKERS = 8
-STOCK_ADJUSTMENTS = 200
+STOCK_ADJUSTMENTS = 50
 # Each colleague pauses a random 0..MAX_DELAY_S between reading and saving: sometimes one
 # is well ahead, sometimes both reach the row lock at the same moment.
 MAX_DELAY_S = 0.004

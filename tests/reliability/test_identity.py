@@ -27,9 +27,7 @@ from tests.reliability.support_local_faults import run_cli, shared_directory
 from tests.reliability.support_security import server_account
 
 CLI_SECONDS = 60
-ROOT_ONLY = pytest.mark.skipif(
-    os.geteuid() != 0, reason="needs root to run a child as another user (CI runs as root)"
-)
+ROOT_ONLY = pytest.mark.root("setuid", "setgid", why="runs a child as another user")
 SERVERS = pytest.mark.parametrize("database_url", ["postgresql", "mysql"], indirect=True)
 NOBODY = pwd.getpwnam("nobody")
 

@@ -413,6 +413,7 @@ async def refused_writes(app: AccessGuardApp, pilot: Pilot[None], needle: str) -
     assert needle in f"{title} {text}".lower(), (title, text)
 
 
+@pytest.mark.root("sys_admin", why="mounts a tiny tmpfs")
 async def test_disk_full_console_refuses_saves_and_keeps_running(tmp_path: Path) -> None:
     with tiny_filesystem(tmp_path / "tiny") as disk:
         path = disk / "full.db"
@@ -440,6 +441,7 @@ async def test_disk_full_console_refuses_saves_and_keeps_running(tmp_path: Path)
         assert (after.users, after.audit_entries) == (before.users + 1, before.audit_entries + 1)
 
 
+@pytest.mark.root("sys_admin", why="mounts a tiny tmpfs")
 def test_disk_full_cli_says_not_saved_and_exits_1(tmp_path: Path) -> None:
     with tiny_filesystem(tmp_path / "tiny") as disk:
         path = disk / "full.db"
@@ -470,6 +472,7 @@ def test_disk_full_cli_says_not_saved_and_exits_1(tmp_path: Path) -> None:
         assert sqlite_facts(path) == before
 
 
+@pytest.mark.root("sys_admin", why="mounts a read-only bind mount")
 async def test_read_only_file_console_refuses_saves_and_keeps_running(tmp_path: Path) -> None:
     path = tmp_path / "ro-file" / "ro.db"
     make_demo(path)
@@ -489,6 +492,7 @@ async def test_read_only_file_console_refuses_saves_and_keeps_running(tmp_path: 
     assert digest(path) == bytes_before
 
 
+@pytest.mark.root("setuid", "setgid", why="runs the CLI as the user nobody")
 def test_read_only_file_cli_as_an_unprivileged_user() -> None:
     with shared_directory() as directory:
         path = directory / "ro.db"
@@ -509,6 +513,7 @@ def test_read_only_file_cli_as_an_unprivileged_user() -> None:
         assert digest(path) == bytes_before
 
 
+@pytest.mark.root("setuid", "setgid", why="runs the CLI as the user nobody")
 def test_read_only_folder_cli_as_an_unprivileged_user() -> None:
     with shared_directory() as directory:
         path = directory / "in-ro-folder.db"
@@ -534,6 +539,7 @@ def test_read_only_folder_cli_as_an_unprivileged_user() -> None:
         assert sqlite_facts(path) == before
 
 
+@pytest.mark.root("sys_admin", why="mounts a read-only bind mount")
 async def test_read_only_file_system_console_says_why_and_keeps_running(tmp_path: Path) -> None:
     folder = tmp_path / "ro-folder"
     path = folder / "ro.db"

@@ -28,7 +28,6 @@ from sqlalchemy.engine import URL, Connection, Engine
 from textual.widgets import Input
 
 from data.actor import Actor
-from data.config import normalise_url
 from data.database import Database
 from data.errors import Conflict, Invalid, OutcomeUnknown, Unavailable
 from data.records import PageRequest
@@ -43,6 +42,7 @@ from tests.console_support import (
     table,
     wait_until,
 )
+from tests.needs import server_admin_url
 from tests.reliability.support_server_faults import (
     CommitCutter,
     PrivatePostgres,
@@ -117,10 +117,9 @@ def server_url(request: pytest.FixtureRequest) -> Iterator[URL]:
     name = f"ag_test_faults_{uuid.uuid4().hex[:10]}"
     if backend == "postgresql":
         psql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-        url = normalise_url(f"postgresql://postgres@127.0.0.1:5432/{name}")
     else:
         mariadb(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        url = normalise_url(f"mysql://root@127.0.0.1:3306/{name}")
+    url = server_admin_url(backend).set(database=name)
     try:
         setup = Database.connect(url)
         upgrade(setup.engine)
@@ -187,6 +186,8 @@ def private_db(private_pg: PrivatePostgres) -> Iterator[URL]:
         private_pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.servers("postgresql")
+@pytest.mark.root("chown", "setuid", "setgid", why="runs a private PostgreSQL as postgres")
 def test_the_next_operation_after_a_server_restart_works(
     private_pg: PrivatePostgres, private_db: URL, actor: Actor
 ) -> None:
@@ -408,6 +409,8 @@ def test_a_server_that_never_answers_times_out_at_the_connect_timeout(
     assert took < 7  # 1 s of timeout plus starting Python; it used to hang for ever on MySQL
 
 
+@pytest.mark.servers("postgresql")
+@pytest.mark.root("chown", "setuid", "setgid", why="runs a private PostgreSQL as postgres")
 def test_a_wrong_postgres_password_at_start_names_the_problem_not_the_password(
     private_pg: PrivatePostgres, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -432,10 +435,12 @@ def mariadb_user() -> Iterator[str]:
         mariadb(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
 
 
+@pytest.mark.servers("mysql")
 def test_a_wrong_mariadb_password_at_start_names_the_problem_not_the_password(
     mariadb_user: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"mysql://{mariadb_user}:{SECRET}@127.0.0.1:3306/shop"
+    server = server_admin_url("mysql")
+    url = f"mysql://{mariadb_user}:{SECRET}@{server.host}:{server.port or 3306}/shop"
     code, said, took = _start_both_ways(url, tmp_path, capfd)
     _friendly(code, said, reason="Access denied")
     assert "Check the user, password and database name" in said
@@ -491,6 +496,7 @@ def log_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @ON_SQLITE
 @pytest.mark.parametrize("kind", list(FAILURES))
+@pytest.mark.provokes_errors
 async def test_a_bug_in_a_worker_is_a_toast_and_a_private_log_and_the_console_keeps_going(
     db: Database, actor: Actor, log_home: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -538,6 +544,7 @@ async def test_a_bug_in_a_worker_is_a_toast_and_a_private_log_and_the_console_ke
 
 
 @ON_SQLITE
+@pytest.mark.provokes_errors
 async def test_a_bug_in_a_save_or_an_undo_worker_leaves_the_form_and_the_console_working(
     db: Database, actor: Actor, log_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -630,6 +637,7 @@ def test_the_error_log_is_private_bounded_and_free_of_terminal_escapes(
 
 
 @ON_SQLITE
+@pytest.mark.provokes_errors
 async def test_an_unwritable_log_is_said_in_the_toast_and_the_console_keeps_going(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -381,6 +381,7 @@ def test_stdin_is_streamed_and_refused_alike(
     assert [p.sku for p in db.products.stream(PageRequest())] == ["S-1", "S-2"]
 
 
+@pytest.mark.root("setuid", "setgid", why="runs the CLI as the user nobody")
 def test_export_into_a_folder_it_cannot_write_says_so(
     db: Database, database_url: URL, actor: Actor
 ) -> None:

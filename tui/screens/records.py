@@ -470,17 +470,25 @@ class RecordScreen(TableScreen):
         self.console.show_narrowed(related.view, ((related.filter, record.id),), label)
 
     def _after_form(self, saved: Any | None) -> None:
-        if saved is not None:
-            self.table.reload(keep_id=saved.id)
+        table = self._table_still_shown()
+        if saved is not None and table is not None:
+            table.reload(keep_id=saved.id)
 
     def _after_create(self, saved: Any | None) -> None:
-        if saved is None:
+        table = self._table_still_shown()
+        if saved is None or table is None:
             return
-        query = self.table.query_state
+        query = table.query_state
         if query.sort == "id" and not query.descending and not query.search and not query.filters:
-            self.table.go_to_last(keep_id=saved.id)  # the newest id sorts last
+            table.go_to_last(keep_id=saved.id)  # the newest id sorts last
         else:
-            self.table.reload(keep_id=saved.id)
+            table.reload(keep_id=saved.id)
+
+    def _table_still_shown(self) -> RecordTable | None:
+        """The table, or None when the console is closing: a save that finishes as a signal
+        closes the console lands after its widgets are gone, with nothing left to show."""
+        tables = self.query(RecordTable)
+        return tables.first() if tables else None
 
     # Quick edits: F2 stages one cell, ctrl+s reviews and commits them all, ctrl+z drops one
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, Self, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,7 +12,6 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, OptionList
 from textual.worker import get_current_worker
-from typing_extensions import Self
 
 from data.database import Database
 from data.paging import SEARCH_MAX

@@ -25,7 +25,7 @@ before any of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,7 +80,7 @@ def upgrade() -> None:
             _set_aside(bind, table, legacy_name)
     _create_tables()
     # One timestamp for the whole conversion, naive UTC as models.UTCDateTime stores it.
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     if "users" in legacy:
         _copy_users(bind, legacy["users"], now)
     if "products" in legacy:
