@@ -204,23 +204,43 @@ def test_escapes_are_refused_naming_the_field(db: Database, tmp_path: Path) -> N
         )
         assert (status, out, err) == (1, "", f"accessguard: name: {reason}\n"), entry.id
 
-    # Import, CSV and JSON: each row refused with its line, the field and the character.
-    rows = [[entry.text, f"row{number}@example.com"] for number, entry in enumerate(ESCAPES)]
-    users_csv = write_csv(tmp_path / "users.csv", ["name", "email"], rows)
-    users_json = write_json(
-        tmp_path / "users.json", [{"name": name, "email": email} for name, email in rows]
+    # Import, CSV and JSON: each row refused with its line, the field and the character. A
+    # NUL byte makes a CSV no text file at all: refused whole, naming where (JSON writes it
+    # as \u0000, text like any other, so there it is one more refused row).
+    text_only = [entry for entry in ESCAPES if "\x00" not in entry.text]
+    nul = next(entry for entry in ESCAPES if "\x00" in entry.text)
+    cases = (
+        ("users.csv", write_csv, text_only, "line", 2),
+        ("users.json", write_json_rows, ESCAPES, "object", 1),
     )
-    for path, unit, first in ((users_csv, "line", 2), (users_json, "object", 1)):
+    for name, write, entries, unit, first in cases:
+        rows = [[entry.text, f"row{number}@example.com"] for number, entry in enumerate(entries)]
+        path = write(tmp_path / name, ["name", "email"], rows)
         status, _out, err = run_cli("--db", url, "import", "users", str(path))
         assert status == 1
         lines = err.splitlines()
-        for number, entry in enumerate(ESCAPES):
+        for number, entry in enumerate(entries):
             # A CR inside a CSV cell is quoted by the writer, so it stays in the cell.
             expected = f"{unit} {first + number}: name: {CONTROL.format(entry.named)}"
-            assert expected in lines, (path.name, entry.id, err)
+            assert expected in lines, (name, entry.id, err)
         assert "\x1b" not in err
         assert "\x9b" not in err
+    nul_csv = write_csv(
+        tmp_path / "nul.csv",
+        ["name", "email"],
+        [["ok", "a@example.com"], [nul.text, "b@example.com"]],
+    )
+    status, _out, err = run_cli("--db", url, "import", "users", str(nul_csv))
+    assert (status, err) == (
+        1,
+        "accessguard: file: line 3: field 'name': holds a NUL byte; this is not a text file\n",
+    )
     assert stored(db, "SELECT count(*) FROM users") == [0]
+
+
+def write_json_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """`write_json` of ``rows`` under ``header``, shaped like `write_csv`'s arguments."""
+    return write_json(path, [dict(zip(header, row, strict=True)) for row in rows])
 
 
 def test_escapes_are_refused_by_a_real_command(db: Database) -> None:
