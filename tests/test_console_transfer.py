@@ -252,10 +252,12 @@ async def test_export_over_an_existing_file_asks_first_and_names_other_targets(
         assert "users.csv already exists. Replace it with this export?" in screen_text(app)
         await pilot.press("n")
         await settle(app, pilot)
-        assert not isinstance(app.screen, (ConfirmDialog, ExportProgress))
+        # "No" goes back to the name, kept, to choose another.
+        assert isinstance(app.screen, PathPrompt)
+        assert app.screen.query_one("#path-input", Input).value == "users.csv"
         assert (tmp_path / "users.csv").read_text(encoding="utf-8") == "the older export\n"
 
-        await _choose(app, pilot, "x", "users.csv")
+        await _choose(app, pilot, None, "users.csv")
         await pilot.press("y")
         await settle(app, pilot)
         assert "Exported: 30 users written to users.csv." in _toasts(app)

@@ -723,13 +723,12 @@ class RecordScreen(TableScreen):
         hint = f"Write {what}, in the order shown, to this file (.csv or .json)."
         if self.view.has_password:
             hint += " Password hashes are never exported."
-        prompt = PathPrompt(
-            f"Export {plural}",
-            hint,
-            export_default(self.view),
-            check=export_path_problem,
-            confirm="Export",
-        )
+
+        def ask(initial: str) -> None:
+            prompt = PathPrompt(
+                f"Export {plural}", hint, initial, check=export_path_problem, confirm="Export"
+            )
+            self.app.push_screen(prompt, chosen)
 
         def chosen(path: str | None) -> None:
             if path is None:
@@ -739,8 +738,11 @@ class RecordScreen(TableScreen):
                 return
 
             def decided(replace: bool | None) -> None:
+                # "No" goes back to the name, to choose another, as an editor's save-as does.
                 if replace:
                     self._start_export(request, path)
+                else:
+                    ask(path)
 
             question = ConfirmDialog(
                 "Replace the file?",
@@ -750,7 +752,7 @@ class RecordScreen(TableScreen):
             )
             self.app.push_screen(question, decided)
 
-        self.app.push_screen(prompt, chosen)
+        ask(export_default(self.view))
 
     def _start_export(self, request: PageRequest, path: str) -> None:
         from tui.screens.transfer import ExportProgress
