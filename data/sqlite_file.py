@@ -17,7 +17,7 @@ also empties the -wal into the old file: SQLite names the -wal after the path, s
 newcomer would otherwise take the old file's last pages for its own. Before that (an idle
 console whose last save is still in the -wal) another program opening the newcomer can
 see them; emptying the -wal after every write would close that window, but made eight
-concurrent writers 5-8x slower, so the README says to quit AccessGuard first.
+concurrent writers 5-8x slower, so docs/guarantees.md says to quit AccessGuard first.
 """
 
 from __future__ import annotations

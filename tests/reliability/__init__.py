@@ -1,2 +1,2 @@
-"""The reliability and security suite: every promise in the README's "Guarantees", proved
+"""The reliability and security suite: every promise in docs/guarantees.md, proved
 with real processes, real servers and real signals on SQLite, PostgreSQL and MariaDB."""
