@@ -456,17 +456,9 @@ async def test_the_console_never_shows_the_url_password(
         crash = capfd.readouterr().err
         assert "locals" in crash
 
-        # The real console on a real terminal, its top line naming the database: with this
-        # password, and with every secret query parameter and broken shape.
+        # The real console on a real terminal, its top line naming the database, with this
+        # password (every secret query parameter and broken shape: the test below).
         on_terminal = [console_on_a_terminal(secret, opens=True)]
-        for hostile_url in hostile_urls(url):
-            # The login's own ?password= opens, and on PostgreSQL sslpassword too (libpq
-            # needs it only for an encrypted key); the rest are refused by the driver or
-            # by AccessGuard.
-            opens = "?password=" in hostile_url or (
-                url.get_backend_name() == "postgresql" and "sslpassword=" in hostile_url
-            )
-            on_terminal.append(console_on_a_terminal(hostile_url, opens=opens))
         assert "postgres" in on_terminal[0] or "ag_pw_" in on_terminal[0]
         assert ":***@" in on_terminal[0]
 
@@ -485,6 +477,29 @@ async def test_the_console_never_shows_the_url_password(
     assert leaked(logged_errors, forms) == []
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert leaked(logged, PASSWORD_FORMS) == []
+
+
+@SERVERS
+def test_no_secret_query_parameter_or_broken_url_shows_on_a_real_terminal(
+    database_url: URL,
+) -> None:
+    # Once per server, not per password: the shapes are the URL's, whatever the password.
+    with password_login(database_url, PASSWORD) as url:
+        setup = Database.connect(url)
+        upgrade(setup.engine)
+        setup.users.create({"name": "Ana", "email": "ana@example.com"}, actor=Actor("t"))
+        setup.dispose()
+        on_terminal = []
+        for hostile_url in hostile_urls(url):
+            # The login's own ?password= opens, and on PostgreSQL sslpassword too (libpq
+            # needs it only for an encrypted key); the rest are refused by the driver or
+            # by AccessGuard.
+            opens = "?password=" in hostile_url or (
+                url.get_backend_name() == "postgresql" and "sslpassword=" in hostile_url
+            )
+            on_terminal.append(console_on_a_terminal(hostile_url, opens=opens))
+    assert len(on_terminal) == len(hostile_urls(url))
+    assert leaked("\n".join(on_terminal), (*password_forms(PASSWORD), *HOSTILE_FORMS)) == []
 
 
 @contextmanager
