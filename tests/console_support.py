@@ -154,6 +154,8 @@ async def _messages_handled(app: App[Any]) -> bool:
 
     True if every queue was empty already: nothing was left to handle.
     """
+    if app._exception is not None or app._closing or app._closed:
+        return True  # the app crashed or is closing: nothing more will be handled
     nodes: list[MessagePump] = [app]
     for stack in app._screen_stacks.values():
         for screen in stack:
