@@ -234,19 +234,25 @@ def test_a_command_writing_after_its_file_was_deleted_moved_or_replaced_is_refus
         assert sqlite_integrity(path) == "ok"
     else:
         assert not path.exists(), "a file was created at the old path"
-    # The original holds its own last change (moved home from the -wal), not the late add.
-    assert users(swap.keep) == [(ours[0][0], "Held by sqlite3"), *ours[1:]]
+    # The original never holds the late add, and stays sound. Its own last change is moved
+    # home from the -wal when the refusal's checkpoint can run at once; the refusal does not
+    # wait for other connections, so under load the change may stay in the -wal at the old
+    # name (a known limit in docs/guarantees.md): one of the two, never the late add.
+    moved_home = [(ours[0][0], "Held by sqlite3"), *ours[1:]]
+    kept = users(swap.keep)
+    assert kept in (moved_home, ours)
     assert sqlite_integrity(swap.keep) == "ok"
     if way == "replace":
         assert folder(tmp_path) == ["keep.db", path.name]
         return
     # SQLite leaves a moved file's -wal and -shm at the old name (it never removes them
-    # by a name that may be someone else's now), and the refusal emptied the -wal: no page
-    # of the old file waits there for a database created at that path.
+    # by a name that may be someone else's now); when the change moved home, the refusal
+    # emptied the -wal: no page of the old file waits there for a database made at that path.
     moved = ["moved.db"] if way == "rename" else []
     wal, shm = f"{path.name}-wal", f"{path.name}-shm"
     assert folder(tmp_path) == sorted(["keep.db", *moved, "newcomer.db", wal, shm])
-    assert (tmp_path / wal).stat().st_size == 0
+    if kept == moved_home:
+        assert (tmp_path / wal).stat().st_size == 0
 
 
 @pytest.mark.parametrize("way", WAYS)
