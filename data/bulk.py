@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -22,8 +22,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, Update
 
 from models import Base
-
-Processor = Callable[[Any], Any]
 
 LOOKUP_BATCH = 500  # keys per IN (...): far below every backend's parameter limit
 SQLITE_BULK_CACHE_KIB = 64 * 1024

@@ -16,7 +16,7 @@ from data.errors import NotFound
 from data.passwords import hash_password, verify_password
 from data.records import ProductRecord, UserRecord
 from data.specs import PRODUCTS, USERS
-from data.tables import RecordTable
+from data.tables import RecordStore
 from data.trail import new_batch, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
@@ -37,8 +37,8 @@ class Database:
         # The URL as the admin gave it (a server engine's own may hold added options).
         self._url = url or engine.url
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
-        self.users: RecordTable[User, UserRecord] = RecordTable(USERS, self.sessions)
-        self.products: RecordTable[Product, ProductRecord] = RecordTable(PRODUCTS, self.sessions)
+        self.users: RecordStore[User, UserRecord] = RecordStore(USERS, self.sessions)
+        self.products: RecordStore[Product, ProductRecord] = RecordStore(PRODUCTS, self.sessions)
         self.audit = AuditLog(self.sessions)
 
     @classmethod
@@ -60,7 +60,7 @@ class Database:
         """``sqlite``, ``postgresql`` or ``mysql``."""
         return self.engine.url.get_backend_name()
 
-    def table(self, entity: str) -> RecordTable[Any, Any]:
+    def table(self, entity: str) -> RecordStore[Any, Any]:
         """The record table for ``user`` / ``users`` or ``product`` / ``products``."""
         for table in (self.users, self.products):
             if entity in (table.spec.entity, table.spec.plural):

@@ -41,7 +41,7 @@ RecordT = TypeVar("RecordT")
 STREAM_CHUNK = 1_000
 
 
-class RecordTable(Generic[ModelT, RecordT]):
+class RecordStore(Generic[ModelT, RecordT]):
     """Public operations on one kind of record. Each call is one unit of work."""
 
     def __init__(self, spec: EntitySpec[ModelT, RecordT], sessions: sessionmaker[Session]) -> None:

@@ -44,7 +44,7 @@ from tests.console_support import (
     wait_until,
     watch_workers,
 )
-from tui.app import ANSI_THEME, AccessGuardApp, ConsoleOptions, DatabaseOpener
+from tui.app import AccessGuardApp, ConsoleOptions, DatabaseOpener
 from tui.screens.progress import ProgressDialog
 from tui.screens.records import RecordScreen
 from tui.screens.transfer import ExportProgress
@@ -248,7 +248,7 @@ CASES = [
     Case("stored_markup_and_escapes", ("G",), prepare=markup_and_escapes, sizes=BOTH),
     Case("read_only", app=read_only_console, sizes=BOTH),
     Case("read_only_refuses_edit", ("enter",), app=read_only_console),
-    Case("ansi_dark", app=themed(ANSI_THEME)),
+    Case("ansi_dark", app=themed("ansi-dark")),
     Case("ansi_light", app=themed("ansi-light")),
     Case("help", ("question_mark",), sizes=BOTH),
     Case("help_products", ("2", "question_mark")),

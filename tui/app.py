@@ -54,9 +54,6 @@ def _freeze_long_lived_objects() -> None:
     gc.freeze()
 
 
-ANSI_THEME = "ansi-dark"
-
-
 def theme_names() -> frozenset[str]:
     """The themes the console offers: Textual's built-in ones (``ansi-dark`` among them)."""
     from textual.theme import BUILTIN_THEMES

@@ -22,7 +22,7 @@ from data.records import AuditRecord, ProductRecord, UserRecord
 if TYPE_CHECKING:
     from data.database import Database
     from data.specs import EntitySpec
-    from data.tables import RecordTable
+    from data.tables import RecordStore
 
 Align = Literal["left", "right"]
 FieldKind = Literal["text", "email", "money", "count", "select", "switch", "owner", "multiline"]
@@ -103,7 +103,7 @@ class ViewSpec:
     names: EntityNames
     columns: tuple[ColumnSpec, ...]
     fields: tuple[FieldSpec, ...]
-    table: Callable[[Database], RecordTable[Any, Any]]
+    table: Callable[[Database], RecordStore[Any, Any]]
     # What else deleting these records changes, said in the confirm dialog (None: nothing).
     # Called from a worker thread: it may query the database.
     delete_consequence: Callable[[Database, list[int]], str | None] = lambda _db, _ids: None

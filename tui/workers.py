@@ -6,16 +6,7 @@ workers mixes in `ReportsWorkerFailures`, which hands the event to the app's sin
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from textual.worker import Worker, WorkerState
-
-
-class FailureReporter(Protocol):
-    """What the app offers: turn a failed worker into a toast or dialog."""
-
-    def report_worker_failure(self, worker: Worker[object]) -> None:
-        """Show why ``worker`` failed."""
 
 
 class ReportsWorkerFailures:

@@ -1,7 +1,7 @@
 """Figures of the data core alone: keyset pages, prefix and substring search, import.
 
 Everything is timed through the public API the console and the CLI use
-(`RecordTable.page`, `import_records`), in this process, with `time.perf_counter_ns`.
+(`RecordStore.page`, `import_records`), in this process, with `time.perf_counter_ns`.
 A page is read with the console's page size (`PAGE_LIMIT`) in the console's default order
 unless the figure is about order.
 """
@@ -25,7 +25,7 @@ from data.database import Database
 from data.errors import NotFound
 from data.paging import escape_like
 from data.records import Cursor, PageRequest
-from data.tables import RecordTable
+from data.tables import RecordStore
 from data.transfer import import_records
 from tests.bench.databases import BenchDatabase, writable_copy
 from tests.bench.report import Outcome, failed, step
@@ -163,7 +163,7 @@ def _keyset_cases(database: BenchDatabase) -> list[PageCase]:
 
 
 def _keyset_block(
-    db: Database, table: RecordTable[Any, Any], column: str, descending: bool, total: int
+    db: Database, table: RecordStore[Any, Any], column: str, descending: bool, total: int
 ) -> list[PageCase]:
     """The four positions of one (column, direction), timed in turn, round after round."""
     middle = _cursor_at(db, table, column, descending, total // 2)
@@ -204,7 +204,7 @@ def _keyset_block(
 
 
 def _cursor_at(
-    db: Database, table: RecordTable[Any, Any], column: str, descending: bool, offset: int
+    db: Database, table: RecordStore[Any, Any], column: str, descending: bool, offset: int
 ) -> Cursor:
     """The keyset cursor of the row at ``offset`` in this order (setup: OFFSET is fine here)."""
     sort = table.spec.sort_columns[column]
@@ -441,7 +441,7 @@ def _time_searches(
     return timings
 
 
-def _search_fields(table: RecordTable[Any, Any]) -> list[str]:
+def _search_fields(table: RecordStore[Any, Any]) -> list[str]:
     """The record fields a search looks in (users: name, email; products: sku, name)."""
     return [str(column.key) for column in table.spec.search_columns]
 

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from data.actor import Actor
 from data.database import Database
 from data.errors import AccessGuardError, Conflict, Invalid
-from data.tables import RecordTable
+from data.tables import RecordStore
 from tui.screens.dialogs import (
     ConfirmDialog,
     ConflictDialog,
@@ -55,7 +55,7 @@ class _Write:
     """One save, captured on the UI thread so the worker touches no widget."""
 
     db: Database
-    table: RecordTable[Any, Any]
+    table: RecordStore[Any, Any]
     actor: Actor
     record_id: int | None
     changes: dict[str, Any]
