@@ -20,6 +20,16 @@ class EntityNames:
     sort_fields: tuple[str, ...]
     search_fields: tuple[str, ...]
 
+    def counted(self, count: int) -> str:
+        """``1 user``, ``1,234 users``."""
+        return counted(count, self.entity, self.plural)
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``count`` and the noun that agrees with it: ``1 change``, ``0 changes``, ``1,234 rows``."""
+    word = noun if count == 1 else (plural or f"{noun}s")
+    return f"{count:,} {word}"
+
 
 USER_NAMES = EntityNames(
     entity="user",
@@ -35,4 +45,4 @@ PRODUCT_NAMES = EntityNames(
     search_fields=("sku", "name"),
 )
 
-__all__ = ["PRODUCT_NAMES", "USER_NAMES", "EntityNames"]
+__all__ = ["PRODUCT_NAMES", "USER_NAMES", "EntityNames", "counted"]
