@@ -38,7 +38,7 @@ from tui.screens.dialogs import (
 from tui.text import describe_character, hidden_characters, safe, visible
 from tui.views import FieldSpec, ViewSpec
 from tui.widgets.footer import Footer
-from tui.widgets.owner_picker import OwnerPicker
+from tui.widgets.relation_picker import RelationPicker
 from tui.widgets.stored_text import StoredTextArea, StoredTextInput
 from tui.workers import ReportsWorkerFailures
 
@@ -77,7 +77,7 @@ class _Write:
         if self.password is None:
             return record, None
         try:
-            record = self.db.set_password(
+            record = self.table.set_secret(
                 record.id, self.password, expected_version=record.version, actor=self.actor
             )
         except AccessGuardError as error:
@@ -96,8 +96,8 @@ def make_editor(spec: FieldSpec, value: Any, *, check: FieldValidator | None, ne
         return Select(choices, value=value, allow_blank=False, compact=True, **options)
     if spec.kind == "switch":
         return Switch(value is True, **options)
-    if spec.kind == "owner":
-        return OwnerPicker(str(value), placeholder=spec.placeholder, **options)
+    if spec.kind == "relation":
+        return RelationPicker(spec.to, str(value), placeholder=spec.placeholder, **options)
     if spec.kind == "multiline":
         return StoredTextArea(str(value), compact=True, placeholder=spec.placeholder, **options)
     return StoredTextInput(
@@ -115,7 +115,7 @@ def read_editor(editor: Widget) -> Any:
     """What the admin has put in a field, as typed."""
     if isinstance(editor, TextArea):
         return editor.text
-    if isinstance(editor, (Input, Select, Switch, OwnerPicker)):
+    if isinstance(editor, (Input, Select, Switch, RelationPicker)):
         return editor.value
     raise TypeError(f"not a form editor: {editor!r}")
 
@@ -126,7 +126,7 @@ def write_editor(editor: Widget, value: Any) -> None:
         editor.load_text(str(value))
     elif isinstance(editor, Switch):
         editor.value = bool(value)
-    elif isinstance(editor, (Input, OwnerPicker)):
+    elif isinstance(editor, (Input, RelationPicker)):
         editor.value = str(value)
     elif isinstance(editor, Select):
         editor.value = value
@@ -289,8 +289,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         }
 
     def _data(self, name: str, value: Any) -> Any:
-        # An empty owner means "no owner", which the data core spells None.
-        if self._spec(name).kind == "owner" and not value:
+        # An empty relation names no record, which the data core spells None.
+        if self._spec(name).kind == "relation" and not value:
             return None
         return value
 
@@ -344,7 +344,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self._editor(self.view.fields[0].name).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Only users have passwords."""
+        """Only records with a secret field have passwords."""
         if action == "set_password":
             return self.view.has_password
         return True
@@ -372,8 +372,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
 
     @on(Select.Changed, ".form--editor")
     @on(Switch.Changed, ".form--editor")
-    @on(OwnerPicker.Changed, ".form--editor")
-    def _chosen(self, event: Select.Changed | Switch.Changed | OwnerPicker.Changed) -> None:
+    @on(RelationPicker.Changed, ".form--editor")
+    def _chosen(self, event: Select.Changed | Switch.Changed | RelationPicker.Changed) -> None:
         if isinstance(event, Switch.Changed):
             self.query_one(f"#state-{event.switch.name}", Static).update(shown(event.value))
         self._show_error(event.control.name, None)
@@ -563,7 +563,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         """Choose a password: set at once for a stored user, after the create for a new one."""
         if not self.view.has_password or self._refuse_while_busy():
             return
-        who = "the new user" if self.record is None else self.view.label(self.record)
+        new = f"the new {self.view.names.entity}"
+        who = new if self.record is None else self.view.label(self.record)
         self.app.push_screen(PasswordDialog(who), self._password_chosen)
 
     def _password_chosen(self, password: str | None) -> None:
@@ -572,7 +573,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         if self.record is None:
             self._pending_password = password
             self.query_one("#form-password", Button).label = Text("Password chosen ✓ (f3)")
-            self.notify("The password will be set when the user is saved.")
+            self.notify(f"The password will be set when the {self.view.names.entity} is saved.")
             return
         app = self._console_app()
         self._busy = True
@@ -583,7 +584,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self, db: Database, actor: Actor, user_id: int, password: str, expected_version: int | None
     ) -> None:
         assert expected_version is not None
-        record = db.set_password(user_id, password, expected_version=expected_version, actor=actor)
+        store = self.view.table(db)
+        record = store.set_secret(user_id, password, expected_version=expected_version, actor=actor)
         self.post_message(self.PasswordSet(record))
 
     def on_record_form_password_set(self, message: PasswordSet) -> None:

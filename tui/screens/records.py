@@ -29,7 +29,7 @@ from data.records import AuditRecord, ImportReport, PageRequest
 from tui.malformed import stored_text
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, StagedEditsDialog, shown
 from tui.text import safe, visible
-from tui.views import AUDIT_COLUMNS, VIEWS, ColumnSpec, Link, ViewSpec
+from tui.views import AUDIT_COLUMNS, ColumnSpec, Link, ViewSpec, screen_tabs, view_named
 from tui.widgets.footer import Footer
 from tui.widgets.quick_edit import QuickEditor, StagedEdit
 from tui.widgets.record_table import Query, RecordTable
@@ -60,10 +60,6 @@ WRITE_ACTIONS = frozenset(
 STAGED_ACTIONS = frozenset({"review_staged", "unstage"})
 
 
-# (key, tab label, the screen's title)
-SCREENS = (("1", "Users", "Users"), ("2", "Products", "Products"), ("3", "Audit", "Audit log"))
-
-
 class StatusLine(Static):
     """The top line: the screens (this one lit), READ-ONLY, and the database (password hidden)
     or, while it opens, what is being done to open it."""
@@ -79,9 +75,9 @@ class StatusLine(Static):
         app = cast("AccessGuardApp", self.app)
         # One line that never wraps: a long URL is cut at the end, the badge never is.
         line = Text(" AccessGuard ", style="bold")
-        for key, label, title in SCREENS:
-            style = "bold reverse" if title == self.screen_title else ""
-            line.append(f" {key} {label} ", style=style)
+        for tab in screen_tabs():
+            style = "bold reverse" if tab.title == self.screen_title else ""
+            line.append(f" {tab.key} {tab.label} ", style=style)
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
@@ -456,7 +452,7 @@ class RecordScreen(TableScreen):
         if target_id is None:
             self.notify(f"This {self.view.names.entity} has no {column.title.lower()}.", timeout=3)
             return
-        target = VIEWS[link.view]
+        target = view_named(link.view)
         label = f"{target.names.entity}: {column.render(record)}"
         self.console.show_narrowed(link.view, (("id", target_id),), label, keep_id=target_id)
 
@@ -775,7 +771,7 @@ class RecordScreen(TableScreen):
         from tui.screens.import_check import ImportCheck
         from tui.screens.transfer import PathPrompt, import_default, import_path_problem
 
-        key = "email" if self.view.key == "users" else "SKU"
+        key = self.view.key_name
         prompt = PathPrompt(
             f"Import {self.view.names.plural}",
             f"Read this file (.csv or .json); rows are matched to {self.view.names.plural} "

@@ -272,7 +272,7 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
             ("refused", "refused"),
         )
         text.append(", ".join(f"{report.count(o):,} {label}" for o, label in counts))
-        key = "email" if self.view.key == "users" else "SKU"
+        key = self.view.key_name
         text.append(f" (matched by {key}).\n")
         if report.refused:
             valid = f" v applies the {self.changes:,} valid changes only." if self.changes else ""
