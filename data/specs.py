@@ -365,6 +365,12 @@ def spec_of(name: str) -> EntitySpec[Any, Any]:
     return _derived(entity_named(name))
 
 
+def declared_models() -> tuple[type[Base], ...]:
+    """The model of every registered entity, imported: Alembic and the schema check see
+    each declared entity's table without a list of models to keep."""
+    return tuple(spec.model for spec in SPECS.values())
+
+
 class _Specs(Mapping[str, EntitySpec[Any, Any]]):
     """Entity (singular) -> spec, for every registered entity, as registered right now."""
 
@@ -409,4 +415,4 @@ def from_json(model: type[Base], name: str, value: Any) -> Any:
     )
 
 
-__all__ = ["SPECS", "Dependants", "EntitySpec", "from_json", "spec_of"]
+__all__ = ["SPECS", "Dependants", "EntitySpec", "declared_models", "from_json", "spec_of"]

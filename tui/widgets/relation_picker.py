@@ -171,7 +171,7 @@ class RelationPicker(ReportsWorkerFailures, Widget):
         if event.option_index < len(self._records):
             self._pick(self._records[event.option_index])
 
-    def on_owner_picker_matches_found(self, event: RelationPicker.MatchesFound) -> None:
+    def on_relation_picker_matches_found(self, event: RelationPicker.MatchesFound) -> None:
         """Show the matches, unless a newer search has been asked for since."""
         if event.query != self._query or event.query != self.value:
             return
