@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 from textual.pilot import Pilot
 
 import data.transfer
-import tui.cli
+import tui.cli.parsing
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
@@ -711,7 +711,7 @@ def test_interrupt_exits_130_quietly(
     def interrupted(*_args: Any) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tui.cli, "cmd_list", interrupted)
+    monkeypatch.setattr(tui.cli.parsing, "cmd_list", interrupted)
     ran = cli("users", "list")
     assert (ran.code, ran.out, ran.err) == (130, "", "")
 
@@ -722,7 +722,7 @@ def test_unexpected_error_is_one_line_unless_debugging(
     def broken(*_args: Any) -> int:
         raise RuntimeError(f"boom near mysql://root:{SECRET}@db/x")
 
-    monkeypatch.setattr(tui.cli, "cmd_list", broken)
+    monkeypatch.setattr(tui.cli.parsing, "cmd_list", broken)
     ran = cli("users", "list")
     assert ran.code == 1
     assert ran.err.count("\n") == 1
