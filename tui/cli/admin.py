@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from data.actor import Actor
+from data.entities import entity_named
 from tui.cli.output import EXIT_OK, EXIT_REFUSED, PROG, say, warn
 
 if TYPE_CHECKING:
@@ -53,7 +54,9 @@ def cmd_seed(args: argparse.Namespace, db: Database) -> int:
         seed=args.seed,
         actor=Actor.from_environment(source="cli"),
     )
-    say(f"seeded {result.users} users and {result.products} products (seed {args.seed})")
+    users = entity_named("users").counted(result.users)
+    products = entity_named("products").counted(result.products)
+    say(f"seeded {users} and {products} (seed {args.seed})")
     return EXIT_OK
 
 

@@ -76,7 +76,7 @@ class EntityCommands:
 
     def counted(self, count: int) -> str:
         """``1 user``, ``3 users``."""
-        return f"{count} {self.names.entity if count == 1 else self.names.plural}"
+        return self.names.counted(count)
 
 
 def _yes_no(value: bool) -> str:
@@ -89,7 +89,7 @@ def _orphaned_products(db: Database, user_id: int, done: bool) -> str | None:
     count = sum(d.count for d in found)
     if not count:
         return None
-    products = "1 product" if count == 1 else f"{count} products"
+    products = entity_named("products").counted(count)
     verb = "lost" if done else "will lose"
     return f"{products} {verb} {'its' if count == 1 else 'their'} owner"
 

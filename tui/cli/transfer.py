@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from data.actor import Actor
+from data.entities import counted
 from data.errors import Invalid
 from data.records import ImportReport, ImportRow, PageRequest
 from tui.cli.console import CLOSING_SIGNALS
@@ -122,10 +123,11 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, dry_run: bool
     say(f"{entity.name}: {counts}")
     refused = report.count("refused")
     if refused:
+        rows = counted(refused, "row")
         if report.applied:
-            warn(f"{PROG}: imported the valid rows only: {refused} row(s) refused")
+            warn(f"{PROG}: imported the valid rows only: {rows} refused")
         else:
-            warn(f"{PROG}: nothing imported: {refused} row(s) refused")
+            warn(f"{PROG}: nothing imported: {rows} refused")
         return EXIT_REFUSED
     if dry_run:
         say("dry run: nothing written")
