@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 from textual.pilot import Pilot
 
 import data.transfer
-import tui.cli
+import tui.cli.parsing
 from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
@@ -683,6 +683,28 @@ def test_export_to_stdout_defaults_to_csv(cli: Cli, sqlite_url: str) -> None:
     assert "exported 1 user" in ran.err
 
 
+def test_every_count_of_one_agrees_with_its_noun(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
+    one_row = tmp_path / "one.csv"
+    one_row.write_text("email,name\nann@example.com,Ann\n", encoding="utf-8")
+    imported = cli("import", "users", str(one_row))
+    assert imported.code == 0, imported.err
+    assert imported.out.strip() == "users: 1 added, 0 updated, 0 unchanged, 0 refused"
+    listed = cli("users", "list")
+    assert listed.err.strip() == "1 user"
+
+    one_bad_row = tmp_path / "bad.csv"
+    one_bad_row.write_text("email,name\nnot-an-email,X\n", encoding="utf-8")
+    refused = cli("import", "users", str(one_bad_row))
+    assert refused.code == 1
+    assert "nothing imported: 1 row refused" in refused.err
+
+    seeded = cli(
+        "--db", f"sqlite:///{tmp_path / 'one.db'}", "seed", "--users", "1", "--products", "1"
+    )
+    assert seeded.code == 0, seeded.err
+    assert seeded.out.strip() == "seeded 1 user and 1 product (seed 1)"
+
+
 def test_failed_export_leaves_no_file(
     cli: Cli, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -711,7 +733,7 @@ def test_interrupt_exits_130_quietly(
     def interrupted(*_args: Any) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tui.cli, "cmd_list", interrupted)
+    monkeypatch.setattr(tui.cli.parsing, "cmd_list", interrupted)
     ran = cli("users", "list")
     assert (ran.code, ran.out, ran.err) == (130, "", "")
 
@@ -722,7 +744,7 @@ def test_unexpected_error_is_one_line_unless_debugging(
     def broken(*_args: Any) -> int:
         raise RuntimeError(f"boom near mysql://root:{SECRET}@db/x")
 
-    monkeypatch.setattr(tui.cli, "cmd_list", broken)
+    monkeypatch.setattr(tui.cli.parsing, "cmd_list", broken)
     ran = cli("users", "list")
     assert ran.code == 1
     assert ran.err.count("\n") == 1
@@ -810,5 +832,5 @@ def test_export_takes_the_console_view_and_import_can_take_the_valid_rows_only(
     assert ran.code == 1
     assert "0 added, 1 updated, 0 unchanged, 1 refused" in ran.out
     assert "line 3: email:" in ran.err
-    assert "imported the valid rows only: 1 row(s) refused" in ran.err
+    assert "imported the valid rows only: 1 row refused" in ran.err
     assert open_db.users.find("ann@example.com").name == "Anne"

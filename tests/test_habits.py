@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import tui.cli.console
 from data.database import Database
 from tests.console_support import (
     CONSOLE_ACTOR,
@@ -20,8 +21,12 @@ from tests.console_support import (
     settle,
     table,
 )
-from tui import cli
 from tui.app import AccessGuardApp, ConsoleOptions, binding_ids, console_bindings, theme_names
+from tui.cli import main
+from tui.cli.console import web_server
+from tui.cli.database import configured
+from tui.cli.output import EXIT_OK, EXIT_USAGE
+from tui.cli.parsing import WEB_PORT, build_parser
 from tui.paths import config_path, state_path
 from tui.screens.form import RecordForm
 from tui.settings import ConfigError, Settings, load_settings
@@ -84,20 +89,20 @@ def test_a_good_config_file_and_the_url_order(monkeypatch: pytest.MonkeyPatch) -
     # --db > DATABASE_URL > the config file > the local file.
     monkeypatch.setenv("SHOP_DB", "sqlite:///shop.db")
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert cli._configured(None, settings) == "sqlite:///shop.db"
-    assert cli._configured("sqlite:///cli.db", settings) == "sqlite:///cli.db"
+    assert configured(None, settings) == "sqlite:///shop.db"
+    assert configured("sqlite:///cli.db", settings) == "sqlite:///cli.db"
     monkeypatch.setenv("DATABASE_URL", "sqlite:///env.db")
-    assert cli._configured(None, settings) == "sqlite:///env.db"
-    assert cli._configured(None, Settings()) == "sqlite:///env.db"
+    assert configured(None, settings) == "sqlite:///env.db"
+    assert configured(None, Settings()) == "sqlite:///env.db"
     monkeypatch.delenv("DATABASE_URL")
-    assert cli._configured(None, Settings()) == "sqlite:///./accessguard.db"
+    assert configured(None, Settings()) == "sqlite:///./accessguard.db"
 
 
 def test_config_path_says_where_and_whether_it_exists(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["config", "path"]) == cli.EXIT_OK
+    assert main(["config", "path"]) == EXIT_OK
     assert capsys.readouterr().out == f"{config_path()}\n(not found: built-in defaults in use)\n"
     write_config('theme = "ansi-dark"\n')
-    assert cli.main(["config", "path"]) == cli.EXIT_OK
+    assert main(["config", "path"]) == EXIT_OK
     assert "(exists, valid)" in capsys.readouterr().out
 
 
@@ -108,7 +113,7 @@ def test_the_config_file_url_is_used_by_commands(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("SHOP_DB", f"sqlite:///{tmp_path / 'shop.db'}")
     write_config('database_url_env = "SHOP_DB"\n')
-    assert cli.main(["users", "list", "--format", "json"]) == cli.EXIT_OK
+    assert main(["users", "list", "--format", "json"]) == EXIT_OK
     assert len(json.loads(capsys.readouterr().out)) == 3
 
 
@@ -131,18 +136,18 @@ def test_a_broken_config_file_stops_the_cli_and_the_console_with_exit_2(
     def must_not_run(*_args: object, **_kwargs: object) -> int:
         raise AssertionError("the console started")
 
-    monkeypatch.setattr(cli, "run_console", must_not_run)
+    monkeypatch.setattr(tui.cli.console, "run_console", must_not_run)
     path = write_config(text)
-    assert cli.main(argv) == cli.EXIT_USAGE
+    assert main(argv) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith(f"accessguard: config file {path}, line ")
     assert problem in err
 
 
 def test_an_unknown_theme_flag_is_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["--theme", "neon"]) == cli.EXIT_USAGE
+    assert main(["--theme", "neon"]) == EXIT_USAGE
     assert "unknown theme 'neon'" in capsys.readouterr().err
-    assert cli.main(["--no-mouse", "users", "list"]) == cli.EXIT_USAGE
+    assert main(["--no-mouse", "users", "list"]) == EXIT_USAGE
     assert "--no-mouse is for the console" in capsys.readouterr().err
 
 
@@ -279,7 +284,7 @@ async def test_copied_escapes_cannot_leave_the_osc_52_sequence(small_db: Databas
 
 
 def _web_args(*argv: str) -> argparse.Namespace:
-    return cli.build_parser().parse_args(["--web", *argv])
+    return build_parser().parse_args(["--web", *argv])
 
 
 def test_web_without_the_extra_says_how_to_install_it(
@@ -287,7 +292,7 @@ def test_web_without_the_extra_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "textual_serve", None)
     monkeypatch.setitem(sys.modules, "textual_serve.server", None)
-    assert cli.main(["--web"]) == cli.EXIT_USAGE
+    assert main(["--web"]) == EXIT_USAGE
     assert "pip install 'accessguard[web]'" in capsys.readouterr().err
 
 
@@ -296,9 +301,9 @@ def test_web_serves_this_console_on_localhost_without_the_url_in_ps(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "unset")
     url = "postgresql://admin:s3cret@db/shop"
-    server = cli.web_server(_web_args("--read-only", "--theme", "ansi-dark"), url)
+    server = web_server(_web_args("--read-only", "--theme", "ansi-dark"), url)
     assert server.host == "127.0.0.1"
-    assert server.port == cli.WEB_PORT
+    assert server.port == WEB_PORT
     assert server.command == f"{sys.executable} -m tui --read-only --theme ansi-dark"
     import os
 
@@ -312,9 +317,9 @@ def test_console_flags_reach_the_console(monkeypatch: pytest.MonkeyPatch) -> Non
         seen.update(kwargs, raw_url=raw_url)
         return 0
 
-    monkeypatch.setattr(cli, "run_console", fake_run_console)
+    monkeypatch.setattr(tui.cli.console, "run_console", fake_run_console)
     write_config('page_size = 40\n[keys]\n"app.quit" = "ctrl+q"\n')
-    assert cli.main(["--db", "sqlite:///x.db", "--no-mouse", "--theme", "ansi-light"]) == 0
+    assert main(["--db", "sqlite:///x.db", "--no-mouse", "--theme", "ansi-light"]) == 0
     options = seen["options"]
     assert isinstance(options, ConsoleOptions)
     assert seen["mouse"] is False

@@ -34,7 +34,9 @@ from tests.console_support import (
 )
 from tests.needs import server_admin_url
 from tui.app import AccessGuardApp, DatabaseOpener
-from tui.cli import console_app, main, open_database
+from tui.cli import main
+from tui.cli.console import console_app
+from tui.cli.database import open_database
 from tui.screens.form import RecordForm
 from tui.screens.records import AuditScreen, RecordScreen, StatusLine
 

@@ -55,7 +55,9 @@ from tests.reliability.support_security import (
     url_with,
 )
 from tui.app import AccessGuardApp
-from tui.cli import console_app, main, startup_notices
+from tui.cli import main
+from tui.cli.console import console_app
+from tui.cli.database import startup_notices
 from tui.errorlog import log_error
 from tui.screens.dialogs import AuditEntryDialog, PasswordDialog
 from tui.screens.form import RecordForm

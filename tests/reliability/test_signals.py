@@ -52,7 +52,8 @@ from tests.reliability.support_signals import (
     sqlite_write_lock_is_free,
     write_in_flight,
 )
-from tui.cli import EXIT_GRACE_S, main
+from tui.cli import main
+from tui.cli.console import EXIT_GRACE_S
 from tui.screens.dialogs import ConfirmDialog
 
 KILL_TRIALS = 40

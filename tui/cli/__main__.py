@@ -1,0 +1,5 @@
+"""``python -m tui.cli``: the accessguard command line, as ``python -m tui``."""
+
+from tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,337 @@
+"""The command line's grammar: every command and option with its help and examples.
+
+Building and running the parser loads neither SQLAlchemy nor Textual: the commands it names
+import the data core only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from data.numbers import whole_number
+from data.redact import redact
+from tui.cli.admin import cmd_config_path, cmd_db_status, cmd_db_upgrade, cmd_seed
+from tui.cli.entities import ENTITIES, EntityCommands
+from tui.cli.output import EXIT_USAGE, PROG
+from tui.cli.records import cmd_add, cmd_delete, cmd_list
+from tui.cli.transfer import cmd_export, cmd_import
+from tui.text import visible
+
+if TYPE_CHECKING:
+    from data.database import Database
+
+Handler = Callable[[argparse.Namespace, "Database"], int]
+
+WEB_PORT = 8000
+
+EXAMPLES = (
+    "accessguard users list --search alice",
+    'accessguard users add --name "Alice Doe" --email alice@example.com --role editor',
+    "accessguard users delete 42 --yes",
+    "accessguard products list --sort price --desc --format csv > products.csv",
+    "accessguard products add --sku KET-1 --name Kettle --price 19.99 --owner alice@example.com",
+    "accessguard products delete 7",
+    "accessguard export products -o products.json",
+    "accessguard import users users.csv --dry-run",
+    "accessguard --db postgresql://admin@db.internal/shop db status",
+    "accessguard db upgrade",
+    "DATABASE_URL=mysql://root@127.0.0.1/shop accessguard seed --users 50",
+)
+FOOTER = """\
+The database is --db URL, else $DATABASE_URL, else the config file's (see
+`accessguard config path`), else sqlite:///./accessguard.db. A SQLite path is
+percent-encoded like any URL's: a file a?b%.db is sqlite:///a%3Fb%25.db.
+Exit status: 0 done, 1 refused (the reason is on stderr), 2 bad usage.
+Set ACCESSGUARD_DEBUG=1 to see the traceback of an unexpected error."""
+
+
+def epilog(*command: str) -> str:
+    """The examples that use ``command`` (all of them for the top level), then the footer."""
+    words = " ".join(command)
+    chosen = [line for line in EXAMPLES if f" {words}" in line or not words]
+    examples = "".join(f"\n  {line}" for line in chosen)
+    return f"examples:{examples}\n\n{FOOTER}" if chosen else FOOTER
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors never echo a URL's password."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print usage and the (redacted) message to stderr, then exit 2."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(redact(message))}\n")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--db and --read-only, on the top parser and again on every command.
+
+    On commands their default is SUPPRESS, so an option given before the command is not
+    reset by the command's own (absent) copy of it.
+    """
+    default: Any = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=default,
+        help="database URL (default: $DATABASE_URL, else sqlite:///./accessguard.db); "
+        "prefer $DATABASE_URL for a password, which --db leaves visible in ps",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="connect read-only: the database itself refuses every write",
+    )
+
+
+def _command(
+    group: Any,
+    name: str,
+    summary: str,
+    handler: Handler,
+    *,
+    words: Sequence[str] = (),
+    schema: bool = True,
+    **defaults: Any,
+) -> argparse.ArgumentParser:
+    """A leaf command: its parser, its global options and what `main` should run.
+
+    ``words`` are the words before ``name`` (``users`` for ``users list``), to pick examples.
+    """
+    parser: argparse.ArgumentParser = group.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=epilog(*words, name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=False)
+    defaults.setdefault("needs_database", True)
+    parser.set_defaults(handler=handler, check_schema=schema, **defaults)
+    return parser
+
+
+def _group(commands: Any, name: str, summary: str) -> Any:
+    """A command with actions of its own (``users list``): returns where to add them."""
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=epilog(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=False)
+    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _format_option(
+    parser: argparse.ArgumentParser, choices: Sequence[str], default: str | None
+) -> None:
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        default=default,
+        help=f"output format (default: {default or 'from the file name, else csv'})",
+    )
+
+
+def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
+    """``users list|add|delete`` (or products): one generic builder for every entity."""
+    names = entity.names
+    actions = _group(commands, entity.name, f"list, add or delete {names.plural}")
+    words = (entity.name,)
+    lister = _command(
+        actions, "list", f"list {names.plural}", cmd_list, words=words, entity=entity.name
+    )
+    lister.add_argument(
+        "--search",
+        default="",
+        metavar="TEXT",
+        help=f"only {names.plural} whose {' or '.join(names.search_fields)} contains TEXT "
+        "(any case; ^TEXT: starts with TEXT)",
+    )
+    _format_option(lister, ("table", "csv", "json"), "table")
+    lister.add_argument(
+        "--sort",
+        default="id",
+        choices=list(names.sort_fields),
+        metavar="FIELD",
+        help=f"sort by FIELD: {', '.join(names.sort_fields)} (default: id)",
+    )
+    lister.add_argument("--desc", action="store_true", help="sort in descending order")
+
+    adder = _command(
+        actions, "add", f"add a {names.entity}", cmd_add, words=words, entity=entity.name
+    )
+    for option in entity.add_options:
+        adder.add_argument(
+            option.flag,
+            dest=option.field,
+            metavar=option.metavar,
+            required=option.required,
+            help=option.help,
+        )
+
+    deleter = _command(
+        actions, "delete", f"delete a {names.entity}", cmd_delete, words=words, entity=entity.name
+    )
+    # Any whole number: one that names no record (0, -1, 2**63) is "not found", as on every
+    # backend, rather than a usage error here and a server error there.
+    deleter.add_argument(
+        "id", type=_whole_number(None), metavar="ID", help=f"the {names.entity}'s id"
+    )
+    deleter.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
+    )
+
+
+def _whole_number(minimum: int | None) -> Callable[[str], int]:
+    """An argparse type: a whole number in digits 0-9, of at least ``minimum`` if one is
+    given (bad usage, exit 2, if not)."""
+
+    def parse(text: str) -> int:
+        value = whole_number(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number in digits 0-9"
+            ) from None
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every command and option with its help."""
+    parser = Parser(
+        prog=PROG,
+        description="Administer the users and products of a SQL database.\n"
+        "Without a command, opens the interactive console.",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=True)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="fill an empty database with demo data, then open the console",
+    )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="the console's colours for this run, e.g. ansi-dark for a 16-colour "
+        "terminal (default: the config file's, else the last one chosen in the palette)",
+    )
+    parser.add_argument(
+        "--no-mouse", action="store_true", help="the console ignores the mouse entirely"
+    )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the console in a browser at http://127.0.0.1:PORT/ (needs "
+        "accessguard[web]); it answers only that address, with the token printed at start",
+    )
+    parser.add_argument(
+        "--port",
+        type=_whole_number(1),
+        default=WEB_PORT,
+        metavar="N",
+        help=f"the port for --web (default: {WEB_PORT})",
+    )
+    parser.set_defaults(handler=None, check_schema=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for entity in ENTITIES.values():
+        _entity_parsers(commands, entity)
+
+    names = "|".join(ENTITIES)
+    exporter = _command(commands, "export", f"write {names} as CSV or JSON", cmd_export)
+    exporter.add_argument("entity", choices=list(ENTITIES), help="what to export")
+    _format_option(exporter, ("csv", "json"), None)
+    exporter.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write to FILE (replaced only once complete, mode 0600) instead of stdout",
+    )
+    exporter.add_argument(
+        "--search",
+        default="",
+        metavar="TEXT",
+        help="only the records whose searched fields contain TEXT, as in `list` "
+        "(any case; ^TEXT: starts with TEXT)",
+    )
+    sort_fields = sorted({f for e in ENTITIES.values() for f in e.names.sort_fields})
+    exporter.add_argument(
+        "--sort",
+        default="id",
+        metavar="FIELD",
+        help=f"sort by FIELD, as in `list`: {', '.join(sort_fields)} (default: id)",
+    )
+    exporter.add_argument("--desc", action="store_true", help="sort in descending order")
+
+    importer = _command(commands, "import", f"read {names} from a CSV or JSON file", cmd_import)
+    importer.add_argument("entity", choices=list(ENTITIES), help="what to import")
+    importer.add_argument("file", metavar="FILE", help="the file to read (- for stdin)")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="check every row and report, but write nothing"
+    )
+    importer.add_argument(
+        "--valid-only",
+        action="store_true",
+        help="apply the rows that pass and leave out the refused ones (still one transaction; "
+        "exit 1 if any was refused)",
+    )
+    _format_option(importer, ("csv", "json"), None)
+
+    db_actions = _group(commands, "db", "show or upgrade the database schema")
+    _command(
+        db_actions,
+        "status",
+        "show the database and its schema revision (exit 1 unless current)",
+        cmd_db_status,
+        words=("db",),
+        schema=False,
+    )
+    _command(
+        db_actions,
+        "upgrade",
+        "upgrade the schema to this version's head (creating it if empty)",
+        cmd_db_upgrade,
+        words=("db",),
+        schema=False,
+    )
+
+    config_actions = _group(commands, "config", "show where the config file is")
+    _command(
+        config_actions,
+        "path",
+        "print where the config file is, whether it exists, and check it (exit 2 if broken)",
+        cmd_config_path,
+        words=("config",),
+        schema=False,
+        needs_database=False,
+    )
+
+    seeder = _command(commands, "seed", "fill an empty database with demo data", cmd_seed)
+    seeder.add_argument(
+        "--users", type=_whole_number(0), default=100, metavar="N", help="users (default: 100)"
+    )
+    seeder.add_argument(
+        "--products",
+        type=_whole_number(0),
+        default=300,
+        metavar="N",
+        help="products (default: 300)",
+    )
+    seeder.add_argument(
+        "--seed",
+        type=_whole_number(0),
+        default=1,
+        metavar="S",
+        help="random seed: the same seed gives the same data (default: 1)",
+    )
+    return parser
