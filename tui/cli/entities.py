@@ -1,8 +1,8 @@
-"""What differs between users and products on the command line: their table columns, their
-``add`` options and what deleting one does to others.
+"""Each entity on the command line: its table columns, its ``add`` options and what deleting
+one does to others, derived from its declaration (`data.entity`).
 
-The generic commands (`tui.cli.records`, `tui.cli.transfer`) and the parser read these; adding
-an entity to the command line means adding its `EntityCommands` here.
+The generic commands (`tui.cli.records`, `tui.cli.transfer`) and the parser read these; an
+entity declared in ``data/entities/`` has its commands with no line here.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
-from data.entities import entity_named
-from data.entity import Entity as EntityNames
+from data.entities import entity_named, registered
+from data.entity import Entity, Field
 from tui.malformed import malformed_cell
 from tui.text import fit
+from tui.views import view_of
 
 if TYPE_CHECKING:
     from data.database import Database
@@ -50,13 +52,15 @@ class AddOption:
     metavar: str
     help: str
     required: bool = False
+    # A yes/no field: ``--active`` / ``--no-active`` rather than a value.
+    switch: bool = False
 
 
 @dataclass(frozen=True)
 class EntityCommands:
     """What the generic list / add / delete / export / import commands need about an entity."""
 
-    names: EntityNames
+    names: Entity
     columns: tuple[Column, ...]
     add_options: tuple[AddOption, ...]
     # What else deleting the record with this id changes, told before and after (None: nothing).
@@ -70,75 +74,82 @@ class EntityCommands:
     @property
     def spec(self) -> EntitySpec[Any, Any]:
         """The data core's spec, for the commands that run (it loads the data core)."""
-        from data.specs import SPECS
+        from data.specs import spec_of
 
-        return SPECS[self.names.entity]
+        return spec_of(self.names.plural)
 
     def counted(self, count: int) -> str:
         """``1 user``, ``3 users``."""
         return self.names.counted(count)
 
 
-def _yes_no(value: bool) -> str:
-    return "yes" if value else "no"
+# One line on an 80-column terminal: the columns and their two-space gaps fill 79 cells.
+LINE_WIDTH = 79
+GAP = 2
+ID_WIDTH = 5
 
 
-def _orphaned_products(db: Database, user_id: int, done: bool) -> str | None:
+@cache
+def commands_of(declared: Entity) -> EntityCommands:
+    """The command line's side of one declared entity."""
+    return EntityCommands(
+        names=declared,
+        columns=_columns(declared),
+        add_options=tuple(_add_option(item) for item in declared.editable),
+        delete_impact=partial(_delete_impact, declared.plural),
+    )
+
+
+def entity_commands() -> dict[str, EntityCommands]:
+    """Plural -> the commands of every registered entity, in the order of their keys."""
+    return {declared.plural: commands_of(declared) for declared in registered()}
+
+
+def _columns(declared: Entity) -> tuple[Column, ...]:
+    """The console's columns, titled by their fields' whole names, at the widths of a line:
+    the least each needs to show its title, then the spare room shared out by the same
+    weights as the console's."""
+    shown = view_of(declared).columns  # the id, then each field with a width, in order
+    fields = [item for item in declared.fields if item.width]
+    titles = ["id", *(item.title.lower() for item in fields)]
+    widths = [
+        ID_WIDTH if spec.key == "id" else max(spec.width, len(title))
+        for spec, title in zip(shown, titles, strict=True)
+    ]
+    spare = LINE_WIDTH - sum(widths) - GAP * (len(widths) - 1)
+    weights = sum(spec.grow for spec in shown)
+    if spare > 0 and weights:
+        shares = [spare * spec.grow // weights for spec in shown]
+        biggest = max(range(len(shown)), key=lambda i: shown[i].grow)
+        shares[biggest] += spare - sum(shares)
+        widths = [width + share for width, share in zip(widths, shares, strict=True)]
+    return tuple(
+        Column(title, width, spec.render, right=spec.align == "right", field=spec.key)
+        for spec, title, width in zip(shown, titles, widths, strict=True)
+    )
+
+
+def _add_option(item: Field) -> AddOption:
+    word = item.name.removeprefix("is_").replace("_", "-")
+    metavar = word.upper()
+    if item.kind == "relation":
+        metavar = entity_named(item.to).natural_key.upper()
+    return AddOption(
+        f"--{word}",
+        item.name,
+        metavar,
+        item.help or item.title.lower(),
+        required=item.required,
+        switch=item.kind == "flag",
+    )
+
+
+def _delete_impact(plural: str, db: Database, record_id: int, done: bool) -> str | None:
     """``3 products will lose their owner`` (before) / ``3 products lost their owner`` (after)."""
-    found = db.dependants("users", [user_id])
-    count = sum(d.count for d in found)
-    if not count:
-        return None
-    products = entity_named("products").counted(count)
-    verb = "lost" if done else "will lose"
-    return f"{products} {verb} {'its' if count == 1 else 'their'} owner"
-
-
-# Widths add up to 79 cells with the two-space gaps: one line on an 80-column terminal.
-USER_COMMANDS = EntityCommands(
-    names=entity_named("users"),
-    columns=(
-        Column("id", 5, lambda r: str(r.id), right=True),
-        Column("name", 18, lambda r: r.name),
-        Column("email", 26, lambda r: r.email),
-        Column("role", 6, lambda r: r.role),
-        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
-        Column("password", 8, lambda r: "set" if r.has_password else "-"),
-    ),
-    add_options=(
-        AddOption("--name", "name", "N", "full name", required=True),
-        AddOption("--email", "email", "E", "email address (unique, any case)", required=True),
-        AddOption("--role", "role", "R", "admin, editor or viewer (default: viewer)"),
-    ),
-    delete_impact=_orphaned_products,
-)
-
-PRODUCT_COMMANDS = EntityCommands(
-    names=entity_named("products"),
-    columns=(
-        Column("id", 5, lambda r: str(r.id), right=True),
-        Column("sku", 10, lambda r: r.sku),
-        Column("name", 16, lambda r: r.name),
-        Column("price", 11, lambda r: str(r.price), right=True),
-        Column("stock", 6, lambda r: str(r.stock), right=True),
-        Column("active", 6, lambda r: _yes_no(r.is_active), field="is_active"),
-        Column("owner", 13, lambda r: r.owner_email or "-"),
-    ),
-    add_options=(
-        AddOption("--sku", "sku", "S", "stock-keeping unit: letters, digits, - _ .", required=True),
-        AddOption("--name", "name", "N", "product name", required=True),
-        AddOption("--price", "price", "P", "price, a dot for decimals: 19.99", required=True),
-        AddOption("--stock", "stock", "Q", "units in stock (default: 0)"),
-        AddOption("--owner", "owner", "EMAIL", "email of the user who owns it (default: none)"),
-        AddOption("--description", "description", "D", "free text (default: empty)"),
-    ),
-)
-
-ENTITIES: dict[str, EntityCommands] = {
-    entity.name: entity for entity in (USER_COMMANDS, PRODUCT_COMMANDS)
-}
+    found = db.dependants(plural, [record_id])
+    return "; ".join(d.consequence(done=done) for d in found) or None
 
 
 def entity_of(args: argparse.Namespace) -> EntityCommands:
     """The entity a parsed command acts on (its ``entity`` argument or default)."""
-    return ENTITIES[args.entity]
+    return entity_commands()[args.entity]

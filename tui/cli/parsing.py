@@ -11,10 +11,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from data.entities import registered
 from data.numbers import whole_number
 from data.redact import redact
 from tui.cli.admin import cmd_config_path, cmd_db_status, cmd_db_upgrade, cmd_seed
-from tui.cli.entities import ENTITIES, EntityCommands
+from tui.cli.entities import EntityCommands, entity_commands
 from tui.cli.output import EXIT_USAGE, PROG
 from tui.cli.records import cmd_add, cmd_delete, cmd_list
 from tui.cli.transfer import cmd_export, cmd_import
@@ -27,13 +28,8 @@ Handler = Callable[[argparse.Namespace, "Database"], int]
 
 WEB_PORT = 8000
 
+# Each entity's own examples come from its declaration (`Entity.examples`), then these.
 EXAMPLES = (
-    "accessguard users list --search alice",
-    'accessguard users add --name "Alice Doe" --email alice@example.com --role editor',
-    "accessguard users delete 42 --yes",
-    "accessguard products list --sort price --desc --format csv > products.csv",
-    "accessguard products add --sku KET-1 --name Kettle --price 19.99 --owner alice@example.com",
-    "accessguard products delete 7",
     "accessguard export products -o products.json",
     "accessguard import users users.csv --dry-run",
     "accessguard --db postgresql://admin@db.internal/shop db status",
@@ -51,7 +47,8 @@ Set ACCESSGUARD_DEBUG=1 to see the traceback of an unexpected error."""
 def epilog(*command: str) -> str:
     """The examples that use ``command`` (all of them for the top level), then the footer."""
     words = " ".join(command)
-    chosen = [line for line in EXAMPLES if f" {words}" in line or not words]
+    declared = [f"{PROG} {line}" for entity in registered() for line in entity.examples]
+    chosen = [line for line in (*declared, *EXAMPLES) if f" {words}" in line or not words]
     examples = "".join(f"\n  {line}" for line in chosen)
     return f"examples:{examples}\n\n{FOOTER}" if chosen else FOOTER
 
@@ -167,6 +164,14 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
         actions, "add", f"add a {names.entity}", cmd_add, words=words, entity=entity.name
     )
     for option in entity.add_options:
+        if option.switch:
+            adder.add_argument(
+                option.flag,
+                dest=option.field,
+                action=argparse.BooleanOptionalAction,
+                help=option.help,
+            )
+            continue
         adder.add_argument(
             option.flag,
             dest=option.field,
@@ -244,12 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(handler=None, check_schema=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for entity in ENTITIES.values():
+    entities = entity_commands()
+    for entity in entities.values():
         _entity_parsers(commands, entity)
 
-    names = "|".join(ENTITIES)
+    names = "|".join(entities)
     exporter = _command(commands, "export", f"write {names} as CSV or JSON", cmd_export)
-    exporter.add_argument("entity", choices=list(ENTITIES), help="what to export")
+    exporter.add_argument("entity", choices=list(entities), help="what to export")
     _format_option(exporter, ("csv", "json"), None)
     exporter.add_argument(
         "-o",
@@ -264,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the records whose searched fields contain TEXT, as in `list` "
         "(any case; ^TEXT: starts with TEXT)",
     )
-    sort_fields = sorted({f for e in ENTITIES.values() for f in e.names.sort_fields})
+    sort_fields = sorted({f for e in entities.values() for f in e.names.sort_fields})
     exporter.add_argument(
         "--sort",
         default="id",
@@ -274,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--desc", action="store_true", help="sort in descending order")
 
     importer = _command(commands, "import", f"read {names} from a CSV or JSON file", cmd_import)
-    importer.add_argument("entity", choices=list(ENTITIES), help="what to import")
+    importer.add_argument("entity", choices=list(entities), help="what to import")
     importer.add_argument("file", metavar="FILE", help="the file to read (- for stdin)")
     importer.add_argument(
         "--dry-run", action="store_true", help="check every row and report, but write nothing"
