@@ -45,6 +45,13 @@ def utc_timestamp() -> sa.types.TypeEngine[datetime]:
     return sa.DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
+def exact_key(length: int) -> sa.types.TypeEngine[str]:
+    """The column type `models.base.exact_key` declares: text compared byte for byte, on
+    MySQL/MariaDB too (``utf8mb4_bin``), for a unique key stored normalised."""
+    binary = mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin")
+    return sa.String(length).with_variant(binary, "mysql")
+
+
 def one_of(column: str, values: Iterable[str]) -> str:
     """The text of a CHECK constraint allowing only ``values`` in ``column``."""
     return "{} IN ({})".format(column, ", ".join(f"'{value}'" for value in values))
