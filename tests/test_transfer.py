@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, update
 
+import data.bulk_writes
 import data.import_files
-import data.tables
+import data.import_judging
 import data.transfer
 from data.actor import Actor
 from data.bulk import execute_many, table_of
@@ -692,7 +693,7 @@ def test_a_row_changed_after_it_was_read_is_a_conflict_and_nothing_is_written(
 ) -> None:
     """Between reading the stored rows and writing them, a colleague saves one of them."""
     colleague = Database.connect(db.engine.url)
-    analyse = data.transfer._analyse
+    analyse = data.import_judging.analyse
 
     def analyse_then_colleague_saves(session: Any, *args: Any, **kwargs: Any) -> Any:
         plan = analyse(session, *args, **kwargs)
@@ -708,7 +709,7 @@ def test_a_row_changed_after_it_was_read_is_a_conflict_and_nothing_is_written(
             )
         return plan
 
-    monkeypatch.setattr(data.transfer, "_analyse", analyse_then_colleague_saves)
+    monkeypatch.setattr(data.transfer, "analyse", analyse_then_colleague_saves)
     before = _audit(db)
     text = "email,name,role\nnew@example.org,New Person,\nkenji@example.com,Kenji Sato,admin\n"
     try:
@@ -757,13 +758,13 @@ def test_new_ids_are_found_when_another_insert_came_in_between(
     db: Database, actor: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server's concurrent insert can land among the newest rows; ids must still match."""
-    new_ids = data.tables._new_ids
+    new_ids = data.bulk_writes._new_ids
 
     def someone_else_inserts_then_read_back(session: Any, *args: Any) -> dict[str, int]:
         session.execute(insert(User).values(name="Interloper", email="interloper@example.net"))
         return new_ids(session, *args)
 
-    monkeypatch.setattr(data.tables, "_new_ids", someone_else_inserts_then_read_back)
+    monkeypatch.setattr(data.bulk_writes, "_new_ids", someone_else_inserts_then_read_back)
     text = "email,name\na@example.org,A\nb@example.org,B\nc@example.org,C\n"
     _import(db, "users", text, actor)
     by_id = {user.id: user.email for user in _users(db)}
