@@ -13,7 +13,7 @@ from data.audit import AuditLog
 from data.config import display_url
 from data.engine import create_database_engine, exposed_file_warnings, make_sessionmaker
 from data.errors import NotFound
-from data.passwords import hash_password, verify_password
+from data.passwords import hash_password
 from data.records import ProductRecord, UserRecord
 from data.specs import PRODUCTS, USERS
 from data.tables import RecordStore
@@ -109,14 +109,6 @@ class Database:
                 return self.users.require(session=session, record_id=user_id)
         except StaleWrite:
             raise self.users.conflict(user_id) from None
-
-    def check_password(self, email: str, candidate: str) -> bool:
-        """Whether ``candidate`` is the password of the user with ``email``."""
-        with reading(self.sessions) as session:
-            stored = session.scalar(
-                select(User.password_hash).where(User.email == email.strip().lower())
-            )
-        return stored is not None and verify_password(stored, candidate)
 
     def dispose(self) -> None:
         """Close every pooled connection (at exit)."""

@@ -68,17 +68,6 @@ class RecordStore(Generic[ModelT, RecordT]):
         with reading(self._sessions) as session:
             return self.require(session=session, record_id=record_id)
 
-    def find(self, key: str) -> RecordT:
-        """The record whose natural key (email or SKU) equals ``key`` after validation."""
-        clean = validate_fields(self.spec.validators, {self.spec.natural_key: key})
-        value = clean[self.spec.natural_key]
-        with reading(self._sessions) as session:
-            column = getattr(self.spec.model, self.spec.natural_key)
-            row = session.execute(self.spec.select().where(column == value)).first()
-            if row is None:
-                raise NotFound(f"No {self.spec.entity} with {self.spec.natural_key} {value}.")
-            return self.spec.record(row)
-
     def stream(self, request: PageRequest) -> Iterator[RecordT]:
         """Every matching record in order, a page per unit of work, memory flat at any size."""
         current = replace(
