@@ -120,16 +120,6 @@ class AuditLog:
         with reading(self._sessions) as session:
             return to_record(_entry(session, entry_id))
 
-    def for_record(self, entity: str, record_id: int) -> tuple[AuditRecord, ...]:
-        """Every entry about one record, oldest first."""
-        with reading(self._sessions) as session:
-            stmt = (
-                select(AuditEntry)
-                .where(AuditEntry.entity == entity, AuditEntry.record_id == record_id)
-                .order_by(AuditEntry.id)
-            )
-            return tuple(to_record(entry) for entry in session.scalars(stmt))
-
     def restore_plan(self, entry_id: int) -> RestorePlan:
         """What `restore` would do for entry ``entry_id`` now; `NotRestorable` if nothing."""
         with reading(self._sessions) as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -11,11 +10,3 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 def hash_password(password: str) -> str:
     """The argon2id hash of ``password`` (tens of milliseconds: call it off the UI thread)."""
     return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash``."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False

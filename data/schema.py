@@ -18,7 +18,9 @@ head, e.g.::
         command.revision(alembic_config(connection), "what changed",
                          autogenerate=True, rev_id="0003_what_changed")
 
-and read the result: autogenerate does not see CHECK constraints or data conversions.
+and read the result: autogenerate does not see CHECK constraints or data conversions, nor
+write the expression indexes and SQLite search tables of `models.base.sortable` and
+`searchable`, which `data.migration_helpers` does in a call each.
 """
 
 from __future__ import annotations
@@ -230,8 +232,8 @@ def compared_objects(dialect: str) -> Callable[[Any, str | None, str, bool, Any]
     """Alembic's ``include_object`` hook for a ``dialect``: what schema comparison looks at.
 
     It skips indexes the models create only on other backends (Alembic ignores
-    ``ddl_if``) and SQLite's FTS5 search tables with their shadow tables, which migration
-    0004 creates and no model describes.
+    ``ddl_if``) and SQLite's FTS5 search tables with their shadow tables, which the
+    migrations create (`data.migration_helpers`) and no model describes.
     """
 
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

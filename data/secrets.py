@@ -1,4 +1,4 @@
-"""A record's secret (a password): set, cleared and checked, never read back.
+"""A record's secret (a password): set or cleared, never read back.
 
 The hash stays in data/; records, exports and the audit only ever say "set" or "not set".
 """
@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.actor import Actor
 from data.entity import Field
 from data.errors import Conflict, Invalid
-from data.passwords import hash_password, verify_password
+from data.passwords import hash_password
 from data.specs import EntitySpec
 from data.trail import new_batch, write_entry
 from data.translate import StaleWrite
-from data.unit import reading, writing
+from data.unit import writing
 from data.validation import password as validate_password
 from data.validation import validate_fields
 
@@ -78,22 +77,6 @@ class KeepsSecrets:
                 return self.require(session=session, record_id=record_id)
         except StaleWrite:
             raise self.conflict(record_id) from None
-
-    def check_secret(self: _Store, key: str, candidate: str) -> bool:
-        """Whether ``candidate`` is the password of the record whose natural key is ``key``."""
-        field = _secret_field(self.spec)
-        try:
-            clean = validate_fields(self.spec.validators, {self.spec.natural_key: key})
-        except Invalid:
-            return False  # no record has a key that is not even valid
-        model = self.spec.model
-        with reading(self._sessions) as session:
-            stored = session.scalar(
-                select(getattr(model, field.stored_as)).where(
-                    getattr(model, self.spec.natural_key) == clean[self.spec.natural_key]
-                )
-            )
-        return stored is not None and verify_password(stored, candidate)
 
 
 def _secret_field(spec: EntitySpec[Any, Any]) -> Field:

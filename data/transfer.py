@@ -16,33 +16,30 @@ import csv
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from hashlib import blake2b
 from pathlib import Path, PurePath
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.actor import Actor
-from data.bulk import in_batches, roomy_sqlite_cache, table_of
+from data.bulk import roomy_sqlite_cache
+from data.bulk_writes import insert_rows, update_rows
 from data.characters import JSON_ESCAPES
 from data.database import Database
 from data.errors import Conflict, Invalid
-from data.import_files import Columns, Row, Source, Text, neutralise, read_csv, rewindable
+from data.import_files import Columns, Source, Text, neutralise, read_csv, rewindable
 from data.import_json import read_json
+from data.import_judging import DuplicateKeys, Item, analyse, judged_rows
 from data.records import ImportProgress, ImportReport, ImportRow, PageRequest
 from data.replace import atomic_file
 from data.specs import EntitySpec
 from data.stored import Malformed, MalformedTally
-from data.tables import insert_rows, update_rows
 from data.trail import PendingEntry, new_batch, write_entries, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
-from data.validation import validate_fields
-from models import User, utcnow
+from models import utcnow
 
 Format = Literal["csv", "json"]
 
@@ -55,8 +52,6 @@ PROGRESS_EVERY = 1000
 REFUSED_KEPT = 1000
 # Rows judged and written together: one IN (...) lookup and a few executemany each.
 WRITE_BATCH = 1000
-# A refused row's unreadable key is shown cut to this many characters.
-KEY_SHOWN = 100
 OUTCOMES = ("add", "update", "unchanged", "refused")
 
 Progress = Callable[[int], None]
@@ -220,165 +215,7 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-# Import: judging the rows
-
-
-@dataclass
-class _Item:
-    """A row under judgement; ``clean`` holds validated values, ``existing`` the matched row."""
-
-    line: int
-    key: str
-    clean: dict[str, Any]
-    errors: dict[str, str]
-    key_valid: bool = True  # the key is normalised even when other fields are refused
-    existing: Any = None
-    changes: dict[str, Any] = field(default_factory=dict)
-    outcome: str = "refused"
-
-
-def _validate(spec: EntitySpec[Any, Any], row: Row) -> _Item:
-    nk = spec.natural_key
-    errors = dict(row.errors)
-    clean: dict[str, Any] = {}
-    if not errors:
-        try:
-            clean = validate_fields(spec.validators, row.values, required=(nk,))
-        except Invalid as refused:
-            errors = refused.errors
-    if nk in clean:
-        return _Item(line=row.line, key=clean[nk], clean=clean, errors=errors)
-    # The row is refused; its key alone still names it in the report and finds duplicates.
-    raw = row.values.get(nk)
-    try:
-        key = validate_fields(spec.validators, {nk: raw})[nk]
-    except Invalid:
-        return _Item(
-            line=row.line,
-            key="" if raw is None else str(raw).strip()[:KEY_SHOWN],
-            clean=clean,
-            errors=errors,
-            key_valid=False,
-        )
-    return _Item(line=row.line, key=key, clean=clean, errors=errors)
-
-
-class _Keys:
-    """Finds a key given twice without holding the keys: the first pass over the file keeps
-    a 128-bit digest of each (about 76 bytes a row at a million, against 115 for a digest
-    and its line, or 150 for the emails themselves) and notes the digests seen twice; the
-    second pass learns the first line of only those. Two different keys share a digest
-    with a chance below 1e-26 at a million rows."""
-
-    def __init__(self) -> None:
-        self.seen: set[int] | None = set()
-        self.twice: set[int] = set()
-        self.first_lines: dict[int, int] = {}
-
-    def second_pass(self) -> None:
-        """Forget every digest but the ones given twice; the next pass names first lines."""
-        self.seen = None
-
-    def first(self, key: str, line: int) -> int | None:
-        """The line ``key`` was first given on, if ``line`` repeats it; else None.
-
-        On the first pass a repeat is known but not where it first was: 0 stands for that.
-        """
-        digest = int.from_bytes(blake2b(key.encode(), digest_size=16).digest(), "big")
-        if self.seen is not None:
-            if digest in self.seen:
-                self.twice.add(digest)
-                return 0
-            self.seen.add(digest)
-            return None
-        if digest not in self.twice:
-            return None
-        first = self.first_lines.setdefault(digest, line)
-        return None if first == line else first
-
-
-def _judged(
-    spec: EntitySpec[Any, Any], columns: Columns, text: Text, fmt: Format, keys: _Keys
-) -> Iterator[_Item]:
-    """Every row of the file validated, the second of two rows with a key refused (rows
-    refused for other reasons still count as first): no database needed."""
-    unit = "line" if fmt == "csv" else "object"
-    rows = read_csv(columns, text) if fmt == "csv" else read_json(columns, text)
-    for row in rows:
-        item = _validate(spec, row)
-        if item.key_valid:
-            first = keys.first(item.key, item.line)
-            if first is not None:
-                item.errors[spec.natural_key] = f"appears twice, first at {unit} {first}"
-        yield item
-
-
-def _match_existing(session: Session, spec: EntitySpec[Any, Any], items: list[_Item]) -> None:
-    """Attach the stored row (column -> value) with the same natural key to each item,
-    IN (...) by batch."""
-    table = table_of(spec.model)
-    column = table.c[spec.natural_key]
-    keys = sorted({item.key for item in items if not item.errors})
-    found: dict[str, dict[str, Any]] = {}
-    for batch in in_batches(keys):
-        for row in session.execute(select(table).where(column.in_(batch))):
-            stored = dict(row._mapping)
-            found[stored[spec.natural_key]] = stored
-    for item in items:
-        if not item.errors:
-            item.existing = found.get(item.key)
-
-
-def _resolve_owners(session: Session, items: list[_Item]) -> None:
-    """Turn owner emails (or ids) into user ids, refusing rows whose owner does not exist."""
-    wanted = [item for item in items if not item.errors and item.clean.get("owner") is not None]
-    owners = {item.clean["owner"] for item in wanted}
-    emails = sorted(owner for owner in owners if isinstance(owner, str))
-    ids = sorted(owner for owner in owners if isinstance(owner, int))
-    by_email: dict[str, int] = {}
-    by_id: set[int] = set()
-    for batch in in_batches(emails):
-        by_email.update(
-            session.execute(select(User.email, User.id).where(User.email.in_(batch))).all()
-        )
-    for batch in in_batches(ids):
-        by_id.update(session.scalars(select(User.id).where(User.id.in_(batch))))
-    for item in wanted:
-        owner = item.clean["owner"]
-        owner_id = (
-            by_email.get(owner) if isinstance(owner, str) else (owner if owner in by_id else None)
-        )
-        if owner_id is None:
-            by_what = "email" if isinstance(owner, str) else "id"
-            item.errors["owner"] = f"no user with {by_what} {owner}"
-        else:
-            item.clean["owner"] = owner_id
-
-
-def _decide(spec: EntitySpec[Any, Any], item: _Item) -> None:
-    if item.errors:
-        item.outcome = "refused"
-        return
-    if item.existing is None:
-        missing = sorted(spec.required - item.clean.keys())
-        item.errors.update(dict.fromkeys(missing, f"is required for a new {spec.entity}"))
-        item.outcome = "refused" if missing else "add"
-        return
-    item.changes = {
-        name: value
-        for name, value in item.clean.items()
-        if item.existing[spec.field_attributes.get(name, name)] != value
-    }
-    item.outcome = "update" if item.changes else "unchanged"
-
-
-def _analyse(session: Session, spec: EntitySpec[Any, Any], items: list[_Item]) -> None:
-    """Match validated rows to stored records and decide each one's outcome."""
-    _match_existing(session, spec, items)
-    if "owner" in spec.validators:
-        _resolve_owners(session, items)
-    for item in items:
-        _decide(spec, item)
+# Import: counting the outcomes
 
 
 class _Tally:
@@ -391,7 +228,7 @@ class _Tally:
         self.counts = dict.fromkeys(OUTCOMES, 0)
         self.refused: list[ImportRow] = []
 
-    def add(self, item: _Item) -> None:
+    def add(self, item: Item) -> None:
         self.counts[item.outcome] += 1
         if item.outcome != "refused":
             return
@@ -469,9 +306,9 @@ def _import(
     on_refused: Refused | None,
 ) -> ImportReport:
     start = source.tell()
-    keys = _Keys()
+    keys = DuplicateKeys()
 
-    def pass_over(step: str) -> Iterator[_Item]:
+    def pass_over(step: str) -> Iterator[Item]:
         source.seek(start)
         text = Text(source)
         count = 0
@@ -499,7 +336,7 @@ def _import(
     if dry_run or (refused and not valid_only):
         with reading(db.sessions) as session:
             for batch in _batches(pass_over("matching")):
-                _analyse(session, spec, batch)
+                analyse(session, spec, batch)
                 for item in batch:
                     tally.add(item)
         return tally.report(spec.plural, applied=False)
@@ -519,12 +356,20 @@ def _import(
     return tally.report(spec.plural, applied=True)
 
 
+def _judged(
+    spec: EntitySpec[Any, Any], columns: Columns, text: Text, fmt: Format, keys: DuplicateKeys
+) -> Iterator[Item]:
+    """Every row of the file, read as ``fmt`` and judged without the database."""
+    rows = read_csv(columns, text) if fmt == "csv" else read_json(columns, text)
+    return judged_rows(spec, rows, keys, unit="line" if fmt == "csv" else "object")
+
+
 class _NotApplied(Exception):
     """A row was refused while writing (and not valid-only): roll everything back."""
 
 
-def _batches(items: Iterable[_Item]) -> Iterator[list[_Item]]:
-    batch: list[_Item] = []
+def _batches(items: Iterable[Item]) -> Iterator[list[Item]]:
+    batch: list[Item] = []
     for item in items:
         batch.append(item)
         if len(batch) == WRITE_BATCH:
@@ -537,7 +382,7 @@ def _batches(items: Iterable[_Item]) -> Iterator[list[_Item]]:
 def _write(
     session: Session,
     spec: EntitySpec[Any, Any],
-    items: Iterable[_Item],
+    items: Iterable[Item],
     tally: _Tally,
     *,
     actor: Actor,
@@ -550,7 +395,7 @@ def _write(
     now = utcnow()
     batch_id = new_batch()
     for batch in _batches(items):
-        _analyse(session, spec, batch)
+        analyse(session, spec, batch)
         for item in batch:
             tally.add(item)
         if not tally.counts["refused"] or valid_only:
@@ -579,7 +424,7 @@ def _write(
 def _apply(
     session: Session,
     spec: EntitySpec[Any, Any],
-    items: list[_Item],
+    items: list[Item],
     *,
     now: datetime,
     actor: Actor,

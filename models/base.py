@@ -240,7 +240,7 @@ def searchable(*attributes: Any) -> None:
     Prefix search (``LIKE 'p%'``) uses a NOCASE index on SQLite and a ``lower(column)
     text_pattern_ops`` index on PostgreSQL; substring search uses a trigram GIN index on
     PostgreSQL. SQLite's substring index is an FTS5 table kept by triggers, which metadata
-    cannot describe: migration 0004 creates it.
+    cannot describe: a migration creates it with `data.migration_helpers`.
     """
     for attribute in attributes:
         column = _column(attribute)

@@ -14,6 +14,7 @@ from data.database import Database
 from data.errors import Conflict, Invalid, NotFound
 from data.records import PageRequest
 from models import AuditEntry
+from tests.data_support import password_matches, record_history
 
 
 def test_create_update_delete_write_exact_entries_in_order(db: Database, actor: Actor) -> None:
@@ -79,8 +80,8 @@ def test_password_is_hashed_with_argon2id_and_never_audited_or_returned(
     updated = db.users.set_secret(user.id, secret, expected_version=1, actor=actor)
     assert updated.has_password is True
     assert not any("hash" in field for field in vars(updated))
-    assert db.users.check_secret("pat@example.com", secret)
-    assert not db.users.check_secret("pat@example.com", "wrong password")
+    assert password_matches(db, "pat@example.com", secret)
+    assert not password_matches(db, "pat@example.com", "wrong password")
     with db.engine.connect() as connection:
         stored = connection.execute(text("SELECT password_hash FROM users")).scalar_one()
         trail = connection.execute(text("SELECT old_values, new_values FROM audit_entries")).all()
@@ -164,7 +165,7 @@ def test_audit_search_by_actor_and_record(db: Database, actor: Actor, other_acto
     db.users.create({"name": "Xia", "email": "xia@example.com"}, actor=other_actor)
     assert db.audit.count(search="bob") == 1
     assert db.audit.count(search=f"user {user.id}") == 1
-    assert [e.record_id for e in db.audit.for_record("user", user.id)] == [user.id]
+    assert [e.record_id for e in record_history(db, "user", user.id)] == [user.id]
     entry = db.audit.page(PageRequest(search="alice")).records[0]
     assert db.audit.get(entry.id) == entry
 

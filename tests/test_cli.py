@@ -33,6 +33,7 @@ from data.errors import Unavailable
 from data.redact import holds_secret, redact
 from models import User
 from tests.console_support import settle
+from tests.data_support import find
 from tests.needs import server_admin_url
 from tui.cli import main
 from tui.text import fit, visible
@@ -833,4 +834,4 @@ def test_export_takes_the_console_view_and_import_can_take_the_valid_rows_only(
     assert "0 added, 1 updated, 0 unchanged, 1 refused" in ran.out
     assert "line 3: email:" in ran.err
     assert "imported the valid rows only: 1 row refused" in ran.err
-    assert open_db.users.find("ann@example.com").name == "Anne"
+    assert find(open_db, "users", "ann@example.com").name == "Anne"

@@ -27,6 +27,7 @@ from tests.console_support import (
     table_lines,
     wait_until,
 )
+from tests.data_support import find
 from tui.screens.dialogs import ConfirmDialog, ConflictDialog, HelpScreen
 from tui.screens.form import RecordForm
 from tui.screens.records import AuditScreen, RecordScreen
@@ -130,7 +131,7 @@ async def test_create_edit_and_see_it_in_the_audit_log(db: Database) -> None:
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert isinstance(app.screen, RecordScreen)
-        created = db.users.find("zed@example.com")
+        created = find(db, "users", "zed@example.com")
         assert created.name == "Zed Test"
         # The cursor lands on the new record, with the count and position updated.
         assert current(app).id == created.id

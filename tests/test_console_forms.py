@@ -20,6 +20,7 @@ from data.database import Database
 from data.errors import ReadOnly
 from data.records import PageRequest
 from models import AuditEntry
+from tests.data_support import find, password_matches
 from tui.app import AccessGuardApp
 from tui.screens.dialogs import (
     AuditEntryDialog,
@@ -115,7 +116,7 @@ async def test_new_user_typed_and_saved(db: Database) -> None:
         assert len(results) == 1
         saved = results[0]
         assert isinstance(saved, db.users.spec.record_type)
-    stored = db.users.find("bob@example.com")
+    stored = find(db, "users", "bob@example.com")
     assert (stored.id, stored.name, stored.role, stored.is_active) == (
         saved.id,
         "Bob Smith",
@@ -374,7 +375,7 @@ async def test_set_password_on_a_stored_user(db: Database, ana: Any) -> None:
         assert top(app) is form
         assert form.version == ana.version + 1
     assert db.users.get(ana.id).has_password
-    assert db.users.check_secret("ana@example.com", PASSWORD)
+    assert password_matches(db, "ana@example.com", PASSWORD)
     with db.engine.connect() as connection:
         rows = connection.execute(select(AuditEntry.__table__)).all()
     assert rows
@@ -406,7 +407,7 @@ async def test_new_user_gets_the_chosen_password_after_the_create(db: Database) 
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert results[0].has_password
-    assert db.users.check_secret("dora@example.com", PASSWORD)
+    assert password_matches(db, "dora@example.com", PASSWORD)
 
 
 # Dialogs

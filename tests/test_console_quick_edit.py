@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from data.actor import Actor
 from data.database import Database
 from tests.console_support import console, demo_database, screen_text, settle, table
+from tests.data_support import record_history
 from tui.app import AccessGuardApp
 from tui.screens.dialogs import ConfirmDialog, StagedEditsDialog
 from tui.screens.records import RecordScreen
@@ -96,7 +97,7 @@ async def test_correct_three_stock_counts_with_one_review_and_one_commit(shop: D
         assert "Saved 3 edits to 3 products. Press u to undo." in notes(app)
 
         # Every change is in the audit log: the data, and the Audit screen.
-        entries = [shop.audit.for_record("product", r.id)[-1] for r in before]
+        entries = [record_history(shop, "product", r.id)[-1] for r in before]
         assert [entry.changes for entry in entries] == [
             {"stock": (r.stock, new)} for r, new in zip(before, counted, strict=True)
         ]

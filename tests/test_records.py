@@ -13,6 +13,7 @@ from data.database import Database
 from data.errors import Invalid, NotFound
 from data.records import PageRequest
 from data.specs import EntitySpec, spec_of
+from tests.data_support import find
 
 USERS = spec_of("users")
 PRODUCTS = spec_of("products")
@@ -93,11 +94,11 @@ def test_unknown_owner_is_refused_on_the_owner_field(db: Database, actor: Actor)
 
 def test_get_and_find(db: Database, actor: Actor) -> None:
     user = db.users.create({"name": "Ana", "email": "ana@example.com"}, actor=actor)
-    assert db.users.find(" ANA@example.com") == user
+    assert find(db, "users", " ANA@example.com") == user
     with pytest.raises(NotFound):
         db.users.get(user.id + 1000)
     with pytest.raises(NotFound):
-        db.users.find("nobody@example.com")
+        find(db, "users", "nobody@example.com")
 
 
 def test_keyset_pages_walk_forward_and_back_in_both_directions(db: Database, actor: Actor) -> None:

@@ -54,6 +54,7 @@ from data.schema import (
     upgrade,
 )
 from models import Base
+from tests.data_support import find
 
 HEAD = "0005_lasting_ids_and_db_login"
 
@@ -366,14 +367,14 @@ def test_seeds_database_is_converted_keeping_every_row(engine: Engine, actor: Ac
     # (PostgreSQL's sequences were moved), normalised emails are found.
     dave = database.users.create({"name": "Dave", "email": "dave@example.com"}, actor=actor)
     assert dave.id > 5
-    assert database.users.find("ALICE@example.com").id == 1
+    assert find(database, "users", "ALICE@example.com").id == 1
     new = database.products.create(
         {"sku": "NEW-1", "name": "New thing", "price": "2.50", "owner": "alice@example.com"},
         actor=actor,
     )
     assert new.id > 7
     assert new.owner_id == 1
-    assert database.products.find("legacy-3").id == 3
+    assert find(database, "products", "legacy-3").id == 3
     assert _differences(engine) == []
     assert ensure_current(engine).status == "current"
 

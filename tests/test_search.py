@@ -19,6 +19,7 @@ from data.actor import Actor
 from data.database import Database
 from data.records import Count, Cursor, PageRequest
 from data.schema import alembic_config, upgrade
+from tests.data_support import find
 
 
 def _user_names(db: Database, search: str, **request: Any) -> list[str]:
@@ -76,7 +77,7 @@ def test_products_match_by_sku_or_name_in_any_case(db: Database, actor: Actor) -
 
 
 def test_search_follows_renames_deletes_and_undo(people: Database, actor: Actor) -> None:
-    amara = people.users.find("amara.okafor@example.com")
+    amara = find(people, "users", "amara.okafor@example.com")
     renamed = people.users.update(
         amara.id, {"name": "Ngozi Okafor"}, expected_version=amara.version, actor=actor
     )

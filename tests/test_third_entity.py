@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import ForeignKey, Integer, MetaData, String
@@ -31,6 +32,7 @@ from data.transfer import export_records, import_records
 from models import User
 from models.base import NAMING_CONVENTION, UTCDateTime, exact_key, searchable, sortable, utcnow
 from tests.console_support import console, current, settle, table, table_lines
+from tests.data_support import find
 
 SIZE = (80, 24)
 
@@ -45,7 +47,7 @@ class Category(_TestBase):
     """The model: what is stored, nothing else."""
 
     __tablename__ = "categories"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(exact_key(16), unique=True)
@@ -57,7 +59,7 @@ class Category(_TestBase):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
 
 sortable(Category.name, Category.created_at, Category.updated_at, fold_case={"name"})
@@ -83,6 +85,9 @@ def categories_table(engine: Engine) -> None:
     _TestBase.metadata.create_all(engine)
     with engine.begin() as connection:
         create_search_table(connection, "categories", ("code", "name"))
+
+
+TOOLS = {"code": "tools", "name": "Tools", "manager": "ana@example.com"}
 
 
 @pytest.fixture
@@ -131,12 +136,14 @@ def test_a_relation_is_checked_and_unlinked_when_its_user_goes(
 ) -> None:
     db = categories
     with pytest.raises(Invalid) as refused:
-        db.categories.create({"code": "x", "name": "X", "manager": "nobody@example.com"}, actor=actor)
+        db.categories.create(
+            {"code": "x", "name": "X", "manager": "nobody@example.com"}, actor=actor
+        )
     assert refused.value.errors == {"manager": "no user with email nobody@example.com"}
     managed = db.categories.create(
         {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
     )
-    user = db.users.find("ana@example.com")
+    user = find(db, "users", "ana@example.com")
     consequences = [d.consequence(done=False) for d in db.dependants("users", [user.id])]
     assert consequences == ["1 category will lose its manager"]
     db.users.delete(user.id, expected_version=user.version, actor=actor)
@@ -147,15 +154,15 @@ def test_a_relation_is_checked_and_unlinked_when_its_user_goes(
 
 def test_export_and_import_round_trip(categories: Database, ana: object, actor: Actor) -> None:
     db = categories
-    db.categories.create({"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor)
+    db.categories.create(
+        {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
+    )
     out = io.StringIO()
     assert export_records(db, "categories", out, fmt="csv") == 1
-    header, row = out.getvalue().splitlines()
+    header, _row = out.getvalue().splitlines()
     assert header == "id,code,name,manager_email,created_at,updated_at"
     edited = out.getvalue().replace("Tools", "Tools and more") + "9,GARDEN,Garden,,,\n"
-    report = import_records(
-        db, "categories", edited, fmt="csv", actor=actor, dry_run=False
-    )
+    report = import_records(db, "categories", edited, fmt="csv", actor=actor, dry_run=False)
     assert (report.applied, report.count("update"), report.count("add")) == (True, 1, 1)
     names = [c.name for c in db.categories.stream(PageRequest(sort="code"))]
     assert names == ["Garden", "Tools and more"]
@@ -168,7 +175,9 @@ async def test_console_lists_searches_edits_follows_deletes_and_undoes(
     categories: Database, ana: object, actor: Actor, tmp_path: Path
 ) -> None:
     db = categories
-    db.categories.create({"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor)
+    db.categories.create(
+        {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
+    )
     db.categories.create({"code": "garden", "name": "Garden"}, actor=actor)
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -187,17 +196,17 @@ async def test_console_lists_searches_edits_follows_deletes_and_undoes(
 
         await pilot.press("n", *"shoes", "tab", *"Shoes", "ctrl+s")
         await settle(app, pilot)
-        shoes = db.categories.find("SHOES")
+        shoes = find(db, "categories", "SHOES")
         assert shoes.name == "Shoes"
 
         table(app).move_to(0)  # TOOLS, id 1
         await pilot.press("e", "tab", "ctrl+a", *"Tools & Co", "ctrl+s")
         await settle(app, pilot)
-        assert db.categories.find("TOOLS").name == "Tools & Co"
+        assert find(db, "categories", "TOOLS").name == "Tools & Co"
 
         await pilot.press("u")  # undo this console's last change: the rename
         await settle(app, pilot)
-        assert db.categories.find("TOOLS").name == "Tools"
+        assert find(db, "categories", "TOOLS").name == "Tools"
 
         manager_column = next(
             i for i, column in enumerate(table(app).columns) if column.link is not None

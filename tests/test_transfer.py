@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, update
 
+import data.bulk_writes
 import data.import_files
-import data.tables
+import data.import_judging
 import data.transfer
 from data.actor import Actor
 from data.bulk import execute_many, table_of
@@ -24,6 +25,7 @@ from data.seed import seed_demo
 from data.specs import spec_of
 from data.transfer import Format, detect_format, export_records, import_records
 from models import User
+from tests.data_support import find
 
 USERS = spec_of("users")
 PRODUCTS = spec_of("products")
@@ -233,7 +235,7 @@ def test_dry_run_reports_every_row_with_its_line_and_writes_nothing(
     assert errors[11] == {"sku": "appears twice, first at line 4"}
 
     assert [p.sku for p in _products(db)] == ["OLD-1", "SAME-1"]
-    assert db.products.find("OLD-1").price == Decimal("5.00")
+    assert find(db, "products", "OLD-1").price == Decimal("5.00")
     assert len(_audit(db)) == audit_before
 
 
@@ -269,7 +271,7 @@ def test_an_existing_row_needs_only_its_key_and_blank_cells_keep_values(
     report = _import(db, "users", text, actor)
     assert _outcomes(report) == {"add": 1, "update": 0, "unchanged": 1, "refused": 0}
     assert db.users.get(admin.id) == admin
-    new = db.users.find("new@example.org")
+    new = find(db, "users", "new@example.org")
     assert (new.role, new.is_active) == ("viewer", True)
 
 
@@ -355,7 +357,7 @@ def test_bom_export_only_columns_and_quoted_newlines_are_handled(
     )
     report = _import(db, "users", text, actor)
     assert report.applied is True
-    user = db.users.find("amara@example.org")
+    user = find(db, "users", "amara@example.org")
     assert (user.name, user.role, user.has_password) == ("Okafor, Amara", "admin", False)
 
     products = (
@@ -366,7 +368,8 @@ def test_bom_export_only_columns_and_quoted_newlines_are_handled(
     report = _import(db, "products", products, actor, dry_run=True)
     assert (report.count("add"), [row.line for row in report.refused]) == (1, [5])
     report = _import(db, "products", products.replace(",-1", ",1"), actor)
-    assert db.products.find("D-1").description == 'First line\nsecond line, with a comma\n"quoted"'
+    description = find(db, "products", "D-1").description
+    assert description == 'First line\nsecond line, with a comma\n"quoted"'
 
     as_json = "\ufeff" + json.dumps([{"sku": "D-3", "name": "Door", "price": "9.00"}])
     assert _import(db, "products", as_json, actor, fmt="json").count("add") == 1
@@ -393,7 +396,7 @@ def test_apply_writes_rows_versions_and_one_audit_batch(
     assert _outcomes(report) == {"add": 2, "update": 1, "unchanged": 1, "refused": 0}
     updated = db.users.get(kenji.id)
     assert (updated.role, updated.version) == ("admin", kenji.version + 1)
-    assert db.users.find("amara@example.org").role == "editor"
+    assert find(db, "users", "amara@example.org").role == "editor"
 
     entries = _audit(db)[before:]
     assert [(e.action, e.entity) for e in entries] == [
@@ -425,7 +428,7 @@ def test_apply_resolves_and_clears_owners_by_email(db: Database, actor: Actor, k
     report = _import(db, "products", text, actor)
     assert _outcomes(report) == {"add": 1, "update": 1, "unchanged": 0, "refused": 0}
     assert db.products.get(owned.id).owner_id is None
-    assert db.products.find("K-2").owner_id == kenji.id
+    assert find(db, "products", "K-2").owner_id == kenji.id
     [update] = [e for e in _audit(db) if e.action == "update"]
     assert (update.old, update.new) == (
         {"owner_id": kenji.id, "version": 1},
@@ -503,7 +506,7 @@ def test_lookups_are_batched_not_one_query_per_row(db: Database, actor: Actor, k
     # IN (...) lookups of products by SKU, one of owners by email, and one reading back the
     # new rows' ids; for the last 200, one of each. No per-row query.
     assert len(selects) == 7, selects
-    assert db.products.find("B-1200").owner_id == kenji.id
+    assert find(db, "products", "B-1200").owner_id == kenji.id
 
 
 # Import: applying many rows at once must write what one row at a time would
@@ -519,10 +522,9 @@ def _csv(columns: list[str], rows: list[dict[str, str]]) -> str:
 
 def _by_key(db: Database, entity: str, keys: list[str]) -> dict[str, dict[str, Any]]:
     """Each record with ``keys``, as a dict without what differs between two databases."""
-    table = db.table(entity)
     records = {}
     for key in keys:
-        record = vars(table.find(key)).copy()
+        record = vars(find(db, entity, key)).copy()
         for varying in ("id", "created_at", "updated_at", "owner_id"):
             record.pop(varying, None)
         records[key] = record
@@ -533,7 +535,7 @@ def _entries_about(db: Database, entity: str, keys: list[str], since: int) -> li
     """(action, key, old, new) of every entry after ``since`` about the records with ``keys``,
     oldest first, with the values that differ between two ways of writing left out."""
     table = db.table(entity)
-    key_of = {table.find(key).id: key for key in keys}
+    key_of = {find(db, entity, key).id: key for key in keys}
     found = []
     for entry in _audit(db)[since:]:
         if entry.entity == table.spec.entity and entry.record_id in key_of:
@@ -570,7 +572,7 @@ def test_a_mixed_user_import_writes_what_saving_each_row_would(db: Database, act
     for values in rows:
         row = on("one.example", values)
         try:
-            stored = db.users.find(row["email"])
+            stored = find(db, "users", row["email"])
         except NotFound:
             db.users.create(row, actor=actor)
         else:
@@ -597,7 +599,7 @@ def test_a_mixed_user_import_writes_what_saving_each_row_would(db: Database, act
 
     imported = [e for e in _audit(db)[since:] if e.batch == _audit(db)[-1].batch]
     assert [e.action for e in imported] == ["create", "update", "create", "update", "import"]
-    created = db.users.find("new.two@bulk.example")
+    created = find(db, "users", "new.two@bulk.example")
     assert imported[2].record_id == created.id
     assert imported[2].new is not None
     assert imported[2].new["created_at"] == created.created_at.isoformat()
@@ -640,7 +642,7 @@ def test_a_mixed_product_import_writes_what_saving_each_row_would(
     for values in rows:
         row = on("one", values)
         try:
-            stored = db.products.find(row["sku"])
+            stored = find(db, "products", row["sku"])
         except NotFound:
             db.products.create(row, actor=actor)
         else:
@@ -667,7 +669,7 @@ def test_a_mixed_product_import_writes_what_saving_each_row_would(
         {"price": "21.50", "owner_id": None, "version": 2},
     )
     assert same_prefix(bulk_entries, "BULK") == same_prefix(one_entries, "ONE")
-    assert db.products.find("BULK-4").owner_id == ana.id
+    assert find(db, "products", "BULK-4").owner_id == ana.id
 
 
 def test_undo_after_an_import_reverts_every_add_and_update(
@@ -679,7 +681,7 @@ def test_undo_after_an_import_reverts_every_add_and_update(
     assert len(result.entries) == 2
     assert db.users.get(kenji.id).role == "viewer"
     with pytest.raises(NotFound):
-        db.users.find("new@example.org")
+        find(db, "users", "new@example.org")
 
 
 def test_a_row_changed_after_it_was_read_is_a_conflict_and_nothing_is_written(
@@ -691,7 +693,7 @@ def test_a_row_changed_after_it_was_read_is_a_conflict_and_nothing_is_written(
 ) -> None:
     """Between reading the stored rows and writing them, a colleague saves one of them."""
     colleague = Database.connect(db.engine.url)
-    analyse = data.transfer._analyse
+    analyse = data.import_judging.analyse
 
     def analyse_then_colleague_saves(session: Any, *args: Any, **kwargs: Any) -> Any:
         plan = analyse(session, *args, **kwargs)
@@ -707,7 +709,7 @@ def test_a_row_changed_after_it_was_read_is_a_conflict_and_nothing_is_written(
             )
         return plan
 
-    monkeypatch.setattr(data.transfer, "_analyse", analyse_then_colleague_saves)
+    monkeypatch.setattr(data.transfer, "analyse", analyse_then_colleague_saves)
     before = _audit(db)
     text = "email,name,role\nnew@example.org,New Person,\nkenji@example.com,Kenji Sato,admin\n"
     try:
@@ -735,7 +737,7 @@ def test_a_two_thousand_row_import_is_whole(db: Database, actor: Actor, kenji: A
     report = _import(db, "users", _csv(list(rows[0]), rows), actor)
     assert _outcomes(report) == {"add": 1999, "update": 1, "unchanged": 0, "refused": 0}
     assert db.users.count() == 2000
-    assert db.users.find("person1999@example.org").name == "Person 1999"
+    assert find(db, "users", "person1999@example.org").name == "Person 1999"
     assert db.users.get(kenji.id).role == "editor"
 
     entries = _all_audit(db)
@@ -756,13 +758,13 @@ def test_new_ids_are_found_when_another_insert_came_in_between(
     db: Database, actor: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server's concurrent insert can land among the newest rows; ids must still match."""
-    new_ids = data.tables._new_ids
+    new_ids = data.bulk_writes._new_ids
 
     def someone_else_inserts_then_read_back(session: Any, *args: Any) -> dict[str, int]:
         session.execute(insert(User).values(name="Interloper", email="interloper@example.net"))
         return new_ids(session, *args)
 
-    monkeypatch.setattr(data.tables, "_new_ids", someone_else_inserts_then_read_back)
+    monkeypatch.setattr(data.bulk_writes, "_new_ids", someone_else_inserts_then_read_back)
     text = "email,name\na@example.org,A\nb@example.org,B\nc@example.org,C\n"
     _import(db, "users", text, actor)
     by_id = {user.id: user.email for user in _users(db)}

@@ -10,6 +10,7 @@ import pytest
 from data.actor import Actor
 from data.database import Database
 from data.errors import Conflict, Invalid
+from tests.data_support import record_history
 
 
 def _products(db: Database, actor: Actor, count: int = 3) -> list[Any]:
@@ -36,7 +37,7 @@ def test_every_change_is_saved_and_audited_in_one_batch(db: Database, actor: Act
     assert db.products.get(two.id).name == "Gadget 2"
     assert db.products.get(three.id).stock == 30
     assert all(record.version == 2 for record in saved)
-    entries = [db.audit.for_record("product", p.id)[-1] for p in (one, two, three)]
+    entries = [record_history(db, "product", p.id)[-1] for p in (one, two, three)]
     assert [entry.action for entry in entries] == ["update"] * 3
     assert entries[0].changes == {"stock": (1, 10), "price": ("5.00", "6.50")}
     assert entries[2].changes == {"stock": (3, 30)}
@@ -61,7 +62,7 @@ def test_a_conflict_in_the_middle_saves_nothing_and_names_the_record(
     assert "None of the 3 products were saved" in conflict.value.message
     assert conflict.value.current == theirs
     assert [db.products.get(p.id).stock for p in (one, two, three)] == [1, 99, 3]
-    assert [len(db.audit.for_record("product", p.id)) for p in (one, two, three)] == [1, 2, 1]
+    assert [len(record_history(db, "product", p.id)) for p in (one, two, three)] == [1, 2, 1]
 
 
 def test_an_invalid_value_is_refused_naming_record_and_field(db: Database, actor: Actor) -> None:

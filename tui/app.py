@@ -66,7 +66,6 @@ def console_bindings() -> Iterator[Binding]:
     # Imported so that every class with bindings exists (some are imported lazily).
     from textual.dom import DOMNode
 
-
     pending: list[type] = [DOMNode]
     while pending:
         cls = pending.pop()

@@ -112,11 +112,6 @@ def hidden_characters(text: str, *, multiline: bool = False) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def has_hidden_characters(text: str) -> bool:
-    """Whether ``text`` holds characters a reader cannot see (format characters, bidi)."""
-    return bool(hidden_characters(text))
-
-
 def describe_character(ch: str) -> str:
     """``U+200B ZERO WIDTH SPACE``: how a message names a character nobody can see."""
     name = unicodedata.name(ch, "")
@@ -147,7 +142,6 @@ __all__ = [
     "describe_character",
     "fit",
     "for_terminal",
-    "has_hidden_characters",
     "hidden_characters",
     "safe",
     "visible",

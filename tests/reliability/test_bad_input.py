@@ -49,7 +49,7 @@ from tests.reliability.support_input import (
 from tui.app import AccessGuardApp
 from tui.screens.dialogs import ConfirmDialog, ConflictDialog
 from tui.screens.form import RecordForm
-from tui.text import has_hidden_characters
+from tui.text import hidden_characters
 
 ACTOR = Actor("alice", source="test-input")
 COLLEAGUE = Actor("bob", source="test-input-2")
@@ -322,7 +322,7 @@ def test_unicode_round_trips_byte_for_byte(db: Database, tmp_path: Path) -> None
 
 def test_hidden_characters_are_flagged() -> None:
     for entry in UNICODE:
-        assert has_hidden_characters(entry.text) == entry.hidden, entry.id
+        assert bool(hidden_characters(entry.text)) == entry.hidden, entry.id
 
 
 # 18. Numbers: refused with the field named, the same words on every backend

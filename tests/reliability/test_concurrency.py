@@ -32,6 +32,7 @@ from data.translate import NOT_SAVED
 from models import AuditEntry
 from tests.conftest import BACKENDS
 from tests.console_support import settle, table
+from tests.data_support import find
 from tests.reliability.support_concurrency import (
     Adjusted,
     InjectedFault,
@@ -451,7 +452,7 @@ def test_same_email_created_at_once_one_wins_the_other_is_told(db: Database, url
             assert refused.errors == {"email": "is already used by another user"}, where
             # The refused process's session works on: its next create succeeded.
             assert all(after.kind == "done" for _, after, _ in answers), where
-            stored = db.users.find(f"ann{trial}@x.com")
+            stored = find(db, "users", f"ann{trial}@x.com")
             assert stored.email == f"ann{trial}@x.com"
     assert db.users.count() == CREATE_TRIALS * 3
 

@@ -30,6 +30,7 @@ from data.config import normalise_url
 from data.database import Database
 from data.errors import Busy, NotFound
 from tests.console_support import console, current, demo_database, settle, table, wait_until
+from tests.data_support import find
 from tests.reliability.support_local_faults import (
     SqlShell,
     changed,
@@ -380,7 +381,7 @@ async def test_long_reader_does_not_stop_a_console_save(tmp_path: Path) -> None:
                 assert not isinstance(app.screen, RecordForm)
                 assert refusals(app) == []
             assert db.users.get(editing.id).name == "Saved Past Reader"
-            assert db.users.find("reader.proof@example.com").name == "Reader Proof"
+            assert find(db, "users", "reader.proof@example.com").name == "Reader Proof"
             assert reader.value(name_sql) == name_before
             assert reader.value("SELECT count(*) FROM users;") == count_before
             reader.query("COMMIT;")
@@ -433,7 +434,7 @@ async def test_disk_full_console_refuses_saves_and_keeps_running(tmp_path: Path)
                 filler.unlink()
                 await new_user(app, pilot, "Room Again", "room@example.com")
                 assert not isinstance(app.screen, RecordForm)
-                assert db.users.find("room@example.com").name == "Room Again"
+                assert find(db, "users", "room@example.com").name == "Room Again"
         finally:
             db.dispose()
         after = sqlite_facts(path)

@@ -36,6 +36,7 @@ from data.schema import alembic_config, upgrade
 from data.seed import seed_demo
 from data.transfer import export_records, import_records
 from tests.console_support import console, screen_text, settle, table, wait_until
+from tests.data_support import password_matches, record_history
 from tests.reliability.support_security import (
     HOSTILE_FORMS,
     PASSWORD,
@@ -219,7 +220,7 @@ async def test_passwords_are_argon2id_hashed_off_the_ui_thread_and_shown_nowhere
         assert stored.startswith("$argon2id$")
         assert argon2.extract_parameters(stored) == argon2.profiles.get_default_parameters()
         assert not PasswordHasher().check_needs_rehash(stored)
-    assert db.users.check_secret("dora@example.com", second)
+    assert password_matches(db, "dora@example.com", second)
 
     # The secrets, and every long piece of each hash (its salt and its digest).
     secrets = (first, second, "$argon2", *hashes)
@@ -741,7 +742,7 @@ def every_write(
         ),
         "undo": lambda: ro.audit.undo_last(actor=actor),
         "restore": lambda: ro.audit.restore(
-            next(e.id for e in ro.audit.for_record("user", ana.id) if e.action == "update"),
+            next(e.id for e in record_history(ro, "user", ana.id) if e.action == "update"),
             actor=actor,
             expected_version=ana.version,
         ),

@@ -42,6 +42,7 @@ from tests.console_support import (
     table,
     wait_until,
 )
+from tests.data_support import find
 from tests.needs import server_admin_url
 from tests.reliability.support_server_faults import (
     CommitCutter,
@@ -291,7 +292,7 @@ def test_a_commit_whose_answer_is_lost_is_unknown_and_a_retry_adds_no_duplicate(
                 save()
             assert cutter.cut.is_set()
         # Both were stored, though the client could not know ...
-        assert db.products.find("KET-1").name == "Kettle"
+        assert find(db, "products", "KET-1").name == "Kettle"
         assert db.users.get(ana.id).name == "Ana B"
         # ... and retrying either is refused instead of doing it twice.
         with pytest.raises(Invalid) as again:

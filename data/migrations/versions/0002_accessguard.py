@@ -30,11 +30,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import SchemaMismatch
+from data.migration_helpers import one_of, utc_timestamp
 
 revision: str = "0002_accessguard"
 down_revision: str | Sequence[str] | None = "0001_seeds"
@@ -305,15 +305,6 @@ def _rename_postgresql_relations(
 # Step 4: the new tables
 
 
-def _timestamp() -> sa.types.TypeEngine[datetime]:
-    """What models.UTCDateTime stores: naive UTC, with microseconds on MySQL too."""
-    return sa.DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-def _in(column: str, values: Sequence[str]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{value}'" for value in values))
-
-
 def _create_tables() -> None:
     op.create_table(
         "users",
@@ -323,10 +314,10 @@ def _create_tables() -> None:
         sa.Column("role", sa.String(ROLE_MAX), server_default="viewer", nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("password_hash", sa.String(PASSWORD_HASH_MAX), nullable=True),
-        sa.Column("created_at", _timestamp(), nullable=False),
-        sa.Column("updated_at", _timestamp(), nullable=False),
+        sa.Column("created_at", utc_timestamp(), nullable=False),
+        sa.Column("updated_at", utc_timestamp(), nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
-        sa.CheckConstraint(_in("role", ROLES), name=op.f("ck_users_role_allowed")),
+        sa.CheckConstraint(one_of("role", ROLES), name=op.f("ck_users_role_allowed")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -343,8 +334,8 @@ def _create_tables() -> None:
         sa.Column("stock", sa.Integer(), server_default="0", nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("owner_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", _timestamp(), nullable=False),
-        sa.Column("updated_at", _timestamp(), nullable=False),
+        sa.Column("created_at", utc_timestamp(), nullable=False),
+        sa.Column("updated_at", utc_timestamp(), nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.CheckConstraint("price >= 0", name=op.f("ck_products_price_not_negative")),
         sa.CheckConstraint("stock >= 0", name=op.f("ck_products_stock_not_negative")),
@@ -363,7 +354,7 @@ def _create_tables() -> None:
     op.create_table(
         "audit_entries",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", _timestamp(), nullable=False),
+        sa.Column("at", utc_timestamp(), nullable=False),
         sa.Column("actor", sa.String(ACTOR_MAX), nullable=False),
         sa.Column("os_user", sa.String(64), nullable=False),
         sa.Column("sudo_user", sa.String(64), nullable=True),
@@ -376,7 +367,7 @@ def _create_tables() -> None:
         sa.Column("old_values", sa.JSON(), nullable=True),
         sa.Column("new_values", sa.JSON(), nullable=True),
         sa.Column("reverts_id", sa.Integer(), nullable=True),
-        sa.CheckConstraint(_in("action", ACTIONS), name=op.f("ck_audit_entries_action_allowed")),
+        sa.CheckConstraint(one_of("action", ACTIONS), name=op.f("ck_audit_entries_action_allowed")),
         sa.ForeignKeyConstraint(
             ["reverts_id"],
             ["audit_entries.id"],
