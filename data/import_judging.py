@@ -18,7 +18,6 @@ from data.errors import Invalid
 from data.import_files import Row
 from data.specs import EntitySpec
 from data.validation import validate_fields
-from models import User
 
 # A refused row's unreadable key is shown cut to this many characters.
 KEY_SHOWN = 100
@@ -129,30 +128,19 @@ def _match_existing(session: Session, spec: EntitySpec[Any, Any], items: list[It
             item.existing = found.get(item.key)
 
 
-def _resolve_owners(session: Session, items: list[Item]) -> None:
-    """Turn owner emails (or ids) into user ids, refusing rows whose owner does not exist."""
-    wanted = [item for item in items if not item.errors and item.clean.get("owner") is not None]
-    owners = {item.clean["owner"] for item in wanted}
-    emails = sorted(owner for owner in owners if isinstance(owner, str))
-    ids = sorted(owner for owner in owners if isinstance(owner, int))
-    by_email: dict[str, int] = {}
-    by_id: set[int] = set()
-    for batch in in_batches(emails):
-        by_email.update(
-            session.execute(select(User.email, User.id).where(User.email.in_(batch))).all()
-        )
-    for batch in in_batches(ids):
-        by_id.update(session.scalars(select(User.id).where(User.id.in_(batch))))
-    for item in wanted:
-        owner = item.clean["owner"]
-        owner_id = (
-            by_email.get(owner) if isinstance(owner, str) else (owner if owner in by_id else None)
-        )
-        if owner_id is None:
-            by_what = "email" if isinstance(owner, str) else "id"
-            item.errors["owner"] = f"no user with {by_what} {owner}"
-        else:
-            item.clean["owner"] = owner_id
+def _resolve_relations(session: Session, spec: EntitySpec[Any, Any], items: list[Item]) -> None:
+    """Turn each relation's keys (or ids) into ids, refusing rows that name no record
+    (a product's owner email, looked up among users in batches)."""
+    for relation in spec.declared.relations:
+        name = relation.name
+        wanted = [item for item in items if not item.errors and item.clean.get(name) is not None]
+        found = spec.resolve(session, relation, {item.clean[name] for item in wanted})
+        for item in wanted:
+            value = item.clean[name]
+            if found[value] is None:
+                item.errors[name] = spec.refuse_missing(relation, value)
+            else:
+                item.clean[name] = found[value]
 
 
 def _decide(spec: EntitySpec[Any, Any], item: Item) -> None:
@@ -175,7 +163,6 @@ def _decide(spec: EntitySpec[Any, Any], item: Item) -> None:
 def analyse(session: Session, spec: EntitySpec[Any, Any], items: list[Item]) -> None:
     """Match validated rows to stored records and decide each one's outcome."""
     _match_existing(session, spec, items)
-    if "owner" in spec.validators:
-        _resolve_owners(session, items)
+    _resolve_relations(session, spec, items)
     for item in items:
         _decide(spec, item)
