@@ -64,7 +64,7 @@ class Category(_TestBase):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-sortable(Category.name, Category.created_at, Category.updated_at, fold_case={"name"})
+sortable(Category.code, Category.name, Category.created_at, Category.updated_at, fold_case={"name"})
 searchable(Category.code, Category.name)
 
 # The declaration: everything else derives from it.
