@@ -56,7 +56,8 @@ from data.schema import (
 from models import Base
 from tests.data_support import find
 
-HEAD = "0005_lasting_ids_and_db_login"
+# Alembic's own head: data.schema.HEAD (read from the file names) must agree with it.
+HEAD = head_revision()
 
 # The seeds' models, declared the way the owner's original script did (plain
 # declarative_base, ids and email indexed), so "legacy" databases here are the real thing.
