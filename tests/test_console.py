@@ -27,9 +27,10 @@ from tests.console_support import (
     table_lines,
     wait_until,
 )
+from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, ConflictDialog, HelpScreen
 from tui.screens.form import RecordForm
-from tui.screens.records import AuditScreen, RecordScreen
+from tui.screens.records import RecordScreen
 
 SIZE = (80, 24)
 CONSOLE_COLLEAGUE = Actor(os_user="bob", source="console:colleague")

@@ -35,8 +35,10 @@ from tests.console_support import (
 from tests.needs import server_admin_url
 from tui.app import AccessGuardApp, DatabaseOpener
 from tui.cli import console_app, main, open_database
+from tui.screens.audit import AuditScreen
 from tui.screens.form import RecordForm
-from tui.screens.records import AuditScreen, RecordScreen, StatusLine
+from tui.screens.records import RecordScreen
+from tui.screens.table_screen import StatusLine
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)

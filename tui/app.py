@@ -26,10 +26,13 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
+from data.entities import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
+from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
-from tui.screens.records import SCREENS, AuditScreen, RecordScreen, TableScreen
+from tui.screens.records import RecordScreen
+from tui.screens.table_screen import SCREENS, TableScreen
 from tui.text import visible
 from tui.views import PRODUCTS_VIEW, USERS_VIEW
 from tui.workers import ReportsWorkerFailures
@@ -377,7 +380,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         """Run ``then`` only if the admin agrees to lose the staged edits; n or Escape
         keeps them (and the screen)."""
         count = len(screen.staged)
-        edits = "edit" if count == 1 else "edits"
+        edits = counted(count, "staged edit")
+        verb = "has" if count == 1 else "have"
 
         def decided(yes: bool | None) -> None:
             if yes:
@@ -386,7 +390,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.push_screen(
             ConfirmDialog(
                 "Unsaved staged edits",
-                f"{count} staged {edits} to {screen.view.names.plural} have not been saved "
+                f"{edits} to {screen.view.names.plural} {verb} not been saved "
                 f"(ctrl+s reviews and saves them). {question}",
                 confirm_label="Drop",
                 danger=True,
