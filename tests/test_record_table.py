@@ -13,7 +13,7 @@ from data.database import Database
 from data.records import PageRequest
 from tests.console_support import console, current, demo_database, settle, table
 from tui.views import PRODUCTS_VIEW
-from tui.widgets.record_table import column_widths
+from tui.widgets.table_layout import column_widths
 
 KEYS = ["j", "k", "pagedown", "pageup", "g", "G", "down", "up"]
 STEPS = 50  # per sort: every key many times over (the window's trim has its own test)

@@ -18,7 +18,8 @@ from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, shown
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
 from tui.views import AUDIT_COLUMNS
-from tui.widgets.record_table import Query, RecordTable
+from tui.widgets.record_table import RecordTable
+from tui.widgets.table_query import Query
 
 if TYPE_CHECKING:
     from data.audit import RestorePlan

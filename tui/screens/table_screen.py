@@ -22,8 +22,9 @@ from textual.widgets import Input, Static
 from tui.malformed import stored_text
 from tui.text import safe, visible
 from tui.widgets.footer import Footer
-from tui.widgets.record_table import Query, RecordTable
+from tui.widgets.record_table import RecordTable
 from tui.widgets.stored_text import StoredTextInput
+from tui.widgets.table_query import Query
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
