@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.actor import Actor
 from data.audit import AuditLog
 from data.config import display_url
 from data.engine import create_database_engine, exposed_file_warnings, make_sessionmaker
 from data.errors import NotFound
-from data.passwords import hash_password, verify_password
-from data.records import ProductRecord, UserRecord
-from data.specs import PRODUCTS, USERS
+from data.specs import Dependants, spec_of
 from data.tables import RecordStore
-from data.trail import new_batch, write_entry
-from data.translate import StaleWrite
-from data.unit import reading, writing
-from data.validation import password as validate_password
-from data.validation import validate_fields
-from models import Product, User
+from data.unit import reading
 
 
 class Database:
@@ -37,8 +28,7 @@ class Database:
         # The URL as the admin gave it (a server engine's own may hold added options).
         self._url = url or engine.url
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
-        self.users: RecordStore[User, UserRecord] = RecordStore(USERS, self.sessions)
-        self.products: RecordStore[Product, ProductRecord] = RecordStore(PRODUCTS, self.sessions)
+        self._stores: dict[str, RecordStore[Any, Any]] = {}
         self.audit = AuditLog(self.sessions)
 
     @classmethod
@@ -61,62 +51,30 @@ class Database:
         return self.engine.url.get_backend_name()
 
     def table(self, entity: str) -> RecordStore[Any, Any]:
-        """The record table for ``user`` / ``users`` or ``product`` / ``products``."""
-        for table in (self.users, self.products):
-            if entity in (table.spec.entity, table.spec.plural):
-                return table
-        raise NotFound(f"There is no table called {entity!r}.")
-
-    def products_owned_by(self, user_ids: list[int]) -> int:
-        """How many products would lose their owner if these users were deleted."""
-        with reading(self.sessions) as session:
-            stmt = select(func.count()).select_from(Product).where(Product.owner_id.in_(user_ids))
-            return int(session.scalar(stmt) or 0)
-
-    def set_password(
-        self, user_id: int, new_password: str | None, *, expected_version: int, actor: Actor
-    ) -> UserRecord:
-        """Set (or with None, clear) a user's password; audited as "password", never the hash."""
-        password_hash = None
-        if new_password is not None:
-            clean = validate_fields({"password": validate_password}, {"password": new_password})
-            # Hash before the transaction: argon2 is deliberately slow, locks should not be.
-            password_hash = hash_password(clean["password"])
+        """The records of the entity called ``entity`` (``user`` or ``users``)."""
         try:
-            with writing(self.sessions) as session:
-                user = self.users.lock_for_write(
-                    session=session, record_id=user_id, expected_version=expected_version
-                )
-                had_password = user.password_hash is not None
-                user.password_hash = password_hash
-                session.flush()
-                write_entry(
-                    session,
-                    actor=actor,
-                    batch=new_batch(),
-                    action="password",
-                    entity="user",
-                    record_id=user_id,
-                    old={
-                        "password": "set" if had_password else "not set",
-                        "version": expected_version,
-                    },
-                    new={
-                        "password": "changed" if password_hash else "cleared",
-                        "version": user.version,
-                    },
-                )
-                return self.users.require(session=session, record_id=user_id)
-        except StaleWrite:
-            raise self.users.conflict(user_id) from None
+            spec = spec_of(entity)
+        except KeyError:
+            raise NotFound(f"There is no table called {entity!r}.") from None
+        store = self._stores.get(spec.plural)
+        if store is None:
+            store = self._stores[spec.plural] = RecordStore(spec, self.sessions)
+        return store
 
-    def check_password(self, email: str, candidate: str) -> bool:
-        """Whether ``candidate`` is the password of the user with ``email``."""
+    def __getattr__(self, plural: str) -> RecordStore[Any, Any]:
+        """``db.users``, ``db.products``: each registered entity's records, by its plural."""
+        if plural.startswith("_"):
+            raise AttributeError(plural)
+        try:
+            return self.table(plural)
+        except NotFound:
+            raise AttributeError(plural) from None
+
+    def dependants(self, entity: str, record_ids: list[int]) -> list[Dependants]:
+        """What points at these records of ``entity``: what deleting them would change."""
+        store = self.table(entity)
         with reading(self.sessions) as session:
-            stored = session.scalar(
-                select(User.password_hash).where(User.email == email.strip().lower())
-            )
-        return stored is not None and verify_password(stored, candidate)
+            return store.spec.dependants(session, record_ids)
 
     def dispose(self) -> None:
         """Close every pooled connection (at exit)."""

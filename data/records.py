@@ -1,54 +1,16 @@
-"""Plain, frozen records: the only shapes that leave data/. No ORM object ever does."""
+"""Plain, frozen records: the only shapes that leave data/. No ORM object ever does.
+
+Each entity's own record class (``UserRecord``, ``ProductRecord``) is made from its
+declaration: see `data.specs.EntitySpec.record_type`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 RecordT = TypeVar("RecordT")
-
-
-@dataclass(frozen=True)
-class UserRecord:
-    """A user as stored. The password hash never leaves data/: only whether one is set.
-
-    A value another tool stored past validation is a `Malformed` in place of the type
-    annotated here (see data.stored): annotating every field with it would make every
-    reader of a record narrow it, where only display, export and paging meet one."""
-
-    id: int
-    name: str
-    email: str
-    role: str
-    is_active: bool
-    has_password: bool
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-@dataclass(frozen=True)
-class ProductRecord:
-    """A product as stored, with its owner's email for display (None when unowned).
-
-    A value another tool stored past validation is a `Malformed` in place of the type
-    annotated here (see data.stored): annotating every field with it would make every
-    reader of a record narrow it, where only display, export and paging meet one."""
-
-    id: int
-    sku: str
-    name: str
-    description: str
-    price: Decimal
-    stock: int
-    is_active: bool
-    owner_id: int | None
-    owner_email: str | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
 
 
 @dataclass(frozen=True)

@@ -1,101 +1,393 @@
-"""What differs between users and products, written down once as data.
+"""The data core's side of each declared entity, derived once from its declaration.
 
 Everything generic (paging, search, create/update/delete, audit, undo, import, export) reads
-one of these specs; adding a model means adding a spec, not copying code.
+an `EntitySpec`; it is built from the entity's `data.entity.Entity` and its model, so no
+line here names a particular entity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import importlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, make_dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache, cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import BigInteger, Integer, Numeric, Select, String, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from data import validation
 from data.actor import Actor
-from data.entities import PRODUCT_NAMES, USER_NAMES
+from data.bulk import in_batches
+from data.entities import entity_named, registered
+from data.entity import CLOCK_FIELDS, ID, Entity, Field
 from data.errors import Invalid, NotRestorable
 from data.numbers import is_record_id
 from data.paging import Column
-from data.records import ProductRecord, UserRecord
 from data.stored import StoredCheck, checked, stored_check
 from data.trail import snapshot, write_entry
-from data.validation import (
-    PRICE_MAX,
-    PRODUCT_FIELDS,
-    STOCK_MAX,
-    USER_FIELDS,
-    Validator,
-    is_plain_address,
-)
-from models import ROLES, Base, Product, User
+from data.validation import Validator
+from models import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
 AnySelect = Select[*tuple[Any, ...]]
 RecordT = TypeVar("RecordT")
 
 
-@dataclass(frozen=True, eq=False)
-class EntitySpec(Generic[ModelT, RecordT]):
-    """How one model is listed, searched, validated, written and audited."""
+@dataclass(frozen=True)
+class Dependants:
+    """Records of another entity that point at some records through one of its relations."""
 
-    entity: str
-    plural: str
-    model: type[ModelT]
-    record_type: type[RecordT]
-    select: Callable[[], AnySelect]
-    validators: Mapping[str, Validator]
-    required: frozenset[str]
-    sort_columns: Mapping[str, Column]
-    search_columns: tuple[Column, ...]
-    # The SQLite FTS5 table indexing search_columns by trigram (migration 0004).
-    trigram_table: str
-    natural_key: str
-    snapshot_fields: tuple[str, ...]
-    filter_columns: Mapping[str, Column] = field(default_factory=dict)
-    # Sets clean values on a model, resolving references (a product's owner email).
-    assign: Callable[[Session, ModelT, Mapping[str, Any]], None] | None = None
-    # Runs before a delete, in its transaction and batch (a user's products lose their owner).
-    before_delete: Callable[[Session, ModelT, Actor, str], None] | None = None
-    # The columns export writes, in order (never a secret).
-    export_columns: tuple[str, ...] = ()
-    # File column -> field, where import reads a field under another name (owner_email).
-    import_aliases: Mapping[str, str] = field(default_factory=dict)
-    # Field -> model attribute, where a field is stored under another name (owner -> owner_id).
-    field_attributes: Mapping[str, str] = field(default_factory=dict)
-    # Field -> check of a stored value another tool may have written past validation.
-    stored_checks: Mapping[str, StoredCheck] = field(default_factory=dict)
+    spec: EntitySpec[Any, Any]
+    relation: Field
+    count: int
+
+    def consequence(self, *, done: bool) -> str:
+        """``3 products will lose their owner`` (before) or ``... lost their owner`` (after)."""
+        records = self.spec.declared.counted(self.count)
+        label = self.relation.title.lower()
+        if self.relation.on_delete == "refuse":
+            return f"{records} still name it as {label}"
+        verb = "lost" if done else "will lose"
+        return f"{records} {verb} {'its' if self.count == 1 else 'their'} {label}"
+
+
+class EntitySpec(Generic[ModelT, RecordT]):
+    """How one entity is listed, searched, validated, written and audited."""
+
+    def __init__(self, declared: Entity) -> None:
+        self.declared = declared
+        self.entity = declared.entity
+        self.plural = declared.plural
+        self.natural_key = declared.natural_key
+        module, _, name = declared.model.partition(":")
+        self.model: type[ModelT] = getattr(importlib.import_module(module), name)
+        self.required = frozenset(item.name for item in declared.fields if item.required)
+        self.sort_columns: dict[str, Column] = {
+            name: getattr(self.model, name) for name in declared.sort_fields
+        }
+        self.search_columns: tuple[Column, ...] = tuple(
+            getattr(self.model, name) for name in declared.search_fields
+        )
+        # The SQLite FTS5 table indexing search_columns by trigram (its migration makes it).
+        self.trigram_table = f"{self.model.__tablename__}_search"
+        self.snapshot_fields = (*(item.stored_as for item in declared.editable), "created_at")
+        # Field -> model attribute, where a field is stored under another name (owner_id).
+        self.field_attributes = {
+            item.name: item.stored_as for item in declared.editable if item.stored_as != item.name
+        }
+        self.filter_columns: dict[str, Column] = {
+            ID: getattr(self.model, ID),
+            **{item.stored_as: getattr(self.model, item.stored_as) for item in declared.relations},
+        }
+        # File column -> field, where a relation is written by the key it names (owner_email).
+        self.import_aliases = {self._shown_as(item): item.name for item in declared.relations}
+        self.export_columns = (ID, *map(self._shown_as, declared.fields), *CLOCK_FIELDS)
+
+    # Derived lazily: a relation's rules read the entity it names, which may be declared later.
+
+    @cached_property
+    def validators(self) -> dict[str, Validator]:
+        """Field -> the validator of what people type or files hold."""
+        return {item.name: self._validator(item) for item in self.declared.editable}
+
+    @cached_property
+    def stored_checks(self) -> dict[str, StoredCheck]:
+        """Field -> the check of a stored value another tool may have written past validation."""
+        checks = {}
+        for item in self.declared.editable:
+            plainly = self._plainly(item)
+            if plainly is not None:
+                checks[item.name] = stored_check(self.validators[item.name], plainly)
+        return checks
+
+    @cached_property
+    def record_type(self) -> type[Any]:
+        """The frozen record class, one attribute per selected column, in `select` order."""
+        names = [str(column.key) for column in self.select().selected_columns]
+        record = make_dataclass(
+            f"{self.entity.capitalize()}Record",
+            [(name, Any) for name in names],
+            frozen=True,
+        )
+        record.__module__ = "data.records"
+        record.__doc__ = f"A {self.entity} as stored (a frozen copy; never an ORM object)."
+        return record
+
+    def select(self) -> AnySelect:
+        """The query a record is read by: its columns, a relation's id and the key it names
+        (a product's ``owner_id`` and ``owner_email``), whether a secret is set."""
+        model = self.model
+        columns: list[Any] = [getattr(model, ID)]
+        joins = []
+        for item in self.declared.fields:
+            if item.kind == "relation":
+                target = self.target(item)
+                key = getattr(target.model, target.natural_key)
+                columns += [getattr(model, item.stored_as), key.label(self._shown_as(item))]
+                joins.append((target.model, getattr(model, item.stored_as) == target.model.id))
+            elif item.kind == "secret":
+                secret = getattr(model, item.stored_as).is_not(None)
+                columns.append(secret.label(self._shown_as(item)))
+            else:
+                columns.append(getattr(model, item.name))
+        columns += [getattr(model, name) for name in (*CLOCK_FIELDS, "version")]
+        stmt = select(*columns)
+        for target_model, on in joins:
+            stmt = stmt.outerjoin(target_model, on)
+        return stmt
+
+    # Records
 
     def record(self, row: Any) -> RecordT:
         """Build the record from a row of ``select()``, marking values it cannot accept.
 
-        By position (tests/test_records.py checks the select's columns against the record's
-        fields): building a page's records by keyword cost a fifth of the page's time.
+        By position: `record_type` is made from ``select()``'s own columns, so the two
+        cannot disagree; building a page's records by keyword cost a fifth of its time.
         """
-        return checked(self.record_type(*row), self.stored_checks)
+        return checked(self.record_type(*row), self.stored_checks)  # type: ignore[no-any-return]
 
     def fetch(self, session: Session, record_id: int) -> RecordT | None:
         """The record with ``record_id`` as it is in this transaction, or None (also for an
         id no backend could store: it is never sent, where a server would refuse it)."""
         if not is_record_id(record_id):
             return None
-        row = session.execute(self.select().where(self.sort_columns["id"] == record_id)).first()
+        row = session.execute(self.select().where(self.sort_columns[ID] == record_id)).first()
         return self.record(row) if row is not None else None
 
     def describe(self, record: Any) -> str:
         """A short human name for messages: ``user 12 <alice@example.com>``."""
         return f"{self.entity} {record.id} <{getattr(record, self.natural_key)}>"
 
+    # Writing
+
     def assign_values(self, session: Session, obj: ModelT, values: Mapping[str, Any]) -> None:
-        """Set validated ``values`` on ``obj``."""
-        if self.assign is not None:
-            self.assign(session, obj, values)
-            return
+        """Set validated ``values`` on ``obj``, a relation's key looked up as an id."""
         for name, value in values.items():
-            setattr(obj, name, value)
+            item = self.declared.field(name)
+            if item.kind == "relation":
+                value = self.resolve(session, item, [value])[value]
+                if value is None and values[name] is not None:
+                    raise Invalid({name: self._not_found(item, values[name])})
+            setattr(obj, item.stored_as, value)
+
+    def resolve(
+        self, session: Session, relation: Field, wanted: Iterable[int | str | None]
+    ) -> dict[int | str | None, int | None]:
+        """Each id or natural key a ``relation`` value names -> the id of that record, or
+        None where there is none (and None -> None: no record named)."""
+        target = self.target(relation)
+        values = set(wanted)
+        keys = sorted(value for value in values if isinstance(value, str))
+        ids = sorted(value for value in values if isinstance(value, int))
+        key_column = getattr(target.model, target.natural_key)
+        id_column = getattr(target.model, ID)
+        found: dict[int | str | None, int | None] = dict.fromkeys(values)
+        for batch in in_batches(keys):
+            rows = session.execute(select(key_column, id_column).where(key_column.in_(batch)))
+            found.update((key, record_id) for key, record_id in rows)
+        for batch in in_batches(ids):
+            found.update(
+                (value, value)
+                for value in session.scalars(select(id_column).where(id_column.in_(batch)))
+            )
+        return found
+
+    def _not_found(self, relation: Field, value: int | str) -> str:
+        target = self.target(relation)
+        by_what = ID if isinstance(value, int) else target.natural_key
+        return f"no {target.entity} with {by_what} {value}"
+
+    def refuse_missing(self, relation: Field, value: int | str) -> str:
+        """Why a ``relation`` value names no record: ``no user with email x@example.com``."""
+        return self._not_found(relation, value)
+
+    def target(self, relation: Field) -> EntitySpec[Any, Any]:
+        """The spec of the entity ``relation`` names."""
+        return spec_of(relation.to)
+
+    def dependants(self, session: Session, record_ids: Sequence[int]) -> list[Dependants]:
+        """The records of every entity that point at these records, by relation."""
+        found = []
+        for other, relation in _relations_to(self.plural):
+            column = getattr(other.model, relation.stored_as)
+            count = 0
+            for batch in in_batches(list(record_ids)):
+                stmt = select(func.count()).select_from(other.model).where(column.in_(batch))
+                count += int(session.scalar(stmt) or 0)
+            if count:
+                found.append(Dependants(other, relation, count))
+        return found
+
+    def before_delete(self, session: Session, obj: ModelT, actor: Actor, batch: str) -> None:
+        """What deleting ``obj`` does to the records that point at it, in its transaction
+        and batch: refused while a relation says so, else they lose the link, each change
+        audited (their versions move, so a colleague editing one is told; undoing the
+        delete reverts the whole batch and gives the link back)."""
+        record_id = getattr(obj, ID)
+        for other, relation in _relations_to(self.plural):
+            column = getattr(other.model, relation.stored_as)
+            pointing = select(other.model).where(column == record_id).order_by(other.model.id)
+            if relation.on_delete == "refuse":
+                count = session.scalar(select(func.count()).select_from(pointing.subquery()))
+                if count:
+                    refused = Dependants(other, relation, count).consequence(done=False)
+                    raise Invalid({other.plural: refused})
+                continue
+            for dependant in session.scalars(pointing.with_for_update()).all():
+                old = snapshot((relation.stored_as,), dependant)
+                setattr(dependant, relation.stored_as, None)
+                session.flush()
+                write_entry(
+                    session,
+                    actor=actor,
+                    batch=batch,
+                    action="update",
+                    entity=other.entity,
+                    record_id=dependant.id,
+                    old=old,
+                    new=snapshot((relation.stored_as,), dependant),
+                )
+
+    # Derivation
+
+    def _shown_as(self, item: Field) -> str:
+        """How a field is named in records and files: ``owner_email``, ``has_password``."""
+        if item.kind == "relation":
+            return f"{item.name}_{self.target(item).natural_key}"
+        if item.kind == "secret":
+            return f"has_{item.name}"
+        return item.name
+
+    def _column_type(self, item: Field) -> TypeEngine[Any]:
+        column_type: TypeEngine[Any] = self.model.__table__.c[item.stored_as].type
+        return column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
+
+    def _validator(self, item: Field) -> Validator:
+        column_type = self._column_type(item)
+        match item.kind:
+            case "text":
+                return validation.required_text(_length(column_type))
+            case "multiline":
+                return validation.multiline_text(_length(column_type))
+            case "email":
+                return validation.email
+            case "code":
+                return validation.code(_length(column_type))
+            case "money":
+                return validation.money(_money_max(column_type))
+            case "count":
+                return validation.count(_integer_max(column_type))
+            case "choice":
+                assert item.choices is not None  # Field checks it
+                return validation.choice(item.choices)
+            case "flag":
+                return validation.flag
+            case "relation":
+                target = entity_named(item.to)
+                key = target.field(target.natural_key)
+                return validation.reference(
+                    target.entity, target.natural_key, self.target(item)._validator(key)
+                )
+        raise TypeError(f"{self.plural}.{item.name}: no validator for kind {item.kind!r}")
+
+    def _plainly(self, item: Field) -> Callable[[Any], bool] | None:
+        """A cheap test that a stored value is acceptable; None: not checked when read."""
+        column_type = self._column_type(item)
+        match item.kind:
+            case "text" | "code":
+                return _is_filled
+            case "email":
+                return validation.is_plain_address
+            case "choice":
+                assert item.choices is not None
+                choices = item.choices
+                return lambda value: value in choices()
+            case "flag":
+                return lambda value: isinstance(value, bool)
+            case "money":
+                top = _money_max(column_type)
+                return lambda value: (
+                    isinstance(value, Decimal) and value.is_finite() and 0 <= value <= top
+                )
+            case "count":
+                top_count = _integer_max(column_type)
+                return lambda value: isinstance(value, int) and 0 <= value <= top_count
+        return None
+
+
+def _is_filled(value: Any) -> bool:
+    # Other checks (control characters, length) are for what people type: stored text is
+    # shown made visible, so only an empty or missing value is marked here.
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _length(column_type: TypeEngine[Any]) -> int:
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"a text field needs a column of bounded length, not {column_type!r}")
+    return column_type.length
+
+
+def _money_max(column_type: TypeEngine[Any]) -> Decimal:
+    """The most a ``Numeric(p, s)`` holds: 9999999999.99 for (12, 2)."""
+    if not isinstance(column_type, Numeric) or column_type.precision is None:
+        raise TypeError(f"a money field needs a Numeric(precision, scale), not {column_type!r}")
+    scale = column_type.scale or 0
+    return Decimal(10) ** (column_type.precision - scale) - Decimal(1).scaleb(-scale)
+
+
+def _integer_max(column_type: TypeEngine[Any]) -> int:
+    if isinstance(column_type, BigInteger):
+        return 2**63 - 1
+    if isinstance(column_type, Integer):
+        return 2**31 - 1
+    raise TypeError(f"a count field needs an integer column, not {column_type!r}")
+
+
+def _relations_to(plural: str) -> Iterator[tuple[EntitySpec[Any, Any], Field]]:
+    """Every registered relation that names records of ``plural``, with its entity's spec."""
+    for other in registered():
+        for relation in other.relations:
+            if relation.to == plural:
+                yield spec_of(other.plural), relation
+
+
+@cache
+def _derived(declared: Entity) -> EntitySpec[Any, Any]:
+    return EntitySpec(declared)
+
+
+def spec_of(name: str) -> EntitySpec[Any, Any]:
+    """The spec of the entity called ``name`` (``user`` or ``users``); `KeyError` if none."""
+    return _derived(entity_named(name))
+
+
+def declared_models() -> tuple[type[Base], ...]:
+    """The model of every registered entity, imported: Alembic and the schema check see
+    each declared entity's table without a list of models to keep."""
+    return tuple(spec.model for spec in SPECS.values())
+
+
+class _Specs(Mapping[str, EntitySpec[Any, Any]]):
+    """Entity (singular) -> spec, for every registered entity, as registered right now."""
+
+    def __getitem__(self, name: str) -> EntitySpec[Any, Any]:
+        declared = entity_named(name)
+        if declared.entity != name:
+            raise KeyError(name)
+        return _derived(declared)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([declared.entity for declared in registered()])
+
+    def __len__(self) -> int:
+        return len(registered())
+
+
+SPECS: Mapping[str, EntitySpec[Any, Any]] = _Specs()
 
 
 def from_json(model: type[Base], name: str, value: Any) -> Any:
@@ -123,191 +415,4 @@ def from_json(model: type[Base], name: str, value: Any) -> Any:
     )
 
 
-def _user_select() -> AnySelect:
-    return select(
-        User.id,
-        User.name,
-        User.email,
-        User.role,
-        User.is_active,
-        User.password_hash.is_not(None).label("has_password"),
-        User.created_at,
-        User.updated_at,
-        User.version,
-    )
-
-
-def _product_select() -> AnySelect:
-    return select(
-        Product.id,
-        Product.sku,
-        Product.name,
-        Product.description,
-        Product.price,
-        Product.stock,
-        Product.is_active,
-        Product.owner_id,
-        User.email.label("owner_email"),
-        Product.created_at,
-        Product.updated_at,
-        Product.version,
-    ).outerjoin(User, Product.owner_id == User.id)
-
-
-def _unlink_owned_products(session: Session, user: User, actor: Actor, batch: str) -> None:
-    """A deleted user's products lose their owner, each change audited in the same batch.
-
-    Their versions move, so a colleague editing one of them is told; undoing the delete
-    reverts the whole batch and gives the products back.
-    """
-    owned = session.scalars(
-        select(Product).where(Product.owner_id == user.id).order_by(Product.id).with_for_update()
-    ).all()
-    for product in owned:
-        old = snapshot(("owner_id",), product)
-        product.owner_id = None
-        session.flush()
-        write_entry(
-            session,
-            actor=actor,
-            batch=batch,
-            action="update",
-            entity="product",
-            record_id=product.id,
-            old=old,
-            new=snapshot(("owner_id",), product),
-        )
-
-
-def _assign_product(session: Session, product: Product, values: Mapping[str, Any]) -> None:
-    for name, value in values.items():
-        if name == "owner":
-            product.owner_id = _resolve_owner(session, value)
-        else:
-            setattr(product, name, value)
-
-
-def _resolve_owner(session: Session, owner: int | str | None) -> int | None:
-    if owner is None:
-        return None
-    if isinstance(owner, int):
-        if session.get(User, owner) is None:
-            raise Invalid({"owner": f"no user with id {owner}"})
-        return owner
-    owner_id = session.scalar(select(User.id).where(User.email == owner))
-    if owner_id is None:
-        raise Invalid({"owner": f"no user with email {owner}"})
-    return owner_id
-
-
-def _columns(model: type[Base], names: tuple[str, ...]) -> dict[str, Column]:
-    """The model's attributes named by ``names`` (data.entities), in that order."""
-    return {name: getattr(model, name) for name in names}
-
-
-def _is_filled(value: Any) -> bool:
-    # Other checks (control characters, length) are for what people type: stored text is
-    # shown made visible, so only an empty or missing value is marked here.
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _is_flag(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_price(value: Any) -> bool:
-    return isinstance(value, Decimal) and value.is_finite() and 0 <= value <= PRICE_MAX
-
-
-def _is_stock(value: Any) -> bool:
-    return isinstance(value, int) and 0 <= value <= STOCK_MAX
-
-
-def _is_role(value: Any) -> bool:
-    return value in ROLES
-
-
-USERS: EntitySpec[User, UserRecord] = EntitySpec(
-    entity=USER_NAMES.entity,
-    plural=USER_NAMES.plural,
-    model=User,
-    record_type=UserRecord,
-    select=_user_select,
-    validators=USER_FIELDS,
-    required=frozenset({"name", "email"}),
-    sort_columns=_columns(User, USER_NAMES.sort_fields),
-    search_columns=tuple(_columns(User, USER_NAMES.search_fields).values()),
-    trigram_table="users_search",
-    natural_key="email",
-    snapshot_fields=("name", "email", "role", "is_active", "created_at"),
-    # By id: the console's "follow the owner" shows the one user a product names.
-    filter_columns={"id": User.id},
-    before_delete=_unlink_owned_products,
-    stored_checks={
-        "name": stored_check(USER_FIELDS["name"], _is_filled),
-        "email": stored_check(USER_FIELDS["email"], is_plain_address),
-        "role": stored_check(USER_FIELDS["role"], _is_role),
-        "is_active": stored_check(USER_FIELDS["is_active"], _is_flag),
-    },
-    export_columns=(
-        "id",
-        "name",
-        "email",
-        "role",
-        "is_active",
-        "has_password",
-        "created_at",
-        "updated_at",
-    ),
-)
-
-PRODUCTS: EntitySpec[Product, ProductRecord] = EntitySpec(
-    entity=PRODUCT_NAMES.entity,
-    plural=PRODUCT_NAMES.plural,
-    model=Product,
-    record_type=ProductRecord,
-    select=_product_select,
-    validators=PRODUCT_FIELDS,
-    required=frozenset({"sku", "name", "price"}),
-    sort_columns=_columns(Product, PRODUCT_NAMES.sort_fields),
-    search_columns=tuple(_columns(Product, PRODUCT_NAMES.search_fields).values()),
-    trigram_table="products_search",
-    natural_key="sku",
-    snapshot_fields=(
-        "sku",
-        "name",
-        "description",
-        "price",
-        "stock",
-        "is_active",
-        "owner_id",
-        "created_at",
-    ),
-    filter_columns={"owner_id": Product.owner_id},
-    assign=_assign_product,
-    stored_checks={
-        "sku": stored_check(PRODUCT_FIELDS["sku"], _is_filled),
-        "name": stored_check(PRODUCT_FIELDS["name"], _is_filled),
-        "price": stored_check(PRODUCT_FIELDS["price"], _is_price),
-        "stock": stored_check(PRODUCT_FIELDS["stock"], _is_stock),
-        "is_active": stored_check(PRODUCT_FIELDS["is_active"], _is_flag),
-    },
-    import_aliases={"owner_email": "owner"},
-    field_attributes={"owner": "owner_id"},
-    export_columns=(
-        "id",
-        "sku",
-        "name",
-        "description",
-        "price",
-        "stock",
-        "is_active",
-        "owner_email",
-        "created_at",
-        "updated_at",
-    ),
-)
-
-SPECS: dict[str, EntitySpec[Any, Any]] = {spec.entity: spec for spec in (USERS, PRODUCTS)}
-
-__all__ = ["PRODUCTS", "SPECS", "USERS", "EntitySpec", "from_json"]
+__all__ = ["SPECS", "Dependants", "EntitySpec", "declared_models", "from_json", "spec_of"]

@@ -19,6 +19,7 @@ from data.numbers import is_record_id
 from data.paging import Column, keyset_page, shown_count
 from data.records import Count, Page, PageRequest
 from data.search import matching
+from data.secrets import KeepsSecrets
 from data.specs import EntitySpec
 from data.stored import refuse_unfixed
 from data.trail import (
@@ -41,7 +42,7 @@ RecordT = TypeVar("RecordT")
 STREAM_CHUNK = 1_000
 
 
-class RecordStore(Generic[ModelT, RecordT]):
+class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
     """Public operations on one kind of record. Each call is one unit of work."""
 
     def __init__(self, spec: EntitySpec[ModelT, RecordT], sessions: sessionmaker[Session]) -> None:

@@ -16,16 +16,11 @@ from email_validator import EmailNotValidError, validate_email
 
 from data.errors import Invalid
 from data.numbers import DECIMAL_TEXT, ID_MAX, WHOLE_TEXT, whole_number
-from models.product import DESCRIPTION_MAX, SKU_MAX
-from models.product import NAME_MAX as PRODUCT_NAME_MAX
-from models.user import EMAIL_MAX, ROLES
-from models.user import NAME_MAX as USER_NAME_MAX
 
-PRICE_MAX = Decimal("9999999999.99")
-STOCK_MAX = 2_147_483_647
+EMAIL_MAX = 254  # RFC 5321's path limit: the most any address can be
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
-SKU_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
+CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "active"})
 _FALSE = frozenset({"false", "no", "n", "0", "off", "inactive"})
 
@@ -188,12 +183,17 @@ def is_plain_address(value: Any) -> bool:
     )
 
 
-def role(raw: Any) -> str:
-    """One of the allowed roles, any case."""
-    text = _single_line(raw, max_length=16).lower()
-    if text not in ROLES:
-        raise FieldError(f"must be one of {', '.join(ROLES)}")
-    return text
+def choice(choices: Callable[[], Collection[str]]) -> Validator:
+    """One of ``choices()`` (read when first checked: they may come from a model), any case."""
+
+    def validate(raw: Any) -> str:
+        allowed = choices()
+        text = _single_line(raw, max_length=max(map(len, allowed), default=0) + 16).lower()
+        if text not in allowed:
+            raise FieldError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return validate
 
 
 def flag(raw: Any) -> bool:
@@ -208,8 +208,16 @@ def flag(raw: Any) -> bool:
     raise FieldError("must be yes or no (true/false, 1/0)")
 
 
-def price(raw: Any) -> Decimal:
-    """Money: a finite Decimal from 0 to 9,999,999,999.99 with at most 2 decimal places."""
+def money(maximum: Decimal) -> Validator:
+    """Money: a finite Decimal from 0 to ``maximum`` with at most 2 decimal places."""
+
+    def validate(raw: Any) -> Decimal:
+        return _money(raw, maximum)
+
+    return validate
+
+
+def _money(raw: Any, maximum: Decimal) -> Decimal:
     if isinstance(raw, (bool, float)):
         raise FieldError("must be given as text or a Decimal, not a binary float")
     if isinstance(raw, int):
@@ -235,8 +243,8 @@ def price(raw: Any) -> Decimal:
         raise FieldError("must be a finite number")
     if value.is_signed():
         raise FieldError("must not be negative")
-    if value > PRICE_MAX:
-        raise FieldError(f"must be at most {PRICE_MAX:,}")
+    if value > maximum:
+        raise FieldError(f"must be at most {maximum:,}")
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise FieldError("has more than 2 decimal places")
@@ -250,8 +258,16 @@ def _refuse_other_digits(text: str) -> None:
         raise FieldError(f"must be written with digits 0-9, not {other} (U+{ord(other):04X})")
 
 
-def stock(raw: Any) -> int:
-    """A whole count from 0 to 2,147,483,647."""
+def count(maximum: int) -> Validator:
+    """A whole count from 0 to ``maximum``."""
+
+    def validate(raw: Any) -> int:
+        return _count(raw, maximum)
+
+    return validate
+
+
+def _count(raw: Any, maximum: int) -> int:
     if isinstance(raw, (bool, float)):
         raise FieldError("must be a whole number")
     if isinstance(raw, int):
@@ -270,50 +286,64 @@ def stock(raw: Any) -> int:
         value = int(text)
     if value < 0:
         raise FieldError("must not be negative")
-    if value > STOCK_MAX:
-        raise FieldError(f"must be at most {STOCK_MAX:,}")
+    if value > maximum:
+        raise FieldError(f"must be at most {maximum:,}")
     return value
 
 
-def sku(raw: Any) -> str:
-    """A stock-keeping unit: letters, digits, ``- _ .``, stored upper case."""
-    text = _single_line(raw, max_length=SKU_MAX).upper()
-    if not text:
-        raise FieldError("must not be empty")
-    if not SKU_PATTERN.fullmatch(text):
-        raise FieldError(
-            "may hold only letters, digits, '-', '_' and '.', starting with a letter or digit"
-        )
-    return text
+def code(max_length: int) -> Validator:
+    """A code such as a SKU: letters, digits, ``- _ .``, stored upper case."""
+
+    def validate(raw: Any) -> str:
+        text = _single_line(raw, max_length=max_length).upper()
+        if not text:
+            raise FieldError("must not be empty")
+        if not CODE_PATTERN.fullmatch(text):
+            raise FieldError(
+                "may hold only letters, digits, '-', '_' and '.', starting with a letter or digit"
+            )
+        return text
+
+    return validate
 
 
-def owner(raw: Any) -> int | str | None:
-    """A product owner: a user id, a user's email (resolved when saving), or none."""
-    if raw is None or isinstance(raw, bool):
+def reference(noun: str, key_name: str, key: Validator) -> Validator:
+    """A record of another entity: its id, its natural key (checked by ``key``, looked up
+    when saving), or none (empty or ``-``). ``noun`` and ``key_name`` name them in messages:
+    ``must be a user id or email``."""
+    wrong = f"must be a {noun} id or {key_name}"
+
+    def validate(raw: Any) -> int | str | None:
         if raw is None:
             return None
-        raise FieldError("must be a user id or email")
-    if isinstance(raw, int):
-        if raw <= 0:
-            raise FieldError("must be a user id or email")
-        return _user_id(raw)
-    text = _single_line(raw, max_length=EMAIL_MAX)
-    if not text or text == "-":
-        return None
-    number = whole_number(text)
-    if number is not None:
-        if number <= 0:
-            raise FieldError("must be a user id or email")
-        return _user_id(number)
-    _refuse_other_digits(text)
-    return email(text)
+        if isinstance(raw, bool):
+            raise FieldError(wrong)
+        if isinstance(raw, int):
+            return _record_id(raw, noun, wrong)
+        text = _single_line(raw, max_length=REFERENCE_MAX)
+        if not text or text == "-":
+            return None
+        number = whole_number(text)
+        if number is not None:
+            return _record_id(number, noun, wrong)
+        _refuse_other_digits(text)
+        checked_key: str = key(text)
+        return checked_key
+
+    return validate
 
 
-def _user_id(value: int) -> int:
+# Room for any natural key (an email is the longest, 254): the key's own validator says more.
+REFERENCE_MAX = EMAIL_MAX
+
+
+def _record_id(value: int, noun: str, wrong: str) -> int:
+    if value <= 0:
+        raise FieldError(wrong)
     # Bigger than any id a database column holds: said here, before a driver (SQLite's
     # 64-bit integers) fails on the lookup with an error nobody can act on.
     if value > ID_MAX:
-        raise FieldError(f"no user has id {value} (ids are at most {ID_MAX:,})")
+        raise FieldError(f"no {noun} has id {value} (ids are at most {ID_MAX:,})")
     return value
 
 
@@ -327,21 +357,3 @@ def password(raw: Any) -> str:
     if "\x00" in text:
         raise FieldError("contains a NUL character")
     return text
-
-
-USER_FIELDS: dict[str, Validator] = {
-    "name": required_text(USER_NAME_MAX),
-    "email": email,
-    "role": role,
-    "is_active": flag,
-}
-
-PRODUCT_FIELDS: dict[str, Validator] = {
-    "sku": sku,
-    "name": required_text(PRODUCT_NAME_MAX),
-    "description": multiline_text(DESCRIPTION_MAX),
-    "price": price,
-    "stock": stock,
-    "is_active": flag,
-    "owner": owner,
-}

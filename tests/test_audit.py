@@ -76,11 +76,11 @@ def test_password_is_hashed_with_argon2id_and_never_audited_or_returned(
 ) -> None:
     user = db.users.create({"name": "Pat", "email": "pat@example.com"}, actor=actor)
     secret = "correct horse battery staple"
-    updated = db.set_password(user.id, secret, expected_version=1, actor=actor)
+    updated = db.users.set_secret(user.id, secret, expected_version=1, actor=actor)
     assert updated.has_password is True
     assert not any("hash" in field for field in vars(updated))
-    assert db.check_password("pat@example.com", secret)
-    assert not db.check_password("pat@example.com", "wrong password")
+    assert db.users.check_secret("pat@example.com", secret)
+    assert not db.users.check_secret("pat@example.com", "wrong password")
     with db.engine.connect() as connection:
         stored = connection.execute(text("SELECT password_hash FROM users")).scalar_one()
         trail = connection.execute(text("SELECT old_values, new_values FROM audit_entries")).all()

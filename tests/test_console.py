@@ -218,7 +218,7 @@ async def test_delete_with_confirm_then_undo_restores_it(db: Database) -> None:
 
 async def test_delete_confirm_names_the_products_that_lose_their_owner(db: Database) -> None:
     owner_id = next(p.owner_id for p in db.products.stream(PageRequest()) if p.owner_id)
-    owned = db.products_owned_by([owner_id])
+    owned = sum(d.count for d in db.dependants("users", [owner_id]))
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)

@@ -18,7 +18,7 @@ from textual.widgets import Input, OptionList, Select, Static
 from data.actor import Actor
 from data.database import Database
 from data.errors import ReadOnly
-from data.records import PageRequest, ProductRecord, UserRecord
+from data.records import PageRequest
 from models import AuditEntry
 from tui.app import AccessGuardApp
 from tui.screens.dialogs import (
@@ -29,8 +29,11 @@ from tui.screens.dialogs import (
     PasswordDialog,
 )
 from tui.screens.form import RecordForm
-from tui.views import PRODUCTS_VIEW, USERS_VIEW, ViewSpec
-from tui.widgets.owner_picker import OwnerPicker
+from tui.views import ViewSpec, view_named
+from tui.widgets.relation_picker import RelationPicker
+
+PRODUCTS_VIEW = view_named("products")
+USERS_VIEW = view_named("users")
 
 ACTOR = Actor("alice", source="test")
 COLLEAGUE = Actor("bob", source="colleague")
@@ -44,7 +47,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def ana(db: Database) -> UserRecord:
+def ana(db: Database) -> Any:
     """A stored user to edit."""
     return db.users.create({"name": "Ana", "email": "ana@example.com"}, actor=ACTOR)
 
@@ -111,7 +114,7 @@ async def test_new_user_typed_and_saved(db: Database) -> None:
         assert top(app) is not form
         assert len(results) == 1
         saved = results[0]
-        assert isinstance(saved, UserRecord)
+        assert isinstance(saved, db.users.spec.record_type)
     stored = db.users.find("bob@example.com")
     assert (stored.id, stored.name, stored.role, stored.is_active) == (
         saved.id,
@@ -136,9 +139,7 @@ async def test_bad_email_is_reported_as_you_type(db: Database) -> None:
         assert error_beside(form, "email") == ""
 
 
-async def test_duplicate_email_refused_on_save_keeps_the_form(
-    db: Database, ana: UserRecord
-) -> None:
+async def test_duplicate_email_refused_on_save_keeps_the_form(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, results = await open_form(app, pilot, USERS_VIEW, None)
@@ -183,9 +184,7 @@ async def test_database_refusal_is_reported_and_the_form_stays(
 # Editing against a moving record
 
 
-async def test_conflict_then_overwrite_writes_yours_over_theirs(
-    db: Database, ana: UserRecord
-) -> None:
+async def test_conflict_then_overwrite_writes_yours_over_theirs(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, results = await open_form(app, pilot, USERS_VIEW, ana)
@@ -206,7 +205,7 @@ async def test_conflict_then_overwrite_writes_yours_over_theirs(
     assert stored.version == ana.version + 2
 
 
-async def test_conflict_then_take_theirs_reloads_the_form(db: Database, ana: UserRecord) -> None:
+async def test_conflict_then_take_theirs_reloads_the_form(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, results = await open_form(app, pilot, USERS_VIEW, ana)
@@ -237,7 +236,7 @@ async def test_conflict_then_take_theirs_reloads_the_form(db: Database, ana: Use
     assert db.users.get(ana.id).version == theirs.version
 
 
-async def test_record_deleted_while_editing(db: Database, ana: UserRecord) -> None:
+async def test_record_deleted_while_editing(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, _ = await open_form(app, pilot, USERS_VIEW, ana)
@@ -265,7 +264,7 @@ async def test_record_deleted_while_editing(db: Database, ana: UserRecord) -> No
 # Leaving
 
 
-async def test_escape_on_a_dirty_form_asks_first(db: Database, ana: UserRecord) -> None:
+async def test_escape_on_a_dirty_form_asks_first(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, results = await open_form(app, pilot, USERS_VIEW, ana)
@@ -298,7 +297,7 @@ async def test_owner_picked_by_typing_part_of_an_email(db: Database) -> None:
     async with app.run_test(size=SIZE) as pilot:
         form, results = await open_form(app, pilot, PRODUCTS_VIEW, None)
         await pilot.press(*"ABC-1", "tab", *"Widget", "tab", *"19.99")
-        picker = form.query_one("#field-owner", OwnerPicker)
+        picker = form.query_one("#field-owner", RelationPicker)
         picker.focus()
         await pilot.press(*"alic", "down")  # down shows the matches without waiting
         await settle(app, pilot)
@@ -314,7 +313,7 @@ async def test_owner_picked_by_typing_part_of_an_email(db: Database) -> None:
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         saved = results[0]
-        assert isinstance(saved, ProductRecord)
+        assert isinstance(saved, db.products.spec.record_type)
     assert db.products.get(saved.id).owner_id == alice.id
 
 
@@ -326,12 +325,12 @@ async def test_down_before_the_last_keystroke_arrives_keeps_the_highlight(db: Da
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, _ = await open_form(app, pilot, PRODUCTS_VIEW, None)
-        picker = form.query_one("#field-owner", OwnerPicker)
+        picker = form.query_one("#field-owner", RelationPicker)
         picker.focus()
         picker.input.value = "alic"  # its Changed message is queued, not yet handled
         picker.action_move(1)  # handled first, as `down` was on the busy machine
         await settle(app, pilot)
-        await pilot.pause(OwnerPicker.DEBOUNCE_SECONDS * 2)  # a second search would start now
+        await pilot.pause(RelationPicker.DEBOUNCE_SECONDS * 2)  # a second search would start now
         await settle(app, pilot)
         assert picker.query_one(OptionList).highlighted == 0
         await pilot.press("enter")
@@ -339,15 +338,15 @@ async def test_down_before_the_last_keystroke_arrives_keeps_the_highlight(db: Da
         assert picker.value == "alice@example.com"
 
 
-async def test_owner_picker_drops_a_stale_answer(db: Database, ana: UserRecord) -> None:
+async def test_owner_picker_drops_a_stale_answer(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, _ = await open_form(app, pilot, PRODUCTS_VIEW, None)
-        picker = form.query_one("#field-owner", OwnerPicker)
+        picker = form.query_one("#field-owner", RelationPicker)
         picker.focus()
         await pilot.press(*"zzz", "down")
         await settle(app, pilot)
-        picker.post_message(OwnerPicker.MatchesFound("an", (ana,)))  # an older search
+        picker.post_message(RelationPicker.MatchesFound("an", (ana,)))  # an older search
         await pilot.pause()
 
         matches = picker.query_one(OptionList)
@@ -362,7 +361,7 @@ async def test_owner_picker_drops_a_stale_answer(db: Database, ana: UserRecord) 
 # Passwords
 
 
-async def test_set_password_on_a_stored_user(db: Database, ana: UserRecord) -> None:
+async def test_set_password_on_a_stored_user(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         form, _ = await open_form(app, pilot, USERS_VIEW, ana)
@@ -375,14 +374,14 @@ async def test_set_password_on_a_stored_user(db: Database, ana: UserRecord) -> N
         assert top(app) is form
         assert form.version == ana.version + 1
     assert db.users.get(ana.id).has_password
-    assert db.check_password("ana@example.com", PASSWORD)
+    assert db.users.check_secret("ana@example.com", PASSWORD)
     with db.engine.connect() as connection:
         rows = connection.execute(select(AuditEntry.__table__)).all()
     assert rows
     assert all(PASSWORD not in repr(tuple(row)) for row in rows)
 
 
-async def test_mismatched_passwords_are_not_accepted(db: Database, ana: UserRecord) -> None:
+async def test_mismatched_passwords_are_not_accepted(db: Database, ana: Any) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await open_form(app, pilot, USERS_VIEW, ana)
@@ -407,7 +406,7 @@ async def test_new_user_gets_the_chosen_password_after_the_create(db: Database) 
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert results[0].has_password
-    assert db.check_password("dora@example.com", PASSWORD)
+    assert db.users.check_secret("dora@example.com", PASSWORD)
 
 
 # Dialogs
@@ -441,7 +440,7 @@ async def test_confirm_dialog_shows_stored_text_literally(db: Database) -> None:
         assert "␛" in message
 
 
-async def test_audit_entry_dialog_shows_old_and_new(db: Database, ana: UserRecord) -> None:
+async def test_audit_entry_dialog_shows_old_and_new(db: Database, ana: Any) -> None:
     db.users.update(ana.id, {"name": "Anna"}, expected_version=ana.version, actor=COLLEAGUE)
     entry = db.audit.page(PageRequest(limit=1)).records[0]
     app = console(db)

@@ -16,7 +16,9 @@ from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.form import RecordForm
 from tui.screens.records import RecordScreen
-from tui.views import PRODUCTS_VIEW
+from tui.views import view_named
+
+PRODUCTS_VIEW = view_named("products")
 
 SIZE = (80, 24)
 COLLEAGUE = Actor(os_user="bob", source="console:colleague")
@@ -68,7 +70,7 @@ async def test_enter_on_the_owner_follows_to_that_user_and_escape_shows_all(
 async def test_o_lists_a_users_products_filtered_and_search_combines(db: Database) -> None:
     owner_id = next(p.owner_id for p in db.products.stream(PageRequest()) if p.owner_id)
     owner = db.users.get(owner_id)
-    owned = db.products_owned_by([owner_id])
+    owned = sum(d.count for d in db.dependants("users", [owner_id]))
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)

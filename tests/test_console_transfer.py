@@ -63,7 +63,7 @@ async def test_export_writes_the_whole_searched_sorted_view_and_reimporting_chan
     db: Database, tmp_path: Path
 ) -> None:
     someone = db.users.get(1)
-    db.set_password(1, "correct horse battery", expected_version=someone.version, actor=ACTOR)
+    db.users.set_secret(1, "correct horse battery", expected_version=someone.version, actor=ACTOR)
     request = PageRequest(search="a", sort="email", descending=True)
     expected = [user.email for user in db.users.stream(request)]
     assert len(expected) > 20  # more than one screen of rows

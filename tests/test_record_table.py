@@ -12,9 +12,11 @@ import tui.widgets.record_table as record_table
 from data.database import Database
 from data.records import PageRequest
 from tests.console_support import console, current, demo_database, settle, table
-from tui.views import PRODUCTS_VIEW
+from tui.views import view_named
 from tui.widgets import table_layout
 from tui.widgets.table_layout import column_widths
+
+PRODUCTS_VIEW = view_named("products")
 
 KEYS = ["j", "k", "pagedown", "pageup", "g", "G", "down", "up"]
 STEPS = 50  # per sort: every key many times over (the window's trim has its own test)

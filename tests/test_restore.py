@@ -94,7 +94,7 @@ def test_restore_of_a_delete_brings_the_record_back_and_of_a_create_deletes_it(
 
 def test_entries_without_a_before_state_are_not_restorable(db: Database, actor: Actor) -> None:
     user = db.users.create({"name": "Val", "email": "val@example.com"}, actor=actor)
-    db.set_password(user.id, "a long enough secret", expected_version=1, actor=actor)
+    db.users.set_secret(user.id, "a long enough secret", expected_version=1, actor=actor)
     with pytest.raises(NotRestorable):
         db.audit.restore_plan(_newest(db, "password"))
     with pytest.raises(NotFound):

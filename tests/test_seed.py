@@ -18,7 +18,8 @@ from data.errors import Invalid
 from data.records import PageRequest
 from data.schema import upgrade
 from data.seed import DEMO_EPOCH, SeedResult, seed_demo
-from data.validation import PRODUCT_FIELDS, USER_FIELDS, validate_fields
+from data.specs import spec_of
+from data.validation import validate_fields
 
 
 @pytest.fixture
@@ -94,7 +95,9 @@ def test_demo_rows_are_realistic_and_valid(db: Database, actor: Actor) -> None:
         assert re.fullmatch(r"\S+ \S+", user.name)
         assert re.fullmatch(r"[a-z-]+\.[a-z-]+\d*@example\.(com|org|net)", user.email)
         # Stored exactly as the validators would store them, so an export re-imports unchanged.
-        clean = validate_fields(USER_FIELDS, {"name": user.name, "email": user.email})
+        clean = validate_fields(
+            spec_of("users").validators, {"name": user.name, "email": user.email}
+        )
         assert (clean["name"], clean["email"]) == (user.name, user.email)
         assert user.created_at <= user.updated_at <= DEMO_EPOCH
         assert user.version == 1
@@ -110,7 +113,9 @@ def test_demo_rows_are_realistic_and_valid(db: Database, actor: Actor) -> None:
         assert Decimal("3.50") <= product.price <= Decimal("2499.00")
         assert product.price == product.price.quantize(Decimal("0.01"))
         assert 0 <= product.stock <= 500
-        clean = validate_fields(PRODUCT_FIELDS, {"description": product.description})
+        clean = validate_fields(
+            spec_of("products").validators, {"description": product.description}
+        )
         assert clean["description"] == product.description
         assert product.version == 1
     assert any("\n" in product.description for product in products)

@@ -48,7 +48,7 @@ from tui.app import AccessGuardApp, ConsoleOptions, DatabaseOpener
 from tui.screens.progress import ProgressDialog
 from tui.screens.records import RecordScreen
 from tui.screens.transfer import ExportProgress
-from tui.widgets.owner_picker import OwnerPicker
+from tui.widgets.relation_picker import RelationPicker
 
 SMALL = (80, 24)
 LARGE = (120, 40)
@@ -181,7 +181,7 @@ async def colleague_deletes_first(pilot: Pilot[Any]) -> None:
 
 async def owner_matches_show(pilot: Pilot[Any]) -> None:
     """The picker's matches arrive after its debounce: wait for the list, not for time."""
-    picker = pilot.app.screen.query_one(OwnerPicker)
+    picker = pilot.app.screen.query_one(RelationPicker)
     await wait_until(pilot, lambda: picker.matches.has_class("-open"))
     await settle(pilot.app, pilot)
 

@@ -19,11 +19,14 @@ from data.actor import Actor
 from data.bulk import execute_many, table_of
 from data.database import Database
 from data.errors import Conflict, Invalid, NotFound
-from data.records import AuditRecord, ImportReport, PageRequest, ProductRecord, UserRecord
+from data.records import AuditRecord, ImportReport, PageRequest
 from data.seed import seed_demo
-from data.specs import PRODUCTS, USERS
+from data.specs import spec_of
 from data.transfer import Format, detect_format, export_records, import_records
 from models import User
+
+USERS = spec_of("users")
+PRODUCTS = spec_of("products")
 
 PASSWORD = "correct horse battery staple"
 
@@ -62,16 +65,16 @@ def _outcomes(report: ImportReport) -> dict[str, int]:
     return {o: report.count(o) for o in ("add", "update", "unchanged", "refused")}
 
 
-def _users(db: Database) -> list[UserRecord]:
+def _users(db: Database) -> list[Any]:
     return list(db.users.stream(PageRequest()))
 
 
-def _products(db: Database) -> list[ProductRecord]:
+def _products(db: Database) -> list[Any]:
     return list(db.products.stream(PageRequest()))
 
 
 @pytest.fixture
-def kenji(db: Database, actor: Actor) -> UserRecord:
+def kenji(db: Database, actor: Actor) -> Any:
     """A user who owns things."""
     return db.users.create({"name": "Kenji Sato", "email": "kenji@example.com"}, actor=actor)
 
@@ -96,7 +99,7 @@ def test_user_export_never_holds_a_password(db: Database, actor: Actor) -> None:
         {"name": "Amara Okafor", "email": "amara@example.org", "role": "admin"}, actor=actor
     )
     db.users.create({"name": "Zoë Müller", "email": "zoe@example.net"}, actor=actor)
-    db.set_password(amara.id, PASSWORD, expected_version=amara.version, actor=actor)
+    db.users.set_secret(amara.id, PASSWORD, expected_version=amara.version, actor=actor)
 
     text = _export(db, "users", "csv")
     rows = _csv_rows(text)
@@ -118,7 +121,7 @@ def test_user_export_never_holds_a_password(db: Database, actor: Actor) -> None:
         assert "password_hash" not in exported
 
 
-def test_product_export_is_exact(db: Database, actor: Actor, kenji: UserRecord) -> None:
+def test_product_export_is_exact(db: Database, actor: Actor, kenji: Any) -> None:
     db.products.create(
         {"sku": "KT-1", "name": "Crème Kettle", "price": "12.5", "stock": "3", "owner": kenji.id},
         actor=actor,
@@ -190,7 +193,7 @@ def test_formula_cells_are_defused_in_csv_and_restored_on_import(
 
 
 def test_dry_run_reports_every_row_with_its_line_and_writes_nothing(
-    db: Database, actor: Actor, kenji: UserRecord
+    db: Database, actor: Actor, kenji: Any
 ) -> None:
     db.products.create({"sku": "OLD-1", "name": "Old", "price": "5.00"}, actor=actor)
     db.products.create({"sku": "SAME-1", "name": "Same", "price": "7.00"}, actor=actor)
@@ -253,7 +256,7 @@ def test_bad_user_rows_are_refused_with_reasons(db: Database, actor: Actor) -> N
 
 
 def test_an_existing_row_needs_only_its_key_and_blank_cells_keep_values(
-    db: Database, actor: Actor, kenji: UserRecord
+    db: Database, actor: Actor, kenji: Any
 ) -> None:
     admin = db.users.create(
         {"name": "Amara Okafor", "email": "amara@example.org", "role": "admin"}, actor=actor
@@ -270,7 +273,7 @@ def test_an_existing_row_needs_only_its_key_and_blank_cells_keep_values(
     assert (new.role, new.is_active) == ("viewer", True)
 
 
-def test_json_rows_are_numbered_by_object(db: Database, actor: Actor, kenji: UserRecord) -> None:
+def test_json_rows_are_numbered_by_object(db: Database, actor: Actor, kenji: Any) -> None:
     text = json.dumps(
         [
             {"sku": "J-1", "name": "Jar", "price": "3.50", "owner_email": "kenji@example.com"},
@@ -373,7 +376,7 @@ def test_bom_export_only_columns_and_quoted_newlines_are_handled(
 
 
 def test_apply_writes_rows_versions_and_one_audit_batch(
-    db: Database, actor: Actor, kenji: UserRecord
+    db: Database, actor: Actor, kenji: Any
 ) -> None:
     db.users.create({"name": "Same Person", "email": "same@example.org"}, actor=actor)
     before = len(_audit(db))
@@ -414,9 +417,7 @@ def test_apply_writes_rows_versions_and_one_audit_batch(
     assert all(entry.actor == actor.label for entry in entries)
 
 
-def test_apply_resolves_and_clears_owners_by_email(
-    db: Database, actor: Actor, kenji: UserRecord
-) -> None:
+def test_apply_resolves_and_clears_owners_by_email(db: Database, actor: Actor, kenji: Any) -> None:
     owned = db.products.create(
         {"sku": "K-1", "name": "Kettle", "price": "20", "owner": kenji.id}, actor=actor
     )
@@ -432,7 +433,7 @@ def test_apply_resolves_and_clears_owners_by_email(
     )
 
 
-def test_one_refused_row_applies_nothing(db: Database, actor: Actor, kenji: UserRecord) -> None:
+def test_one_refused_row_applies_nothing(db: Database, actor: Actor, kenji: Any) -> None:
     before = len(_audit(db))
     text = (
         "email,name,role\n"
@@ -452,7 +453,7 @@ def test_one_refused_row_applies_nothing(db: Database, actor: Actor, kenji: User
 def test_export_then_import_changes_nothing(db: Database, actor: Actor, fmt: Format) -> None:
     seed_demo(db, users=40, products=150, seed=9, actor=actor)
     first = _users(db)[0]
-    db.set_password(first.id, PASSWORD, expected_version=first.version, actor=actor)
+    db.users.set_secret(first.id, PASSWORD, expected_version=first.version, actor=actor)
     db.products.create(
         {
             "sku": "EDGE-1",
@@ -482,9 +483,7 @@ def test_unknown_entity_is_not_found(db: Database, actor: Actor) -> None:
         export_records(db, "orders", io.StringIO(), fmt="csv")
 
 
-def test_lookups_are_batched_not_one_query_per_row(
-    db: Database, actor: Actor, kenji: UserRecord
-) -> None:
+def test_lookups_are_batched_not_one_query_per_row(db: Database, actor: Actor, kenji: Any) -> None:
     lines = [f"B-{n},Bowl {n},{n}.00,kenji@example.com" for n in range(1, 1201)]
     text = "sku,name,price,owner_email\n" + "\n".join(lines) + "\n"
     selects: list[str] = []
@@ -605,7 +604,7 @@ def test_a_mixed_user_import_writes_what_saving_each_row_would(db: Database, act
 
 
 def test_a_mixed_product_import_writes_what_saving_each_row_would(
-    db: Database, actor: Actor, kenji: UserRecord
+    db: Database, actor: Actor, kenji: Any
 ) -> None:
     """Prices, owners by email and by id, descriptions and defaults, as the forms save them."""
     ana = db.users.create({"name": "Ana Lima", "email": "ana@example.com"}, actor=actor)
@@ -672,7 +671,7 @@ def test_a_mixed_product_import_writes_what_saving_each_row_would(
 
 
 def test_undo_after_an_import_reverts_every_add_and_update(
-    db: Database, actor: Actor, kenji: UserRecord
+    db: Database, actor: Actor, kenji: Any
 ) -> None:
     text = "email,name,role\nkenji@example.com,Kenji Sato,admin\nnew@example.org,New Person,\n"
     _import(db, "users", text, actor)
@@ -687,7 +686,7 @@ def test_a_row_changed_after_it_was_read_is_a_conflict_and_nothing_is_written(
     db: Database,
     actor: Actor,
     other_actor: Actor,
-    kenji: UserRecord,
+    kenji: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Between reading the stored rows and writing them, a colleague saves one of them."""
@@ -722,7 +721,7 @@ def test_a_row_changed_after_it_was_read_is_a_conflict_and_nothing_is_written(
     assert len(_audit(db)) == len(before) + colleagues
 
 
-def test_a_two_thousand_row_import_is_whole(db: Database, actor: Actor, kenji: UserRecord) -> None:
+def test_a_two_thousand_row_import_is_whole(db: Database, actor: Actor, kenji: Any) -> None:
     rows = [
         {"email": f"person{n}@example.org", "name": f"Person {n}", "role": "", "is_active": ""}
         for n in range(2000)
@@ -849,7 +848,7 @@ def test_a_cancelled_export_leaves_no_file_and_keeps_an_older_one(
 
 
 def test_applying_the_valid_rows_only_audits_each_change_and_the_import(
-    db: Database, actor: Actor, kenji: UserRecord
+    db: Database, actor: Actor, kenji: Any
 ) -> None:
     before = len(_audit(db))
     text = (

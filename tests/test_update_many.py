@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from data.actor import Actor
 from data.database import Database
 from data.errors import Conflict, Invalid
-from data.records import ProductRecord
 
 
-def _products(db: Database, actor: Actor, count: int = 3) -> list[ProductRecord]:
+def _products(db: Database, actor: Actor, count: int = 3) -> list[Any]:
     return [
         db.products.create(
             {"sku": f"QE-{n}", "name": f"Widget {n}", "price": "5.00", "stock": n}, actor=actor

@@ -9,16 +9,15 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from data.errors import Invalid
-from data.validation import (
-    PRODUCT_FIELDS,
-    USER_FIELDS,
-    FieldError,
-    email,
-    price,
-    sku,
-    stock,
-    validate_fields,
-)
+from data.specs import spec_of
+from data.validation import FieldError, email, validate_fields
+
+# The validators each declared field gets (data.entities), as forms, the CLI and import use.
+USER_FIELDS = spec_of("users").validators
+PRODUCT_FIELDS = spec_of("products").validators
+price = PRODUCT_FIELDS["price"]
+sku = PRODUCT_FIELDS["sku"]
+stock = PRODUCT_FIELDS["stock"]
 
 
 @pytest.mark.parametrize(

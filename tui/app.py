@@ -26,15 +26,15 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
-from data.entities import counted
+from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
 from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
-from tui.screens.table_screen import SCREENS, TableScreen
+from tui.screens.table_screen import TableScreen
 from tui.text import visible
-from tui.views import PRODUCTS_VIEW, USERS_VIEW
+from tui.views import screen_tabs, views
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
@@ -68,12 +68,6 @@ def console_bindings() -> Iterator[Binding]:
     """Every `Binding` declared by the console's own classes, screens and dialogs alike."""
     # Imported so that every class with bindings exists (some are imported lazily).
     from textual.dom import DOMNode
-
-    import tui.screens.dialogs
-    import tui.screens.form
-    import tui.screens.transfer
-    import tui.widgets.owner_picker
-    import tui.widgets.quick_edit  # noqa: F401
 
     pending: list[type] = [DOMNode]
     while pending:
@@ -129,11 +123,6 @@ OUTSIDE_FORMS = frozenset({"switch", "undo", "quit", "help"})
 
 Progress = Callable[[str], None]
 
-# Mode -> the screen's title, as the status line names it.
-SCREEN_TITLES = tuple(
-    zip(("users", "products", "audit"), (t for _k, _l, t in SCREENS), strict=True)
-)
-
 
 @dataclass(frozen=True)
 class DatabaseOpener:
@@ -164,9 +153,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # The status line shows 1 2 3 as tabs, so the footer keeps its room for the rest.
-        Binding("1", "switch('users')", "Users", show=False, id="app.users"),
-        Binding("2", "switch('products')", "Products", show=False, id="app.products"),
-        Binding("3", "switch('audit')", "Audit log", show=False, id="app.audit"),
+        # The number keys of the screens are bound per registered entity (`_bind_screens`).
         Binding("u", "undo", "Undo", id="app.undo"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -210,6 +197,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         options: ConsoleOptions | None = None,
     ) -> None:
         super().__init__()
+        self._bind_screens()
         self.actor = actor
         self.read_only = read_only
         self.options = options or ConsoleOptions()
@@ -258,12 +246,22 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.database_status = db.url
         self._settled.set()
 
+    def _bind_screens(self) -> None:
+        """Bind each screen's number key (``1`` Users, ``3`` Audit log): one per registered
+        entity, so they are bound here, per app, not in the class's fixed BINDINGS. The
+        ids let a keymap rebind them as it does every other key."""
+        for tab in screen_tabs():
+            binding = Binding(
+                tab.key, f"switch('{tab.mode}')", tab.title, show=False, id=f"app.{tab.mode}"
+            )
+            self._bindings.key_to_bindings.setdefault(tab.key, []).append(binding)
+
     def on_mount(self) -> None:
         """Users first; each screen keeps its place while another is shown."""
-        self.add_mode("users", partial(RecordScreen, USERS_VIEW))
-        self.add_mode("products", partial(RecordScreen, PRODUCTS_VIEW))
+        for view in views():
+            self.add_mode(view.key, partial(RecordScreen, view))
         self.add_mode("audit", AuditScreen)
-        self.switch_mode("users")
+        self.switch_mode(views()[0].key)
         # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
         self.watch(self, "theme", self._remember_theme, init=False)
         self._collector.start()
@@ -356,7 +354,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             return
         screen = self.screen
         if isinstance(screen, RecordScreen) and screen.staged:
-            title = dict(SCREEN_TITLES)[mode]
+            title = next(tab.title for tab in screen_tabs() if tab.mode == mode)
 
             def leave() -> None:
                 screen.drop_staged()

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
-from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
+from data.entities import entity_named
+from data.entity import Entity as EntityNames
 from data.errors import AccessGuardError, Invalid
 from data.numbers import whole_number
 from data.records import ImportReport, ImportRow, PageRequest
@@ -175,7 +176,8 @@ def _yes_no(value: bool) -> str:
 
 def _orphaned_products(db: Database, user_id: int, done: bool) -> str | None:
     """``3 products will lose their owner`` (before) / ``3 products lost their owner`` (after)."""
-    count = db.products_owned_by([user_id])
+    found = db.dependants("users", [user_id])
+    count = sum(d.count for d in found)
     if not count:
         return None
     products = "1 product" if count == 1 else f"{count} products"
@@ -185,7 +187,7 @@ def _orphaned_products(db: Database, user_id: int, done: bool) -> str | None:
 
 # Widths add up to 79 cells with the two-space gaps: one line on an 80-column terminal.
 USER_COMMANDS = EntityCommands(
-    names=USER_NAMES,
+    names=entity_named("users"),
     columns=(
         Column("id", 5, lambda r: str(r.id), right=True),
         Column("name", 18, lambda r: r.name),
@@ -203,7 +205,7 @@ USER_COMMANDS = EntityCommands(
 )
 
 PRODUCT_COMMANDS = EntityCommands(
-    names=PRODUCT_NAMES,
+    names=entity_named("products"),
     columns=(
         Column("id", 5, lambda r: str(r.id), right=True),
         Column("sku", 10, lambda r: r.sku),

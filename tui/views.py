@@ -1,8 +1,8 @@
 """How each kind of record is shown and edited: small specs that drive one generic screen.
 
-A `ViewSpec` names the columns of the record table and the fields of the form; the data
-rules (validation, sorting, searching) stay in ``data.specs``. Users and products are two
-specs here, not two screens.
+A `ViewSpec` names the columns of the record table and the fields of the form, derived from
+the entity's declaration (`data.entity`); the data rules stay in ``data.specs``. Every entity is
+a view here, not a screen of its own.
 
 Nothing here loads SQLAlchemy: the console draws its first frame from these specs while the
 database is still opening, and reaches the data core's side (`ViewSpec.entity`, the roles)
@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from data.entities import PRODUCT_NAMES, USER_NAMES, EntityNames
-from data.records import AuditRecord, ProductRecord, UserRecord
+from data.entities import AUDIT_KEY, entity_named, registered
+from data.entity import Entity, Field
+from data.records import AuditRecord
 
 if TYPE_CHECKING:
     from data.database import Database
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from data.tables import RecordStore
 
 Align = Literal["left", "right"]
-FieldKind = Literal["text", "email", "money", "count", "select", "switch", "owner", "multiline"]
+FieldKind = Literal["text", "email", "money", "count", "select", "switch", "relation", "multiline"]
 
 
 def yes_no(value: bool) -> str:
@@ -92,6 +94,8 @@ class FieldSpec:
     choices: Callable[[], tuple[str, ...]] = tuple
     placeholder: str = ""
     default: Any = ""
+    # A relation's: the entity (plural) whose records it names.
+    to: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class ViewSpec:
 
     key: str
     title: str
-    names: EntityNames
+    names: Entity
     columns: tuple[ColumnSpec, ...]
     fields: tuple[FieldSpec, ...]
     table: Callable[[Database], RecordStore[Any, Any]]
@@ -118,9 +122,9 @@ class ViewSpec:
 
         It loads the data core, so the console asks for it only once the database is open.
         """
-        from data.specs import SPECS
+        from data.specs import spec_of
 
-        return SPECS[self.names.entity]
+        return spec_of(self.names.plural)
 
     def label(self, record: Any) -> str:
         """``user 12 <ana@example.com>``: how messages name a record."""
@@ -130,105 +134,165 @@ class ViewSpec:
         """The form field called ``name``."""
         return next(field for field in self.fields if field.name == name)
 
-
-def _column(
-    key: str, title: str, width: int, *, align: Align = "left", **kwargs: Any
-) -> ColumnSpec:
-    render = kwargs.pop("render", lambda record: str(getattr(record, key)))
-    sortable = kwargs.pop("sortable", True)
-    grow = kwargs.pop("grow", 0)
-    field = kwargs.pop("field", None)
-    link = kwargs.pop("link", None)
-    sort = key if sortable else None
-    return ColumnSpec(key, title, width, render, align, sort, grow, field=field, link=link)
+    @property
+    def key_name(self) -> str:
+        """What the natural key is called mid-sentence: ``email``, ``SKU``."""
+        key = self.names.field(self.names.natural_key)
+        return key.label or key.name.replace("_", " ")
 
 
-def _roles() -> tuple[str, ...]:
-    from models import ROLES
+@cache
+def view_of(declared: Entity) -> ViewSpec:
+    """The console's view of one declared entity: its table's columns and its form."""
+    return ViewSpec(
+        key=declared.plural,
+        title=declared.screen_title,
+        names=declared,
+        columns=(ID_COLUMN, *(_column(item) for item in declared.fields if item.width)),
+        fields=tuple(_form_field(item) for item in _form_order(declared.editable)),
+        table=lambda db: db.table(declared.plural),
+        delete_consequence=partial(_delete_consequence, declared.plural),
+        has_password=declared.secret is not None,
+        related=_related(declared),
+    )
 
-    return ROLES
+
+def views() -> tuple[ViewSpec, ...]:
+    """A view of every registered entity, in the order of their screen keys."""
+    return tuple(view_of(declared) for declared in registered())
 
 
-def _owners_losing(db: Database, user_ids: list[int]) -> str | None:
-    count = db.products_owned_by(user_ids)
-    if count == 0:
-        return None
-    if count == 1:
-        return "1 product will lose its owner."
-    return f"{count:,} products will lose their owner."
+def view_named(name: str) -> ViewSpec:
+    """The view of the entity called ``name`` (``users``); `KeyError` if there is none."""
+    return view_of(entity_named(name))
 
 
-USERS_VIEW = ViewSpec(
-    key="users",
-    title="Users",
-    names=USER_NAMES,
-    columns=(
-        _column("id", "ID", 7, align="right"),
-        _column("name", "Name", 18, grow=2, field="name"),
-        _column("email", "Email", 26, grow=3, field="email"),
-        _column("role", "Role", 6, field="role"),
-        _column("is_active", "Active", 6, render=lambda r: yes_no(r.is_active), field="is_active"),
-        _column(
-            "has_password",
-            "Pass",
-            4,
-            render=lambda r: "set" if r.has_password else "-",
-            sortable=False,
-        ),
-    ),
-    fields=(
-        FieldSpec("name", "Name", "text", lambda r: r.name, placeholder="Full name"),
-        FieldSpec("email", "Email", "email", lambda r: r.email, placeholder="name@example.com"),
-        FieldSpec("role", "Role", "select", lambda r: r.role, choices=_roles, default="viewer"),
-        FieldSpec("is_active", "Active", "switch", lambda r: r.is_active, default=True),
-    ),
-    table=lambda db: db.users,
-    delete_consequence=_owners_losing,
-    has_password=True,
-    related=Related(view="products", filter="owner_id", label="owner"),
-)
+@dataclass(frozen=True)
+class ScreenTab:
+    """A screen as the status line and the number keys name it."""
 
-PRODUCTS_VIEW = ViewSpec(
-    key="products",
-    title="Products",
-    names=PRODUCT_NAMES,
-    columns=(
-        _column("id", "ID", 7, align="right"),
-        _column("sku", "SKU", 10, grow=1, field="sku"),
-        _column("name", "Name", 14, grow=3, field="name"),
-        _column("price", "Price", 11, align="right", field="price"),
-        _column("stock", "Stock", 6, align="right", field="stock"),
-        _column("is_active", "Active", 6, render=lambda r: yes_no(r.is_active), field="is_active"),
-        _column(
-            "owner_email",
-            "Owner",
-            12,
-            render=lambda r: r.owner_email or "-",
-            sortable=False,
-            grow=2,
-            field="owner",
-            link=Link(view="users", id_key="owner_id"),
-        ),
-    ),
-    fields=(
-        FieldSpec("sku", "SKU", "text", lambda r: r.sku, placeholder="ABC-123"),
-        FieldSpec("name", "Name", "text", lambda r: r.name, placeholder="Product name"),
-        FieldSpec("price", "Price", "money", lambda r: str(r.price), placeholder="19.99"),
-        FieldSpec("stock", "Stock", "count", lambda r: str(r.stock), default="0"),
-        FieldSpec("is_active", "Active", "switch", lambda r: r.is_active, default=True),
-        FieldSpec(
-            "owner",
-            "Owner",
-            "owner",
-            lambda r: r.owner_email or "",
-            placeholder="search users by name or email",
-        ),
-        FieldSpec("description", "Description", "multiline", lambda r: r.description),
-    ),
-    table=lambda db: db.products,
-)
+    key: str
+    label: str
+    title: str
+    mode: str
 
-VIEWS: dict[str, ViewSpec] = {view.key: view for view in (USERS_VIEW, PRODUCTS_VIEW)}
+
+AUDIT_TAB = ScreenTab(AUDIT_KEY, "Audit", "Audit log", "audit")
+
+
+def screen_tabs() -> tuple[ScreenTab, ...]:
+    """Every screen, in the order of its key: each entity's, and the audit log."""
+    tabs = [ScreenTab(view.names.key, view.title, view.title, view.key) for view in views()]
+    return tuple(sorted([*tabs, AUDIT_TAB], key=lambda tab: tab.key))
+
+
+ID_COLUMN = ColumnSpec("id", "ID", 7, lambda record: str(record.id), "right", sort="id")
+
+# The form's widget for each kind of field.
+_WIDGETS: dict[str, FieldKind] = {
+    "text": "text",
+    "code": "text",
+    "email": "email",
+    "money": "money",
+    "count": "count",
+    "choice": "select",
+    "flag": "switch",
+    "relation": "relation",
+    "multiline": "multiline",
+}
+
+
+def _column(item: Field) -> ColumnSpec:
+    """The table column that shows ``item``; a relation's links to the record it names."""
+    key = shown_as(item)
+    link = Link(view=item.to, id_key=item.stored_as) if item.kind == "relation" else None
+    return ColumnSpec(
+        key,
+        item.column_title,
+        item.width,
+        partial(_cell, item, key),
+        "right" if item.kind in ("money", "count") else "left",
+        sort=item.name if item.sort else None,
+        grow=item.grow,
+        field=item.name if item.editable else None,
+        link=link,
+    )
+
+
+def _cell(item: Field, key: str, record: Any) -> str:
+    value = getattr(record, key)
+    if item.kind == "flag":
+        return yes_no(value)
+    if item.kind == "secret":
+        return "set" if value else "-"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def shown_as(item: Field) -> str:
+    """The record attribute that shows ``item``: ``owner_email``, ``has_password``."""
+    if item.kind == "relation":
+        return f"{item.name}_{entity_named(item.to).natural_key}"
+    if item.kind == "secret":
+        return f"has_{item.name}"
+    return item.name
+
+
+def _form_order(fields: tuple[Field, ...]) -> list[Field]:
+    # Free text goes last, where its box has the room to grow.
+    return sorted(fields, key=lambda item: item.kind == "multiline")
+
+
+def _form_field(item: Field) -> FieldSpec:
+    key = shown_as(item)
+    return FieldSpec(
+        item.name,
+        item.title,
+        _WIDGETS[item.kind],
+        partial(_initial, item, key),
+        choices=item.choices or tuple,
+        placeholder=item.placeholder or _placeholder(item),
+        default=_default(item),
+        to=item.to,
+    )
+
+
+def _default(item: Field) -> Any:
+    """What a new record's form shows: typed text for numbers, the value for a switch."""
+    if item.default is None:
+        return ""
+    return str(item.default) if item.kind in ("money", "count") else item.default
+
+
+def _initial(item: Field, key: str, record: Any) -> Any:
+    value = getattr(record, key)
+    if item.kind in ("money", "count"):
+        return str(value)
+    if item.kind == "relation":
+        return value or ""
+    return value
+
+
+def _placeholder(item: Field) -> str:
+    if item.kind != "relation":
+        return ""
+    target = entity_named(item.to)
+    return f"search {target.plural} by {' or '.join(target.search_fields)}"
+
+
+def _related(declared: Entity) -> Related | None:
+    """What ``o`` lists: the records of the first entity whose relation names these."""
+    for other in registered():
+        for relation in other.relations:
+            if relation.to == declared.plural:
+                return Related(other.plural, relation.stored_as, relation.title.lower())
+    return None
+
+
+def _delete_consequence(plural: str, db: Database, record_ids: list[int]) -> str | None:
+    found = db.dependants(plural, record_ids)
+    return "; ".join(d.consequence(done=False) for d in found).capitalize() + "." if found else None
 
 
 def describe_changes(entry: AuditRecord) -> str:
@@ -263,16 +327,19 @@ AUDIT_COLUMNS: tuple[ColumnSpec, ...] = (
 
 __all__ = [
     "AUDIT_COLUMNS",
-    "PRODUCTS_VIEW",
-    "USERS_VIEW",
-    "VIEWS",
+    "AUDIT_TAB",
+    "ID_COLUMN",
     "AuditRecord",
     "ColumnSpec",
     "FieldSpec",
     "Link",
-    "ProductRecord",
     "Related",
-    "UserRecord",
+    "ScreenTab",
     "ViewSpec",
     "describe_changes",
+    "screen_tabs",
+    "shown_as",
+    "view_named",
+    "view_of",
+    "views",
 ]

@@ -11,7 +11,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from data.schema import compare_server_default, compared_objects
+from data.specs import declared_models
 from models import Base
+
+declared_models()  # every declared entity's table is in Base.metadata
 
 config = context.config
 connection = config.attributes.get("connection")

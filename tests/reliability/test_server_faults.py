@@ -276,12 +276,13 @@ def test_a_commit_whose_answer_is_lost_is_unknown_and_a_retry_adds_no_duplicate(
     try:
         product = {"sku": "KET-1", "name": "Kettle", "price": "19.99"}
         ana = relayed.users.create(ANA, actor=actor)
-        for save in (
+        saves: tuple[Callable[[], object], ...] = (
             lambda: relayed.products.create(product, actor=actor),
             lambda: relayed.users.update(
                 ana.id, {"name": "Ana B"}, expected_version=ana.version, actor=actor
             ),
-        ):
+        )
+        for save in saves:
             # A read first: the pool holds a live session again (its opening COMMIT, in the
             # engine's connect hook, is not the one to cut).
             relayed.users.count()

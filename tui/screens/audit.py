@@ -12,7 +12,7 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from data.entities import counted
+from data.entity import counted
 from data.records import AuditRecord
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, shown
 from tui.screens.table_screen import TableScreen

@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 from textual.widgets.button import ButtonVariant
 
-from data.entities import EntityNames, counted
+from data.entity import Entity, counted
 from data.records import AuditRecord
 from tui.text import safe, visible
 from tui.views import ViewSpec, timestamp
@@ -477,7 +477,7 @@ class StagedEditsDialog(Dialog[bool]):
         Binding("escape", "dismiss(False)", "Keep staged", show=False, id="staged_review.cancel"),
     ]
 
-    def __init__(self, edits: Sequence[StagedEdit], names: EntityNames) -> None:
+    def __init__(self, edits: Sequence[StagedEdit], names: Entity) -> None:
         records = names.counted(len({edit.record_id for edit in edits}))
         super().__init__(f"Commit {counted(len(edits), 'staged edit')} to {records}?")
         self.edits = tuple(edits)

@@ -39,7 +39,7 @@ from tui.text import describe_character, hidden_characters, safe, visible
 from tui.views import FieldSpec, ViewSpec
 from tui.widgets.field_editors import make_editor, read_editor, write_editor
 from tui.widgets.footer import Footer
-from tui.widgets.owner_picker import OwnerPicker
+from tui.widgets.relation_picker import RelationPicker
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class _Write:
         if self.password is None:
             return record, None
         try:
-            record = self.db.set_password(
+            record = self.table.set_secret(
                 record.id, self.password, expected_version=record.version, actor=self.actor
             )
         except AccessGuardError as error:
@@ -242,8 +242,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         }
 
     def _data(self, name: str, value: Any) -> Any:
-        # An empty owner means "no owner", which the data core spells None.
-        if self._spec(name).kind == "owner" and not value:
+        # An empty relation names no record, which the data core spells None.
+        if self._spec(name).kind == "relation" and not value:
             return None
         return value
 
@@ -297,7 +297,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self._editor(self.view.fields[0].name).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Only users have passwords."""
+        """Only records with a secret field have passwords."""
         if action == "set_password":
             return self.view.has_password
         return True
@@ -325,8 +325,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
 
     @on(Select.Changed, ".form--editor")
     @on(Switch.Changed, ".form--editor")
-    @on(OwnerPicker.Changed, ".form--editor")
-    def _chosen(self, event: Select.Changed | Switch.Changed | OwnerPicker.Changed) -> None:
+    @on(RelationPicker.Changed, ".form--editor")
+    def _chosen(self, event: Select.Changed | Switch.Changed | RelationPicker.Changed) -> None:
         if isinstance(event, Switch.Changed):
             self.query_one(f"#state-{event.switch.name}", Static).update(shown(event.value))
         self._show_error(event.control.name, None)
@@ -516,7 +516,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         """Choose a password: set at once for a stored user, after the create for a new one."""
         if not self.view.has_password or self._refuse_while_busy():
             return
-        who = "the new user" if self.record is None else self.view.label(self.record)
+        new = f"the new {self.view.names.entity}"
+        who = new if self.record is None else self.view.label(self.record)
         self.app.push_screen(PasswordDialog(who), self._password_chosen)
 
     def _password_chosen(self, password: str | None) -> None:
@@ -525,7 +526,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         if self.record is None:
             self._pending_password = password
             self.query_one("#form-password", Button).label = Text("Password chosen ✓ (f3)")
-            self.notify("The password will be set when the user is saved.")
+            self.notify(f"The password will be set when the {self.view.names.entity} is saved.")
             return
         app = self._console_app()
         self._busy = True
@@ -536,7 +537,8 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self, db: Database, actor: Actor, user_id: int, password: str, expected_version: int | None
     ) -> None:
         assert expected_version is not None
-        record = db.set_password(user_id, password, expected_version=expected_version, actor=actor)
+        store = self.view.table(db)
+        record = store.set_secret(user_id, password, expected_version=expected_version, actor=actor)
         self.post_message(self.PasswordSet(record))
 
     def on_record_form_password_set(self, message: PasswordSet) -> None:

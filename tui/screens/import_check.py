@@ -15,7 +15,7 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from data.entities import counted
+from data.entity import counted
 from data.errors import Invalid
 from data.records import ImportProgress, ImportReport
 from tui.screens.progress import ProgressDialog

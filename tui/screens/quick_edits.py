@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 
-from data.entities import counted
+from data.entity import counted
 from tui.screens.dialogs import StagedEditsDialog
 from tui.screens.table_screen import TableScreen
 from tui.text import visible

@@ -21,12 +21,12 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from data.entities import counted
+from data.entity import counted
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.quick_edits import STAGED_ACTIONS, QuickEdits
 from tui.screens.transfer_actions import TransferActions
 from tui.text import visible
-from tui.views import VIEWS, Link, ViewSpec
+from tui.views import Link, ViewSpec, view_named
 from tui.widgets.record_table import RecordTable
 
 # Actions that change data: hidden (and refused) when the console is read-only.
@@ -175,7 +175,7 @@ class RecordScreen(QuickEdits, TransferActions):
         if target_id is None:
             self.notify(f"This {self.view.names.entity} has no {column.title.lower()}.", timeout=3)
             return
-        target = VIEWS[link.view]
+        target = view_named(link.view)
         label = f"{target.names.entity}: {column.render(record)}"
         self.console.show_narrowed(link.view, (("id", target_id),), label, keep_id=target_id)
 

@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 
 from tui.malformed import stored_text
 from tui.text import safe, visible
+from tui.views import screen_tabs
 from tui.widgets.footer import Footer
 from tui.widgets.record_table import RecordTable
 from tui.widgets.stored_text import StoredTextInput
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
     from tui.app import AccessGuardApp
 
 SEARCH_DEBOUNCE_S = 0.25
-# (key, tab label, the screen's title)
-SCREENS = (("1", "Users", "Users"), ("2", "Products", "Products"), ("3", "Audit", "Audit log"))
 
 
 class StatusLine(Static):
@@ -50,9 +49,9 @@ class StatusLine(Static):
         app = cast("AccessGuardApp", self.app)
         # One line that never wraps: a long URL is cut at the end, the badge never is.
         line = Text(" AccessGuard ", style="bold")
-        for key, label, title in SCREENS:
-            style = "bold reverse" if title == self.screen_title else ""
-            line.append(f" {key} {label} ", style=style)
+        for tab in screen_tabs():
+            style = "bold reverse" if tab.title == self.screen_title else ""
+            line.append(f" {tab.key} {tab.label} ", style=style)
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
@@ -282,4 +281,4 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         )
 
 
-__all__ = ["SCREENS", "StatusLine", "TableScreen"]
+__all__ = ["StatusLine", "TableScreen"]

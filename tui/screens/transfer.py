@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from data.entities import counted
+from data.entity import counted
 from data.errors import Invalid
 from data.records import ImportProgress, ImportReport, PageRequest
 from tui.screens.dialogs import Dialog, key_button, wrapping
@@ -273,7 +273,7 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
             ("refused", "refused"),
         )
         text.append(", ".join(f"{report.count(o):,} {label}" for o, label in counts))
-        key = "email" if self.view.key == "users" else "SKU"
+        key = self.view.key_name
         text.append(f" (matched by {key}).\n")
         if report.refused:
             changes = counted(self.changes, "valid change")

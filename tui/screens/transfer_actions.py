@@ -88,7 +88,7 @@ class TransferActions(TableScreen):
         from tui.screens.import_check import ImportCheck
         from tui.screens.transfer import PathPrompt, import_default, import_path_problem
 
-        key = "email" if self.view.key == "users" else "SKU"
+        key = self.view.key_name
         prompt = PathPrompt(
             f"Import {self.view.names.plural}",
             f"Read this file (.csv or .json); rows are matched to {self.view.names.plural} "

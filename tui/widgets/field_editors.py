@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, Switch, TextArea
 
 from tui.views import FieldSpec
-from tui.widgets.owner_picker import OwnerPicker
+from tui.widgets.relation_picker import RelationPicker
 from tui.widgets.stored_text import StoredTextArea, StoredTextInput
 
 
@@ -30,8 +30,8 @@ def make_editor(spec: FieldSpec, value: Any, *, check: Validator | None, new: bo
         return Select(choices, value=value, allow_blank=False, compact=True, **options)
     if spec.kind == "switch":
         return Switch(value is True, **options)
-    if spec.kind == "owner":
-        return OwnerPicker(str(value), placeholder=spec.placeholder, **options)
+    if spec.kind == "relation":
+        return RelationPicker(spec.to, str(value), placeholder=spec.placeholder, **options)
     if spec.kind == "multiline":
         return StoredTextArea(str(value), compact=True, placeholder=spec.placeholder, **options)
     return StoredTextInput(
@@ -49,7 +49,7 @@ def read_editor(editor: Widget) -> Any:
     """What the admin has put in a field, as typed."""
     if isinstance(editor, TextArea):
         return editor.text
-    if isinstance(editor, (Input, Select, Switch, OwnerPicker)):
+    if isinstance(editor, (Input, Select, Switch, RelationPicker)):
         return editor.value
     raise TypeError(f"not a form editor: {editor!r}")
 
@@ -60,7 +60,7 @@ def write_editor(editor: Widget, value: Any) -> None:
         editor.load_text(str(value))
     elif isinstance(editor, Switch):
         editor.value = bool(value)
-    elif isinstance(editor, (Input, OwnerPicker)):
+    elif isinstance(editor, (Input, RelationPicker)):
         editor.value = str(value)
     elif isinstance(editor, Select):
         editor.value = value
