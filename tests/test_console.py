@@ -28,9 +28,10 @@ from tests.console_support import (
     wait_until,
 )
 from tests.data_support import find
+from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, ConflictDialog, HelpScreen
 from tui.screens.form import RecordForm
-from tui.screens.records import AuditScreen, RecordScreen
+from tui.screens.records import RecordScreen
 
 SIZE = (80, 24)
 CONSOLE_COLLEAGUE = Actor(os_user="bob", source="console:colleague")

@@ -176,7 +176,7 @@ async def test_leaving_with_staged_edits_asks_first(shop: Database) -> None:
             await pilot.press(leave)
             await settle(app, pilot)
             assert isinstance(app.screen, ConfirmDialog), leave
-            assert "1 staged edit to products have not been saved" in screen_text(app)
+            assert "1 staged edit to products has not been saved" in screen_text(app)
             await pilot.press(keep)
             await settle(app, pilot)
             assert isinstance(app.screen, RecordScreen)

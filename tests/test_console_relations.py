@@ -12,9 +12,10 @@ from data.database import Database
 from data.records import PageRequest
 from tests.console_support import console, current, demo_database, settle, table
 from tui.app import AccessGuardApp
+from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.form import RecordForm
-from tui.screens.records import AuditScreen, RecordScreen
+from tui.screens.records import RecordScreen
 from tui.views import view_named
 
 PRODUCTS_VIEW = view_named("products")

@@ -316,3 +316,23 @@ async def test_the_dry_run_shows_progress_cancels_and_runs_one_at_a_time(
         holder.close()
         patient.dispose()
     assert (db.users.count(), _audit_count(db)) == before
+
+
+async def test_counts_of_one_read_in_the_singular(db: Database, tmp_path: Path) -> None:
+    """A one-row file: the review and the toast say "1 change" and "1 user", never "1 users"."""
+    (tmp_path / "one.csv").write_text("email,name\nbo@example.com,Bo\n", encoding="utf-8")
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await _choose(app, pilot, "i", "one.csv")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ImportReview), _toasts(app)
+        text = screen_text(app)
+        assert "1 to add, 0 to update, 0 unchanged, 0 refused" in text
+        assert "a applies the 1 change in one transaction." in text
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ImportReview)
+        assert "Imported: 1 user added, 0 updated, 0 unchanged." in _toasts(app)
+        assert "1 users" not in " ".join(_toasts(app))
+    assert db.users.count() == 31

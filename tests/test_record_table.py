@@ -13,7 +13,8 @@ from data.database import Database
 from data.records import PageRequest
 from tests.console_support import console, current, demo_database, settle, table
 from tui.views import view_named
-from tui.widgets.record_table import column_widths
+from tui.widgets import table_layout
+from tui.widgets.table_layout import column_widths
 
 PRODUCTS_VIEW = view_named("products")
 
@@ -58,7 +59,7 @@ def test_spare_width_goes_to_the_growable_columns() -> None:
     wide = column_widths(PRODUCTS_VIEW.columns, 200)
     fixed = [i for i, c in enumerate(PRODUCTS_VIEW.columns) if not c.grow]
     assert all(wide[i] == least[i] for i in fixed)
-    assert sum(wide) + record_table.MARK_WIDTH + len(wide) * record_table.GAP == 200
+    assert sum(wide) + table_layout.MARK_WIDTH + len(wide) * table_layout.GAP == 200
 
 
 async def test_paging_past_the_window_bound_trims_it_and_keeps_the_right_rows(

@@ -37,8 +37,10 @@ from tui.app import AccessGuardApp, DatabaseOpener
 from tui.cli import main
 from tui.cli.console import console_app
 from tui.cli.database import open_database
+from tui.screens.audit import AuditScreen
 from tui.screens.form import RecordForm
-from tui.screens.records import AuditScreen, RecordScreen, StatusLine
+from tui.screens.records import RecordScreen
+from tui.screens.table_screen import StatusLine
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)

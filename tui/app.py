@@ -26,10 +26,13 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
+from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
+from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
-from tui.screens.records import AuditScreen, RecordScreen, TableScreen
+from tui.screens.records import RecordScreen
+from tui.screens.table_screen import TableScreen
 from tui.text import visible
 from tui.views import screen_tabs, views
 from tui.workers import ReportsWorkerFailures
@@ -245,13 +248,18 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
     def _bind_screens(self) -> None:
         """Bind each screen's number key (``1`` Users, ``3`` Audit log): one per registered
-        entity, so they are bound here, per app, not in the class's fixed BINDINGS. The
-        ids let a keymap rebind them as it does every other key."""
-        for tab in screen_tabs():
-            binding = Binding(
-                tab.key, f"switch('{tab.mode}')", tab.title, show=False, id=f"app.{tab.mode}"
-            )
-            self._bindings.key_to_bindings.setdefault(tab.key, []).append(binding)
+        entity, so they are bound here, per app, not in the class's fixed BINDINGS. They come
+        first, as the status line shows them; the ids let a keymap rebind them."""
+        bindings = self._bindings.key_to_bindings
+        screens = {
+            tab.key: [
+                Binding(
+                    tab.key, f"switch('{tab.mode}')", tab.title, show=False, id=f"app.{tab.mode}"
+                )
+            ]
+            for tab in screen_tabs()
+        }
+        self._bindings.key_to_bindings = {**screens, **bindings}
 
     def on_mount(self) -> None:
         """Users first; each screen keeps its place while another is shown."""
@@ -375,7 +383,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         """Run ``then`` only if the admin agrees to lose the staged edits; n or Escape
         keeps them (and the screen)."""
         count = len(screen.staged)
-        edits = "edit" if count == 1 else "edits"
+        edits = counted(count, "staged edit")
+        verb = "has" if count == 1 else "have"
 
         def decided(yes: bool | None) -> None:
             if yes:
@@ -384,7 +393,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.push_screen(
             ConfirmDialog(
                 "Unsaved staged edits",
-                f"{count} staged {edits} to {screen.view.names.plural} have not been saved "
+                f"{edits} to {screen.view.names.plural} {verb} not been saved "
                 f"(ctrl+s reviews and saves them). {question}",
                 confirm_label="Drop",
                 danger=True,

@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 from textual.widgets.button import ButtonVariant
 
+from data.entity import Entity, counted
 from data.records import AuditRecord
 from tui.text import safe, visible
 from tui.views import ViewSpec, timestamp
@@ -476,13 +477,11 @@ class StagedEditsDialog(Dialog[bool]):
         Binding("escape", "dismiss(False)", "Keep staged", show=False, id="staged_review.cancel"),
     ]
 
-    def __init__(self, edits: Sequence[StagedEdit], plural: str) -> None:
-        records = len({edit.record_id for edit in edits})
-        edit_word = "edit" if len(edits) == 1 else "edits"
-        super().__init__(f"Commit {len(edits)} staged {edit_word} to {records} {plural}?")
+    def __init__(self, edits: Sequence[StagedEdit], names: Entity) -> None:
+        records = names.counted(len({edit.record_id for edit in edits}))
+        super().__init__(f"Commit {counted(len(edits), 'staged edit')} to {records}?")
         self.edits = tuple(edits)
         self.records = records
-        self.plural = plural
 
     def compose_body(self) -> ComposeResult:
         """Record by record, in the order first staged; then what committing means."""
@@ -500,10 +499,9 @@ class StagedEditsDialog(Dialog[bool]):
                     line.no_wrap = True
                     line.overflow = "ellipsis"
                     yield Static(line, classes="staged--change")
-        edit_word = "edit" if len(self.edits) == 1 else "edits"
         yield Static(
             Text(
-                f"{len(self.edits)} {edit_word} to {self.records} {self.plural}, saved in one "
+                f"{counted(len(self.edits), 'edit')} to {self.records}, saved in one "
                 "transaction: all of them or none. u undoes them afterwards."
             ),
             id="staged-count",

@@ -15,6 +15,7 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from data.entity import counted
 from data.errors import Invalid
 from data.records import ImportProgress, ImportReport
 from tui.screens.progress import ProgressDialog
@@ -87,7 +88,7 @@ class ImportCheck(ProgressDialog[CheckResult]):
         progress = message.progress
         fraction = progress.fraction
         step = STEPS.get(progress.step, progress.step)
-        status = f"{step}: {progress.rows:,} rows read"
+        status = f"{step}: {counted(progress.rows, 'row')} read"
         if fraction is None:
             self.show(None, None, status)
         else:

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from data.entity import counted
 from data.errors import Invalid
 from data.records import ImportProgress, ImportReport, PageRequest
 from tui.screens.dialogs import Dialog, key_button, wrapping
@@ -197,8 +198,8 @@ class ExportProgress(ProgressDialog[int]):
     @on(Advanced)
     def _advanced(self, message: Advanced) -> None:
         total = max(message.total, message.written)
-        plural = self.view.names.plural
-        self.show(message.written, total, f"{message.written:,} of {total:,} {plural} written")
+        written = f"{message.written:,} of {self.view.names.counted(total)} written"
+        self.show(message.written, total, written)
 
 
 class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
@@ -275,13 +276,14 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
         key = self.view.key_name
         text.append(f" (matched by {key}).\n")
         if report.refused:
-            valid = f" v applies the {self.changes:,} valid changes only." if self.changes else ""
+            changes = counted(self.changes, "valid change")
+            valid = f" v applies the {changes} only." if self.changes else ""
             text.append(
                 f"Nothing can be applied as a whole while a {unit} is refused.{valid}",
                 style="bold",
             )
         elif self.changes:
-            text.append(f"a applies the {self.changes:,} changes in one transaction.")
+            text.append(f"a applies the {counted(self.changes, 'change')} in one transaction.")
         else:
             text.append("Nothing to change: the stored records already say this.")
         return text
@@ -299,7 +301,8 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
         ]
         if self.report.refused_left_out:
             more = self.report.refused_left_out
-            lines.append(Text(f"… and {more:,} more rows (accessguard import --dry-run lists all)"))
+            more_rows = counted(more, "more row")
+            lines.append(Text(f"… and {more_rows} (accessguard import --dry-run lists all)"))
         return Text("\n").join(lines)
 
     def compose_buttons(self) -> ComposeResult:
@@ -356,7 +359,7 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
         self.query_one("#import-bar").display = True
         count = self.report.count("add") + self.report.count("update")
         self.query_one("#import-summary", Static).update(
-            f"Applying {count:,} changes in one transaction…"
+            f"Applying {counted(count, 'change')} in one transaction…"
         )
         self._apply(valid_only)
 
@@ -381,15 +384,15 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
 
 def import_outcome(view: ViewSpec, report: ImportReport) -> tuple[str, str]:
     """The toast after an import: its title and text."""
-    plural = view.names.plural
     added, updated = report.count("add"), report.count("update")
     refused = report.count("refused")
     if not report.applied:
-        return "Not imported", f"Nothing imported: {refused:,} rows refused (the file changed?)."
+        rows = counted(refused, "row")
+        return "Not imported", f"Nothing imported: {rows} refused (the file changed?)."
     unchanged = report.count("unchanged")
-    text = f"{added:,} {plural} added, {updated:,} updated, {unchanged:,} unchanged."
+    text = f"{view.names.counted(added)} added, {updated:,} updated, {unchanged:,} unchanged."
     if refused:
-        text += f" {refused:,} refused rows left out."
+        text += f" {counted(refused, 'refused row')} left out."
     return "Imported", text
 
 

@@ -4,19 +4,19 @@ Textual's DataTable holds and measures every row (two minutes and 1.4 GB at a mi
 rows). This one keeps a window of at most `MAX_WINDOW` records around the cursor, knows
 each one's absolute position, and asks the data core for the page next to the window, in
 a thread worker, when the cursor or the viewport reaches its edge. Home and End read the
-first or last page directly, so both ends of a million rows are one query away.
+first or last page directly, so both ends of a million rows are one query away. How the
+lines look is `tui.widgets.table_layout`'s job; what the table asks, `tui.widgets.table_query`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -24,45 +24,17 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from data.records import Count, Cursor, Page, PageRequest
-from tui.malformed import malformed_cell
 from tui.text import fit
 from tui.views import ColumnSpec
+from tui.widgets.table_layout import MARK_WIDTH, ColumnLayout
+from tui.widgets.table_query import CountFetcher, PageFetcher, Query
 from tui.workers import ReportsWorkerFailures
 
-PageFetcher = Callable[[PageRequest], Page[Any]]
-CountFetcher = Callable[[str, tuple[tuple[str, Any], ...]], Count]
 LoadKind = Literal["reset", "forward", "backward", "reload"]
 
 PAGE_SIZE = 100  # rows per read unless the config file's page_size says otherwise
 MAX_WINDOW = 1_000  # records held at once, whatever the table's size
-GAP = 1  # blank cells between columns
-MARK_WIDTH = 2  # the "● " column that shows marked rows
 LOADING = "…"
-CELL_CACHE_ROWS = 200  # formatted rows kept: a screenful or two, whatever the window holds
-
-
-@dataclass(frozen=True)
-class Query:
-    """What the table shows: search text, sort column and direction, fixed filters.
-
-    ``filter_label`` says what the filters keep, for the admin (``owner: ann@example.com``).
-    """
-
-    search: str = ""
-    sort: str = "id"
-    descending: bool = False
-    filters: tuple[tuple[str, Any], ...] = ()
-    filter_label: str = ""
-
-    def request(self, **cursor: Any) -> PageRequest:
-        """A page request for this query, positioned by ``cursor`` keywords."""
-        return PageRequest(
-            search=self.search,
-            sort=self.sort,
-            descending=self.descending,
-            filters=self.filters,
-            **cursor,
-        )
 
 
 class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
@@ -165,7 +137,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         # Rows per read; read here, not at import, so tests can patch the module's default.
         self.page_size = page_size or PAGE_SIZE
         self.columns = tuple(columns)
-        self._widths = [column.width for column in self.columns]
+        self._layout = ColumnLayout(self.columns)
         self.query_state = query or Query()
         self.markable = markable
         self.noun = noun
@@ -186,9 +158,6 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._generation = 0
         self._loading: set[LoadKind] = set()
         self._keep_id: int | None = None  # after a reload, put the cursor back on this record
-        self._cell_cache: LRUCache[int, tuple[Any, tuple[str, ...], frozenset[int]]] = LRUCache(
-            CELL_CACHE_ROWS
-        )
 
     # Public API
 
@@ -516,8 +485,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._scroll_to_column()
 
     def _scroll_to_column(self) -> None:
-        start = MARK_WIDTH + sum(w + GAP for w in self._widths[: self.cursor_column])
-        end = start + self._widths[self.cursor_column]
+        start, end = self._layout.span(self.cursor_column)
         width = self.scrollable_content_region.width
         if start < self.scroll_offset.x:
             self.scroll_to(x=start, animate=False)
@@ -566,14 +534,12 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         """Share spare width out among the growable columns."""
-        self._widths = column_widths(self.columns, self.scrollable_content_region.width)
-        self._cell_cache.clear()
+        self._layout.fit_to(self.scrollable_content_region.width)
         self._settle()
 
     def _update_virtual_size(self) -> None:
-        width = MARK_WIDTH + sum(w + GAP for w in self._widths)
         rows = self.total if self.total is not None else self._first + len(self._rows)
-        self.virtual_size = Size(width, max(rows, 1) + 1)
+        self.virtual_size = Size(self._layout.width, max(rows, 1) + 1)
 
     def _record_at(self, index: int) -> Any | None:
         offset = index - self._first
@@ -589,20 +555,10 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def _header(self) -> Strip:
-        header = self.get_component_rich_style("record-table--header")
-        current = self.get_component_rich_style("record-table--header-cursor")
-        segments = [Segment(" " * MARK_WIDTH, header)]
-        for index, (column, width) in enumerate(zip(self.columns, self._widths, strict=True)):
-            title = column.title + self._sort_arrow(column)
-            style = current if index == self.cursor_column else header
-            segments.append(Segment(fit(title, width, right=column.align == "right"), style))
-            segments.append(Segment(" " * GAP, header))
-        return Strip(segments).extend_cell_length(self.virtual_size.width, header)
-
-    def _sort_arrow(self, column: ColumnSpec) -> str:
-        if column.sort is None or column.sort != self.query_state.sort:
-            return ""
-        return " ▼" if self.query_state.descending else " ▲"
+        query = self.query_state
+        return self._layout.header(
+            query.sort, query.descending, self.cursor_column, self.get_component_rich_style
+        )
 
     def _row(self, index: int) -> Strip:
         base = self.rich_style
@@ -615,49 +571,13 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         if record is None:
             loading = style + self.get_component_rich_style("record-table--loading")
             return Strip([Segment(fit(LOADING, self.virtual_size.width), loading)])
-        marked = record.id in self.marked
-        mark_style = (
-            style + self.get_component_rich_style("record-table--marked") if marked else style
+        return self._layout.record_line(
+            record,
+            style=style,
+            marked=record.id in self.marked,
+            staged=self.staged.get(record.id),
+            style_of=self.get_component_rich_style,
         )
-        segments = [Segment("● " if marked else " " * MARK_WIDTH, mark_style)]
-        gap = " " * GAP
-        staged = self.staged.get(record.id)
-        cells, malformed = self._cells(record)
-        for index, text in enumerate(cells):
-            column = self.columns[index]
-            if index in malformed:
-                bad = self.get_component_rich_style("record-table--malformed")
-                segments.append(Segment(text, style + bad))
-            elif staged is not None and column.key in staged:
-                new = fit(staged[column.key], self._widths[index], right=column.align == "right")
-                staged_style = self.get_component_rich_style("record-table--staged")
-                segments.append(Segment(new, style + staged_style))
-            else:
-                segments.append(Segment(text, style))
-            segments.append(Segment(gap, style))
-        return Strip(segments).extend_cell_length(self.virtual_size.width, style)
-
-    def _cells(self, record: Any) -> tuple[tuple[str, ...], frozenset[int]]:
-        """The record's cells, formatted and fitted to the column widths, and the indexes
-        of those holding a malformed value (shown marked, as stored).
-
-        Cached per record object: scrolling one line repaints every row, and formatting
-        them again was most of that cost. A reload brings new objects, so edits show. The
-        cache holds each record it keys by ``id``, so no id can be reused while cached.
-        """
-        cached = self._cell_cache.get(id(record))
-        if cached is not None and cached[0] is record:
-            return cached[1], cached[2]
-        cells: list[str] = []
-        malformed: set[int] = set()
-        for index, (column, width) in enumerate(zip(self.columns, self._widths, strict=True)):
-            bad = malformed_cell(record, column.key)
-            if bad is not None:
-                malformed.add(index)
-            text = bad if bad is not None else column.render(record)
-            cells.append(fit(text, width, right=column.align == "right"))
-        self._cell_cache[id(record)] = (record, tuple(cells), frozenset(malformed))
-        return tuple(cells), frozenset(malformed)
 
     def _empty_line(self, index: int) -> Strip:
         if index == 0 and self.loaded_once and not self._rows:
@@ -673,22 +593,4 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         return Strip.blank(self.virtual_size.width, self.rich_style)
 
 
-def column_widths(columns: Sequence[ColumnSpec], available: int) -> list[int]:
-    """Each column's width: its least, plus a share of the spare cells by ``grow`` weight."""
-    widths = [column.width for column in columns]
-    spare = available - MARK_WIDTH - sum(w + GAP for w in widths)
-    weights = sum(column.grow for column in columns)
-    if spare <= 0 or weights == 0:
-        return widths
-    given = 0
-    for index, column in enumerate(columns):
-        share = spare * column.grow // weights
-        widths[index] += share
-        given += share
-    # The remainder (from rounding down) goes to the first growable column.
-    first = next(i for i, column in enumerate(columns) if column.grow)
-    widths[first] += spare - given
-    return widths
-
-
-__all__ = ["Query", "RecordTable", "column_widths"]
+__all__ = ["Query", "RecordTable"]

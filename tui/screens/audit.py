@@ -1,0 +1,174 @@
+"""The audit log screen: every change, newest first; one entry whole, or its "before" restored.
+
+Reading the restore plan and restoring run in thread workers owned by the screen; results
+come back as the screen's own messages.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from data.entity import counted
+from data.records import AuditRecord
+from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog, shown
+from tui.screens.table_screen import TableScreen
+from tui.text import visible
+from tui.views import AUDIT_COLUMNS
+from tui.widgets.record_table import RecordTable
+from tui.widgets.table_query import Query
+
+if TYPE_CHECKING:
+    from data.audit import RestorePlan
+
+
+class AuditScreen(TableScreen):
+    """The audit trail, newest first; Enter shows one entry whole, R restores its "before"."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("R", "restore", "Restore before", id="audit.restore"),
+    ]
+
+    title_text = "Audit log"
+
+    class RestorePlanned(Message):
+        """What restoring an entry would do was read; the confirm dialog can ask."""
+
+        def __init__(self, plan: RestorePlan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    class Restored(Message):
+        """An entry's "before" state was restored; ``entry`` is the restore's own entry."""
+
+        def __init__(self, entry: AuditRecord, label: str) -> None:
+            super().__init__()
+            self.entry = entry
+            self.label = label
+
+    def __init__(self) -> None:
+        super().__init__(id="audit-screen")
+
+    def make_table(self) -> RecordTable:
+        """The audit trail through the same virtual table."""
+        console = self.console
+        return RecordTable(
+            AUDIT_COLUMNS,
+            fetch_page=lambda request: console.wait_for_database().audit.page(request),
+            fetch_count=lambda search, _filters: console.wait_for_database().audit.display_count(
+                search
+            ),
+            query=Query(sort="id", descending=True),
+            noun="audit entries",
+            page_size=console.options.page_size,
+            id="audit",
+        )
+
+    def search_hint(self) -> str:
+        """What the audit search understands."""
+        return "Filter by actor, or a record: user 12, product 7 (Enter: done, Esc: clear)"
+
+    @on(RecordTable.Chosen)
+    def _chosen(self, event: RecordTable.Chosen) -> None:
+        entry: AuditRecord = event.record
+        self.app.push_screen(AuditEntryDialog(entry))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Restore is a write: gone when read-only, asleep until the database is open."""
+        if action != "restore":
+            return True
+        if self.console.read_only:
+            return False
+        return True if self.console.is_open else None
+
+    def action_restore(self) -> None:
+        """Show what restoring the entry under the cursor would change, then ask."""
+        entry = self.table.cursor_record
+        if entry is not None:
+            self._plan_restore(entry.id)
+
+    @work(thread=True, exclusive=True, group="restore-plan", exit_on_error=False)
+    def _plan_restore(self, entry_id: int) -> None:
+        self.post_message(self.RestorePlanned(self.console.db.audit.restore_plan(entry_id)))
+
+    @on(RestorePlanned)
+    def _confirm_restore(self, message: RestorePlanned) -> None:
+        plan = message.plan
+        title, text = restore_question(plan)
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self._restore(plan.entry.id, plan.version, plan.label)
+
+        self.app.push_screen(
+            ConfirmDialog(title, text, confirm_label="Restore", danger=True), decided
+        )
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _restore(self, entry_id: int, expected_version: int | None, label: str) -> None:
+        audit = self.console.db.audit
+        written = audit.restore(
+            entry_id, actor=self.console.actor, expected_version=expected_version
+        )
+        self.post_message(self.Restored(written, label))
+
+    @on(Restored)
+    def _restored(self, message: Restored) -> None:
+        entry = message.entry
+        self.notify(
+            visible(f"Restored {message.label} to its state before entry {entry.reverts_id}."),
+            title="Restored",
+            timeout=6,
+            markup=False,
+        )
+        self.table.reload()
+
+
+# A value longer than this is cut in the restore question: the entry dialog shows it whole.
+RESTORE_VALUE_WIDTH = 28
+RESTORE_FIELDS_SHOWN = 10
+
+
+def restore_question(plan: RestorePlan) -> tuple[str, str]:
+    """The confirm dialog's title and text for ``plan``: the record, each field that
+    changes back (now → after), and the later changes a restore goes back over."""
+    entry, what = plan.entry, plan.label
+    if plan.effect == "recreate":
+        title = f"Bring back {what}?"
+        lead = f"It was deleted; it comes back as it was before entry {entry.id}:"
+    elif plan.effect == "delete":
+        title = f"Delete {what}?"
+        lead = f"It did not exist before entry {entry.id} ({entry.action}); it is deleted:"
+    else:
+        title = f"Restore {what}?"
+        lead = f"These fields go back to their values before entry {entry.id}:"
+    lines = [lead]
+    for name, now, after in plan.changes[:RESTORE_FIELDS_SHOWN]:
+        lines.append(f"  {name}: {_value(now)} → {_value(after)}")
+    hidden = len(plan.changes) - RESTORE_FIELDS_SHOWN
+    if hidden > 0:
+        lines.append(f"  … and {hidden} more")
+    latest = plan.latest
+    if plan.later and latest is not None:
+        changes = counted(plan.later, "later change")
+        lines.append(
+            f"Changed since: {changes}, the latest by {latest.actor} (entry {latest.id}, "
+            f"{latest.action}). Restoring goes back over them."
+        )
+    lines.append("The restore is audited: restore its own entry to go back.")
+    return title, "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = visible(shown(value))  # one line: a stored line break shows as a stand-in
+    if len(text) > RESTORE_VALUE_WIDTH:
+        return text[: RESTORE_VALUE_WIDTH - 1] + "…"
+    return text
+
+
+__all__ = ["AuditScreen", "restore_question"]
