@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -55,7 +56,8 @@ class RecordScreen(QuickEdits, TransferActions):
         Binding("d", "delete", "Delete", id="records.delete"),
         Binding("space", "mark", "Mark", show=False, id="records.mark"),
         Binding("D", "delete_marked", "Delete marked", show=False, id="records.delete_marked"),
-        Binding("o", "related", "Owned products", show=False, id="records.related"),
+        # Named per screen, after the records it lists (`_name_related`).
+        Binding("o", "related", "Related records", show=False, id="records.related"),
         Binding("x", "export", "Export", show=False, id="records.export"),
         Binding("i", "import", "Import", show=False, id="records.import"),
         Binding("f2", "quick_edit", "Edit cell", show=False, id="records.quick_edit"),
@@ -90,6 +92,18 @@ class RecordScreen(QuickEdits, TransferActions):
         super().__init__(id=f"{view.key}-screen")
         self.view = view
         self.title_text = view.title
+        self._name_related()
+
+    def _name_related(self) -> None:
+        """Help and the palette say what ``o`` lists here: ``Their products (owner)``."""
+        related = self.view.related
+        if related is None:
+            return
+        described = f"Their {related.view} ({related.label})"
+        self._bindings.key_to_bindings["o"] = [
+            replace(binding, description=described) if binding.id == "records.related" else binding
+            for binding in self._bindings.key_to_bindings.get("o", [])
+        ]
 
     def make_table(self) -> RecordTable:
         """A table of this view's records, read through the data core's record table."""
