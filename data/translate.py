@@ -10,15 +10,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from data.errors import AccessGuardError, Busy, Invalid, OutcomeUnknown, ReadOnly, Unavailable
 
-# Constraint (by its conventional name, or SQLite's "table.column") -> field and reason.
-_CONSTRAINTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (("uq_users_email", "users.email"), "email", "is already used by another user"),
-    (("uq_products_sku", "products.sku"), "sku", "is already used by another product"),
-    (("ck_products_price_not_negative",), "price", "must not be negative"),
-    (("ck_products_stock_not_negative",), "stock", "must not be negative"),
-    (("ck_users_role_allowed",), "role", "is not an allowed role"),
-    (("fk_products_owner_id_users", "foreign key"), "owner", "no such user"),
-)
+# A rule name's ending -> what it says of the field (``ck_products_price_not_negative``).
+_RULES = {"not_negative": "must not be negative", "allowed": "is not an allowed value"}
 
 _BUSY_SQLSTATES = {"55P03", "40P01", "40001", "57014"}
 _READ_ONLY_SQLSTATES = {"25006", "42501"}
@@ -106,9 +99,32 @@ def _message(error: sa_exc.DBAPIError) -> str:
     )
 
 
+def _constraints() -> Iterator[tuple[tuple[str, ...], str, str]]:
+    """Each declared entity's constraints, by their conventional names (and SQLite's
+    ``table.column`` or bare "foreign key"), with the field and reason they stand for."""
+    from data.specs import SPECS  # the registry, as it is when a write is refused
+
+    for spec in SPECS.values():
+        table = spec.model.__tablename__
+        key = spec.natural_key
+        yield (
+            (f"uq_{table}_{key}", f"{table}.{key}"),
+            key,
+            f"is already used by another {spec.entity}",
+        )
+        for relation in spec.declared.relations:
+            target = spec.target(relation)
+            name = f"fk_{table}_{relation.stored_as}_{target.model.__tablename__}"
+            yield (name,), relation.name, f"no such {target.entity}"
+        for field in spec.validators:
+            for ending, reason in _RULES.items():
+                yield (f"ck_{table}_{field}_{ending}",), field, reason
+    yield ("foreign key",), "record", "names a record that no longer exists"
+
+
 def _integrity(error: sa_exc.IntegrityError) -> AccessGuardError:
     text = _message(error).lower()
-    for needles, field, reason in _CONSTRAINTS:
+    for needles, field, reason in _constraints():
         if any(needle in text for needle in needles):
             return Invalid({field: reason})
     if "not null" in text or "cannot be null" in text:
