@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -254,6 +255,14 @@ def test_help_lists_examples(cli: Cli) -> None:
     for command in ("users", "products", "export", "import", "db", "seed"):
         assert command in ran.out
     assert cli("products", "add", "--help").out.count("--") >= 6
+
+
+def test_version_is_the_installed_one(cli: Cli) -> None:
+    from importlib.metadata import version
+
+    ran = cli("--version")
+    assert (ran.code, ran.out) == (0, f"accessguard {version('accessguard')}\n")
+    assert re.fullmatch(r"accessguard \d+\.\d+\.\d+\n", ran.out)
 
 
 def test_no_command_opens_the_console_and_demo_fills_an_empty_database(

@@ -210,6 +210,28 @@ def _whole_number(minimum: int | None) -> Callable[[str], int]:
     return parse
 
 
+class _ShowVersion(argparse.Action):
+    """``--version``: read from the package metadata only when asked (every other run of
+    the command line would pay for loading it)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        print(f"{PROG} {_installed_version()}")
+        parser.exit()
+
+
+def _installed_version() -> str:
+    """The version pip installed (pyproject's), read from the package metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PROG)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, every command and option with its help."""
     parser = Parser(
@@ -220,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"{PROG} {_installed_version()}")
     parser.add_argument(
         "--demo",
         action="store_true",
