@@ -128,8 +128,11 @@ def test_0005_keeps_every_row_and_no_id_is_given_out_again(engine: Engine) -> No
     assert _differences(engine) == []
     if schema_before is not None:
         schema_after = _sqlite_schema(engine)
-        # Every index and FTS trigger is back, as it was, under its own name.
-        assert schema_after["kept"] == schema_before["kept"]
+        # Every index and FTS trigger is back, as it was, under its own name (tables that
+        # later migrations add are not 0005's business).
+        tables_before = {row[2] for row in schema_before["kept"]}
+        kept_after = [row for row in schema_after["kept"] if row[2] in tables_before]
+        assert kept_after == schema_before["kept"]
         assert schema_after["keys"] == schema_before["keys"]
         for table in TABLES:
             old, new = schema_before["tables"][table], schema_after["tables"][table]

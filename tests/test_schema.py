@@ -41,6 +41,7 @@ from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
 from data.engine import create_database_engine
+from data.entities import registered
 from data.errors import SchemaMismatch, Unavailable
 from data.schema import (
     SEEDS_REVISION,
@@ -154,9 +155,11 @@ def test_empty_database_upgrades_to_head_and_matches_the_models(engine: Engine) 
     assert schema_state(engine) == after
     tables = _tables(engine)
     # SQLite's substring search lives in FTS5 tables (and their shadow tables).
-    search = {name for name in tables if name.startswith(("users_search", "products_search"))}
-    assert tables - search == {"alembic_version", "users", "products", "audit_entries"}
-    assert {"users_search", "products_search"} <= search or _backend(engine) != "sqlite"
+    entities = {entity.plural for entity in registered()}
+    searched = {f"{plural}_search" for plural in entities}
+    search = {name for name in tables if name.startswith(tuple(searched))}
+    assert tables - search == {"alembic_version", "audit_entries"} | entities
+    assert searched <= search or _backend(engine) != "sqlite"
     assert _differences(engine) == []
     # A second upgrade is a no-op, not an error.
     assert upgrade(engine) == after

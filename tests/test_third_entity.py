@@ -1,10 +1,10 @@
 """A third entity, declared in this module alone, gets all that users and products get.
 
-`Category` is a model, `CATEGORIES` its declaration, and `categories_table` its migration:
+`Shelf` is a model, `SHELVES` its declaration, and `shelves_table` its migration:
 the three files an entity takes (docs/adding-an-entity.md). Nothing in data/ or tui/ knows
-it: the console lists, searches, creates, edits, deletes and undoes categories and follows
+it: the console lists, searches, creates, edits, deletes and undoes shelves and follows
 their manager to the users screen; the command line lists and adds them; export and import
-round-trip them; the audit records them; and deleting a user unlinks the categories they
+round-trip them; the audit records them; and deleting a user unlinks the shelves they
 manage, as it does their products.
 """
 
@@ -44,10 +44,10 @@ class _TestBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Category(_TestBase):
+class Shelf(_TestBase):
     """The model: what is stored, nothing else."""
 
-    __tablename__ = "categories"
+    __tablename__ = "shelves"
     __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -64,15 +64,15 @@ class Category(_TestBase):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-sortable(Category.code, Category.name, Category.created_at, Category.updated_at, fold_case={"name"})
-searchable(Category.code, Category.name)
+sortable(Shelf.code, Shelf.name, Shelf.created_at, Shelf.updated_at, fold_case={"name"})
+searchable(Shelf.code, Shelf.name)
 
 # The declaration: everything else derives from it.
-CATEGORIES = Entity(
-    entity="category",
-    plural="categories",
-    key="4",
-    model=f"{__name__}:Category",
+SHELVES = Entity(
+    entity="shelf",
+    plural="shelves",
+    key="9",
+    model=f"{__name__}:Shelf",
     natural_key="code",
     fields=(
         Field("code", "code", width=10, sort=True, search=True, required=True, help="short code"),
@@ -82,25 +82,25 @@ CATEGORIES = Entity(
 )
 
 
-def categories_table(engine: Engine) -> None:
+def shelves_table(engine: Engine) -> None:
     """The migration: the table and its indexes from the model, the search table by helper."""
     _TestBase.metadata.create_all(engine)
     with engine.begin() as connection:
-        create_search_table(connection, "categories", ("code", "name"))
+        create_search_table(connection, "shelves", ("code", "name"))
 
 
 TOOLS = {"code": "tools", "name": "Tools", "manager": "ana@example.com"}
 
 
 @pytest.fixture
-def categories(db: Database) -> Iterator[Database]:
-    """``db`` with categories declared, registered and migrated (for this test only)."""
-    register(CATEGORIES)
+def shelves(db: Database) -> Iterator[Database]:
+    """``db`` with shelves declared, registered and migrated (for this test only)."""
+    register(SHELVES)
     try:
-        categories_table(db.engine)
+        shelves_table(db.engine)
         yield db
     finally:
-        unregister(CATEGORIES)
+        unregister(SHELVES)
 
 
 @pytest.fixture
@@ -112,21 +112,21 @@ def ana(db: Database, actor: Actor) -> object:
 
 
 def test_create_search_update_and_audit_by_declaration(
-    categories: Database, ana: object, actor: Actor
+    shelves: Database, ana: object, actor: Actor
 ) -> None:
-    db = categories
-    tools = db.categories.create(
+    db = shelves
+    tools = db.shelves.create(
         {"code": "tools", "name": "Hand tools", "manager": "ANA@example.com"}, actor=actor
     )
     assert (tools.code, tools.manager_email) == ("TOOLS", "ana@example.com")
-    db.categories.create({"code": "garden", "name": "Garden"}, actor=actor)
-    found = db.categories.page(PageRequest(search="tool")).records
-    assert [category.code for category in found] == ["TOOLS"]
-    moved = db.categories.update(
+    db.shelves.create({"code": "garden", "name": "Garden"}, actor=actor)
+    found = db.shelves.page(PageRequest(search="tool")).records
+    assert [shelf.code for shelf in found] == ["TOOLS"]
+    moved = db.shelves.update(
         tools.id, {"name": "Tools"}, expected_version=tools.version, actor=actor
     )
     assert (moved.name, moved.version) == ("Tools", tools.version + 1)
-    entries = db.audit.page(PageRequest(search=f"category {tools.id}")).records
+    entries = db.audit.page(PageRequest(search=f"shelf {tools.id}")).records
     assert [(e.action, e.changes.get("name")) for e in entries] == [
         ("update", ("Hand tools", "Tools")),
         ("create", (None, "Hand tools")),
@@ -134,41 +134,37 @@ def test_create_search_update_and_audit_by_declaration(
 
 
 def test_a_relation_is_checked_and_unlinked_when_its_user_goes(
-    categories: Database, ana: object, actor: Actor
+    shelves: Database, ana: object, actor: Actor
 ) -> None:
-    db = categories
+    db = shelves
     with pytest.raises(Invalid) as refused:
-        db.categories.create(
-            {"code": "x", "name": "X", "manager": "nobody@example.com"}, actor=actor
-        )
+        db.shelves.create({"code": "x", "name": "X", "manager": "nobody@example.com"}, actor=actor)
     assert refused.value.errors == {"manager": "no user with email nobody@example.com"}
-    managed = db.categories.create(
+    managed = db.shelves.create(
         {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
     )
     user = find(db, "users", "ana@example.com")
     consequences = [d.consequence(done=False) for d in db.dependants("users", [user.id])]
-    assert consequences == ["1 category will lose its manager"]
+    assert consequences == ["1 shelf will lose its manager"]
     db.users.delete(user.id, expected_version=user.version, actor=actor)
-    assert db.categories.get(managed.id).manager_id is None
+    assert db.shelves.get(managed.id).manager_id is None
     db.audit.undo_last(actor=actor)
-    assert db.categories.get(managed.id).manager_email == "ana@example.com"
+    assert db.shelves.get(managed.id).manager_email == "ana@example.com"
 
 
-def test_export_and_import_round_trip(categories: Database, ana: object, actor: Actor) -> None:
-    db = categories
-    db.categories.create(
-        {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
-    )
+def test_export_and_import_round_trip(shelves: Database, ana: object, actor: Actor) -> None:
+    db = shelves
+    db.shelves.create({"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor)
     out = io.StringIO()
-    assert export_records(db, "categories", out, fmt="csv") == 1
+    assert export_records(db, "shelves", out, fmt="csv") == 1
     header, _row = out.getvalue().splitlines()
     assert header == "id,code,name,manager_email,created_at,updated_at"
     edited = out.getvalue().replace("Tools", "Tools and more") + "9,GARDEN,Garden,,,\n"
     report = import_records(
-        db, "categories", io.StringIO(edited), fmt="csv", actor=actor, dry_run=False
+        db, "shelves", io.StringIO(edited), fmt="csv", actor=actor, dry_run=False
     )
     assert (report.applied, report.count("update"), report.count("add")) == (True, 1, 1)
-    names = [c.name for c in db.categories.stream(PageRequest(sort="code"))]
+    names = [c.name for c in db.shelves.stream(PageRequest(sort="code"))]
     assert names == ["Garden", "Tools and more"]
 
 
@@ -176,14 +172,14 @@ def test_export_and_import_round_trip(categories: Database, ana: object, actor: 
 
 
 def test_the_command_line_lists_and_adds(
-    categories: Database, ana: object, capsys: pytest.CaptureFixture[str]
+    shelves: Database, ana: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = categories.engine.url.render_as_string(hide_password=False)
+    url = shelves.engine.url.render_as_string(hide_password=False)
     added = main(
         [
             "--db",
             url,
-            "categories",
+            "shelves",
             "add",
             "--code",
             "tools",
@@ -193,8 +189,8 @@ def test_the_command_line_lists_and_adds(
             "ana@example.com",
         ]
     )
-    assert (added, capsys.readouterr().out) == (0, "created category 1 <TOOLS>\n")
-    assert main(["--db", url, "categories", "list", "--format", "json"]) == 0
+    assert (added, capsys.readouterr().out) == (0, "created shelf 1 <TOOLS>\n")
+    assert main(["--db", url, "shelves", "list", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(c["code"], c["name"], c["manager_email"]) for c in listed] == [
         ("TOOLS", "Tools", "ana@example.com")
@@ -204,7 +200,7 @@ def test_the_command_line_lists_and_adds(
             [
                 "--db",
                 url,
-                "categories",
+                "shelves",
                 "add",
                 "--code",
                 "x",
@@ -223,19 +219,17 @@ def test_the_command_line_lists_and_adds(
 
 
 async def test_console_lists_searches_edits_follows_deletes_and_undoes(
-    categories: Database, ana: object, actor: Actor, tmp_path: Path
+    shelves: Database, ana: object, actor: Actor, tmp_path: Path
 ) -> None:
-    db = categories
-    db.categories.create(
-        {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
-    )
-    db.categories.create({"code": "garden", "name": "Garden"}, actor=actor)
+    db = shelves
+    db.shelves.create({"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor)
+    db.shelves.create({"code": "garden", "name": "Garden"}, actor=actor)
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("4")
+        await pilot.press("9")
         await settle(app, pilot)
-        assert app.current_mode == "categories"
+        assert app.current_mode == "shelves"
         assert table(app).total == 2
         assert any("TOOLS" in line and "ana@example.com" in line for line in table_lines(app))
 
@@ -247,17 +241,17 @@ async def test_console_lists_searches_edits_follows_deletes_and_undoes(
 
         await pilot.press("n", *"shoes", "tab", *"Shoes", "ctrl+s")
         await settle(app, pilot)
-        shoes = find(db, "categories", "SHOES")
+        shoes = find(db, "shelves", "SHOES")
         assert shoes.name == "Shoes"
 
         table(app).move_to(0)  # TOOLS, id 1
         await pilot.press("e", "tab", "home", "ctrl+k", *"Tools & Co", "ctrl+s")
         await settle(app, pilot)
-        assert find(db, "categories", "TOOLS").name == "Tools & Co"
+        assert find(db, "shelves", "TOOLS").name == "Tools & Co"
 
         await pilot.press("u")  # undo this console's last change: the rename
         await settle(app, pilot)
-        assert find(db, "categories", "TOOLS").name == "Tools"
+        assert find(db, "shelves", "TOOLS").name == "Tools"
 
         manager_column = next(
             i for i, column in enumerate(table(app).columns) if column.link is not None
@@ -268,9 +262,9 @@ async def test_console_lists_searches_edits_follows_deletes_and_undoes(
         assert app.current_mode == "users"
         assert current(app).email == "ana@example.com"
 
-        await pilot.press("4")
+        await pilot.press("9")
         await settle(app, pilot)
         table(app).move_to(0)
         await pilot.press("d", "y")
         await settle(app, pilot)
-        assert [c.code for c in db.categories.stream(PageRequest())] == ["GARDEN", "SHOES"]
+        assert [c.code for c in db.shelves.stream(PageRequest())] == ["GARDEN", "SHOES"]
