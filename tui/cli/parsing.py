@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from data.entities import registered
@@ -232,12 +232,18 @@ def _installed_version() -> str:
         return "(not installed)"
 
 
+def _listed(words: Iterable[str]) -> str:
+    """``users and products``; ``users, products and categories``."""
+    *rest, last = words
+    return f"{', '.join(rest)} and {last}" if rest else last
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, every command and option with its help."""
     parser = Parser(
         prog=PROG,
-        description="Administer the users and products of a SQL database.\n"
-        "Without a command, opens the interactive console.",
+        description=f"Administer the {_listed(e.plural for e in registered())} of a SQL "
+        "database.\nWithout a command, opens the interactive console.",
         epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
