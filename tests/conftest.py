@@ -1,7 +1,8 @@
 """Fixtures: a throwaway database on each of the three real backends.
 
 SQLite is a file under tmp_path; PostgreSQL and MariaDB get a fresh database created for
-the test and dropped after it. Tests on a server, or needing root, are marked (``servers``,
+the test and dropped after it; one at schema head is a copy of a migrated template
+(tests/databases.py). Tests on a server, or needing root, are marked (``servers``,
 ``root``) and skip with the reason when it is missing, unless CI requires it (tests/needs.py).
 """
 

@@ -14,8 +14,8 @@ The first copy on each server is compared with the models as ``tests/test_schema
 compares a migrated database, so a copy that lost anything fails loudly, not subtly.
 
 Creating and dropping a server database costs up to a second of the server's time (mostly
-waiting for its disk), which a test need not wait for: a background thread drops each
-database after its test and makes the next one while the test runs.
+waiting for its disk), which a test need not wait for: background threads drop each
+database after its test and make the next one while the test runs.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -111,7 +112,9 @@ class Databases:
     def __init__(self) -> None:
         self._directory: Path | None = None
         self._templates: dict[str, _Template] = {}
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="databases")
+        # Two creators, so that one server's slow moment does not hold up the other's spare.
+        self._creating = ThreadPoolExecutor(max_workers=2, thread_name_prefix="creating")
+        self._dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dropping")
         self._spares: dict[str, tuple[_Kind, Future[str]]] = {}
         self._drops: list[Future[None]] = []
 
@@ -138,20 +141,20 @@ class Databases:
                 self._check_once(template, url)
             yield url
         finally:
-            self._drops = [drop for drop in self._drops if not drop.done()]
-            self._drops.append(self._background.submit(_drop_server_database, backend, name))
+            self._drop_later(_drop_server_database, backend, name)
 
     def close(self) -> None:
         """Drop the spare databases and the templates, and wait until that is done."""
+        # Every copy is made before its template goes.
+        self._creating.shutdown(wait=True)
         for (backend, _prefix, _migrated), spare in self._spares.values():
-            self._drops.append(self._background.submit(_drop_spare, backend, spare))
+            self._drop_later(_drop_spare, backend, spare)
         self._spares.clear()
         for backend, template in self._templates.items():
             if backend != "sqlite" and template.url.database:
-                name = template.url.database
-                self._drops.append(self._background.submit(_drop_server_database, backend, name))
+                self._drop_later(_drop_server_database, backend, template.url.database)
         self._templates.clear()
-        self._background.shutdown(wait=True)
+        self._dropping.shutdown(wait=True)
         for drop in self._drops:
             if error := drop.exception():
                 # Too late to fail a test; a leftover database is worth a line, not a crash.
@@ -167,11 +170,16 @@ class Databases:
         backend = kind[0]
         spare = self._spares.pop(backend, None)
         if spare is not None and spare[0] != kind:
-            self._drops.append(self._background.submit(_drop_spare, backend, spare[1]))
+            self._drop_later(_drop_spare, backend, spare[1])
             spare = None
         name = spare[1].result() if spare is not None else _create(kind, template)
-        self._spares[backend] = (kind, self._background.submit(_create, kind, template))
+        self._spares[backend] = (kind, self._creating.submit(_create, kind, template))
         return name
+
+    def _drop_later(self, drop: Callable[[str, Any], None], backend: str, what: Any) -> None:
+        """Drop a database on the background thread (``what`` as ``drop`` takes it)."""
+        self._drops = [done for done in self._drops if not done.done() or done.exception()]
+        self._drops.append(self._dropping.submit(drop, backend, what))
 
     def _template(self, backend: str) -> _Template:
         if backend not in self._templates:
@@ -208,7 +216,7 @@ def _create(kind: _Kind, template: _Template | None) -> str:
 
 
 def _drop_spare(backend: str, spare: Future[str]) -> None:
-    # Runs on the background thread after the spare's own creation: it is done by then.
+    """Drop the database ``spare`` names once it is made (if it could be)."""
     if spare.exception() is None:
         _drop_server_database(backend, spare.result())
 
