@@ -20,12 +20,13 @@ database after its test and make the next one while the test runs.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,14 @@ class Databases:
         self._dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dropping")
         self._spares: dict[str, tuple[_Kind, Future[str]]] = {}
         self._drops: list[Future[None]] = []
+        # A child forked while a background thread is halfway through a driver call would
+        # inherit whatever lock that thread held: the reliability tests fork, so wait first.
+        os.register_at_fork(before=self.settle)
+
+    def settle(self) -> None:
+        """Wait until no database is being made or dropped in the background."""
+        pending: list[Future[Any]] = [spare for _kind, spare in self._spares.values()]
+        wait(pending + self._drops)
 
     @contextmanager
     def new(self, backend: str, directory: Path, *, prefix: str, migrated: bool) -> Iterator[URL]:
