@@ -127,7 +127,8 @@ def cmd_audit_restore(args: argparse.Namespace, db: Database) -> int:
     plan = db.audit.restore_plan(args.id)
     if not args.yes:
         title, text = restore_question(plan)
-        warn(text)
+        for line in text.splitlines():
+            warn(line)
         refusal = confirm(title, verb="restore", done="restored")
         if refusal is not None:
             return refusal
