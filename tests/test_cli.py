@@ -1032,7 +1032,7 @@ def test_set_password_asks_twice_on_a_terminal(
     monkeypatch.setattr(getpass, "getpass", lambda _prompt: next(answers))
     mismatch = cli("users", "set-password", "1")
     assert mismatch.code == 1
-    assert "passwords do not match" in mismatch.err
+    assert "the two passwords do not match" in mismatch.err
     assert not password_matches(open_db, "alice@example.com", "first password")
 
     monkeypatch.setattr(getpass, "getpass", lambda _prompt: "the same twice")

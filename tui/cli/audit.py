@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from data.actor import Actor
 from data.entities import entity_named
+from data.entity import counted
 from tui.cli.entities import Column, fitted
 from tui.cli.output import EXIT_OK, confirm, print_json, print_table, say, warn
 from tui.restoring import restore_question
@@ -59,7 +60,7 @@ def cmd_audit_list(args: argparse.Namespace, db: Database) -> int:
     entries = db.audit.stream(where, limit=args.limit)
     if args.format == "table":
         count = print_table(audit_columns(), entries)
-        warn(f"{count:,} {'entry' if count == 1 else 'entries'}")
+        warn(counted(count, "entry", "entries"))
     elif args.format == "json":
         print_json([entry_values(entry) for entry in entries])
     else:

@@ -79,6 +79,12 @@ class EntityCommands:
 
         return spec_of(self.names.plural)
 
+    @property
+    def secret_name(self) -> str:
+        """What its secret field is called (``password``); "" when it has none."""
+        secret = self.names.secret
+        return "" if secret is None else secret.name
+
     def counted(self, count: int) -> str:
         """``1 user``, ``3 users``."""
         return self.names.counted(count)

@@ -19,7 +19,7 @@ from tui.cli.admin import cmd_config_path, cmd_db_status, cmd_db_upgrade, cmd_se
 from tui.cli.audit import cmd_audit_list, cmd_audit_restore, cmd_audit_show, iso_time
 from tui.cli.entities import EntityCommands, entity_commands
 from tui.cli.output import EXIT_USAGE, PROG
-from tui.cli.records import cmd_add, cmd_delete, cmd_list, cmd_set_password, cmd_show, cmd_update
+from tui.cli.records import cmd_add, cmd_delete, cmd_list, cmd_set_secret, cmd_show, cmd_update
 from tui.cli.transfer import cmd_export, cmd_import
 from tui.text import visible
 
@@ -35,6 +35,8 @@ EXAMPLES = (
     "accessguard export products -o products.json",
     "accessguard import users users.csv --dry-run",
     "accessguard --db postgresql://admin@db.internal/shop db status",
+    "accessguard audit list --entity users --since 2026-12-01 --format csv",
+    "accessguard audit restore 1234",
     "accessguard db upgrade",
     "DATABASE_URL=mysql://root@127.0.0.1/shop accessguard seed --users 50",
 )
@@ -191,21 +193,22 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
         "(default: the version just read)",
     )
 
-    if names.secret is not None:
+    secret = entity.secret_name
+    if secret:
         setter = _command(
             actions,
-            f"set-{names.secret.name}",
-            f"set a {names.entity}'s {names.secret.name} (asked twice, never in the command line)",
-            cmd_set_password,
+            f"set-{secret}",
+            f"set a {names.entity}'s {secret} (asked twice, never in the command line)",
+            cmd_set_secret,
             words=words,
             entity=entity.name,
         )
         _record_argument(setter, names)
         setter.add_argument(
-            f"--{names.secret.name}-stdin",
-            dest="password_stdin",
+            f"--{secret}-stdin",
+            dest="secret_stdin",
             action="store_true",
-            help=f"read the {names.secret.name} from the first line of stdin (for scripts)",
+            help=f"read the {secret} from the first line of stdin (for scripts)",
         )
 
     deleter = _command(
@@ -227,7 +230,7 @@ def _record_argument(parser: argparse.ArgumentParser, names: Entity) -> None:
     parser.add_argument(
         "record",
         metavar=f"ID|{key.name.upper()}",
-        help=f"the {names.entity}'s id (a whole number) or its {key.title}",
+        help=f"the {names.entity}'s id (a whole number) or its {key.label or key.name}",
     )
 
 
@@ -269,7 +272,7 @@ def _audit_parsers(commands: Any) -> None:
         "--record",
         type=_whole_number(None),
         metavar="ID",
-        help="only entries about the record with this id",
+        help="only entries about records with this id (add --entity for one record)",
     )
     lister.add_argument(
         "--actor", metavar="TEXT", help="only entries whose actor contains TEXT (any case)"

@@ -134,22 +134,23 @@ def cmd_update(args: argparse.Namespace, db: Database) -> int:
     return EXIT_OK
 
 
-def cmd_set_password(args: argparse.Namespace, db: Database) -> int:
+def cmd_set_secret(args: argparse.Namespace, db: Database) -> int:
     """Set a record's password from a prompt (twice) or one line of stdin, never argv."""
     entity = entity_of(args)
+    name = entity.secret_name
     table = db.table(entity.name)
     record = lookup(table, args.record)
-    if args.password_stdin:
-        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if args.secret_stdin:
+        secret = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     elif not sys.stdin.isatty():
-        warn(f"{PROG}: error: no terminal to ask on: pipe the password with --password-stdin")
+        warn(f"{PROG}: error: no terminal to ask on: pipe the {name} with --{name}-stdin")
         return EXIT_USAGE
     else:
-        password = getpass.getpass("New password: ")
-        if getpass.getpass("Repeat it: ") != password:
-            warn(f"{PROG}: passwords do not match: nothing changed")
+        secret = getpass.getpass(f"New {name}: ")
+        if getpass.getpass("Repeat it: ") != secret:
+            warn(f"{PROG}: the two {name}s do not match: nothing changed")
             return EXIT_REFUSED
     actor = Actor.from_environment(source="cli")
-    table.set_secret(record.id, password, expected_version=record.version, actor=actor)
-    say(f"password set for {entity.spec.describe(record)}")
+    table.set_secret(record.id, secret, expected_version=record.version, actor=actor)
+    say(f"{name} set for {entity.spec.describe(record)}")
     return EXIT_OK
