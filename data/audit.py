@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -10,13 +11,14 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.actor import Actor
+from data.audit_filters import EVERY_ENTRY, AuditFilter
 from data.errors import Conflict, NotFound, NotRestorable
 from data.identity import drop_other_targets, require_same_record
 from data.numbers import is_record_id
 from data.paging import contains, keyset_page, shown_count
 from data.records import AuditRecord, Count, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
-from data.tables import audited_change
+from data.tables import STREAM_CHUNK, audited_change
 from data.trail import new_batch, snapshot, to_json, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
@@ -83,22 +85,37 @@ class AuditLog:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def page(self, request: PageRequest) -> Page[AuditRecord]:
+    def page(self, request: PageRequest, where: AuditFilter = EVERY_ENTRY) -> Page[AuditRecord]:
         """Entries newest first (``descending`` is ignored), keyset-paged by id.
 
-        ``search`` matches the actor or the record (``user``, ``user 12`` or ``12``).
+        ``search`` matches the actor or the record (``user``, ``user 12`` or ``12``);
+        ``where`` narrows further (a script's ``audit list`` options).
         """
         # Newest first, always: the trail is read backwards from now.
         request = replace(request, sort="id", descending=True)
         with reading(self._sessions) as session:
             return keyset_page(
                 session,
-                _filtered(select(AuditEntry), request.search),
+                where.narrow(_filtered(select(AuditEntry), request.search)),
                 sort=AuditEntry.id,
                 id_column=AuditEntry.id,
                 request=request,
                 to_record=lambda row: to_record(row[0]),
             )
+
+    def stream(self, where: AuditFilter, *, limit: int | None = None) -> Iterator[AuditRecord]:
+        """The entries ``where`` matches, newest first, at most ``limit``: a page per unit
+        of work, so memory stays flat however long the trail."""
+        request = PageRequest(limit=STREAM_CHUNK if limit is None else min(limit, STREAM_CHUNK))
+        left = limit
+        while left is None or left > 0:
+            page = self.page(request, where)
+            records = page.records if left is None else page.records[:left]
+            yield from records
+            left = None if left is None else left - len(records)
+            if not page.has_next or page.next is None:
+                return
+            request = replace(request, after=page.next)
 
     def count(self, search: str = "") -> int:
         """How many entries match ``search``."""

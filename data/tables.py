@@ -69,6 +69,17 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
         with reading(self._sessions) as session:
             return self.require(session=session, record_id=record_id)
 
+    def find(self, key: str) -> RecordT:
+        """The record whose natural key (email, SKU) is ``key`` once validated, or `NotFound`."""
+        name = self.spec.natural_key
+        value = validate_fields(self.spec.validators, {name: key})[name]
+        with reading(self._sessions) as session:
+            column = getattr(self.spec.model, name)
+            row = session.execute(self.spec.select().where(column == value)).first()
+            if row is None:
+                raise NotFound(f"No {self.spec.entity} with {name} {value}.")
+            return self.spec.record(row)
+
     def stream(self, request: PageRequest) -> Iterator[RecordT]:
         """Every matching record in order, a page per unit of work, memory flat at any size."""
         current = replace(

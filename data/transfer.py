@@ -114,6 +114,13 @@ def write_records(
     return count
 
 
+def record_values(spec: EntitySpec[Any, Any], record: Any) -> dict[str, Any]:
+    """One record as JSON-ready values: the export's columns, then its version."""
+    return {
+        column: _json_value(getattr(record, column)) for column in (*spec.export_columns, "version")
+    }
+
+
 def _reporting(records: Iterable[Any], progress: Progress) -> Iterator[Any]:
     for count, record in enumerate(records):
         if count and count % PROGRESS_EVERY == 0:

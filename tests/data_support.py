@@ -10,23 +10,14 @@ from sqlalchemy import select
 
 from data.audit import to_record
 from data.database import Database
-from data.errors import NotFound
 from data.records import AuditRecord
 from data.unit import reading
-from data.validation import validate_fields
 from models import AuditEntry, User
 
 
 def find(db: Database, entity: str, key: str) -> Any:
     """The ``entity`` record whose natural key (email or SKU) is ``key`` once validated."""
-    spec = db.table(entity).spec
-    value = validate_fields(spec.validators, {spec.natural_key: key})[spec.natural_key]
-    with reading(db.sessions) as session:
-        column = getattr(spec.model, spec.natural_key)
-        row = session.execute(spec.select().where(column == value)).first()
-        if row is None:
-            raise NotFound(f"No {spec.entity} with {spec.natural_key} {value}.")
-        return spec.record(row)
+    return db.table(entity).find(key)
 
 
 def password_matches(db: Database, email: str, candidate: str) -> bool:

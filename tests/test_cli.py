@@ -7,6 +7,7 @@ against a real server run on all three backends through the `database_url` fixtu
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import os
@@ -16,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from data.errors import Unavailable
 from data.redact import holds_secret, redact
 from models import User
 from tests.console_support import settle
-from tests.data_support import find
+from tests.data_support import find, password_matches
 from tests.needs import server_admin_url
 from tui.cli import main
 from tui.text import fit, visible
@@ -844,3 +845,219 @@ def test_export_takes_the_console_view_and_import_can_take_the_valid_rows_only(
     assert "line 3: email:" in ran.err
     assert "imported the valid rows only: 1 row refused" in ran.err
     assert find(open_db, "users", "ann@example.com").name == "Anne"
+
+
+# show, update, set-password and audit: on every backend
+
+
+def _show(cli: Cli, *argv: str) -> dict[str, Any]:
+    ran = cli(*argv, "--format", "json")
+    assert ran.code == 0, ran.err
+    shown: dict[str, Any] = ran.json
+    return shown
+
+
+def test_show_update_and_set_password_by_id_or_key(
+    cli: Cli, database_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _raw(database_url)
+    user_id = _add_user(cli, "Alice Doe", "alice@example.com", "--db", db, "--role", "editor")
+    by_email = cli("--db", db, "users", "show", "ALICE@example.com")
+    assert by_email.code == 0, by_email.err
+    assert by_email.out.splitlines()[:6] == [
+        f"id: {user_id}",
+        "name: Alice Doe",
+        "email: alice@example.com",
+        "role: editor",
+        "is_active: yes",
+        "has_password: no",
+    ]
+    assert by_email.out.splitlines()[-1] == "version: 1"
+    before = _show(cli, "--db", db, "users", "show", str(user_id))
+
+    ran = cli("--db", db, "users", "update", "alice@example.com", "--name", "Alice Moss")
+    assert (ran.code, ran.out) == (0, f"updated user {user_id} <alice@example.com> (version 2)\n")
+    after = _show(cli, "--db", db, "users", "show", str(user_id))
+    changed = {name for name in after if after[name] != before[name]}
+    assert changed == {"name", "updated_at", "version"}
+    entry = cli("--db", db, "audit", "list", "--record", str(user_id), "--format", "json").json[0]
+    assert (entry["action"], entry["old"], entry["new"]) == (
+        "update",
+        {"name": "Alice Doe", "version": 1},
+        {"name": "Alice Moss", "version": 2},
+    )
+
+    stale = cli("--db", db, "users", "update", str(user_id), "--no-active", "--expect-version", "1")
+    assert stale.code == 1
+    assert "changed by someone else" in stale.err
+    current = cli(
+        "--db", db, "users", "update", str(user_id), "--no-active", "--expect-version", "2"
+    )
+    assert current.code == 0, current.err
+    assert "(version 3)" in current.out
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse\n"))
+    ran = cli("--db", db, "users", "set-password", "alice@example.com", "--password-stdin")
+    assert (ran.code, ran.out) == (0, f"password set for user {user_id} <alice@example.com>\n")
+    opened = Database.connect(database_url)
+    try:
+        assert password_matches(opened, "alice@example.com", "correct horse")
+    finally:
+        opened.dispose()
+    shown = _show(cli, "--db", db, "users", "show", str(user_id))
+    assert (shown["has_password"], shown["version"]) == (True, 4)
+
+    sku = cli("--db", db, "products", "add", "--sku", "ket-1", "--name", "Kettle", "--price", "9")
+    assert sku.code == 0, sku.err
+    ran = cli(
+        "--db", db, "products", "update", "KET-1", "--price", "12.50", "--owner", str(user_id)
+    )
+    assert ran.code == 0, ran.err
+    product = _show(cli, "--db", db, "products", "show", "ket-1")
+    assert (product["price"], product["owner_email"], product["name"]) == (
+        "12.50",
+        "alice@example.com",
+        "Kettle",
+    )
+
+
+def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> None:
+    db = _raw(database_url)
+    alice = _add_user(cli, "Alice", "alice@example.com", "--db", db)
+    bob = _add_user(cli, "Bob", "bob@example.com", "--db", db)
+    assert cli("--db", db, "users", "update", str(bob), "--role", "admin").code == 0
+    assert cli("--db", db, "users", "delete", str(alice), "--yes").code == 0
+
+    everything = cli("--db", db, "audit", "list", "--format", "json").json
+    assert [(e["action"], e["record_id"]) for e in everything] == [
+        ("delete", alice),
+        ("update", bob),
+        ("create", bob),
+        ("create", alice),
+    ]
+    about_bob = cli("--db", db, "audit", "list", "--entity", "users", "--record", str(bob))
+    assert about_bob.code == 0, about_bob.err
+    assert about_bob.err.strip() == "2 entries"
+    assert about_bob.out.splitlines()[0].split() == [
+        "id",
+        "at",
+        "actor",
+        "action",
+        "record",
+        "changes",
+    ]
+    newest = cli("--db", db, "audit", "list", "--limit", "1", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(newest.out)))
+    assert [(row["action"], json.loads(row["old"])["name"]) for row in rows] == [
+        ("delete", "Alice")
+    ]
+    assert cli("--db", db, "audit", "list", "--entity", "products", "--format", "json").json == []
+    assert (
+        cli("--db", db, "audit", "list", "--actor", "nobody-at-all", "--format", "json").json == []
+    )
+    actor = everything[0]["actor"]
+    assert (
+        len(cli("--db", db, "audit", "list", "--actor", actor.upper(), "--format", "json").json)
+        == 4
+    )
+    since = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert cli("--db", db, "audit", "list", "--since", since, "--format", "json").json == []
+
+    update_id = everything[1]["id"]
+    shown = cli("--db", db, "audit", "show", str(update_id))
+    assert shown.code == 0, shown.err
+    assert "action: update" in shown.out.splitlines()
+    assert "  role: viewer -> admin" in shown.out.splitlines()
+    assert (
+        cli("--db", db, "audit", "show", str(update_id), "--format", "json").json["id"] == update_id
+    )
+
+    delete_id = everything[0]["id"]
+    restored = cli("--db", db, "audit", "restore", str(delete_id), "--yes")
+    assert restored.code == 0, restored.err
+    assert restored.out.startswith(f"restored user {alice} <alice@example.com> to its state")
+    assert _show(cli, "--db", db, "users", "show", str(alice))["name"] == "Alice"
+    again = cli("--db", db, "audit", "restore", str(delete_id), "--yes")
+    assert again.code == 1
+    assert "nothing to restore" in again.err
+
+
+# show, update, set-password and audit: refusals and questions
+
+
+def test_a_missing_or_malformed_record_is_refused(cli: Cli, sqlite_url: str) -> None:
+    _add_user(cli, "Alice", "alice@example.com")
+    missing = cli("users", "show", "nobody@example.com")
+    assert (missing.code, missing.out) == (1, "")
+    assert "No user with email nobody@example.com." in missing.err
+    assert cli("users", "show", "999").code == 1
+    malformed = cli("users", "update", "not an email", "--name", "X")
+    assert malformed.code == 1
+    assert "email: is not a valid address" in malformed.err
+    assert cli("products", "show", "NO-SUCH").code == 1
+    assert cli("audit", "show", "999").code == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users", "update", "1"],
+        ["users", "update", "1", "--expect-version", "0"],
+        ["users", "show", "1", "--format", "csv"],
+        ["audit", "list", "--since", "yesterday"],
+        ["audit", "list", "--limit", "0"],
+        ["audit", "list", "--entity", "nothing"],
+        ["products", "set-password", "1"],
+        ["users", "set-password", "1", "--password", "in-argv-never"],
+    ],
+)
+def test_edit_and_audit_usage_errors_exit_2(cli: Cli, sqlite_url: str, argv: list[str]) -> None:
+    _add_user(cli, "Alice", "alice@example.com")
+    ran = cli(*argv)
+    assert ran.code == 2, ran.err
+    assert ran.out == ""
+
+
+def test_set_password_asks_twice_on_a_terminal(
+    cli: Cli, sqlite_url: str, open_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_user(cli, "Alice", "alice@example.com")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a pipe, and no --password-stdin
+    refused = cli("users", "set-password", "1")
+    assert refused.code == 2
+    assert "--password-stdin" in refused.err
+
+    answers = iter(["first password", "second password"])
+    monkeypatch.setattr(sys, "stdin", _Terminal(""))
+    monkeypatch.setattr(getpass, "getpass", lambda _prompt: next(answers))
+    mismatch = cli("users", "set-password", "1")
+    assert mismatch.code == 1
+    assert "the two passwords do not match" in mismatch.err
+    assert not password_matches(open_db, "alice@example.com", "first password")
+
+    monkeypatch.setattr(getpass, "getpass", lambda _prompt: "the same twice")
+    assert cli("users", "set-password", "alice@example.com").code == 0
+    assert password_matches(open_db, "alice@example.com", "the same twice")
+
+
+def test_restore_asks_with_the_plan_and_honours_no(
+    cli: Cli, sqlite_url: str, open_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = _add_user(cli, "Alice", "alice@example.com")
+    assert cli("users", "update", str(user_id), "--name", "Alicia").code == 0
+    entry_id = cli("audit", "list", "--limit", "1", "--format", "json").json[0]["id"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe, not a person
+    piped = cli("audit", "restore", str(entry_id))
+    assert piped.code == 2
+    assert "refusing to restore without --yes when not interactive" in piped.err
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    declined = cli("audit", "restore", str(entry_id))
+    assert declined.code == 1
+    assert "  name: Alicia → Alice" in declined.err.splitlines()
+    assert f"Restore user {user_id} <alice@example.com>? [y/N] " in declined.err
+    assert find(open_db, "users", "alice@example.com").name == "Alicia"
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    assert cli("audit", "restore", str(entry_id)).code == 0
+    assert find(open_db, "users", "alice@example.com").name == "Alice"

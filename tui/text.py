@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -47,6 +47,13 @@ _STAND_INS = _stand_ins()
 _MULTILINE_STAND_INS = {
     code: stand_in for code, stand_in in _STAND_INS.items() if chr(code) not in "\t\n"
 }
+
+
+def shown(value: Any) -> str:
+    """How a field value reads in a dialog or a question: yes/no for flags, nothing for None."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
 
 
 def visible(text: str) -> str:
@@ -144,6 +151,7 @@ __all__ = [
     "for_terminal",
     "hidden_characters",
     "safe",
+    "shown",
     "visible",
     "visible_lines",
 ]

@@ -66,6 +66,8 @@ ENTITY = Entity(
     examples=(
         "products list --sort price --desc --format csv > products.csv",
         "products add --sku KET-1 --name Kettle --price 19.99 --owner alice@example.com",
+        "products show KET-1 --format json",
+        "products update KET-1 --price 17.50 --no-active",
         "products delete 7",
     ),
 )

@@ -63,6 +63,8 @@ ENTITY = Entity(
     examples=(
         "users list --search alice",
         'users add --name "Alice Doe" --email alice@example.com --role editor',
+        "users update alice@example.com --role admin --expect-version 3",
+        "users set-password alice@example.com --password-stdin < password.txt",
         "users delete 42 --yes",
     ),
 )

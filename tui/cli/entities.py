@@ -8,7 +8,7 @@ entity declared in ``data/entities/`` has its commands with no line here.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from tui.views import view_of
 if TYPE_CHECKING:
     from data.database import Database
     from data.specs import EntitySpec
+    from tui.views import ColumnSpec
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ class EntityCommands:
 
         return spec_of(self.names.plural)
 
+    @property
+    def secret_name(self) -> str:
+        """What its secret field is called (``password``); "" when it has none."""
+        secret = self.names.secret
+        return "" if secret is None else secret.name
+
     def counted(self, count: int) -> str:
         """``1 user``, ``3 users``."""
         return self.names.counted(count)
@@ -106,12 +113,16 @@ def entity_commands() -> dict[str, EntityCommands]:
 
 
 def _columns(declared: Entity) -> tuple[Column, ...]:
-    """The console's columns, titled by their fields' whole names, at the widths of a line:
-    the least each needs to show its title, then the spare room shared out by the same
-    weights as the console's."""
+    """The console's columns, titled by their fields' whole names."""
     shown = view_of(declared).columns  # the id, then each field with a width, in order
     fields = [item for item in declared.fields if item.width]
-    titles = ["id", *(item.title.lower() for item in fields)]
+    return fitted(shown, ["id", *(item.title.lower() for item in fields)])
+
+
+def fitted(shown: Sequence[ColumnSpec], titles: Sequence[str]) -> tuple[Column, ...]:
+    """The console's columns ``shown``, titled ``titles``, at the widths of a line: the
+    least each needs to show its title, then the spare room shared out by the same weights
+    as the console's."""
     widths = [
         ID_WIDTH if spec.key == "id" else max(spec.width, len(title))
         for spec, title in zip(shown, titles, strict=True)

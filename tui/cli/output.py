@@ -3,14 +3,16 @@ exit statuses its commands return."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from data.characters import JSON_ESCAPES
 from data.redact import redact
 from tui.malformed import MARK
-from tui.text import fit, visible
+from tui.text import fit, for_terminal, visible
 
 if TYPE_CHECKING:
     from data.stored import MalformedTally
@@ -30,6 +32,13 @@ def say(text: str) -> None:
 def warn(text: str) -> None:
     """Print a line to stderr, made visible and with any URL password masked."""
     print(visible(redact(text)), file=sys.stderr)
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as one line of JSON: every character kept, as export writes it, and
+    shown rather than obeyed on a terminal."""
+    text = json.dumps(value, ensure_ascii=False).translate(JSON_ESCAPES)
+    for_terminal(sys.stdout).write(text + "\n")
 
 
 def warn_malformed(entity: EntityCommands, tally: MalformedTally, *, marked: bool) -> None:
@@ -53,17 +62,20 @@ def print_table(columns: Sequence[Column], records: Iterable[Any]) -> int:
     return count
 
 
-def confirm(question: str) -> int | None:
-    """None when the admin answers yes at a terminal, else the exit code to stop with."""
+def confirm(question: str, *, verb: str = "delete", done: str = "deleted") -> int | None:
+    """None when the admin answers yes at a terminal, else the exit code to stop with.
+
+    ``verb`` and ``done`` name what is asked: ``refusing to delete``, ``not deleted``.
+    """
     if not sys.stdin.isatty():
-        warn(f"{PROG}: refusing to delete without --yes when not interactive")
+        warn(f"{PROG}: refusing to {verb} without --yes when not interactive")
         return EXIT_USAGE
     sys.stderr.write(visible(question) + " [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     if answer in ("y", "yes"):
         return None
-    warn(f"{PROG}: not deleted")
+    warn(f"{PROG}: not {done}")
     return EXIT_REFUSED
 
 

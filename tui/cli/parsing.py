@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from data.entities import registered
+from data.entity import Entity
 from data.numbers import whole_number
 from data.redact import redact
 from tui.cli.admin import cmd_config_path, cmd_db_status, cmd_db_upgrade, cmd_seed
+from tui.cli.audit import cmd_audit_list, cmd_audit_restore, cmd_audit_show, iso_time
 from tui.cli.entities import EntityCommands, entity_commands
 from tui.cli.output import EXIT_USAGE, PROG
-from tui.cli.records import cmd_add, cmd_delete, cmd_list
+from tui.cli.records import cmd_add, cmd_delete, cmd_list, cmd_set_secret, cmd_show, cmd_update
 from tui.cli.transfer import cmd_export, cmd_import
 from tui.text import visible
 
@@ -33,6 +35,8 @@ EXAMPLES = (
     "accessguard export products -o products.json",
     "accessguard import users users.csv --dry-run",
     "accessguard --db postgresql://admin@db.internal/shop db status",
+    "accessguard audit list --entity users --since 2026-12-01 --format csv",
+    "accessguard audit restore 1234",
     "accessguard db upgrade",
     "DATABASE_URL=mysql://root@127.0.0.1/shop accessguard seed --users 50",
 )
@@ -138,7 +142,7 @@ def _format_option(
 def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     """``users list|add|delete`` (or products): one generic builder for every entity."""
     names = entity.names
-    actions = _group(commands, entity.name, f"list, add or delete {names.plural}")
+    actions = _group(commands, entity.name, f"list, show, add, update or delete {names.plural}")
     words = (entity.name,)
     lister = _command(
         actions, "list", f"list {names.plural}", cmd_list, words=words, entity=entity.name
@@ -160,24 +164,51 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
     )
     lister.add_argument("--desc", action="store_true", help="sort in descending order")
 
+    shower = _command(
+        actions, "show", f"show a {names.entity} whole", cmd_show, words=words, entity=entity.name
+    )
+    _record_argument(shower, names)
+    _format_option(shower, ("table", "json"), "table")
+
     adder = _command(
         actions, "add", f"add a {names.entity}", cmd_add, words=words, entity=entity.name
     )
-    for option in entity.add_options:
-        if option.switch:
-            adder.add_argument(
-                option.flag,
-                dest=option.field,
-                action=argparse.BooleanOptionalAction,
-                help=option.help,
-            )
-            continue
-        adder.add_argument(
-            option.flag,
-            dest=option.field,
-            metavar=option.metavar,
-            required=option.required,
-            help=option.help,
+    _value_options(adder, entity, update=False)
+
+    updater = _command(
+        actions,
+        "update",
+        f"change the given fields of a {names.entity}, and only those",
+        cmd_update,
+        words=words,
+        entity=entity.name,
+    )
+    _record_argument(updater, names)
+    _value_options(updater, entity, update=True)
+    updater.add_argument(
+        "--expect-version",
+        type=_whole_number(1),
+        metavar="N",
+        help="refuse (exit 1) unless the record is still at version N, as `show` printed it "
+        "(default: the version just read)",
+    )
+
+    secret = entity.secret_name
+    if secret:
+        setter = _command(
+            actions,
+            f"set-{secret}",
+            f"set a {names.entity}'s {secret} (asked twice, never in the command line)",
+            cmd_set_secret,
+            words=words,
+            entity=entity.name,
+        )
+        _record_argument(setter, names)
+        setter.add_argument(
+            f"--{secret}-stdin",
+            dest="secret_stdin",
+            action="store_true",
+            help=f"read the {secret} from the first line of stdin (for scripts)",
         )
 
     deleter = _command(
@@ -189,6 +220,87 @@ def _entity_parsers(commands: Any, entity: EntityCommands) -> None:
         "id", type=_whole_number(None), metavar="ID", help=f"the {names.entity}'s id"
     )
     deleter.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
+    )
+
+
+def _record_argument(parser: argparse.ArgumentParser, names: Entity) -> None:
+    """The record a command acts on: its id, or its natural key (email, SKU)."""
+    key = names.field(names.natural_key)
+    parser.add_argument(
+        "record",
+        metavar=f"ID|{key.name.upper()}",
+        help=f"the {names.entity}'s id (a whole number) or its {key.label or key.name}",
+    )
+
+
+def _value_options(
+    parser: argparse.ArgumentParser, entity: EntityCommands, *, update: bool
+) -> None:
+    """The options that set fields: required ones are required to add, none to update."""
+    for option in entity.add_options:
+        if option.switch:
+            parser.add_argument(
+                option.flag,
+                dest=option.field,
+                action=argparse.BooleanOptionalAction,
+                help=option.help,
+            )
+            continue
+        parser.add_argument(
+            option.flag,
+            dest=option.field,
+            metavar=option.metavar,
+            required=option.required and not update,
+            help=option.help,
+        )
+
+
+def _audit_parsers(commands: Any) -> None:
+    """``audit list|show|restore``."""
+    actions = _group(commands, "audit", "list or show audit entries, or restore a record from one")
+    words = ("audit",)
+    lister = _command(
+        actions, "list", "list audit entries, newest first", cmd_audit_list, words=words
+    )
+    lister.add_argument(
+        "--entity",
+        choices=[e.plural for e in registered()],
+        help="only entries about these records",
+    )
+    lister.add_argument(
+        "--record",
+        type=_whole_number(None),
+        metavar="ID",
+        help="only entries about records with this id (add --entity for one record)",
+    )
+    lister.add_argument(
+        "--actor", metavar="TEXT", help="only entries whose actor contains TEXT (any case)"
+    )
+    lister.add_argument(
+        "--since",
+        type=iso_time,
+        metavar="ISO-DATE",
+        help="only entries made at or after this date or time (UTC unless it says): 2026-12-01",
+    )
+    lister.add_argument(
+        "--limit", type=_whole_number(1), metavar="N", help="at most N entries (default: all)"
+    )
+    _format_option(lister, ("table", "csv", "json"), "table")
+
+    shower = _command(actions, "show", "show one audit entry whole", cmd_audit_show, words=words)
+    shower.add_argument("id", type=_whole_number(None), metavar="ID", help="the entry's id")
+    _format_option(shower, ("table", "json"), "table")
+
+    restorer = _command(
+        actions,
+        "restore",
+        "put an entry's record back to its state before the entry (audited)",
+        cmd_audit_restore,
+        words=words,
+    )
+    restorer.add_argument("id", type=_whole_number(None), metavar="ID", help="the entry's id")
+    restorer.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (needed in scripts)"
     )
 
@@ -281,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     entities = entity_commands()
     for entity in entities.values():
         _entity_parsers(commands, entity)
+
+    _audit_parsers(commands)
 
     names = "|".join(entities)
     exporter = _command(commands, "export", f"write {names} as CSV or JSON", cmd_export)

@@ -1,19 +1,35 @@
-"""The commands on records: ``users list|add|delete`` and the same for every entity."""
+"""The commands on records: ``users list|show|add|update|set-password|delete`` and the same
+for every entity."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from data.actor import Actor
+from data.numbers import whole_number
 from data.records import PageRequest
-from tui.cli.entities import entity_of
-from tui.cli.output import EXIT_OK, confirm, print_table, say, warn, warn_malformed
-from tui.text import for_terminal
+from tui.cli.entities import EntityCommands, entity_of
+from tui.cli.output import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    PROG,
+    confirm,
+    print_json,
+    print_table,
+    say,
+    warn,
+    warn_malformed,
+)
+from tui.malformed import malformed_cell
+from tui.text import for_terminal, shown
 
 if TYPE_CHECKING:
     from data.database import Database
+    from data.tables import RecordStore
 
 
 def cmd_list(args: argparse.Namespace, db: Database) -> int:
@@ -38,14 +54,16 @@ def cmd_list(args: argparse.Namespace, db: Database) -> int:
 def cmd_add(args: argparse.Namespace, db: Database) -> int:
     """Create a record from the given options; omitted options keep the model's defaults."""
     entity = entity_of(args)
-    values = {
-        option.field: getattr(args, option.field)
-        for option in entity.add_options
-        if getattr(args, option.field) is not None
-    }
+    values = given_values(args, entity)
     record = db.table(entity.name).create(values, actor=Actor.from_environment(source="cli"))
     say(f"created {entity.spec.describe(record)}")
     return EXIT_OK
+
+
+def given_values(args: argparse.Namespace, entity: EntityCommands) -> dict[str, Any]:
+    """The fields the ``add``/``update`` options set: those given, as typed."""
+    values = {option.field: getattr(args, option.field) for option in entity.add_options}
+    return {field: value for field, value in values.items() if value is not None}
 
 
 def cmd_delete(args: argparse.Namespace, db: Database) -> int:
@@ -65,4 +83,74 @@ def cmd_delete(args: argparse.Namespace, db: Database) -> int:
     # The version read before asking: if someone changed it meanwhile, this is a Conflict.
     table.delete(record.id, expected_version=record.version, actor=actor)
     say(f"deleted {described}" + (f" ({done})" if done else ""))
+    return EXIT_OK
+
+
+def lookup(table: RecordStore[Any, Any], text: str) -> Any:
+    """The record ``text`` names: a whole number is its id, anything else its natural key
+    (email, SKU), checked by that field's validator; `NotFound` if there is none."""
+    record_id = whole_number(text)
+    return table.get(record_id) if record_id is not None else table.find(text)
+
+
+def cmd_show(args: argparse.Namespace, db: Database) -> int:
+    """Print one record whole: every field, untruncated, a line each (or one JSON object)."""
+    from data.transfer import record_values
+
+    entity = entity_of(args)
+    record = lookup(db.table(entity.name), args.record)
+    values = record_values(entity.spec, record)
+    if args.format == "json":
+        print_json(values)
+        return EXIT_OK
+    for name, value in values.items():
+        say(f"{name}: {_shown_value(record, name, value)}")
+    return EXIT_OK
+
+
+def _shown_value(record: Any, name: str, value: Any) -> str:
+    """A field's value on its line: a malformed one as stored after the mark, a flag as
+    yes/no, nothing as ``-``."""
+    malformed = malformed_cell(record, name)
+    if malformed is not None:
+        return malformed
+    return "-" if value is None else shown(value)
+
+
+def cmd_update(args: argparse.Namespace, db: Database) -> int:
+    """Change only the fields given, at the version just read (or ``--expect-version``)."""
+    entity = entity_of(args)
+    changes = given_values(args, entity)
+    if not changes:
+        flags = ", ".join(option.flag for option in entity.add_options)
+        warn(f"{PROG}: error: nothing to update: give at least one of {flags}")
+        return EXIT_USAGE
+    table = db.table(entity.name)
+    record = lookup(table, args.record)
+    expected = record.version if args.expect_version is None else args.expect_version
+    actor = Actor.from_environment(source="cli")
+    saved = table.update(record.id, changes, expected_version=expected, actor=actor)
+    say(f"updated {entity.spec.describe(saved)} (version {saved.version})")
+    return EXIT_OK
+
+
+def cmd_set_secret(args: argparse.Namespace, db: Database) -> int:
+    """Set a record's password from a prompt (twice) or one line of stdin, never argv."""
+    entity = entity_of(args)
+    name = entity.secret_name
+    table = db.table(entity.name)
+    record = lookup(table, args.record)
+    if args.secret_stdin:
+        secret = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    elif not sys.stdin.isatty():
+        warn(f"{PROG}: error: no terminal to ask on: pipe the {name} with --{name}-stdin")
+        return EXIT_USAGE
+    else:
+        secret = getpass.getpass(f"New {name}: ")
+        if getpass.getpass("Repeat it: ") != secret:
+            warn(f"{PROG}: the two {name}s do not match: nothing changed")
+            return EXIT_REFUSED
+    actor = Actor.from_environment(source="cli")
+    table.set_secret(record.id, secret, expected_version=record.version, actor=actor)
+    say(f"{name} set for {entity.spec.describe(record)}")
     return EXIT_OK

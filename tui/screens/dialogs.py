@@ -26,7 +26,7 @@ from textual.widgets.button import ButtonVariant
 
 from data.entity import Entity, counted
 from data.records import AuditRecord
-from tui.text import safe, visible
+from tui.text import safe, shown, visible
 from tui.views import ViewSpec, timestamp
 from tui.widgets.footer import Footer
 from tui.widgets.quick_edit import StagedEdit
@@ -55,13 +55,6 @@ def cell(value: str, style: str = "") -> Text:
     text = safe(value, style)
     text.overflow = "ellipsis"
     return text
-
-
-def shown(value: Any) -> str:
-    """How a field value reads in a dialog: yes/no for flags, nothing for None."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
 
 
 def key_button(
