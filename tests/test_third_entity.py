@@ -216,31 +216,31 @@ def test_the_command_line_lists_and_adds(
 
 
 def test_the_command_line_shows_and_updates(
-    categories: Database, ana: object, capsys: pytest.CaptureFixture[str]
+    shelves: Database, ana: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = categories.engine.url.render_as_string(hide_password=False)
-    assert main(["--db", url, "categories", "add", "--code", "tools", "--name", "Tools"]) == 0
+    url = shelves.engine.url.render_as_string(hide_password=False)
+    assert main(["--db", url, "shelves", "add", "--code", "tools", "--name", "Tools"]) == 0
     capsys.readouterr()
-    updated = main(["--db", url, "categories", "update", "TOOLS", "--manager", "ana@example.com"])
-    assert (updated, capsys.readouterr().out) == (0, "updated category 1 <TOOLS> (version 2)\n")
-    assert main(["--db", url, "categories", "show", "1"]) == 0
+    updated = main(["--db", url, "shelves", "update", "TOOLS", "--manager", "ana@example.com"])
+    assert (updated, capsys.readouterr().out) == (0, "updated shelf 1 <TOOLS> (version 2)\n")
+    assert main(["--db", url, "shelves", "show", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[:4] == [
         "id: 1",
         "code: TOOLS",
         "name: Tools",
         "manager_email: ana@example.com",
     ]
-    stale = ["--db", url, "categories", "update", "1", "--name", "X", "--expect-version", "1"]
+    stale = ["--db", url, "shelves", "update", "1", "--name", "X", "--expect-version", "1"]
     assert main(stale) == 1
     assert "changed by someone else" in capsys.readouterr().err
-    assert main(["--db", url, "audit", "list", "--entity", "categories", "--format", "json"]) == 0
+    assert main(["--db", url, "audit", "list", "--entity", "shelves", "--format", "json"]) == 0
     entries = json.loads(capsys.readouterr().out)
     assert [(e["action"], e["entity"]) for e in entries] == [
-        ("update", "category"),
-        ("create", "category"),
+        ("update", "shelf"),
+        ("create", "shelf"),
     ]
     # No secret field, so no set-password command.
-    assert main(["--db", url, "categories", "set-password", "1"]) == 2
+    assert main(["--db", url, "shelves", "set-password", "1"]) == 2
 
 
 # The console
