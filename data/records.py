@@ -137,3 +137,17 @@ class ImportProgress:
         if not self.total_bytes:
             return None
         return min(self.done_bytes / self.total_bytes, 1.0)
+
+
+def __getattr__(name: str) -> Any:
+    """``data.records.UserRecord``: each entity's record class, made from its declaration
+    when first asked for (pickle finds a record's class so, in another process too)."""
+    if name.startswith("_") or not name.endswith("Record"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from data.entities import registered
+    from data.specs import spec_of
+
+    for declared in registered():
+        if name == f"{declared.entity.capitalize()}Record":
+            return spec_of(declared.plural).record_type
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any
@@ -226,3 +227,10 @@ def test_each_select_yields_its_record_fields_in_order(spec: EntitySpec[Any, Any
     # where a name belongs, on every screen.
     labels = [column.key for column in spec.select().selected_columns]
     assert labels == [item.name for item in fields(spec.record_type)]
+
+
+def test_records_made_from_declarations_pickle_by_name(db: Database, actor: Actor) -> None:
+    """Another process (a multiprocessing worker) gets the same record back."""
+    product = db.products.create({"sku": "P-1", "name": "Pan", "price": "9.50"}, actor=actor)
+    assert type(product).__qualname__ == "ProductRecord"
+    assert pickle.loads(pickle.dumps(product)) == product
