@@ -111,6 +111,8 @@ def _command(
     )
     _global_options(parser, top=False)
     defaults.setdefault("needs_database", True)
+    # Only the commands that make a database may create a SQLite file that is not there.
+    defaults.setdefault("creates", False)
     parser.set_defaults(handler=handler, check_schema=schema, **defaults)
     return parser
 
@@ -452,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_db_upgrade,
         words=("db",),
         schema=False,
+        creates=True,
     )
 
     config_actions = _group(commands, "config", "show where the config file is")
@@ -465,7 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
         needs_database=False,
     )
 
-    seeder = _command(commands, "seed", "fill an empty database with demo data", cmd_seed)
+    seeder = _command(
+        commands, "seed", "fill an empty database with demo data", cmd_seed, creates=True
+    )
     seeder.add_argument(
         "--users", type=_whole_number(0), default=100, metavar="N", help="users (default: 100)"
     )
