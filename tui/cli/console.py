@@ -50,9 +50,6 @@ def console_command(args: argparse.Namespace, cli_url: str | None, notices: Sequ
     raw_url = configured(cli_url, settings)
     if args.web:  # served to a browser: it needs no terminal of its own
         return serve_web(args, raw_url)
-    if not has_terminal():
-        warn(f"{PROG}: {NO_TERMINAL}")
-        return EXIT_USAGE
     from tui.app import ConsoleOptions, theme_names
 
     if args.theme is not None and args.theme not in theme_names():
@@ -187,10 +184,14 @@ def run_console(
     anyway, and the database keeps that change whole or not at all.
 
     If the database cannot be opened, the console exits and the failure is raised here, with
-    the terminal restored, so `main` reports it exactly as it would for any command.
+    the terminal restored, so `main` reports it exactly as it would for any command. Without
+    a terminal (`has_terminal`) it says so and returns 2.
     """
     import asyncio
 
+    if not has_terminal():
+        warn(f"{PROG}: {NO_TERMINAL}")
+        return EXIT_USAGE
     app = console_app(raw_url, read_only=read_only, demo=demo, warnings=warnings, options=options)
     # A loop of our own: asyncio.run's, once the console has closed, waits for every worker
     # thread for as long as it takes, and a write stuck on a lock or a dead link would keep
