@@ -879,7 +879,7 @@ def _show(cli: Cli, *argv: str) -> dict[str, Any]:
 def test_show_update_and_set_password_by_id_or_key(
     cli: Cli, database_url: URL, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = _raw(database_url)
+    db = _raw(_made(database_url))
     user_id = _add_user(cli, "Alice Doe", "alice@example.com", "--db", db, "--role", "editor")
     by_email = cli("--db", db, "users", "show", "ALICE@example.com")
     assert by_email.code == 0, by_email.err
@@ -941,7 +941,7 @@ def test_show_update_and_set_password_by_id_or_key(
 
 
 def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> None:
-    db = _raw(database_url)
+    db = _raw(_made(database_url))
     alice = _add_user(cli, "Alice", "alice@example.com", "--db", db)
     bob = _add_user(cli, "Bob", "bob@example.com", "--db", db)
     assert cli("--db", db, "users", "update", str(bob), "--role", "admin").code == 0

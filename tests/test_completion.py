@@ -49,7 +49,8 @@ def _tab(line: str, bash_script: Path) -> list[str]:
     ("line", "offered"),
     [
         ("accessguard us", ["users"]),
-        ("accessguard users ", ["list", "add", "delete", "-h", "--help", "--read-only", "--db"]),
+        ("accessguard users l", ["list"]),
+        ("accessguard db ", ["status", "upgrade", "-h", "--help", "--read-only", "--db"]),
         ("accessguard users list --f", ["--format"]),
         ("accessguard users list --format ", ["table", "csv", "json"]),
         ("accessguard products list --sort pr", ["price"]),
@@ -117,7 +118,7 @@ _accessguard
 @pytest.mark.parametrize(
     ("words", "offered"),
     [
-        ("accessguard|users|", "list add delete -h --help --read-only --db"),
+        ("accessguard|db|", "status upgrade -h --help --read-only --db"),
         ("accessguard|users|list|--format|", "table csv json"),
         ("accessguard|--db|x|db|", "status upgrade -h --help --read-only --db"),
         ("accessguard|export|-o|", "FILES"),
@@ -142,7 +143,7 @@ def test_zsh_completes_commands_options_and_choices(
 @pytest.mark.parametrize(
     ("line", "offered"),
     [
-        ("accessguard users ", ["add", "delete", "list"]),
+        ("accessguard db ", ["status", "upgrade"]),
         ("accessguard users list --format ", ["csv", "json", "table"]),
         ("accessguard --db x db ", ["status", "upgrade"]),
         ("accessguard export ", ["products", "users"]),

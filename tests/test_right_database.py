@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
-from tests.console_support import child_console_environment, settle
+from tests.console_support import child_console_environment
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,23 +91,36 @@ def test_db_upgrade_and_seed_create_the_file(tmp_path: Path, argv: tuple[str, ..
     assert listed.returncode == 0, listed.stderr
 
 
-def test_demo_creates_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tui.app import AccessGuardApp
+# The console headless until its data is shown, then quit: what --demo made is the question.
+# In a child: a console ending with work still running ends its process (`_end_now`).
+DEMO_CHILD = """\
+import sys
+import tui.cli.console
+from tests.console_support import settle
+from tui.app import AccessGuardApp
+from tui.cli import main
 
-    run_in_a_terminal = AccessGuardApp.run
+run_in_a_terminal = AccessGuardApp.run
 
-    def run_until_loaded(self: AccessGuardApp, *_args: object, **_kwargs: object) -> None:
-        async def until_loaded(pilot: Pilot[object]) -> None:
-            await settle(self, pilot)
-            self.exit()
 
-        run_in_a_terminal(self, headless=True, auto_pilot=until_loaded)
+def run_until_loaded(self, *_args, **_kwargs):
+    async def until_loaded(pilot):
+        await settle(self, pilot)
+        self.exit()
 
+    run_in_a_terminal(self, headless=True, auto_pilot=until_loaded)
+
+
+AccessGuardApp.run = run_until_loaded
+tui.cli.console.has_terminal = lambda: True
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_demo_creates_the_file(tmp_path: Path) -> None:
     new = tmp_path / "demo.db"
-    monkeypatch.setattr(AccessGuardApp, "run", run_until_loaded)
-    monkeypatch.setattr("tui.cli.console.has_terminal", lambda: True)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert main(["--db", f"sqlite:///{new}", "--demo"]) == 0
+    ran = _accessguard("--db", f"sqlite:///{new}", "--demo", cwd=tmp_path, code=DEMO_CHILD)
+    assert ran.returncode == 0, ran.stderr
     listed = _accessguard("--db", f"sqlite:///{new}", "users", "list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "100 users" in listed.stderr  # the count goes to stderr, the rows to stdout
