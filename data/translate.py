@@ -80,6 +80,45 @@ def committing() -> Iterator[None]:
         raise
 
 
+@contextmanager
+def connecting() -> Iterator[None]:
+    """Around the first connection a process opens: a driver error there means the server
+    can't be reached (unless it refused the login), never that something was "not saved"."""
+    try:
+        yield
+    except sa_exc.DBAPIError as error:
+        text = _message(error)
+        sqlite_error = _sqlite_files(getattr(error.orig, "sqlite_errorname", None), text)
+        if sqlite_error is not None:
+            raise sqlite_error from None
+        if _refused_login(error, text):
+            raise _login_refused(text) from None
+        # Whatever else failed (a host name that does not resolve, no route, a port that
+        # answers with something other than a database), nothing was asked of the database.
+        raise _unreachable(text) from None
+
+
+def _unreachable(text: str) -> Unavailable:
+    return Unavailable(
+        f"Cannot reach the database server ({text}). Check that it is running and that "
+        "the URL's host and port are right."
+    )
+
+
+def _refused_login(error: sa_exc.DBAPIError, text: str) -> bool:
+    lowered = text.lower()
+    refused = "fatal" in lowered and any(word in lowered for word in _LOGIN_REFUSED)
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return _mysql_code(error) in _MYSQL_LOGIN or sqlstate.startswith("28") or refused
+
+
+def _login_refused(text: str) -> Unavailable:
+    return Unavailable(
+        f"The database refused the connection ({text}). Check the user, password and "
+        "database name in the URL."
+    )
+
+
 def _lost_connection(error: sa_exc.DBAPIError) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None)
     return (
@@ -141,16 +180,9 @@ def _dbapi(error: sa_exc.DBAPIError) -> AccessGuardError:
     if sqlite_error is not None:
         return sqlite_error
     if any(phrase in lowered for phrase in _UNREACHABLE):
-        return Unavailable(
-            f"Cannot reach the database server ({text}). Check that it is running and that "
-            "the URL's host and port are right."
-        )
-    refused_login = "fatal" in lowered and any(word in lowered for word in _LOGIN_REFUSED)
-    if mysql_code in _MYSQL_LOGIN or (sqlstate or "").startswith("28") or refused_login:
-        return Unavailable(
-            f"The database refused the connection ({text}). Check the user, password and "
-            "database name in the URL."
-        )
+        return _unreachable(text)
+    if _refused_login(error, text):
+        return _login_refused(text)
     if _lost_connection(error):
         return Unavailable(f"Lost the connection to the database ({text}). {NOT_SAVED}")
     if (

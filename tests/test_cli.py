@@ -84,10 +84,25 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A SQLite file the commands use through DATABASE_URL (the file does not exist yet)."""
+def new_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SQLite file the commands use through DATABASE_URL, that does not exist yet."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(new_sqlite_url: str, tmp_path: Path) -> str:
+    """A SQLite file the commands use through DATABASE_URL: empty, as an admin's new one."""
+    (tmp_path / "cli.db").touch(mode=0o600)
+    return new_sqlite_url
+
+
+def _made(url: URL) -> URL:
+    """``url``, its SQLite file created empty (commands other than `db upgrade` and `seed`
+    refuse a file that is not there)."""
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).touch(mode=0o600)
     return url
 
 
@@ -115,7 +130,7 @@ def _add_user(cli: Cli, name: str, email: str, *extra: str) -> int:
 
 
 def test_add_list_delete_round_trip(cli: Cli, database_url: URL) -> None:
-    db = _raw(database_url)
+    db = _raw(_made(database_url))
     ran = cli("--db", db, "users", "add", "--name", "Alice Doe", "--email", "Alice@Example.com")
     assert ran.code == 0, ran.err
     assert ran.out.startswith("created user ")
@@ -138,7 +153,7 @@ def test_add_list_delete_round_trip(cli: Cli, database_url: URL) -> None:
 
 
 def test_json_and_csv_parse_back(cli: Cli, database_url: URL) -> None:
-    db = _raw(database_url)
+    db = _raw(_made(database_url))
     owner = cli("--db", db, "users", "add", "--name", "Zoë Ødegård", "--email", "zoe@example.com")
     assert owner.code == 0, owner.err
     added = cli(
@@ -286,6 +301,7 @@ def test_no_command_opens_the_console_and_demo_fills_an_empty_database(
         run_in_a_terminal(self, headless=True, auto_pilot=until_loaded)
 
     monkeypatch.setattr(AccessGuardApp, "run", run_without_a_terminal)
+    monkeypatch.setattr("tui.cli.console.has_terminal", lambda: True)
     ran = cli("--demo")
     assert ran.code == 0
     assert len(opened) == 1
@@ -526,7 +542,7 @@ def test_a_typed_at_sign_is_part_of_the_password_not_the_host() -> None:
 
 
 def test_read_only_refuses_writes_and_changes_nothing(cli: Cli, database_url: URL) -> None:
-    db = _raw(database_url)
+    db = _raw(_made(database_url))
     user_id = _add_user(cli, "Alice", "alice@example.com", "--db", db)
     refused = [
         cli("--read-only", "--db", db, "users", "add", "--name", "Bob", "--email", "b@example.com"),
@@ -540,7 +556,9 @@ def test_read_only_refuses_writes_and_changes_nothing(cli: Cli, database_url: UR
     assert [user["email"] for user in listed.json] == ["alice@example.com"]
 
 
-def test_read_only_on_a_new_file_creates_nothing(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
+def test_read_only_on_a_new_file_creates_nothing(
+    cli: Cli, new_sqlite_url: str, tmp_path: Path
+) -> None:
     ran = cli("--read-only", "users", "list")
     assert ran.code == 1
     assert not (tmp_path / "cli.db").exists()
@@ -611,6 +629,7 @@ def test_export_import_round_trip_through_files(
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'copy.db'}")
+    assert cli("db", "upgrade").code == 0  # a new database is made, never by a typo
     dry = cli("import", "users", str(tmp_path / "users.json"), "--dry-run")
     assert dry.code == 0, dry.err
     assert "2 to add" in dry.out
@@ -860,7 +879,7 @@ def _show(cli: Cli, *argv: str) -> dict[str, Any]:
 def test_show_update_and_set_password_by_id_or_key(
     cli: Cli, database_url: URL, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = _raw(database_url)
+    db = _raw(_made(database_url))
     user_id = _add_user(cli, "Alice Doe", "alice@example.com", "--db", db, "--role", "editor")
     by_email = cli("--db", db, "users", "show", "ALICE@example.com")
     assert by_email.code == 0, by_email.err
@@ -922,7 +941,7 @@ def test_show_update_and_set_password_by_id_or_key(
 
 
 def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> None:
-    db = _raw(database_url)
+    db = _raw(_made(database_url))
     alice = _add_user(cli, "Alice", "alice@example.com", "--db", db)
     bob = _add_user(cli, "Bob", "bob@example.com", "--db", db)
     assert cli("--db", db, "users", "update", str(bob), "--role", "admin").code == 0

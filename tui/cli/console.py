@@ -48,7 +48,7 @@ def console_command(args: argparse.Namespace, cli_url: str | None, notices: Sequ
     """Open the console (or serve it with --web) with the config file's settings."""
     settings = config_settings(console=True)
     raw_url = configured(cli_url, settings)
-    if args.web:
+    if args.web:  # served to a browser: it needs no terminal of its own
         return serve_web(args, raw_url)
     from tui.app import ConsoleOptions, theme_names
 
@@ -65,6 +65,24 @@ def console_command(args: argparse.Namespace, cli_url: str | None, notices: Sequ
         options=options,
         mouse=not args.no_mouse,
     )
+
+
+NO_TERMINAL = (
+    "the console needs a terminal (its input and output are not one); run a command instead "
+    f"(`{PROG} --help` lists them), or serve it to a browser with --web"
+)
+
+
+def has_terminal() -> bool:
+    """Whether the console has a terminal to draw on and read keys from.
+
+    Drawn into a pipe, it would wait for keys that never come. A Textual driver chosen in
+    $TEXTUAL_DRIVER (textual-serve's web driver for --web's sessions, a headless one) needs
+    none.
+    """
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return True
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 WEB_EXTRA_MISSING = "--web needs the optional textual-serve package: pip install 'accessguard[web]'"
@@ -138,7 +156,9 @@ def console_app(
     from tui.app import AccessGuardApp, DatabaseOpener
 
     def open_for_the_console(progress: Callable[[str], None]) -> Database:
-        return open_database(raw_url, read_only=read_only, demo=demo, progress=progress)
+        return open_database(
+            raw_url, read_only=read_only, demo=demo, create=demo, progress=progress
+        )
 
     opener = DatabaseOpener(
         where=redact(configured_url(raw_url)), open=open_for_the_console, warnings=tuple(warnings)
@@ -164,10 +184,14 @@ def run_console(
     anyway, and the database keeps that change whole or not at all.
 
     If the database cannot be opened, the console exits and the failure is raised here, with
-    the terminal restored, so `main` reports it exactly as it would for any command.
+    the terminal restored, so `main` reports it exactly as it would for any command. Without
+    a terminal (`has_terminal`) it says so and returns 2.
     """
     import asyncio
 
+    if not has_terminal():
+        warn(f"{PROG}: {NO_TERMINAL}")
+        return EXIT_USAGE
     app = console_app(raw_url, read_only=read_only, demo=demo, warnings=warnings, options=options)
     # A loop of our own: asyncio.run's, once the console has closed, waits for every worker
     # thread for as long as it takes, and a write stuck on a lock or a dead link would keep

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from data.actor import Actor
 from data.config import URL_ENV_VAR, BadDatabaseURL, configured_url
 from data.redact import holds_secret
+from tui.cli.output import PROG
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -68,22 +69,29 @@ def open_database(
     read_only: bool,
     check_schema: bool = True,
     demo: bool = False,
+    create: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Database:
     """Open the database the command line names, for a command or for the console.
 
-    With ``check_schema``, a new database is created at head (unless read-only) and one
-    whose schema is behind, ahead or foreign is refused with what to do. With ``demo``, an
-    empty database is filled with demo data, said first through ``progress``. Failures are
+    A SQLite file that does not exist is refused unless ``create`` (``db upgrade``,
+    ``seed``, ``--demo``): a mistyped path must not become an empty database. With
+    ``check_schema``, a new database is created at head (unless read-only) and one whose
+    schema is behind, ahead or foreign is refused with what to do. With ``demo``, an empty
+    database is filled with demo data, said first through ``progress``. Failures are
     `AccessGuardError`s; nothing is left open after one.
     """
-    from data.database import Database
     from data.schema import ensure_current
     from data.seed import seed_demo
-    from data.translate import translate_errors
+    from data.translate import connecting, translate_errors
 
-    db = Database.connect(_database_url(raw_url), read_only=read_only)
+    url = _database_url(raw_url)
+    if not create and not read_only:  # read-only ones are refused by the engine itself
+        refuse_missing_file(url)
+    db = _connect(url, read_only=read_only)
     try:
+        with connecting():
+            db.engine.connect().close()
         # Errors raised outside the data layer's own units of work (schema checks) are
         # driver errors; translate them the same way, so none reaches the admin raw.
         with translate_errors():
@@ -97,3 +105,42 @@ def open_database(
         db.dispose()
         raise
     return db
+
+
+def refuse_missing_file(url: URL) -> None:
+    """Raise `Unavailable` if ``url`` names a SQLite file that does not exist, saying how
+    to create one."""
+    if url.get_backend_name() != "sqlite":
+        return
+    from data.errors import Unavailable
+    from data.sqlite_file import sqlite_path
+
+    path = sqlite_path(url)
+    if not path.exists():
+        raise Unavailable(
+            f"There is no database file {path}. Check the path; to create it, run "
+            f"`{PROG} db upgrade` (an empty database) or `{PROG} --demo` (with demo data), "
+            "with the same --db or $DATABASE_URL."
+        )
+
+
+# The extra that brings each server backend's driver (pyproject's optional dependencies).
+DRIVER_EXTRAS = {"postgresql": ("PostgreSQL", "postgres"), "mysql": ("MySQL/MariaDB", "mysql")}
+
+
+def _connect(url: URL, *, read_only: bool) -> Database:
+    """`Database.connect`, with a driver that is not installed named by the extra to install."""
+    from data.database import Database
+    from data.errors import Unavailable
+
+    try:
+        return Database.connect(url, read_only=read_only)
+    except ModuleNotFoundError as error:
+        known = DRIVER_EXTRAS.get(url.get_backend_name())
+        if known is None:
+            raise
+        server, extra = known
+        raise Unavailable(
+            f"{server} needs the driver: pip install '{PROG}[{extra}]' "
+            f"(the module {error.name!r} is not installed)"
+        ) from None

@@ -17,6 +17,7 @@ from data.numbers import whole_number
 from data.redact import redact
 from tui.cli.admin import cmd_config_path, cmd_db_status, cmd_db_upgrade, cmd_seed
 from tui.cli.audit import cmd_audit_list, cmd_audit_restore, cmd_audit_show, iso_time
+from tui.cli.completion import SHELLS, cmd_completion
 from tui.cli.entities import EntityCommands, entity_commands
 from tui.cli.output import EXIT_USAGE, PROG
 from tui.cli.records import cmd_add, cmd_delete, cmd_list, cmd_set_secret, cmd_show, cmd_update
@@ -39,6 +40,7 @@ EXAMPLES = (
     "accessguard audit restore 1234",
     "accessguard db upgrade",
     "DATABASE_URL=mysql://root@127.0.0.1/shop accessguard seed --users 50",
+    "accessguard completion bash > ~/.local/share/bash-completion/completions/accessguard",
 )
 FOOTER = """\
 The database is --db URL, else $DATABASE_URL, else the config file's (see
@@ -111,6 +113,8 @@ def _command(
     )
     _global_options(parser, top=False)
     defaults.setdefault("needs_database", True)
+    # Only the commands that make a database may create a SQLite file that is not there.
+    defaults.setdefault("creates", False)
     parser.set_defaults(handler=handler, check_schema=schema, **defaults)
     return parser
 
@@ -452,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_db_upgrade,
         words=("db",),
         schema=False,
+        creates=True,
     )
 
     config_actions = _group(commands, "config", "show where the config file is")
@@ -465,7 +470,19 @@ def build_parser() -> argparse.ArgumentParser:
         needs_database=False,
     )
 
-    seeder = _command(commands, "seed", "fill an empty database with demo data", cmd_seed)
+    completer = _command(
+        commands,
+        "completion",
+        "print the shell completion script for bash, zsh or fish",
+        cmd_completion,
+        schema=False,
+        needs_database=False,
+    )
+    completer.add_argument("shell", choices=SHELLS, help="the shell to complete in")
+
+    seeder = _command(
+        commands, "seed", "fill an empty database with demo data", cmd_seed, creates=True
+    )
     seeder.add_argument(
         "--users", type=_whole_number(0), default=100, metavar="N", help="users (default: 100)"
     )

@@ -103,7 +103,9 @@ def _guarded(run: Callable[[], int]) -> int:
 def _execute(args: argparse.Namespace, raw_url: str | None) -> int:
     from data.translate import translate_errors
 
-    db = open_database(raw_url, read_only=args.read_only, check_schema=args.check_schema)
+    db = open_database(
+        raw_url, read_only=args.read_only, check_schema=args.check_schema, create=args.creates
+    )
     try:
         for exposure in db.exposure_warnings():
             warn(f"{PROG}: warning: {exposure}")
