@@ -24,6 +24,12 @@ echo "${COMPREPLY[*]}"
 """
 
 
+def needs_shell(shell: str) -> pytest.MarkDecorator:
+    """Skip, saying how to get it, where ``shell`` is not installed (CI installs them)."""
+    missing = shutil.which(shell) is None
+    return pytest.mark.skipif(missing, reason=f"{shell} is not installed (apt-get install {shell})")
+
+
 @pytest.fixture(scope="module")
 def bash_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bash script, written to a file."""
@@ -44,7 +50,7 @@ def _tab(line: str, bash_script: Path) -> list[str]:
     return ran.stdout.split()
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@needs_shell("bash")
 @pytest.mark.parametrize(
     ("line", "offered"),
     [
@@ -80,7 +86,7 @@ def test_every_command_and_option_is_in_each_script(shell: str) -> None:
 @pytest.mark.parametrize(("shell", "check"), [("bash", "-n"), ("zsh", "-n"), ("fish", "-n")])
 def test_each_script_is_valid_in_its_shell(shell: str, check: str, tmp_path: Path) -> None:
     if shutil.which(shell) is None:
-        pytest.skip(f"{shell} is not installed")
+        pytest.skip(f"{shell} is not installed (apt-get install {shell})")
     path = tmp_path / f"accessguard.{shell}"
     path.write_text(script(shell, build_parser()))
     ran = subprocess.run(
@@ -114,7 +120,7 @@ _accessguard
 """
 
 
-@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+@needs_shell("zsh")
 @pytest.mark.parametrize(
     ("words", "offered"),
     [
@@ -139,7 +145,7 @@ def test_zsh_completes_commands_options_and_choices(
     assert ran.stdout.strip() == offered
 
 
-@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+@needs_shell("fish")
 @pytest.mark.parametrize(
     ("line", "offered"),
     [
