@@ -113,8 +113,9 @@ def refuse_missing_file(url: URL) -> None:
     if url.get_backend_name() != "sqlite":
         return
     from data.errors import Unavailable
-    from data.sqlite_file import sqlite_path
+    from data.sqlite_file import check_options, sqlite_path
 
+    check_options(url)  # a URL the engine would refuse is bad usage (exit 2), said first
     path = sqlite_path(url)
     if not path.exists():
         raise Unavailable(
