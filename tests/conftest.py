@@ -1,28 +1,32 @@
 """Fixtures: a throwaway database on each of the three real backends.
 
 SQLite is a file under tmp_path; PostgreSQL and MariaDB get a fresh database created for
-the test and dropped after it; one at schema head is a copy of a migrated template
-(tests/databases.py). Tests on a server, or needing root, are marked (``servers``,
+the test and dropped after it. Tests on a server, or needing root, are marked (``servers``,
 ``root``) and skip with the reason when it is missing, unless CI requires it (tests/needs.py).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 
 from data.actor import Actor
+from data.config import normalise_url
 from data.database import Database
 from data.engine import create_database_engine
-from tests.databases import DATABASES, empty_database, migrated_database
+from data.schema import upgrade
 from tests.needs import (
     argument_names,
     require_root,
     require_servers,
+    server_admin_url,
     servers_of,
     stop_unless_servers_answer,
 )
@@ -33,11 +37,6 @@ BACKENDS = ("sqlite", "postgresql", "mysql")
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Where CI requires the servers, a missing one ends the run here, in one line."""
     stop_unless_servers_answer()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Drop this process's leftover databases and templates (tests/databases.py)."""
-    DATABASES.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,19 +55,43 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         require_root(*mark.args, why=str(mark.kwargs.get("why", "")))
 
 
+@contextmanager
+def empty_database(backend: str, directory: Path, *, prefix: str = "ag_test") -> Iterator[URL]:
+    """The URL of a new, empty database on ``backend``, dropped (or left in ``directory``,
+    for a SQLite file) afterwards. Server databases are named ``prefix`` + a random suffix."""
+    if backend == "sqlite":
+        yield normalise_url(f"sqlite:///{directory / 'accessguard.db'}")
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    quoted = f'"{name}"' if backend == "postgresql" else f"`{name}`"
+    admin = create_engine(server_admin_url(backend), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if backend == "postgresql":
+                connection.execute(
+                    text(f"CREATE DATABASE {quoted} ENCODING 'UTF8' TEMPLATE template0")
+                )
+            else:
+                connection.execute(
+                    text(
+                        f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    )
+                )
+        yield server_admin_url(backend).set(database=name)
+    finally:
+        with admin.connect() as connection:
+            force = " WITH (FORCE)" if backend == "postgresql" else ""
+            connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
+        admin.dispose()
+
+
 @pytest.fixture
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[URL]:
-    """The URL of a new database on the backend named by ``request.param``: empty, or at
-    schema head where the test asks for ``db`` (the database of this URL).
-
-    A database at head is a copy of a template migrated once per process: the schema the
-    migrations make, in a fraction of their time (tests/databases.py).
-    """
+    """The URL of an empty database on the backend named by ``request.param``."""
     backend: str = getattr(request, "param", "sqlite")
-    new = migrated_database if "db" in request.fixturenames else empty_database
-    with new(backend, tmp_path_factory.mktemp("db")) as url:
+    with empty_database(backend, tmp_path_factory.mktemp("db")) as url:
         yield url
 
 
@@ -97,6 +120,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def db(database_url: URL) -> Iterator[Database]:
     """A `Database` whose schema is at head, disposed after the test."""
     database = Database.connect(database_url)
+    upgrade(database.engine)
     try:
         yield database
     finally:

@@ -28,8 +28,9 @@ from sqlalchemy.engine.interfaces import ExecuteStyle
 from data.actor import Actor
 from data.database import Database
 from data.errors import AccessGuardError, Conflict, Invalid
+from data.schema import upgrade
 from models import AuditEntry, Product, User
-from tests.databases import migrated_database
+from tests.conftest import empty_database
 
 FORK = multiprocessing.get_context("fork")
 # Longest a colleague may take to answer one call before the test fails (never reached
@@ -329,9 +330,10 @@ def throwaway_database(backend: str, directory: Path) -> Iterator[Database]:
     by `empty`): creating and migrating a MariaDB database costs seconds, and the races
     here need many trials, not many databases.
     """
-    with migrated_database(backend, directory, prefix="ag_concurrency") as url:
+    with empty_database(backend, directory, prefix="ag_concurrency") as url:
         db = Database.connect(url)
         try:
+            upgrade(db.engine)
             yield db
         finally:
             db.dispose()

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, Engine
 
 from data.database import Database
 from data.schema import upgrade
-from tests.databases import migrated_database
+from tests.conftest import empty_database
 from tui.cli import main
 
 CORPUS = Path(__file__).with_name("corpus.json")
@@ -80,12 +80,8 @@ def migrated(url: URL) -> Iterator[Database]:
 def fresh_database(backend: str, directory: Path, *, prefix: str) -> Iterator[Database]:
     """A new database at schema head on ``backend`` (a file in ``directory`` for SQLite),
     dropped afterwards."""
-    with migrated_database(backend, directory, prefix=prefix) as url:
-        db = Database.connect(url)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with empty_database(backend, directory, prefix=prefix) as url, migrated(url) as db:
+        yield db
 
 
 def empty(db: Database) -> None:
