@@ -4,7 +4,6 @@ for every entity."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +145,8 @@ def cmd_set_secret(args: argparse.Namespace, db: Database) -> int:
         warn(f"{PROG}: error: no terminal to ask on: pipe the {name} with --{name}-stdin")
         return EXIT_USAGE
     else:
+        import getpass  # only here: every other command starts without it
+
         secret = getpass.getpass(f"New {name}: ")
         if getpass.getpass("Repeat it: ") != secret:
             warn(f"{PROG}: the two {name}s do not match: nothing changed")
