@@ -26,6 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
+from data.changes import Change
 from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
@@ -172,6 +173,17 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         def __init__(self, result: UndoResult) -> None:
             super().__init__()
             self.result = result
+
+    class RecordsChanged(Message):
+        """Changes committed elsewhere (another console, the CLI, an import) were noticed.
+
+        The app hands a copy to every screen on its stack: tables keep their cursor and mark
+        the rows, an open form says its record moved on.
+        """
+
+        def __init__(self, changes: tuple[Change, ...]) -> None:
+            super().__init__()
+            self.changes = changes
 
     class Opening(Message):
         """The opener moved on to another step (``Filling ... with demo data…``)."""
