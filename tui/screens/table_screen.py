@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from tui.malformed import stored_text
-from tui.text import safe, visible
+from tui.text import safe, shorten_middle, visible
 from tui.views import screen_tabs
 from tui.widgets.footer import Footer
 from tui.widgets.record_table import RecordTable
@@ -45,9 +45,15 @@ class StatusLine(Static):
         self.screen_title = screen_title
         self.watch(self.app, "database_status", self._draw)
 
+    def on_resize(self) -> None:
+        """A new width: fit the database's name to it again."""
+        if self.screen_title:
+            self._draw(cast("AccessGuardApp", self.app).database_status)
+
     def _draw(self, database_status: str) -> None:
         app = cast("AccessGuardApp", self.app)
-        # One line that never wraps: a long URL is cut at the end, the badge never is.
+        # One line that never wraps: a long URL is cut in its middle, so the database's
+        # name at its end stays in view at 80 columns; the badge is never cut.
         line = Text(" AccessGuard ", style="bold")
         for tab in screen_tabs():
             style = "bold reverse" if tab.title == self.screen_title else ""
@@ -55,7 +61,10 @@ class StatusLine(Static):
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
-        line.append_text(safe(database_status))
+        status = visible(database_status)
+        if self.size.width:  # 0 until laid out: the first resize draws it again
+            status = shorten_middle(status, self.size.width - line.cell_len)
+        line.append(status)
         self.update(line)
 
 
