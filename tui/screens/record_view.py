@@ -162,10 +162,10 @@ class RecordScroll(VerticalScroll):
         Binding("g,home", "scroll_home", "Top", show=False, id="record_view.top"),
         Binding("G,end", "scroll_end", "Bottom", show=False, id="record_view.bottom"),
         # Nothing is wider than the view (values wrap): no sideways keys in help.
-        Binding("left", "scroll_left", show=False),
-        Binding("right", "scroll_right", show=False),
-        Binding("ctrl+pageup", "page_left", show=False),
-        Binding("ctrl+pagedown", "page_right", show=False),
+        Binding("left", "scroll_left", show=False, id="record_view.left"),
+        Binding("right", "scroll_right", show=False, id="record_view.right"),
+        Binding("ctrl+pageup", "page_left", show=False, id="record_view.page_left"),
+        Binding("ctrl+pagedown", "page_right", show=False, id="record_view.page_right"),
     ]
 
 

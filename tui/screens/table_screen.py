@@ -46,9 +46,8 @@ class StatusLine(Static):
         self.watch(self.app, "database_status", self._draw)
 
     def on_resize(self) -> None:
-        """A new width: fit the database's name to it again."""
-        if self.screen_title:
-            self._draw(cast("AccessGuardApp", self.app).database_status)
+        """A new width (the first one too): fit the database's name to it again."""
+        self._draw(cast("AccessGuardApp", self.app).database_status)
 
     def _draw(self, database_status: str) -> None:
         app = cast("AccessGuardApp", self.app)
@@ -61,10 +60,9 @@ class StatusLine(Static):
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
-        status = visible(database_status)
-        if self.size.width:  # 0 until laid out: the first resize draws it again
-            status = shorten_middle(status, self.size.width - line.cell_len)
-        line.append(status)
+        # Until it is laid out the line has no width of its own; it spans the terminal.
+        width = self.size.width or self.app.size.width
+        line.append(shorten_middle(visible(database_status), width - line.cell_len))
         self.update(line)
 
 
