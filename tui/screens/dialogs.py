@@ -10,7 +10,7 @@ dialogs can open before the database has, so only the password checks import it,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from rich.text import Text
@@ -376,13 +376,15 @@ def _password_problem(value: str) -> str | None:
     return None
 
 
-def change_lines(entry: AuditRecord) -> list[Text]:
-    """One line per field an audit entry touched, ``name: old → new``, shown as text; the
-    audit entry dialog and the record view's history both list changes so."""
-    if not entry.changes:
+def change_lines(entry: AuditRecord, *, leave_out: Collection[str] = ()) -> list[Text]:
+    """One line per field an audit entry touched, ``name: old → new``, shown as text, but
+    for the fields in ``leave_out``; the audit entry dialog and the record view's history
+    both list changes so."""
+    changes = {name: change for name, change in entry.changes.items() if name not in leave_out}
+    if not changes:
         return [Text("(no field values recorded)", style="italic")]
     lines = []
-    for name, (old, new) in entry.changes.items():
+    for name, (old, new) in changes.items():
         line = Text.assemble((visible(name), "bold"), ": ")
         line.append(visible(shown(old) or "-"))
         line.append(" → ")

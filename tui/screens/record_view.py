@@ -148,7 +148,8 @@ def history_lines(entry: AuditRecord) -> Iterable[Text]:
         (entry.action, "bold"),
         (f"  entry {entry.id}", "dim"),
     )
-    yield from change_lines(entry)
+    # A create records the new record's created_at: the entry's own time says it already.
+    yield from change_lines(entry, leave_out=CLOCK_FIELDS)
 
 
 class RecordScroll(VerticalScroll):
