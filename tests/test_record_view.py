@@ -273,26 +273,32 @@ def test_read_sheet_names_the_owner_and_reads_the_history(db: Database, actor: A
 # The status line
 
 
+# Ids name the case, not a backend: CI counts the tests whose id names one.
 @pytest.mark.parametrize(
     ("text", "width", "expected"),
     [
-        ("sqlite:///accessguard.db", 40, "sqlite:///accessguard.db"),
-        (
+        pytest.param("sqlite:///accessguard.db", 40, "sqlite:///accessguard.db", id="fits"),
+        pytest.param(
             "postgresql://admin@db.example.internal:5432/accessguard",
             42,
             "postgresql://admin@db.example…/accessguard",
+            id="server",
         ),
-        (
+        pytest.param(
             "postgresql://admin:***@db.example.internal/accessguard?sslmode=require",
             40,
             "postgresql://admin:***@db…/accessguard?…",
+            id="query-gives-way",
         ),
-        (
+        pytest.param(
             "sqlite:////srv/data/a/very/long/path/to/the/accessguard.db",
             30,
             "sqlite:////srv…/accessguard.db",
+            id="file",
         ),
-        ("mysql://h/a-database-name-longer-than-room", 12, "…r-than-room"),
+        pytest.param(
+            "mysql://h/a-database-name-longer-than-room", 12, "…r-than-room", id="name-only"
+        ),
     ],
 )
 def test_shorten_middle_keeps_the_database_name(text: str, width: int, expected: str) -> None:
