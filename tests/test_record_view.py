@@ -11,11 +11,13 @@ from sqlalchemy.engine import make_url
 from textual.widgets import Static
 
 from data.actor import Actor
+from data.changes import Change
 from data.config import normalise_url
 from data.database import Database
 from data.records import PageRequest
 from tests.console_support import (
     CONSOLE_ACTOR,
+    FIXED_TIME,
     console,
     current,
     demo_database,
@@ -320,3 +322,23 @@ async def test_the_top_line_keeps_the_database_name_at_80_columns(demo: Database
         assert "s3cret" not in line
         assert table_lines(app)  # the console works as ever
         assert list(demo.users.stream(PageRequest(limit=1)))
+
+
+async def test_a_change_noticed_elsewhere_is_read_into_the_open_view(demo: Database) -> None:
+    app = console(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        seen = current(app)
+        await pilot.press("v")
+        await settle(app, pilot)
+        role = "admin" if seen.role != "admin" else "viewer"
+        demo.users.update(seen.id, {"role": role}, expected_version=1, actor=COLLEAGUE)
+        other = Change(1, "product", seen.id, "update", "bob", "cli", FIXED_TIME, ("stock",))
+        mine = Change(2, "user", seen.id, "update", "bob", "cli", FIXED_TIME, ("role",))
+        shown_view(app).post_message(AccessGuardApp.RecordsChanged((other,)))
+        await settle(app, pilot)
+        assert fields(app)["Role"] == seen.role  # another record's change: nothing to read
+        shown_view(app).post_message(AccessGuardApp.RecordsChanged((mine,)))
+        await settle(app, pilot)
+        assert fields(app)["Role"] == role
+        assert "role" in history(app)[1]

@@ -25,15 +25,15 @@ from textual.worker import Worker, WorkerState
 
 from data.entity import CLOCK_FIELDS, Field
 from data.records import AuditRecord
+from tui.app import AccessGuardApp
 from tui.malformed import malformed_cell
 from tui.screens.dialogs import Dialog, HelpScreen, change_lines, key_button, wrapping
-from tui.text import visible
+from tui.text import cell_len, visible
 from tui.views import ViewSpec, shown_as, timestamp, view_named, yes_no
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from data.database import Database
-    from tui.app import AccessGuardApp
 
 # The latest entries shown; the audit log (3) has the rest, a search away.
 HISTORY_LIMIT = 20
@@ -247,6 +247,13 @@ class RecordView(ReportsWorkerFailures, Dialog[Any | None]):
     def _read(self) -> None:
         self.post_message(self.Read(read_sheet(self.console.db, self.view, self.record_id)))
 
+    @on(AccessGuardApp.RecordsChanged)
+    def _changed_elsewhere(self, message: AccessGuardApp.RecordsChanged) -> None:
+        """Someone changed this record while it is on view: read it again."""
+        entity = self.view.names.entity
+        if any((c.entity, c.record_id) == (entity, self.record_id) for c in message.changes):
+            self._read()
+
     @on(Read)
     async def _show(self, message: Read) -> None:
         self.sheet = sheet = message.sheet
@@ -270,7 +277,7 @@ class RecordView(ReportsWorkerFailures, Dialog[Any | None]):
                 cells += [Label(label, classes="record--name", markup=False), Static(value)]
             grid = Grid(*cells, classes="record--fields")
             # The label column is as wide as the longest label: nothing cut, nothing wasted.
-            grid.styles.grid_columns = f"{max(len(label) for label, _ in rows)} 1fr"
+            grid.styles.grid_columns = f"{max(cell_len(label) for label, _ in rows)} 1fr"
             widgets.append(grid)
         widgets.append(Static(self._history_heading(sheet), classes="record--heading"))
         if not sheet.history:
