@@ -109,7 +109,8 @@ class TransferActions(TableScreen):
 
     def _review(self, result: CheckResult | None) -> None:
         """Review a finished dry run (None: it was cancelled)."""
-        from tui.screens.transfer import ImportReview, import_outcome
+        from tui.screens.transfer import import_outcome
+        from tui.screens.transfer_review import ImportReview
 
         if result is None:
             return
