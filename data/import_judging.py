@@ -169,7 +169,10 @@ def _match_existing(session: Session, spec: EntitySpec[Any, Any], items: list[It
             continue
         item.existing = by_id.get(item.record_id)
         if item.existing is None:
-            item.errors[ID] = f"no {spec.entity} has id {item.record_id}"
+            item.errors[ID] = (
+                f"no {spec.entity} has id {item.record_id} "
+                f"(leave the id empty to add it as a new {spec.entity})"
+            )
         elif holder is not None and holder[ID] != item.record_id:
             item.errors[nk] = (
                 f"{item.key} belongs to another {spec.entity} (id {holder[ID]}), "

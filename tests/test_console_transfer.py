@@ -456,7 +456,8 @@ async def test_v_shows_the_refused_rows_and_a_long_review_says_how_many_more(
         assert "2 refused rows listed (v shows all)" in screen_text(app)
         listed = _listed(app)
         assert f"    email: {taken} belongs to another user (id 2), not to user 1" in listed
-        assert "line 3  refused  nobody@example.com\n    id: no user has id 4242" in listed
+        unknown = "id: no user has id 4242 (leave the id empty to add it as a new user)"
+        assert f"line 3  refused  nobody@example.com\n    {unknown}" in listed
         assert "person.0@" not in listed
         await pilot.press("v")
         await settle(app, pilot)

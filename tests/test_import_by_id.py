@@ -97,7 +97,9 @@ def test_an_id_no_record_has_is_refused_naming_the_line(
     text = "id,name,email\n999999,Nobody,nobody@example.com\n,New Person,new@example.com\n"
     report = _import(db, "users", text, actor, dry_run=False)
     assert (report.applied, _counts(report)) == (False, (1, 0, 0, 1))
-    assert _refusals(report) == [(2, {"id": "no user has id 999999"})]
+    assert _refusals(report) == [
+        (2, {"id": "no user has id 999999 (leave the id empty to add it as a new user)"})
+    ]
     assert db.users.count() == 2  # the valid new row is not written either
 
 

@@ -324,7 +324,7 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
         refused = bool(self.report.count("refused"))
         if action == "apply":
             if parameters and parameters[0]:
-                return None if not refused else self._can_apply(valid_only=True) or None
+                return False if not refused else self._can_apply(valid_only=True) or None
             return True if self.changes or refused else None
         if action == "refused_only":
             return refused
@@ -357,9 +357,10 @@ class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
         self._apply(valid_only)
 
     def _why_not(self) -> str:
-        rows = counted(self.report.count("refused"), f"refused {self._unit}")
+        refused = self.report.count("refused")
+        rows = counted(refused, f"refused {self._unit}")
         text = f"Not applied: an import is all or nothing, and {rows} would be left out. "
-        text += "v shows them"
+        text += "v shows it" if refused == 1 else "v shows them"
         if self.changes:
             text += f"; V applies the {counted(self.changes, 'valid change')} only"
         return text + "."
