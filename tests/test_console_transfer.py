@@ -368,6 +368,7 @@ async def test_an_exported_file_with_an_edited_email_is_reviewed_and_updates_tha
             await _choose(app, pilot, "x", "users.csv")
             await settle(app, pilot)
             first = table(app).cursor_record
+            assert first is not None
             path = tmp_path / "users.csv"
             path.write_text(
                 path.read_text(encoding="utf-8").replace(first.email, "fixed@example.org"),
