@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
+from data.entity import ID
 from data.errors import Invalid
 from data.specs import EntitySpec
 from data.validation import FieldError
@@ -77,15 +78,19 @@ class Columns:
             for column, field in spec.import_aliases.items()
             if column in spec.export_columns and field in spec.validators
         }
-        fields = {renamed.get(name, name): name for name in spec.validators}
+        # The id is read too: a row that gives one updates that record (exports write it).
+        fields = {ID: ID, **{renamed.get(name, name): name for name in spec.validators}}
         required = (spec.natural_key, *sorted(spec.required - {spec.natural_key}))
         return cls(
             fields=fields,
             ignored=frozenset(spec.export_columns) - fields.keys(),
             absent_if_blank=frozenset(
-                name
-                for name, validator in spec.validators.items()
-                if name not in spec.required and not _accepts_blank(validator)
+                {ID}
+                | {
+                    name
+                    for name, validator in spec.validators.items()
+                    if name not in spec.required and not _accepts_blank(validator)
+                }
             ),
             required=tuple(renamed.get(name, name) for name in required),
         )

@@ -7,7 +7,8 @@ to the stored records and judged (add, update, unchanged or refused, with the li
 from) and, unless a dry run, written. All of it is applied in one audited unit of work or,
 if any row is refused, nothing at all: half an import is worse than none, because nobody
 can tell which half. Memory stays flat at any size: a batch of rows, the counts, the first
-refused rows, and a small digest per key to find a key given twice.
+rows to change (with their diffs, for review) and the first refused rows, and a small
+digest per key (and per id) to find one given twice.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from data.database import Database
 from data.errors import Conflict, Invalid
 from data.import_files import Columns, Source, Text, neutralise, read_csv, rewindable
 from data.import_json import read_json
-from data.import_judging import DuplicateKeys, Item, analyse, judged_rows
-from data.records import ImportProgress, ImportReport, ImportRow, PageRequest
+from data.import_judging import DuplicateKeys, Item, analyse, judged_rows, stored_names
+from data.records import FieldChange, ImportProgress, ImportReport, ImportRow, PageRequest
 from data.replace import atomic_file
 from data.specs import EntitySpec
 from data.stored import Malformed, MalformedTally
@@ -50,6 +51,8 @@ PROGRESS_EVERY = 1000
 # Refused rows a report keeps with their reasons (the counts are exact, and `on_refused`
 # hears of every one): what a review can show, at a bounded cost.
 REFUSED_KEPT = 1000
+# Rows to add or update a report keeps with their field diffs, for the same reason.
+CHANGED_KEPT = 1000
 # Rows judged and written together: one IN (...) lookup and a few executemany each.
 WRITE_BATCH = 1000
 OUTCOMES = ("add", "update", "unchanged", "refused")
@@ -226,16 +229,32 @@ def _json_value(value: Any) -> Any:
 
 
 class _Tally:
-    """Counts by outcome, the first `REFUSED_KEPT` refused rows, and each refused row told
-    to ``on_refused`` as it is found."""
+    """Counts by outcome, the first `CHANGED_KEPT` rows that change a record with their
+    diffs, the first `REFUSED_KEPT` refused rows, and each refused row told to
+    ``on_refused`` as it is found."""
 
-    def __init__(self, columns: Columns, on_refused: Refused | None) -> None:
+    def __init__(
+        self, spec: EntitySpec[Any, Any], columns: Columns, on_refused: Refused | None
+    ) -> None:
+        self.spec = spec
         self.columns = columns
         self.on_refused = on_refused
         self.counts = dict.fromkeys(OUTCOMES, 0)
         self.refused: list[ImportRow] = []
+        self.changed: list[ImportRow] = []
+
+    def add_batch(self, session: Session | None, items: list[Item]) -> None:
+        """Count a judged batch; keep the first changes' diffs (``session`` names the
+        records a changed relation pointed at) and the first refusals."""
+        room = CHANGED_KEPT - len(self.changed)
+        kept = [item for item in items if item.outcome in ("add", "update")][:room] if room else []
+        old_names = self._old_names(session, kept)
+        for item in items:
+            self.add(item)
+        self.changed.extend(self._changed_row(item, old_names) for item in kept)
 
     def add(self, item: Item) -> None:
+        """Count one judged row; keep and tell it if refused."""
         self.counts[item.outcome] += 1
         if item.outcome != "refused":
             return
@@ -246,9 +265,49 @@ class _Tally:
         if self.on_refused is not None:
             self.on_refused(row)
 
+    def _old_names(self, session: Session | None, items: list[Item]) -> dict[str, dict[int, str]]:
+        """Relation -> stored id -> the key it names, for the relations these rows change."""
+        names: dict[str, dict[int, str]] = {}
+        for relation in self.spec.declared.relations:
+            stored_as = relation.stored_as
+            ids = {
+                item.existing[stored_as]
+                for item in items
+                if relation.name in item.changes and item.existing[stored_as] is not None
+            }
+            if ids and session is not None:
+                names[relation.name] = stored_names(session, self.spec, relation.name, ids)
+        return names
+
+    def _changed_row(self, item: Item, old_names: dict[str, dict[int, str]]) -> ImportRow:
+        spec = self.spec
+        fields = item.changes if item.outcome == "update" else item.clean
+        changes = []
+        for name, value in fields.items():
+            new = item.named.get(name, value)
+            old = None
+            if item.existing is not None:
+                old = item.existing[spec.field_attributes.get(name, name)]
+                if name in old_names and old is not None:
+                    old = old_names[name].get(old, old)
+            column = self.columns.column(name)
+            changes.append(FieldChange(column, _json_value(old), _json_value(new)))
+        return ImportRow(
+            line=item.line,
+            key=item.key,
+            outcome=item.outcome,
+            record_id=None if item.existing is None else item.existing["id"],
+            changes=tuple(changes),
+        )
+
     def report(self, entity: str, *, applied: bool) -> ImportReport:
+        """What the counted rows come to."""
         return ImportReport(
-            entity=entity, counts=dict(self.counts), refused=tuple(self.refused), applied=applied
+            entity=entity,
+            counts=dict(self.counts),
+            refused=tuple(self.refused),
+            applied=applied,
+            changed=tuple(self.changed),
         )
 
 
@@ -267,12 +326,15 @@ def import_records(
     progress: Callable[[ImportProgress], None] | None = None,
     on_refused: Refused | None = None,
 ) -> ImportReport:
-    """Import ``entity`` records from ``source``, matched to stored ones by email or SKU.
+    """Import ``entity`` records from ``source``: a row with an id updates that record
+    (refused if there is none, or if its natural key belongs to another), one without
+    is matched to a stored record by its natural key (email, SKU).
 
     ``source`` is text, or bytes decoded as UTF-8 here (so a bad byte is pinned to its
     line); it is streamed, never held whole, and read twice (copied first if it cannot be
     rewound). Every row is counted as add, update, unchanged or refused; the report keeps
-    the first `REFUSED_KEPT` refused rows with their line and reasons, and ``on_refused``
+    the first `CHANGED_KEPT` rows to add or update with their field diffs, and the
+    first `REFUSED_KEPT` refused rows with their line and reasons, and ``on_refused``
     is told every one. A problem with the file itself (unknown or missing column, broken
     or hostile CSV or JSON) raises `Invalid` naming the line or object. With ``dry_run``
     nothing is written; otherwise all adds and updates are applied in one audited unit of
@@ -334,7 +396,7 @@ def _import(
         rows += 1
         refused += bool(item.errors)
     keys.second_pass()
-    tally = _Tally(columns, on_refused)
+    tally = _Tally(spec, columns, on_refused)
     if refused == rows:
         for item in pass_over("checking"):
             item.errors = item.errors or {"file": "changed while it was read; import it again"}
@@ -344,8 +406,7 @@ def _import(
         with reading(db.sessions) as session:
             for batch in _batches(pass_over("matching")):
                 analyse(session, spec, batch)
-                for item in batch:
-                    tally.add(item)
+                tally.add_batch(session, batch)
         return tally.report(spec.plural, applied=False)
     try:
         with writing(db.sessions) as session, roomy_sqlite_cache(session):
@@ -403,8 +464,7 @@ def _write(
     batch_id = new_batch()
     for batch in _batches(items):
         analyse(session, spec, batch)
-        for item in batch:
-            tally.add(item)
+        tally.add_batch(session, batch)
         if not tally.counts["refused"] or valid_only:
             _apply(session, spec, batch, now=now, actor=actor, batch_id=batch_id)
     added, updated = tally.counts["add"], tally.counts["update"]

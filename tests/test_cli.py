@@ -630,6 +630,18 @@ def test_export_import_round_trip_through_files(
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'copy.db'}")
     assert cli("db", "upgrade").code == 0  # a new database is made, never by a typo
+    # Into another database, as new records: an id names a record of this database only.
+    refused = cli("import", "users", str(tmp_path / "users.json"), "--dry-run")
+    assert refused.code == 1
+    assert "object 1: id: no user has id 1 (leave the id empty to add it" in refused.err
+    users = json.loads((tmp_path / "users.json").read_text(encoding="utf-8"))
+    (tmp_path / "users.json").write_text(
+        json.dumps([{**user, "id": None} for user in users]), encoding="utf-8"
+    )
+    with (tmp_path / "products.csv").open(encoding="utf-8", newline="") as exported:
+        products = [row[1:] for row in csv.reader(exported)]  # without the id column
+    with (tmp_path / "products.csv").open("w", encoding="utf-8", newline="") as edited:
+        csv.writer(edited).writerows(products)
     dry = cli("import", "users", str(tmp_path / "users.json"), "--dry-run")
     assert dry.code == 0, dry.err
     assert "2 to add" in dry.out
@@ -1080,3 +1092,102 @@ def test_restore_asks_with_the_plan_and_honours_no(
     monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
     assert cli("audit", "restore", str(entry_id)).code == 0
     assert find(open_db, "users", "alice@example.com").name == "Alice"
+
+
+# Import by id, and the dry run's diffs (on every backend)
+
+
+def test_import_dry_run_lists_each_change_and_an_edited_export_updates_by_id(
+    cli: Cli, database_url: URL, tmp_path: Path
+) -> None:
+    db = _raw(_made(database_url))
+    for name, email in (("Ana Lima", "ana@example.com"), ("Bo Chen", "bo@example.com")):
+        assert cli("--db", db, "users", "add", "--name", name, "--email", email).code == 0
+    [ana, bo] = cli("--db", db, "users", "list", "--format", "json").json
+    path = tmp_path / "users.csv"
+    assert cli("--db", db, "export", "users", "-o", str(path)).code == 0
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("ana@example.com", "ana.lima@example.org")
+        + ",Cy Dale,cy@example.com,editor,true,false,,\n",
+        encoding="utf-8",
+    )
+
+    table = cli("--db", db, "import", "users", str(path), "--dry-run")
+    assert table.code == 0, table.err
+    assert table.out.splitlines() == [
+        f"line 2  changed  user {ana['id']} <ana.lima@example.org>",
+        "    email: ana@example.com -> ana.lima@example.org",
+        "line 4  new  cy@example.com",
+        "    name: Cy Dale",
+        "    email: cy@example.com",
+        "    role: editor",
+        "    is_active: true",
+        "users: 1 to add, 1 to update, 1 unchanged, 0 refused",
+        "dry run: nothing written",
+    ]
+
+    as_csv = cli("--db", db, "import", "users", str(path), "--dry-run", "--report", "csv")
+    assert as_csv.code == 0, as_csv.err
+    rows = list(csv.reader(io.StringIO(as_csv.out)))
+    assert rows[:2] == [
+        ["line", "outcome", "id", "key", "field", "old", "new"],
+        [
+            "2",
+            "update",
+            str(ana["id"]),
+            "ana.lima@example.org",
+            "email",
+            "ana@example.com",
+            "ana.lima@example.org",
+        ],
+    ]
+    assert rows[2] == ["4", "add", "", "cy@example.com", "name", "", "Cy Dale"]
+    assert "users: 1 to add, 1 to update, 1 unchanged, 0 refused" in as_csv.err
+
+    as_json = cli("--db", db, "import", "users", str(path), "--dry-run", "--report", "json")
+    assert as_json.code == 0, as_json.err
+    report = as_json.json
+    assert report["counts"] == {"add": 1, "update": 1, "unchanged": 1, "refused": 0}
+    assert report["changes"][0] == {
+        "line": 2,
+        "outcome": "update",
+        "id": ana["id"],
+        "key": "ana.lima@example.org",
+        "changes": [{"field": "email", "old": "ana@example.com", "new": "ana.lima@example.org"}],
+    }
+    assert (report["changes_not_listed"], report["refused"]) == (0, [])
+
+    assert cli("--db", db, "users", "list", "--format", "json").json == [ana, bo]
+    applied = cli("--db", db, "import", "users", str(path))
+    assert applied.code == 0, applied.err
+    assert applied.out == "users: 1 added, 1 updated, 1 unchanged, 0 refused\n"
+    after = cli("--db", db, "users", "list", "--format", "json").json
+    assert [(u["id"], u["email"]) for u in after] == [
+        (ana["id"], "ana.lima@example.org"),
+        (bo["id"], "bo@example.com"),
+        (after[2]["id"], "cy@example.com"),
+    ]
+
+
+def test_import_refuses_an_unknown_id_and_another_users_email_naming_line_and_field(
+    cli: Cli, database_url: URL, tmp_path: Path
+) -> None:
+    db = _raw(_made(database_url))
+    for name, email in (("Ana Lima", "ana@example.com"), ("Bo Chen", "bo@example.com")):
+        assert cli("--db", db, "users", "add", "--name", name, "--email", email).code == 0
+    [ana, bo] = cli("--db", db, "users", "list", "--format", "json").json
+    path = tmp_path / "users.csv"
+    path.write_text(
+        f"id,name,email\n{ana['id']},Ana Lima,bo@example.com\n77777,Nobody,nobody@example.com\n",
+        encoding="utf-8",
+    )
+    ran = cli("--db", db, "import", "users", str(path), "--dry-run")
+    assert ran.code == 1
+    assert ran.err.splitlines()[:2] == [
+        f"line 2: email: bo@example.com belongs to another user (id {bo['id']}), "
+        f"not to user {ana['id']}",
+        "line 3: id: no user has id 77777 (leave the id empty to add it as a new user)",
+    ]
+    assert "nothing imported: 2 rows refused" in ran.err
+    assert cli("--db", db, "import", "users", str(path), "--report", "csv").code == 2
+    assert cli("--db", db, "users", "list", "--format", "json").json == [ana, bo]

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Button, Input, ProgressBar
+from rich.console import Console
+from textual.widgets import Button, Input, ProgressBar, Static
 
 import data.transfer
 from data.config import normalise_url
@@ -28,7 +29,8 @@ from tests.console_support import (
 )
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.import_check import ImportCheck
-from tui.screens.transfer import ExportProgress, ImportReview, PathPrompt
+from tui.screens.transfer import ExportProgress, PathPrompt
+from tui.screens.transfer_review import ImportReview
 
 SIZE = (80, 24)
 ACTOR = CONSOLE_ACTOR
@@ -45,6 +47,14 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
 
 def _audit_count(db: Database) -> int:
     return db.audit.count()
+
+
+def _listed(app: Any) -> str:
+    """The review's list as plain text, its lines unwrapped (the screen wraps long ones)."""
+    console = Console(width=500, color_system=None)
+    with console.capture() as captured:
+        console.print(app.screen.query_one("#import-list", Static).content)
+    return "\n".join(line.rstrip() for line in captured.get().splitlines())
 
 
 def _toasts(app: Any) -> list[str]:
@@ -164,14 +174,18 @@ async def test_import_review_lists_refused_rows_and_applies_the_valid_ones_on_re
         assert isinstance(review, ImportReview), _toasts(app)
         text = screen_text(app)
         assert "0 to add, 1 to update, 0 unchanged, 2 refused" in text
-        assert "line 3: row: has 4 cells but the header names 3 columns" in text
-        assert "line 4: name:" in text
-        assert review.query_one("#import-all", Button).disabled
-        await pilot.press("a")  # refused rows: apply all does nothing
+        assert f"line 3  refused  {second.sku}" in text
+        assert "row: has 4 cells but the header names 3 columns" in text
+        assert "line 4  refused  NEW-1" in text
+        assert "name: must not be empty" in text
+        await pilot.press("a")  # refused rows: apply all says why not, and what instead
         await settle(app, pilot)
         assert app.screen is review
+        text = screen_text(app)
+        assert "Not applied: an import is all or nothing, and 2 refused lines would be" in text
+        assert "v shows them; V applies the 1 valid change only." in text
         assert db.products.get(first.id) == first
-        await pilot.press("v")
+        await pilot.press("V")
         await settle(app, pilot)
         assert not isinstance(app.screen, ImportReview)
         assert (
@@ -336,3 +350,119 @@ async def test_counts_of_one_read_in_the_singular(db: Database, tmp_path: Path) 
         assert "Imported: 1 user added, 0 updated, 0 unchanged." in _toasts(app)
         assert "1 users" not in " ".join(_toasts(app))
     assert db.users.count() == 31
+
+
+# The review: every row to change with its diffs, searchable; refused rows and why not
+
+
+async def test_an_exported_file_with_an_edited_email_is_reviewed_and_updates_that_user(
+    db: Database, tmp_path: Path
+) -> None:
+    """The issue's example: export, correct an email, import: the review shows the diff and
+    applying it updates that user (no duplicate), with no SQL on the UI thread."""
+    before = db.users.count()
+    app = console(db)
+    with sql_on_the_ui_thread(db.engine) as offenders:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await _choose(app, pilot, "x", "users.csv")
+            await settle(app, pilot)
+            first = table(app).cursor_record
+            assert first is not None
+            path = tmp_path / "users.csv"
+            path.write_text(
+                path.read_text(encoding="utf-8").replace(first.email, "fixed@example.org"),
+                encoding="utf-8",
+            )
+            await _choose(app, pilot, "i", "users.csv")
+            await settle(app, pilot)
+            assert isinstance(app.screen, ImportReview), _toasts(app)
+            text = screen_text(app)
+            assert "0 to add, 1 to update, 29 unchanged, 0 refused" in text
+            assert f"line 2  changed  user {first.id} <fixed@example.org>" in text
+            assert f"email: {first.email} -> fixed@example.org" in text
+            assert "1 row listed." in text
+            await pilot.press("a")
+            await settle(app, pilot)
+            assert not isinstance(app.screen, ImportReview)
+            assert "Imported: 0 users added, 1 updated, 29 unchanged." in _toasts(app)
+    assert offenders == []
+    assert db.users.count() == before
+    assert db.users.get(first.id).email == "fixed@example.org"
+
+
+async def test_the_review_searches_its_rows_and_escape_clears_the_search_first(
+    db: Database, tmp_path: Path
+) -> None:
+    people = "".join(f"Person {n},person.{n}@review.example.com\n" for n in range(12))
+    (tmp_path / "people.csv").write_text("name,email\n" + people, encoding="utf-8")
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await _choose(app, pilot, "i", "people.csv")
+        await settle(app, pilot)
+        review = app.screen
+        assert isinstance(review, ImportReview), _toasts(app)
+        assert "12 rows listed." in screen_text(app)
+        assert "line 2  new  person.0@review.example.com" in screen_text(app)
+        await pilot.press("slash")
+        await settle(app, pilot)
+        for key in "person 11":
+            await pilot.press("space" if key == " " else key)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "1 of 12 rows matches “person 11”." in text
+        assert "name: Person 11" in text
+        assert "person.0@" not in text
+        await pilot.press("enter")  # keeps the search, back to the list
+        await settle(app, pilot)
+        assert "1 of 12 rows matches" in screen_text(app)
+        await pilot.press("slash")  # the search again, selected: typing replaces it
+        await settle(app, pilot)
+        await pilot.press("x", "y", "z")
+        await settle(app, pilot)
+        assert "No row matches “xyz”." in screen_text(app)
+        await pilot.press("escape")  # clears the search; the review stays
+        await settle(app, pilot)
+        assert app.screen is review
+        assert "12 rows listed." in screen_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ImportReview)
+    assert db.users.count() == 30
+
+
+async def test_v_shows_the_refused_rows_and_a_long_review_says_how_many_more(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data.transfer, "CHANGED_KEPT", 5)
+    taken = db.users.get(2).email
+    rows = "".join(f"Person {n},person.{n}@review.example.com\n" for n in range(8))
+    (tmp_path / "people.csv").write_text(
+        f"id,name,email\n1,Someone,{taken}\n4242,Nobody,nobody@example.com\n"
+        + "".join(f",{row}" for row in rows.splitlines(keepends=True)),
+        encoding="utf-8",
+    )
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await _choose(app, pilot, "i", "people.csv")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ImportReview), _toasts(app)
+        text = screen_text(app)
+        assert "8 to add, 0 to update, 0 unchanged, 2 refused" in text
+        assert "7 rows listed; 3 more to change, not listed (the first 5 are)." in text
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert "2 refused rows listed (v shows all)" in screen_text(app)
+        listed = _listed(app)
+        assert f"    email: {taken} belongs to another user (id 2), not to user 1" in listed
+        unknown = "id: no user has id 4242 (leave the id empty to add it as a new user)"
+        assert f"line 3  refused  nobody@example.com\n    {unknown}" in listed
+        assert "person.0@" not in listed
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert "person.0@" in screen_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+    assert db.users.count() == 30

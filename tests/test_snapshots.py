@@ -13,6 +13,8 @@ Update the SVGs only after opening the report and agreeing with every changed ce
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from data.errors import Invalid
 from data.records import PageRequest
 from data.schema import upgrade
 from data.seed import seed_demo
+from data.transfer import export_records
 from models import Product, User
 from tests.console_support import (
     CONSOLE_ACTOR,
@@ -235,6 +238,19 @@ def a_fixed_products_file(db: Database, _monkeypatch: pytest.MonkeyPatch) -> Non
     )
 
 
+def an_edited_users_export(db: Database, _monkeypatch: pytest.MonkeyPatch) -> None:
+    """users-edited.csv: an export of the users with one email corrected, one role changed,
+    and a new user (no id) added at the end."""
+    out = io.StringIO(newline="")
+    export_records(db, "users", out, fmt="csv")
+    rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    rows[1][2] = "corrected@example.org"
+    rows[3][3] = "admin"
+    rows.append(["", "Zoe New", "zoe@example.com", "editor", "true", "false", "", ""])
+    with Path("users-edited.csv").open("w", encoding="utf-8", newline="") as edited:
+        csv.writer(edited).writerows(rows)
+
+
 # The table
 
 BOTH = (SMALL, LARGE)
@@ -323,7 +339,15 @@ CASES = [
     ),
     Case("import_path_prompt", ("2", "i")),
     Case("import_review", ("2", "i", "enter"), prepare=a_fixed_products_file),
-    Case("import_applied", ("2", "i", "enter", "v"), prepare=a_fixed_products_file),
+    Case("import_applied", ("2", "i", "enter", "V"), prepare=a_fixed_products_file),
+    Case("import_apply_refused", ("2", "i", "enter", "a"), prepare=a_fixed_products_file),
+    Case("import_refused_rows", ("2", "i", "enter", "v"), prepare=a_fixed_products_file),
+    Case(
+        "import_review_search",
+        ("2", "i", "enter", "slash", *typed("brand")),
+        prepare=a_fixed_products_file,
+    ),
+    Case("import_review_by_id", ("i", "enter"), prepare=an_edited_users_export),
 ]
 
 

@@ -154,18 +154,31 @@ def test_a_relation_is_checked_and_unlinked_when_its_user_goes(
 
 def test_export_and_import_round_trip(shelves: Database, ana: object, actor: Actor) -> None:
     db = shelves
-    db.shelves.create({"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor)
+    tools = db.shelves.create(
+        {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
+    )
     out = io.StringIO()
     assert export_records(db, "shelves", out, fmt="csv") == 1
     header, _row = out.getvalue().splitlines()
     assert header == "id,code,name,manager_email,created_at,updated_at"
-    edited = out.getvalue().replace("Tools", "Tools and more") + "9,GARDEN,Garden,,,\n"
+    # The exported id updates that shelf, its natural key (the code) corrected too.
+    edited = out.getvalue().replace("TOOLS,Tools", "HAND-TOOLS,Tools and more")
+    edited += ",GARDEN,Garden,,,\n"
     report = import_records(
         db, "shelves", io.StringIO(edited), fmt="csv", actor=actor, dry_run=False
     )
     assert (report.applied, report.count("update"), report.count("add")) == (True, 1, 1)
-    names = [c.name for c in db.shelves.stream(PageRequest(sort="code"))]
-    assert names == ["Garden", "Tools and more"]
+    stored = [(c.id, c.code, c.name) for c in db.shelves.stream(PageRequest(sort="code"))]
+    assert stored[0] == (stored[0][0], "GARDEN", "Garden")
+    assert stored[1] == (tools.id, "HAND-TOOLS", "Tools and more")
+    changes = {(c.field, c.old, c.new) for c in report.changed[0].changes}
+    assert changes == {("code", "TOOLS", "HAND-TOOLS"), ("name", "Tools", "Tools and more")}
+
+    # A code another shelf holds is refused, naming the line and the field.
+    taken = f"id,code,name\n{tools.id},GARDEN,Tools\n"
+    report = import_records(db, "shelves", io.StringIO(taken), fmt="csv", actor=actor, dry_run=True)
+    reason = f"GARDEN belongs to another shelf (id {stored[0][0]}), not to shelf {tools.id}"
+    assert [(row.line, row.errors) for row in report.refused] == [(2, {"code": reason})]
 
 
 # The command line

@@ -353,7 +353,8 @@ def test_bom_export_only_columns_and_quoted_newlines_are_handled(
 ) -> None:
     text = (
         "\ufeffID,Name,Email,Role,Is_Active,Has_Password,Created_At,Updated_At\r\n"
-        '7,"Okafor, Amara",amara@example.org,admin,true,true,2020-01-01T00:00:00+00:00,\r\n'
+        # A blank id: a new record (an id updates the record with that id).
+        ',"Okafor, Amara",amara@example.org,admin,true,true,2020-01-01T00:00:00+00:00,\r\n'
     )
     report = _import(db, "users", text, actor)
     assert report.applied is True

@@ -439,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
         "exit 1 if any was refused)",
     )
     _format_option(importer, ("csv", "json"), None)
+    importer.add_argument(
+        "--report",
+        choices=("table", "csv", "json"),
+        default=None,
+        help="how --dry-run lists each row to change with its field diffs (default: table)",
+    )
 
     db_actions = _group(commands, "db", "show or upgrade the database schema")
     _command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import signal
 import sys
 from pathlib import Path
@@ -14,7 +15,17 @@ from data.errors import Invalid
 from data.records import ImportReport, ImportRow, PageRequest
 from tui.cli.console import CLOSING_SIGNALS
 from tui.cli.entities import EntityCommands, entity_of
-from tui.cli.output import EXIT_OK, EXIT_REFUSED, PROG, say, warn, warn_malformed
+from tui.cli.output import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    PROG,
+    print_json,
+    say,
+    warn,
+    warn_malformed,
+)
+from tui.import_diffs import change_records, detail_lines, heading
 from tui.signalled import Signalled, signals_raise
 from tui.text import for_terminal
 
@@ -77,6 +88,9 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     from data.transfer import detect_format, import_records
 
     entity = entity_of(args)
+    if args.report is not None and not args.dry_run:
+        warn(f"{PROG}: --report lists what a dry run would change; add --dry-run")
+        return EXIT_USAGE
     actor = Actor.from_environment(source="cli")
     # A file of another name is refused (Invalid) rather than guessed at: --format says it.
     fmt: Format = args.format or ("csv" if args.file == "-" else detect_format(args.file))
@@ -98,7 +112,70 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
             valid_only=args.valid_only,
             on_refused=refused,
         )
-    return _print_report(entity, report, dry_run=args.dry_run)
+    if not args.dry_run:
+        return _print_report(entity, report, dry_run=False)
+    listing = args.report or "table"
+    _print_changes(entity, report, listing=listing, unit=unit)
+    return _print_report(entity, report, dry_run=True, counts_aside=listing != "table")
+
+
+def _print_changes(
+    entity: EntityCommands, report: ImportReport, *, listing: str, unit: str
+) -> None:
+    """A dry run's rows to change, each with its field diffs: as text (``table``), a CSV
+    row per field, or one JSON object with the counts and the refused rows too."""
+    more = report.changed_left_out
+    if listing == "json":
+        print_json(
+            {
+                "entity": entity.name,
+                "counts": {o: report.count(o) for o in OUTCOMES},
+                "changes": [
+                    {
+                        unit: row.line,
+                        "outcome": row.outcome,
+                        "id": row.record_id,
+                        "key": row.key,
+                        "changes": change_records(row),
+                    }
+                    for row in report.changed
+                ],
+                "changes_not_listed": more,
+                "refused": [
+                    {unit: row.line, "key": row.key, "errors": row.errors} for row in report.refused
+                ],
+                "refused_not_listed": report.refused_left_out,
+            }
+        )
+        return
+    if listing == "csv":
+        writer = csv.writer(for_terminal(sys.stdout))
+        writer.writerow([unit, "outcome", "id", "key", "field", "old", "new"])
+        for row in report.changed:
+            for change in change_records(row):
+                record_id = "" if row.record_id is None else row.record_id
+                old, new = (_csv_value(change[name]) for name in ("old", "new"))
+                key = _csv_value(row.key)
+                writer.writerow([row.line, row.outcome, record_id, key, change["field"], old, new])
+    else:
+        for row in report.changed:
+            say(heading(row, unit=unit, entity=entity.names.entity))
+            for detail in detail_lines(row):
+                say(f"    {detail}")
+    if more:
+        rows = counted(more, "more row")
+        warn(f"{PROG}: … and {rows} to change, not listed (the first {len(report.changed):,} are)")
+
+
+def _csv_value(value: object) -> str:
+    """A value as export writes it, a would-be formula defused for spreadsheets."""
+    from data.import_files import neutralise
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return neutralise(str(value))
 
 
 def _open_source(name: str) -> BinaryIO:
@@ -109,8 +186,14 @@ def _open_source(name: str) -> BinaryIO:
     return open(name, "rb")
 
 
-def _print_report(entity: EntityCommands, report: ImportReport, *, dry_run: bool) -> int:
-    """Counts on stdout; the verdict on stderr (each refused row was said as it was found).
+OUTCOMES = ("add", "update", "unchanged", "refused")
+
+
+def _print_report(
+    entity: EntityCommands, report: ImportReport, *, dry_run: bool, counts_aside: bool = False
+) -> int:
+    """Counts on stdout (on stderr with ``counts_aside``: stdout holds a CSV or JSON
+    listing); the verdict on stderr (each refused row was said as it was found).
     Exit 1 if any row was refused."""
     # Past tense only for what was really written; a dry run or a refused file says "to add".
     labels = (
@@ -118,9 +201,8 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, dry_run: bool
         if report.applied
         else {"add": "to add", "update": "to update"}
     )
-    outcomes = ("add", "update", "unchanged", "refused")
-    counts = ", ".join(f"{report.count(o)} {labels.get(o, o)}" for o in outcomes)
-    say(f"{entity.name}: {counts}")
+    counts = ", ".join(f"{report.count(o)} {labels.get(o, o)}" for o in OUTCOMES)
+    (warn if counts_aside else say)(f"{entity.name}: {counts}")
     refused = report.count("refused")
     if refused:
         rows = counted(refused, "row")
@@ -130,5 +212,5 @@ def _print_report(entity: EntityCommands, report: ImportReport, *, dry_run: bool
             warn(f"{PROG}: nothing imported: {rows} refused")
         return EXIT_REFUSED
     if dry_run:
-        say("dry run: nothing written")
+        (warn if counts_aside else say)("dry run: nothing written")
     return EXIT_OK

@@ -1,5 +1,5 @@
 """Export and import from the console: a path prompt, an export with a progress bar, and
-the review of an import's dry run before anything is written.
+what an import runs and says (its review is `tui.screens.transfer_review`).
 
 The dialogs run their file and database work in thread workers that call one data-core
 operation each (`data.transfer.export_file`, `data.transfer.import_records`); what they
@@ -13,14 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
-from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Input, ProgressBar, Static
-from textual.worker import Worker, WorkerState
+from textual.widgets import Input, Static
 
 from data.entity import counted
 from data.errors import Invalid
@@ -30,7 +27,6 @@ from tui.screens.progress import Failed, ProgressDialog
 from tui.text import safe
 from tui.views import ViewSpec
 from tui.widgets.stored_text import StoredTextInput
-from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from data.actor import Actor
@@ -202,186 +198,6 @@ class ExportProgress(ProgressDialog[int]):
         self.show(message.written, total, written)
 
 
-class ImportReview(ReportsWorkerFailures, Dialog[ImportReport | None]):
-    """The dry run's verdict; then apply all (nothing refused), apply the valid rows only
-    (the admin's choice), or cancel. Returns the applied import's report, or None."""
-
-    DEFAULT_CSS = """
-    ImportReview #import-refused {
-        height: auto;
-        max-height: 10;
-        border: round $error;
-        padding: 0 1;
-    }
-    ImportReview #import-bar {
-        margin-top: 1;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "apply(False)", "Apply all", id="import.apply_all"),
-        Binding("v", "apply(True)", "Apply valid rows", id="import.apply_valid"),
-        Binding("escape", "cancel", "Cancel", id="import.cancel"),
-    ]
-
-    class Applied(Message):
-        """The import ran; ``report`` says what it wrote."""
-
-        def __init__(self, report: ImportReport) -> None:
-            super().__init__()
-            self.report = report
-
-    def __init__(
-        self,
-        view: ViewSpec,
-        db: Database,
-        actor: Actor,
-        path: str,
-        report: ImportReport,
-    ) -> None:
-        super().__init__(f"Import {path} into {view.names.plural}?")
-        self.view = view
-        self.db = db
-        self.actor = actor
-        self.path = path
-        self.report = report
-        self.applying = False
-
-    @property
-    def changes(self) -> int:
-        """Rows the import would write."""
-        return self.report.count("add") + self.report.count("update")
-
-    def compose_body(self) -> ComposeResult:
-        """Counts, then every refused row's line, field and reason."""
-        yield Static(self._summary(), id="import-summary")
-        refused = self.report.refused
-        if refused:
-            with VerticalScroll(id="import-refused"):
-                yield Static(self._refusals(), id="import-refusals")
-        bar = ProgressBar(total=None, show_eta=False, id="import-bar")
-        bar.display = False  # shown while the import is applied
-        yield bar
-
-    def _summary(self) -> Text:
-        report, unit = self.report, self._unit
-        text = Text("Dry run, nothing written yet:\n", style="bold")
-        counts = (
-            ("add", "to add"),
-            ("update", "to update"),
-            ("unchanged", "unchanged"),
-            ("refused", "refused"),
-        )
-        text.append(", ".join(f"{report.count(o):,} {label}" for o, label in counts))
-        key = self.view.key_name
-        text.append(f" (matched by {key}).\n")
-        if report.refused:
-            changes = counted(self.changes, "valid change")
-            valid = f" v applies the {changes} only." if self.changes else ""
-            text.append(
-                f"Nothing can be applied as a whole while a {unit} is refused.{valid}",
-                style="bold",
-            )
-        elif self.changes:
-            text.append(f"a applies the {counted(self.changes, 'change')} in one transaction.")
-        else:
-            text.append("Nothing to change: the stored records already say this.")
-        return text
-
-    @property
-    def _unit(self) -> str:
-        return "object" if Path(self.path).suffix.lower() == ".json" else "line"
-
-    def _refusals(self) -> Text:
-        # The report keeps the first refused rows (data.transfer.REFUSED_KEPT) and counts all.
-        lines = [
-            safe(f"{self._unit} {row.line}: {field}: {reason}")
-            for row in self.report.refused
-            for field, reason in row.errors.items()
-        ]
-        if self.report.refused_left_out:
-            more = self.report.refused_left_out
-            more_rows = counted(more, "more row")
-            lines.append(Text(f"… and {more_rows} (accessguard import --dry-run lists all)"))
-        return Text("\n").join(lines)
-
-    def compose_buttons(self) -> ComposeResult:
-        """Apply all (only when nothing is refused), apply the valid rows, cancel."""
-        yield key_button("Apply all", "a", "apply(False)", variant="primary", id="import-all")
-        if self.report.refused:
-            yield key_button(
-                "Apply valid rows", "v", "apply(True)", variant="warning", id="import-valid"
-            )
-        yield key_button("Cancel", "esc", "cancel", id="import-cancel")
-
-    def on_mount(self) -> None:
-        """Disable what cannot be done; focus the refusals (to scroll) or the safe way out."""
-        self._enable()
-        if self.report.refused:
-            self.query_one("#import-refused").focus()
-        else:
-            self.query_one("#import-all" if self.changes else "#import-cancel").focus()
-
-    def _enable(self) -> None:
-        self.query_one("#import-all", Button).disabled = not self._can_apply(valid_only=False)
-        for button in self.query("#import-valid").results(Button):
-            button.disabled = not self._can_apply(valid_only=True)
-        self.query_one("#import-cancel", Button).disabled = self.applying
-
-    def _can_apply(self, *, valid_only: bool) -> bool:
-        if self.applying or not self.changes:
-            return False
-        return bool(self.report.refused) == valid_only
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Apply all only with nothing refused; apply valid rows only with some refused;
-        nothing while the import is being applied."""
-        if action == "apply":
-            valid_only = bool(parameters and parameters[0])
-            if valid_only and not self.report.refused:
-                return False
-            return True if self._can_apply(valid_only=valid_only) else None
-        if action == "cancel":
-            return None if self.applying else True
-        return True
-
-    def action_cancel(self) -> None:
-        """Close without writing."""
-        self.dismiss(None)
-
-    def action_apply(self, valid_only: bool) -> None:
-        """Apply in one transaction, showing that it runs."""
-        if not self._can_apply(valid_only=valid_only):
-            return
-        self.applying = True
-        self._enable()
-        self.refresh_bindings()
-        self.query_one("#import-bar").display = True
-        count = self.report.count("add") + self.report.count("update")
-        self.query_one("#import-summary", Static).update(
-            f"Applying {counted(count, 'change')} in one transaction…"
-        )
-        self._apply(valid_only)
-
-    @work(thread=True, exclusive=True, group="import", exit_on_error=False)
-    def _apply(self, valid_only: bool) -> None:
-        report = import_file(
-            self.view, self.db, self.actor, self.path, dry_run=False, valid_only=valid_only
-        )
-        self.post_message(self.Applied(report))
-
-    @on(Applied)
-    def _applied(self, message: Applied) -> None:
-        self.dismiss(message.report)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failure (a conflict, the database gone) is reported by the app; nothing was
-        written, and the dialog closes."""
-        super().on_worker_state_changed(event)
-        if event.state == WorkerState.ERROR:
-            self.dismiss(None)
-
-
 def import_outcome(view: ViewSpec, report: ImportReport) -> tuple[str, str]:
     """The toast after an import: its title and text."""
     added, updated = report.count("add"), report.count("update")
@@ -431,7 +247,6 @@ def import_file(
 
 __all__ = [
     "ExportProgress",
-    "ImportReview",
     "PathPrompt",
     "export_default",
     "export_path_problem",

@@ -91,8 +91,9 @@ class TransferActions(TableScreen):
         key = self.view.key_name
         prompt = PathPrompt(
             f"Import {self.view.names.plural}",
-            f"Read this file (.csv or .json); rows are matched to {self.view.names.plural} "
-            f"by {key}. A dry run shows what would change before anything is written.",
+            f"Read this file (.csv or .json); a row with an id updates that "
+            f"{self.view.names.entity}, others are matched by {key}. A dry run shows what "
+            "would change before anything is written.",
             import_default(self.view),
             check=import_path_problem,
             confirm="Check",
@@ -109,7 +110,8 @@ class TransferActions(TableScreen):
 
     def _review(self, result: CheckResult | None) -> None:
         """Review a finished dry run (None: it was cancelled)."""
-        from tui.screens.transfer import ImportReview, import_outcome
+        from tui.screens.transfer import import_outcome
+        from tui.screens.transfer_review import ImportReview
 
         if result is None:
             return
