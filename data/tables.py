@@ -296,10 +296,10 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
         so a third writer waits (or, behind the lock, is caught by the ORM's version guard).
         """
         if base is None:
-            obj = self.lock_for_write(
+            locked = self.lock_for_write(
                 session=session, record_id=record_id, expected_version=expected_version
             )
-            return obj, clean, ()
+            return locked, clean, ()
         found = (
             session.get(self.spec.model, record_id, with_for_update=True)
             if is_record_id(record_id)

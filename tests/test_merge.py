@@ -151,6 +151,7 @@ def test_overwrite_writes_my_fields_and_never_reverts_their_untouched_one(
             base=db.users.base_of(loaded),
         )
     theirs = conflict.value.current
+    assert theirs is not None
     # Overwrite: my changed fields, at their version, with theirs as the base.
     saved = db.users.update(
         loaded.id, mine, expected_version=theirs.version, actor=actor, base=db.users.base_of(theirs)
