@@ -211,7 +211,7 @@ class KeepsUp(ModalScreen[Any | None]):
         labels = {spec.name: spec.label for spec in self.view.fields}
         if self._deleted is not None:
             return (
-                f"{who_changed([self._deleted], labels).capitalize()}. This "
+                f"Deleted meanwhile: {who_changed([self._deleted], labels)}. This "
                 f"{self.view.names.entity} cannot be saved any more; Esc closes the form."
             )
         said = who_changed(self._noticed[-3:], labels)
