@@ -31,6 +31,8 @@ ModelT = TypeVar("ModelT", bound=Base)
 RecordT = TypeVar("RecordT")
 
 STREAM_CHUNK = 1_000
+# How a refused merge ends; a refused batch says it its own way.
+NOTHING_SAVED = " Nothing was saved."
 
 
 class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
@@ -258,8 +260,8 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
             if len(changes) == 1:
                 raise
             raise Conflict(
-                f"{moved_on.message} None of the {len(changes)} {self.spec.plural} were "
-                "saved; your edits are kept.",
+                f"{moved_on.message.removesuffix(NOTHING_SAVED)} None of the {len(changes)} "
+                f"{self.spec.plural} were saved; your edits are kept.",
                 current=moved_on.current,
                 fields=moved_on.fields,
                 changes=moved_on.changes,
@@ -337,7 +339,7 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
         what = ", ".join(fields)
         return (
             f"{self.spec.entity.capitalize()} {record_id}: {who} changed {what} since you "
-            "opened it, and so did you, differently. Nothing was saved."
+            f"opened it, and so did you, differently.{NOTHING_SAVED}"
         )
 
     def _per_record(self, record_id: int, refused: Invalid) -> dict[str, str]:
