@@ -10,7 +10,6 @@ comes back as a message; the UI thread never runs SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -26,8 +25,6 @@ from textual.worker import Worker, WorkerState
 from data.actor import Actor
 from data.database import Database
 from data.errors import AccessGuardError, Conflict, Invalid
-from data.merge import Updated
-from data.tables import RecordStore
 from tui.screens.dialogs import (
     ConfirmDialog,
     ConflictDialog,
@@ -39,6 +36,7 @@ from tui.screens.dialogs import (
     wrapping,
 )
 from tui.screens.form_sync import KeepsUp
+from tui.screens.form_write import FormWrite
 from tui.text import describe_character, hidden_characters, safe, visible
 from tui.views import FieldSpec, ViewSpec
 from tui.widgets.field_editors import make_editor, read_editor
@@ -52,49 +50,6 @@ if TYPE_CHECKING:
 WRITE_GROUP = "form-write"
 TYPED_KINDS = frozenset({"text", "email", "money", "count"})
 DONE = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
-
-
-@dataclass(frozen=True)
-class _Write:
-    """One save, captured on the UI thread so the worker touches no widget."""
-
-    db: Database
-    table: RecordStore[Any, Any]
-    actor: Actor
-    record_id: int | None
-    changes: dict[str, Any]
-    expected_version: int | None
-    # What the form loaded, per field (stored values): the data core merges against it.
-    base: dict[str, Any] = field(default_factory=dict)
-    # Set right after a create, in a second unit of work. Kept out of every repr.
-    password: str | None = field(default=None, repr=False)
-
-    def save(self) -> tuple[Any, str | None]:
-        """Create the record, or update it, merging with saves since the form's version;
-        returns the record and whom it merged with (``Merged with bob's change to email``)."""
-        if self.record_id is None:
-            return self.table.create(self.changes, actor=self.actor), None
-        assert self.expected_version is not None
-        saved: Updated[Any] = self.table.update(
-            self.record_id,
-            self.changes,
-            expected_version=self.expected_version,
-            actor=self.actor,
-            base=self.base,
-        )
-        return saved.record, saved.merged_note
-
-    def set_password(self, record: Any) -> tuple[Any, AccessGuardError | None]:
-        """The created record with its password set, or as it is and why that failed."""
-        if self.password is None:
-            return record, None
-        try:
-            record = self.table.set_secret(
-                record.id, self.password, expected_version=record.version, actor=self.actor
-            )
-        except AccessGuardError as error:
-            return record, error
-        return record, None
 
 
 class RecordForm(ReportsWorkerFailures, KeepsUp):
@@ -440,7 +395,7 @@ class RecordForm(ReportsWorkerFailures, KeepsUp):
         self._busy = True
         self._clear_errors()
         self._write(
-            _Write(
+            FormWrite(
                 db=app.db,
                 table=self.view.table(app.db),
                 actor=app.actor,
@@ -453,7 +408,7 @@ class RecordForm(ReportsWorkerFailures, KeepsUp):
         )
 
     @work(thread=True, group=WRITE_GROUP, exit_on_error=False, description="Saving a record")
-    def _write(self, write: _Write) -> None:
+    def _write(self, write: FormWrite) -> None:
         # Busy, Unavailable, ReadOnly... fail the worker: the app reports them, the form stays.
         try:
             record, merged = write.save()
