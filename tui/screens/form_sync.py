@@ -158,10 +158,14 @@ class KeepsUp(ModalScreen[Any | None]):
                 elif theirs_moved and read_editor(editor) != shown[name]:
                     kept.append(spec.label)
                 continue
-            if read_editor(editor) != shown[name]:
-                write_editor(editor, shown[name])
-                taken.append(spec.label)
-            self._loaded[name] = read_editor(editor)
+            # Only what they changed moves: a field they left alone stays as the widget
+            # holds it (a stored value no widget can show, a role outside the list, stays
+            # as the form first showed it).
+            if theirs_moved or name in take:
+                if read_editor(editor) != shown[name]:
+                    write_editor(editor, shown[name])
+                    taken.append(spec.label)
+                self._loaded[name] = read_editor(editor)
             self._base[name] = stored.get(name)
         self.record = record
         self.version = record.version

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.validation import Validator
 from textual.widget import Widget
 from textual.widgets import Input, Select, Switch, TextArea
+from textual.widgets.select import InvalidSelectValueError
 
 from tui.views import FieldSpec
 from tui.widgets.relation_picker import RelationPicker
@@ -63,7 +64,12 @@ def write_editor(editor: Widget, value: Any) -> None:
     elif isinstance(editor, (Input, RelationPicker)):
         editor.value = str(value)
     elif isinstance(editor, Select):
-        editor.value = value
+        try:
+            editor.value = value
+        except InvalidSelectValueError:
+            # A value another tool stored outside the choices: nothing can be chosen for
+            # it, so the select keeps what it holds (the form's note names the problem).
+            pass
 
 
 __all__ = ["make_editor", "read_editor", "write_editor"]
