@@ -7,6 +7,7 @@ is a new branch there, and the form follows.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from rich.text import Text
@@ -64,12 +65,10 @@ def write_editor(editor: Widget, value: Any) -> None:
     elif isinstance(editor, (Input, RelationPicker)):
         editor.value = str(value)
     elif isinstance(editor, Select):
-        try:
+        # A value another tool stored outside the choices cannot be chosen: the select
+        # keeps what it holds (the form's note names the problem).
+        with suppress(InvalidSelectValueError):
             editor.value = value
-        except InvalidSelectValueError:
-            # A value another tool stored outside the choices: nothing can be chosen for
-            # it, so the select keeps what it holds (the form's note names the problem).
-            pass
 
 
 __all__ = ["make_editor", "read_editor", "write_editor"]
