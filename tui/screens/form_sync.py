@@ -125,6 +125,12 @@ class KeepsUp(ModalScreen[Any | None]):
             self._noticed.clear()
             self.refresh_bindings()
             self.show_notice(self._pulled_note(pulled), note=True)
+        elif pulled.kept:
+            # Typed into before the fresh read arrived, over a value that had changed.
+            self.show_notice(
+                f"Saved meanwhile: {', '.join(pulled.kept)} changed since the table was read; "
+                "your value stays, and saving will ask which to keep."
+            )
 
     def _pulled_note(self, pulled: Pulled) -> str:
         version = f"version {self.version}"
