@@ -21,7 +21,7 @@ from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
 from data.engine import create_database_engine
-from data.schema import upgrade
+from tests.migrated import MigratedDatabases
 from tests.needs import (
     argument_names,
     require_root,
@@ -85,13 +85,28 @@ def empty_database(backend: str, directory: Path, *, prefix: str = "ag_test") ->
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_databases() -> Iterator[MigratedDatabases]:
+    """This test process's databases at head, reused (emptied) from test to test."""
+    databases = MigratedDatabases()
+    yield databases
+    databases.drop_all()
+
+
 @pytest.fixture
 def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_databases: MigratedDatabases,
 ) -> Iterator[URL]:
-    """The URL of an empty database on the backend named by ``request.param``."""
+    """The URL of a database on the backend named by ``request.param``: empty, or, for a
+    test that asks for ``db``, at head and holding no rows (see tests/migrated.py)."""
     backend: str = getattr(request, "param", "sqlite")
-    with empty_database(backend, tmp_path_factory.mktemp("db")) as url:
+    directory = tmp_path_factory.mktemp("db")
+    if "db" in request.fixturenames:
+        yield migrated_databases.fresh(backend, directory)
+        return
+    with empty_database(backend, directory) as url:
         yield url
 
 
@@ -120,7 +135,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def db(database_url: URL) -> Iterator[Database]:
     """A `Database` whose schema is at head, disposed after the test."""
     database = Database.connect(database_url)
-    upgrade(database.engine)
     try:
         yield database
     finally:

@@ -25,9 +25,9 @@ from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
 from data.errors import AccessGuardError
-from data.schema import upgrade
 from data.seed import seed_demo
 from models import AuditEntry
+from tests.migrated import copy_sqlite_at_head
 from tui.app import AccessGuardApp
 from tui.widgets.record_table import RecordTable
 
@@ -37,8 +37,8 @@ CONSOLE_ACTOR = Actor(os_user="alice", client_addr="10.0.0.7", source="console:t
 
 def demo_database(path: Path, *, users: int = 30, products: int = 40) -> Database:
     """A SQLite file with fixed demo data and fixed audit times (stable screens)."""
+    copy_sqlite_at_head(path)
     db = Database.connect(normalise_url(f"sqlite:///{path}"))
-    upgrade(db.engine)
     seed_demo(db, users=users, products=products, seed=7, actor=Actor("seeder", source="cli"))
     freeze_audit_times(db)
     return db

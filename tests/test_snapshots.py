@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
@@ -36,6 +37,7 @@ from data.errors import Invalid
 from data.records import PageRequest
 from data.schema import upgrade
 from data.seed import seed_demo
+from models import Product, User
 from tests.console_support import (
     CONSOLE_ACTOR,
     FIXED_TIME,
@@ -239,6 +241,17 @@ def markup_and_escapes(db: Database, _monkeypatch: pytest.MonkeyPatch) -> None:
     insert_raw_user(db, 904, "bidi \u202eevil\u202c", "bidi@example.com")
 
 
+def records_at_a_fixed_time(db: Database, _monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records this morning's changes touched carry the time they ran; the record view
+    shows it: the fixed time instead (seeded records' times are fixed by their seed)."""
+    with db.sessions.begin() as session:
+        for model in (User, Product):
+            for column in (model.created_at, model.updated_at):
+                session.execute(
+                    update(model).where(column > FIXED_TIME).values({column.key: FIXED_TIME})
+                )
+
+
 def export_named_for_a_fixed_time(_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """The export's default file name carries the time: a fixed one."""
     monkeypatch.setattr(tui.screens.transfer, "local_now", lambda: datetime(2026, 1, 2, 3, 4, 5))
@@ -292,7 +305,7 @@ CASES = [
     Case("products_of_owner", ("j", "o")),
     Case("stored_markup_and_escapes", ("G",), prepare=markup_and_escapes, sizes=BOTH),
     Case("read_only", app=read_only_console, sizes=BOTH),
-    Case("read_only_refuses_edit", ("enter",), app=read_only_console),
+    Case("read_only_enter_views", ("enter",), app=read_only_console),
     Case("ansi_dark", app=themed("ansi-dark")),
     Case("ansi_light", app=themed("ansi-light")),
     Case("help", ("question_mark",), sizes=BOTH),
@@ -326,6 +339,13 @@ CASES = [
     Case("product_delete_confirm", ("2", "d")),
     Case("bulk_delete_confirm", ("space", "j", "space", "j", "space", "D")),
     Case("audit_entry", ("3", "enter"), sizes=BOTH),
+    # The record view: the user a colleague created and we promoted, a product with an owner
+    # and a change, stored escapes, its keys, and a deleted record from the audit log
+    Case("record_view", ("G", "v"), prepare=records_at_a_fixed_time, sizes=BOTH),
+    Case("record_view_product", ("2", "j", "j", "v"), prepare=records_at_a_fixed_time, sizes=BOTH),
+    Case("record_view_escapes", ("G", "k", "v"), prepare=markup_and_escapes),
+    Case("record_view_help", ("v", "question_mark")),
+    Case("record_view_deleted", ("3", "v")),
     Case("restore_confirm", ("3", "R")),
     Case("restore_update_confirm", ("3", "j", "R")),
     Case("toasts_undone_and_nothing_to_undo", ("u", "u", "u")),

@@ -296,3 +296,31 @@ async def test_console_lists_searches_edits_follows_deletes_and_undoes(
         await pilot.press("d", "y")
         await settle(app, pilot)
         assert [c.code for c in db.shelves.stream(PageRequest())] == ["GARDEN", "SHOES"]
+
+
+async def test_console_shows_a_shelf_whole_with_its_manager_and_history(
+    shelves: Database, ana: object, actor: Actor
+) -> None:
+    from textual.widgets import Static
+
+    from tui.screens.record_view import RecordView
+
+    db = shelves
+    tools = db.shelves.create(
+        {"code": "tools", "name": "Tools", "manager": "ana@example.com"}, actor=actor
+    )
+    db.shelves.update(tools.id, {"name": "Hand tools"}, expected_version=tools.version, actor=actor)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("9", "v")
+        await settle(app, pilot)
+        view = app.screen
+        assert isinstance(view, RecordView)
+        cells = [str(cell.content) for cell in view.query_one(".record--fields").query(Static)]
+        shown = dict(zip(cells[::2], cells[1::2], strict=True))
+        assert shown["Code"] == "TOOLS"
+        assert shown["Name"] == "Hand tools"
+        assert shown["Manager"] == f"Ana Lima <ana@example.com>, user {tools.manager_id}"
+        changes = [str(line.content) for line in view.query(".record--change").results(Static)]
+        assert changes[0] == "name: Tools → Hand tools"

@@ -144,6 +144,41 @@ def fit(text: str, width: int, *, right: bool = False, truncate: bool = True) ->
     return padding + text if right else text + padding
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """``text`` in ``width`` cells, cut in the middle so its end stays: the end of a
+    database URL is the database's name (``postgresql://admin@db.example…/accessguard``).
+
+    The end kept is the URL's last path segment (a query after it gives way first, shown
+    as ``?…``); the start fills what room is left. Only characters are dropped, so a
+    masked password stays masked.
+    """
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    base, mark, _query = text.partition("?")
+    slash = base.rfind("/")
+    tail = (base[slash:] if slash >= 0 else "") + (mark + ELLIPSIS if mark else "")
+    room = width - 1 - cell_len(tail)
+    if room <= 0:  # the name alone is too long: keep as much of its end as fits
+        return ELLIPSIS + _last_cells(text, width - 1)
+    return _first_cells(text, room) + ELLIPSIS + tail
+
+
+def _first_cells(text: str, width: int) -> str:
+    kept, used = [], 0
+    for ch in text:
+        used += cell_len(ch)
+        if used > width:
+            break
+        kept.append(ch)
+    return "".join(kept)
+
+
+def _last_cells(text: str, width: int) -> str:
+    return _first_cells(text[::-1], width)[::-1]
+
+
 __all__ = [
     "cell_len",
     "describe_character",
@@ -151,6 +186,7 @@ __all__ = [
     "for_terminal",
     "hidden_characters",
     "safe",
+    "shorten_middle",
     "shown",
     "visible",
     "visible_lines",

@@ -17,7 +17,7 @@ from tui.restoring import restore_question
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
-from tui.views import AUDIT_COLUMNS
+from tui.views import AUDIT_COLUMNS, view_named
 from tui.widgets.record_table import RecordTable
 from tui.widgets.table_query import Query
 
@@ -30,6 +30,7 @@ class AuditScreen(TableScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("R", "restore", "Restore before", id="audit.restore"),
+        Binding("v", "view_record", "View record", show=False, id="audit.view_record"),
     ]
 
     title_text = "Audit log"
@@ -78,11 +79,30 @@ class AuditScreen(TableScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Restore is a write: gone when read-only, asleep until the database is open."""
+        if action == "view_record":
+            return True if self.console.is_open else None
         if action != "restore":
             return True
         if self.console.read_only:
             return False
         return True if self.console.is_open else None
+
+    def action_view_record(self) -> None:
+        """Show the record the entry under the cursor is about, whole, with its history."""
+        from tui.screens.record_view import RecordView
+
+        entry = self.table.cursor_record
+        if entry is None:
+            return
+        try:
+            view = view_named(entry.entity)
+        except KeyError:
+            view = None
+        if view is None or entry.record_id is None:
+            self.notify("This entry is about no single record.", timeout=3)
+            return
+        label = f"{entry.entity} {entry.record_id}"
+        self.app.push_screen(RecordView(view, entry.record_id, label=label, editable=False))
 
     def action_restore(self) -> None:
         """Show what restoring the entry under the cursor would change, then ask."""

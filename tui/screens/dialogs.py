@@ -10,7 +10,7 @@ dialogs can open before the database has, so only the password checks import it,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from rich.text import Text
@@ -404,6 +404,23 @@ def _password_problem(value: str) -> str | None:
     return None
 
 
+def change_lines(entry: AuditRecord, *, leave_out: Collection[str] = ()) -> list[Text]:
+    """One line per field an audit entry touched, ``name: old → new``, shown as text, but
+    for the fields in ``leave_out``; the audit entry dialog and the record view's history
+    both list changes so."""
+    changes = {name: change for name, change in entry.changes.items() if name not in leave_out}
+    if not changes:
+        return [Text("(no field values recorded)", style="italic")]
+    lines = []
+    for name, (old, new) in changes.items():
+        line = Text.assemble((visible(name), "bold"), ": ")
+        line.append(visible(shown(old) or "-"))
+        line.append(" → ")
+        line.append(visible(shown(new) or "-"))
+        lines.append(line)
+    return lines
+
+
 class AuditEntryDialog(Dialog[None]):
     """One audit entry in full: who, when, from where, and every field's old and new value."""
 
@@ -456,16 +473,7 @@ class AuditEntryDialog(Dialog[None]):
         ]
 
     def _changes(self) -> list[Text]:
-        if not self.entry.changes:
-            return [Text("(no field values recorded)", style="italic")]
-        lines = []
-        for name, (old, new) in self.entry.changes.items():
-            line = Text.assemble((visible(name), "bold"), ": ")
-            line.append(visible(shown(old) or "-"))
-            line.append(" → ")
-            line.append(visible(shown(new) or "-"))
-            lines.append(line)
-        return lines
+        return change_lines(self.entry)
 
     def on_mount(self) -> None:
         """Arrow keys scroll a long entry."""
@@ -586,6 +594,7 @@ __all__ = [
     "PasswordDialog",
     "Resolution",
     "StagedEditsDialog",
+    "change_lines",
     "key_button",
     "shown",
 ]

@@ -53,6 +53,7 @@ class RecordScreen(QuickEdits, TransferActions):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New", id="records.new"),
         Binding("e", "edit", "Edit", id="records.edit"),
+        Binding("v", "view", "View record", show=False, id="records.view"),
         Binding("d", "delete", "Delete", id="records.delete"),
         Binding("space", "mark", "Mark", show=False, id="records.mark"),
         Binding("D", "delete_marked", "Delete marked", show=False, id="records.delete_marked"),
@@ -140,7 +141,7 @@ class RecordScreen(QuickEdits, TransferActions):
         shown disabled (doing nothing) until the database is open."""
         if action == "related" and self.view.related is None:
             return False
-        if action in ("export", "related"):
+        if action in ("export", "related", "view"):
             return True if self.console.is_open else None
         if action not in WRITE_ACTIONS:
             return True
@@ -176,9 +177,25 @@ class RecordScreen(QuickEdits, TransferActions):
             self._follow(link, event.record)
             return
         if self.console.read_only:
-            self.notify("The console is read-only: records cannot be edited.", timeout=3)
+            self.action_view()  # nothing to edit: Enter shows the record whole instead
             return
         self.action_edit()
+
+    def action_view(self) -> None:
+        """Show the record under the cursor whole, with its history; ``e`` there edits it."""
+        from tui.screens.record_view import RecordView
+
+        record = self.table.cursor_record
+        if record is None:
+            return
+        view = RecordView(
+            self.view, record.id, label=self.view.label(record), editable=not self.console.read_only
+        )
+        self.app.push_screen(view, self._after_view)
+
+    def _after_view(self, record: Any | None) -> None:
+        if record is not None:  # e in the view: edit the record as the view just read it
+            self.app.push_screen(self._form(record), self._after_form)
 
     # Relations
 

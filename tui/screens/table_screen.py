@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from tui.malformed import stored_text
-from tui.text import safe, visible
+from tui.text import safe, shorten_middle, visible
 from tui.views import screen_tabs
 from tui.widgets.footer import Footer
 from tui.widgets.record_table import RecordTable
@@ -45,9 +45,14 @@ class StatusLine(Static):
         self.screen_title = screen_title
         self.watch(self.app, "database_status", self._draw)
 
+    def on_resize(self) -> None:
+        """A new width (the first one too): fit the database's name to it again."""
+        self._draw(cast("AccessGuardApp", self.app).database_status)
+
     def _draw(self, database_status: str) -> None:
         app = cast("AccessGuardApp", self.app)
-        # One line that never wraps: a long URL is cut at the end, the badge never is.
+        # One line that never wraps: a long URL is cut in its middle, so the database's
+        # name at its end stays in view at 80 columns; the badge is never cut.
         line = Text(" AccessGuard ", style="bold")
         for tab in screen_tabs():
             style = "bold reverse" if tab.title == self.screen_title else ""
@@ -55,7 +60,9 @@ class StatusLine(Static):
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
-        line.append_text(safe(database_status))
+        # Until it is laid out the line has no width of its own; it spans the terminal.
+        width = self.size.width or self.app.size.width
+        line.append(shorten_middle(visible(database_status), width - line.cell_len))
         self.update(line)
 
 
