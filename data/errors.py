@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from data.changes import Change
+
 
 class AccessGuardError(Exception):
     """Base of every data-core error: ``title`` is short, ``message`` says what to do."""
@@ -31,14 +33,26 @@ class NotFound(AccessGuardError):
 class Conflict(AccessGuardError):
     """The record changed (or vanished) since the editor read it.
 
-    ``current`` is the record as it is now, or None when someone deleted it.
+    ``current`` is the record as it is now, or None when someone deleted it. A save that
+    merged (it gave its base) and still failed names ``fields``: the ones both sides changed
+    to different values (empty for a strict save, which refuses any change in between), and
+    ``changes`` holds the others' saves since the editor's version, oldest first.
     """
 
     title = "Changed by someone else"
 
-    def __init__(self, message: str, *, current: Any | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        current: Any | None,
+        fields: tuple[str, ...] = (),
+        changes: tuple[Change, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.current = current
+        self.fields = fields
+        self.changes = changes
 
 
 class Invalid(AccessGuardError):

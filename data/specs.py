@@ -166,13 +166,21 @@ class EntitySpec(Generic[ModelT, RecordT]):
 
     def assign_values(self, session: Session, obj: ModelT, values: Mapping[str, Any]) -> None:
         """Set validated ``values`` on ``obj``, a relation's key looked up as an id."""
+        for name, value in self.stored_values(session, values).items():
+            setattr(obj, self.declared.field(name).stored_as, value)
+
+    def stored_values(self, session: Session, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated ``values`` as they would be stored, by field: a relation's key (an
+        email) as the id it names, or `Invalid` when it names no record."""
+        stored = {}
         for name, value in values.items():
             item = self.declared.field(name)
             if item.kind == "relation":
                 value = self.resolve(session, item, [value])[value]
                 if value is None and values[name] is not None:
                     raise Invalid({name: self._not_found(item, values[name])})
-            setattr(obj, item.stored_as, value)
+            stored[name] = value
+        return stored
 
     def resolve(
         self, session: Session, relation: Field, wanted: Iterable[int | str | None]

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.actor import Actor
+from data.changes import Change
 from data.errors import Conflict, Invalid, NotFound
+from data.merge import Updated, changes_since, field_values, plan
 from data.numbers import is_record_id
 from data.paging import Column, keyset_page, shown_count
 from data.records import Count, Page, PageRequest
@@ -29,6 +31,8 @@ ModelT = TypeVar("ModelT", bound=Base)
 RecordT = TypeVar("RecordT")
 
 STREAM_CHUNK = 1_000
+# How a refused merge ends; a refused batch says it its own way.
+NOTHING_SAVED = " Nothing was saved."
 
 
 class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
@@ -94,12 +98,38 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
 
     # Writing
 
+    def base_of(self, record: RecordT) -> dict[str, Any]:
+        """The ``base`` to save an edit of ``record`` with: its editable fields as stored."""
+        return field_values(self.spec.declared, record)
+
     def create(self, values: Mapping[str, Any], *, actor: Actor) -> RecordT:
         """Validate and insert a record, auditing it in the same transaction."""
         clean = validate_fields(self.spec.validators, values, required=self.spec.required)
         with writing(self._sessions) as session:
             obj = audited_insert(session, self.spec, clean, actor=actor, batch=new_batch())
             return self.require(session=session, record_id=obj.id)
+
+    @overload
+    def update(
+        self,
+        record_id: int,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int,
+        actor: Actor,
+        base: None = None,
+    ) -> RecordT: ...
+
+    @overload
+    def update(
+        self,
+        record_id: int,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int,
+        actor: Actor,
+        base: Mapping[str, Any],
+    ) -> Updated[RecordT]: ...
 
     def update(
         self,
@@ -108,8 +138,17 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
         *,
         expected_version: int,
         actor: Actor,
-    ) -> RecordT:
-        """Apply ``changes`` if the row is still at ``expected_version``, else `Conflict`.
+        base: Mapping[str, Any] | None = None,
+    ) -> RecordT | Updated[RecordT]:
+        """Apply ``changes`` to the record the editor read at ``expected_version``.
+
+        Without ``base`` (a script's ``--expect-version``) the row must still be at that
+        version, else `Conflict`. With ``base``, the editor's stored values at that version
+        (`field_values` of the record it loaded), the save merges: see `data.merge`. Fields
+        only the editor changed are written onto whatever others saved, in one audited
+        transaction on the locked row; fields both changed to different values make a
+        `Conflict` naming them. Returns `Updated`: the record, the fields written and the
+        saves it merged with.
 
         The version is the one the editor read, never one re-read here: re-reading before
         writing would silently overwrite whatever a colleague saved in between.
@@ -117,34 +156,62 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
         clean = validate_fields(self.spec.validators, changes)
         try:
             with writing(self._sessions) as session:
-                obj = self.lock_for_write(
-                    session=session, record_id=record_id, expected_version=expected_version
+                obj, write, merged = self._lock_and_merge(
+                    session=session,
+                    record_id=record_id,
+                    expected_version=expected_version,
+                    clean=clean,
+                    base=base,
                 )
                 self._refuse_unfixed(session=session, record_id=record_id, changing=clean)
                 audited_change(
                     session,
                     self.spec,
                     obj,
-                    lambda: self.spec.assign_values(session, obj, clean),
+                    lambda: self.spec.assign_values(session, obj, write),
                     actor=actor,
                     batch=new_batch(),
                 )
-                return self.require(session=session, record_id=record_id)
+                record = self.require(session=session, record_id=record_id)
         except StaleWrite:
             raise self.conflict(record_id) from None
+        if base is None:
+            return record
+        return Updated(record=record, written=tuple(write), merged=merged)
+
+    @overload
+    def update_many(
+        self,
+        changes: Sequence[tuple[int, int, Mapping[str, Any]]],
+        *,
+        actor: Actor,
+        bases: None = None,
+    ) -> list[RecordT]: ...
+
+    @overload
+    def update_many(
+        self,
+        changes: Sequence[tuple[int, int, Mapping[str, Any]]],
+        *,
+        actor: Actor,
+        bases: Mapping[int, Mapping[str, Any]],
+    ) -> list[Updated[RecordT]]: ...
 
     def update_many(
         self,
         changes: Sequence[tuple[int, int, Mapping[str, Any]]],
         *,
         actor: Actor,
-    ) -> list[RecordT]:
+        bases: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> list[RecordT] | list[Updated[RecordT]]:
         """Apply every ``(id, expected_version, fields)`` in one transaction: all or none.
 
         Each record is changed and audited as `update` would (one batch, so one undo
-        reverts them all). If any record moved on since it was read, or any value is
-        refused, nothing is saved, and the error names the record: an `Invalid` keys each
-        reason by ``"<entity> <id>, <field>"``. Returns the records as saved, in order.
+        reverts them all), merging as `update` does when ``bases`` gives its base (id ->
+        the editor's stored values at that version; then `Updated` is returned for each).
+        If any record moved on in a way that cannot merge, or any value is refused,
+        nothing is saved, and the error names the record: an `Invalid` keys each reason by
+        ``"<entity> <id>, <field>"``. Returns the records as saved, in order.
         """
         ids = [record_id for record_id, _version, _fields in changes]
         if len(set(ids)) != len(ids):
@@ -160,35 +227,44 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
             raise Invalid(errors)
         versions = {record_id: version for record_id, version, _fields in changes}
         batch = new_batch()
+        done: dict[int, tuple[tuple[str, ...], tuple[Change, ...]]] = {}
         try:
             with writing(self._sessions) as session:
                 # Locked in id order, as `delete_many` does, so overlapping writers queue.
                 for record_id in sorted(versions):
-                    obj = self.lock_for_write(
-                        session=session, record_id=record_id, expected_version=versions[record_id]
+                    obj, write, merged = self._lock_and_merge(
+                        session=session,
+                        record_id=record_id,
+                        expected_version=versions[record_id],
+                        clean=clean[record_id],
+                        base=None if bases is None else bases.get(record_id),
                     )
-                    values = clean[record_id]
+                    done[record_id] = (tuple(write), merged)
                     try:
-                        self._refuse_unfixed(session=session, record_id=record_id, changing=values)
+                        self._refuse_unfixed(
+                            session=session, record_id=record_id, changing=clean[record_id]
+                        )
                         with translate_errors():
                             audited_change(
                                 session,
                                 self.spec,
                                 obj,
-                                partial(self.spec.assign_values, session, obj, values),
+                                partial(self.spec.assign_values, session, obj, write),
                                 actor=actor,
                                 batch=batch,
                             )
                     except Invalid as refused:
                         raise Invalid(self._per_record(record_id, refused)) from None
-                return [self.require(session=session, record_id=record_id) for record_id in ids]
+                records = [self.require(session=session, record_id=record_id) for record_id in ids]
         except Conflict as moved_on:
             if len(changes) == 1:
                 raise
             raise Conflict(
-                f"{moved_on.message} None of the {len(changes)} {self.spec.plural} were "
-                "saved; your edits are kept.",
+                f"{moved_on.message.removesuffix(NOTHING_SAVED)} None of the {len(changes)} "
+                f"{self.spec.plural} were saved; your edits are kept.",
                 current=moved_on.current,
+                fields=moved_on.fields,
+                changes=moved_on.changes,
             ) from None
         except StaleWrite:
             if len(changes) == 1:
@@ -198,6 +274,73 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
                 "nothing was saved. Reload and try again.",
                 current=None,
             ) from None
+        if bases is None:
+            return records
+        return [
+            Updated(record=record, written=done[record_id][0], merged=done[record_id][1])
+            for record_id, record in zip(ids, records, strict=True)
+        ]
+
+    def _lock_and_merge(
+        self,
+        *,
+        session: Session,
+        record_id: int,
+        expected_version: int,
+        clean: dict[str, Any],
+        base: Mapping[str, Any] | None,
+    ) -> tuple[ModelT, dict[str, Any], tuple[Change, ...]]:
+        """Lock the row and decide what to write: the row, the fields to write, and the
+        saves by others since ``expected_version`` that the write merges with.
+
+        Without a base, the row must be at ``expected_version`` and every field is written.
+        With one, the three-way comparison of `data.merge.plan` decides, on the locked row,
+        so a third writer waits (or, behind the lock, is caught by the ORM's version guard).
+        """
+        if base is None:
+            locked = self.lock_for_write(
+                session=session, record_id=record_id, expected_version=expected_version
+            )
+            return locked, clean, ()
+        found = (
+            session.get(self.spec.model, record_id, with_for_update=True)
+            if is_record_id(record_id)
+            else None
+        )
+        if found is None:
+            raise self._moved_on(record_id, None)
+        obj: ModelT = found
+        version: int = obj.version  # type: ignore[attr-defined]
+        merged = (
+            changes_since(session, self.spec.declared, record_id, expected_version)
+            if version != expected_version
+            else ()
+        )
+        decided = plan(
+            clean=clean,
+            mine=self.spec.stored_values(session, clean),
+            base=base,
+            theirs=field_values(self.spec.declared, obj),
+        )
+        if decided.conflicts:
+            raise Conflict(
+                self._both_changed(record_id, decided.conflicts, merged),
+                current=self.spec.fetch(session, record_id),
+                fields=decided.conflicts,
+                changes=merged,
+            )
+        return obj, decided.write, merged
+
+    def _both_changed(
+        self, record_id: int, fields: tuple[str, ...], merged: tuple[Change, ...]
+    ) -> str:
+        """``User 3: bob changed email since you opened it, and so did you.``"""
+        who = ", ".join(dict.fromkeys(change.actor for change in merged)) or "someone else"
+        what = ", ".join(fields)
+        return (
+            f"{self.spec.entity.capitalize()} {record_id}: {who} changed {what} since you "
+            f"opened it, and so did you, differently.{NOTHING_SAVED}"
+        )
 
     def _per_record(self, record_id: int, refused: Invalid) -> dict[str, str]:
         """``refused``'s reasons keyed by record and field: ``product 7, stock``."""

@@ -397,6 +397,46 @@ def test_delete_is_refused_when_the_record_changed_while_asking(
     assert open_db.users.get(user_id).name == "Alice B."
 
 
+def test_update_merges_with_a_colleague_save_between_its_read_and_its_write(
+    cli: Cli,
+    sqlite_url: str,
+    open_db: Database,
+    other_actor: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without --expect-version the record read at the start is the base: a colleague's
+    change to another field merges (both end up stored, the command says with whom); a
+    change to the same field is refused, naming it, and nothing is written."""
+    import tui.cli.records
+
+    user_id = _add_user(cli, "Alice", "alice@example.com")
+    colleague_sets: dict[str, str] = {}
+    read = tui.cli.records.lookup
+
+    def then_a_colleague_saves(table: Any, text: str) -> Any:
+        record = read(table, text)
+        open_db.users.update(
+            record.id, colleague_sets, expected_version=record.version, actor=other_actor
+        )
+        return record
+
+    monkeypatch.setattr(tui.cli.records, "lookup", then_a_colleague_saves)
+    colleague_sets.update(email="alice.b@example.com")
+    ran = cli("users", "update", str(user_id), "--name", "Alice B")
+    assert ran.code == 0, ran.err
+    assert "Merged with the change to email by bob from 10.0.0.8" in ran.out
+    stored = open_db.users.get(user_id)
+    assert (stored.name, stored.email) == ("Alice B", "alice.b@example.com")
+
+    colleague_sets.clear()
+    colleague_sets.update(name="Alicia")
+    ran = cli("users", "update", str(user_id), "--name", "Ally", "--role", "admin")
+    assert ran.code == 1
+    assert "changed name since you opened it" in ran.err
+    stored = open_db.users.get(user_id)
+    assert (stored.name, stored.role) == ("Alicia", "viewer")
+
+
 # Listing
 
 

@@ -212,8 +212,9 @@ async def test_a_colleagues_change_refuses_the_whole_commit_and_keeps_the_edits(
         await pilot.press("ctrl+s", "y")
         await settle(app, pilot)
         assert (
-            f"Changed by someone else: Product {two.id} was changed by someone else since you "
-            "opened it. None of the 2 products were saved; your edits are kept."
+            f"Changed by someone else: Product {two.id}: bob changed stock since you opened "
+            "it, and so did you, differently. None of the 2 products were saved; your edits "
+            "are kept."
         ) in notes(app)
         assert (shop.products.get(one.id).stock, shop.products.get(two.id).stock) == (
             one.stock,
@@ -221,3 +222,31 @@ async def test_a_colleagues_change_refuses_the_whole_commit_and_keeps_the_edits(
         )
         assert list(records_screen(app).staged) == [(one.id, "stock"), (two.id, "stock")]
         assert not records_screen(app).query_one(QuickEditor).is_open
+
+
+async def test_a_colleagues_change_to_another_field_merges_with_the_commit(
+    shop: Database,
+) -> None:
+    """Only the fields staged are written: a colleague's rename of a staged product stays,
+    their same stock is no conflict, and a toast says the commit merged with them."""
+    one, two = shop.products.get(1), shop.products.get(2)
+    app = console(shop)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_products_at(app, pilot, STOCK)
+        await type_cell(app, pilot, "11")
+        await pilot.press("j")
+        await type_cell(app, pilot, "22")
+        shop.products.update(
+            two.id,
+            {"name": "Renamed", "stock": 22},
+            expected_version=two.version,
+            actor=Actor("bob", source="cli"),
+        )
+        await pilot.press("ctrl+s", "y")
+        await settle(app, pilot)
+        assert "Saved 2 edits to 2 products" in notes(app)
+        assert "Merged with bob's change to name, stock" in notes(app)
+        assert not records_screen(app).staged
+    stored = shop.products.get(two.id)
+    assert (stored.name, stored.stock) == ("Renamed", 22)
+    assert shop.products.get(one.id).stock == 11

@@ -32,6 +32,7 @@ from textual.worker import WorkerFailed, get_current_worker
 
 import tui.screens.transfer
 from data.actor import Actor
+from data.changes import Change
 from data.config import normalise_url
 from data.database import Database
 from data.errors import Invalid
@@ -185,6 +186,49 @@ async def colleague_deletes_first(pilot: Pilot[Any]) -> None:
     await press(pilot, *typed("!"), "ctrl+s")
 
 
+async def colleague_saves_while_the_form_is_open(pilot: Pilot[Any]) -> None:
+    """Another console saves the user's email and role while ours edits the name; the live
+    views tell the form (the message they post, for that real save)."""
+    app = pilot.app
+    assert isinstance(app, AccessGuardApp)
+    form = app.screen
+    record = current(app)
+    await press(pilot, "ctrl+u", *typed("My Name"))
+    colleague = Actor(os_user="bob", source="console:colleague")
+    app.db.users.update(
+        record.id,
+        {"email": "bob.changed@example.com", "role": "editor"},
+        expected_version=record.version,
+        actor=colleague,
+    )
+    change = Change(
+        entry_id=0,
+        entity="user",
+        record_id=record.id,
+        action="update",
+        actor=colleague.label,
+        source=colleague.source,
+        at=FIXED_TIME,
+        fields=("email", "role"),
+    )
+    form.post_message(AccessGuardApp.RecordsChanged((change,)))
+
+
+async def colleague_saves_another_field_first(pilot: Pilot[Any]) -> None:
+    """Another console saves the user's email; ours renames and saves: the two merge."""
+    app = pilot.app
+    assert isinstance(app, AccessGuardApp)
+    record = current(app)
+    colleague = Actor(os_user="bob", source="console:colleague")
+    app.db.users.update(
+        record.id,
+        {"email": "bob.changed@example.com"},
+        expected_version=record.version,
+        actor=colleague,
+    )
+    await press(pilot, "ctrl+u", *typed("My Name"), "ctrl+s")
+
+
 async def owner_matches_show(pilot: Pilot[Any]) -> None:
     """The picker's matches arrive after its debounce: wait for the list, not for time."""
     picker = pilot.app.screen.query_one(RelationPicker)
@@ -303,6 +347,8 @@ CASES = [
     Case("discard_changes_confirm", ("e", *typed("x"), "escape")),
     Case("conflict_dialog", ("e",), then=colleague_saves_first, sizes=BOTH),
     Case("deleted_while_editing", ("e",), then=colleague_deletes_first),
+    Case("form_told_of_a_colleagues_save", ("e",), then=colleague_saves_while_the_form_is_open),
+    Case("merged_save_toast", ("e",), then=colleague_saves_another_field_first),
     Case("saved_toast", ("e", "ctrl+u", *typed("Min-jun Miller"), "ctrl+s")),
     # Dialogs and toasts over the screens
     Case("delete_confirm", ("d",), sizes=BOTH),

@@ -117,7 +117,13 @@ def _shown_value(record: Any, name: str, value: Any) -> str:
 
 
 def cmd_update(args: argparse.Namespace, db: Database) -> int:
-    """Change only the fields given, at the version just read (or ``--expect-version``)."""
+    """Change only the fields given.
+
+    With ``--expect-version N`` the record must still be at version N (a script that read
+    it earlier). Without it, the record read here is the base: a colleague's save between
+    that read and the write merges (`data.merge`), and only a field both changed
+    differently is refused.
+    """
     entity = entity_of(args)
     changes = given_values(args, entity)
     if not changes:
@@ -126,10 +132,21 @@ def cmd_update(args: argparse.Namespace, db: Database) -> int:
         return EXIT_USAGE
     table = db.table(entity.name)
     record = lookup(table, args.record)
-    expected = record.version if args.expect_version is None else args.expect_version
     actor = Actor.from_environment(source="cli")
-    saved = table.update(record.id, changes, expected_version=expected, actor=actor)
-    say(f"updated {entity.spec.describe(saved)} (version {saved.version})")
+    if args.expect_version is not None:
+        saved = table.update(record.id, changes, expected_version=args.expect_version, actor=actor)
+        say(f"updated {entity.spec.describe(saved)} (version {saved.version})")
+        return EXIT_OK
+    updated = table.update(
+        record.id,
+        changes,
+        expected_version=record.version,
+        actor=actor,
+        base=table.base_of(record),
+    )
+    say(f"updated {entity.spec.describe(updated.record)} (version {updated.record.version})")
+    if updated.merged_note is not None:
+        say(updated.merged_note)
     return EXIT_OK
 
 

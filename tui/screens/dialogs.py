@@ -24,10 +24,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 from textual.widgets.button import ButtonVariant
 
+from data.changes import Change
 from data.entity import Entity, counted
 from data.records import AuditRecord
 from tui.text import safe, shown, visible
-from tui.views import ViewSpec, timestamp
+from tui.views import FieldSpec, ViewSpec, timestamp
 from tui.widgets.footer import Footer
 from tui.widgets.quick_edit import StagedEdit
 
@@ -178,10 +179,12 @@ class ConfirmDialog(Dialog[bool]):
 
 
 class ConflictDialog(Dialog[Resolution]):
-    """Yours / theirs / original side by side after a save found the record had moved on.
+    """After a save found that a colleague changed the same fields: those fields alone,
+    base / yours / theirs side by side (everything else merged, or will).
 
-    Rows where your form and the stored record differ are marked ``≠``: they are what
-    "overwrite" writes. ``theirs`` None means someone deleted the record: only keep editing.
+    ``fields`` names the conflicting fields (empty: every field, marking where yours and
+    theirs differ). ``base`` and ``mine`` are the form's values (as loaded, as edited);
+    ``theirs`` None means someone deleted the record: only keep editing.
     """
 
     DEFAULT_CSS = """
@@ -216,7 +219,15 @@ class ConflictDialog(Dialog[Resolution]):
     ]
 
     def __init__(
-        self, view: ViewSpec, *, mine: Mapping[str, Any], theirs: Any | None, original: Any
+        self,
+        view: ViewSpec,
+        *,
+        mine: Mapping[str, Any],
+        theirs: Any | None,
+        base: Mapping[str, Any],
+        label: str,
+        fields: Sequence[str] = (),
+        changes: Sequence[Change] = (),
     ) -> None:
         entity = view.names.entity
         title = f"This {entity} was changed by someone else"
@@ -226,7 +237,10 @@ class ConflictDialog(Dialog[Resolution]):
         self.view = view
         self.mine = dict(mine)
         self.theirs = theirs
-        self.original = original
+        self.base = dict(base)
+        self.label = label
+        self.fields = tuple(fields)
+        self.changes = tuple(changes)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A deleted record has no "theirs" to take or overwrite."""
@@ -235,34 +249,48 @@ class ConflictDialog(Dialog[Resolution]):
         return True
 
     def compose_body(self) -> ComposeResult:
-        """What happened, what each choice does, and the three versions side by side."""
-        label = self.view.label(self.original)
+        """What happened, what each choice does, and the versions side by side."""
         if self.theirs is None:
             message = (
-                f"Someone else deleted {label} while you edited it. Nothing was saved; "
+                f"Someone else deleted {self.label} while you edited it. Nothing was saved; "
                 "your edits are still in the form."
+            )
+        elif self.fields:
+            names = ", ".join(self._field(name).label for name in self.fields)
+            who = ", ".join(dict.fromkeys(change.actor for change in self.changes))
+            message = (
+                f"{who or 'Someone else'} changed {names} of {self.label} while you edited "
+                f"{'them' if len(self.fields) > 1 else 'it'}, differently. Nothing was saved. "
+                "Only these fields conflict; the rest merges. Take theirs keeps your other "
+                "edits; Overwrite writes yours here and leaves their other changes alone."
             )
         else:
             message = (
-                f"{label} was saved by someone else while you edited it. Rows marked ≠ are "
-                "what Overwrite writes; Take theirs loads their version into the form."
+                f"{self.label} was saved by someone else while you edited it. Rows marked ≠ "
+                "are what Overwrite writes; Take theirs loads their values into the form."
             )
         yield Static(wrapping(message), id="conflict-message")
         with Grid(id="conflict-grid"):
             yield from self._cells()
 
+    def _field(self, name: str) -> FieldSpec:
+        return next(spec for spec in self.view.fields if spec.name == name)
+
     def _cells(self) -> Iterable[Widget]:
         theirs_title = "Theirs" if self.theirs is not None else "Theirs (deleted)"
         for title in ("Field", "Yours", theirs_title, "Original"):
             yield Label(title, classes="conflict--head", markup=False)
-        for field in self.view.fields:
+        shown_fields = (
+            [self._field(name) for name in self.fields] if self.fields else self.view.fields
+        )
+        for field in shown_fields:
             yours = self.mine.get(field.name)
             theirs = field.initial(self.theirs) if self.theirs is not None else None
             differs = self.theirs is not None and yours != theirs
             classes = "-differs" if differs else ""
             marker = "≠ " if differs else "  "
             yield Static(cell(marker + field.label), classes=classes)
-            for value in (yours, theirs, field.initial(self.original)):
+            for value in (yours, theirs, self.base.get(field.name)):
                 text = shown(value)
                 yield Static(cell(text) if text else Text("-", style="dim"), classes=classes)
 

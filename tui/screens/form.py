@@ -1,13 +1,15 @@
 """The one record form: new or edit, users or products, driven by a `ViewSpec`.
 
-The form remembers the version it loaded and saves against it: never a version re-read just
-before saving, which would silently overwrite a colleague's work. Every save runs in a
-thread worker and comes back as a message; the UI thread never runs SQL.
+An edit form reads its record fresh when it opens (`tui.screens.form_sync`), remembers the
+version and values it loaded, and saves only the fields the admin changed, against that base:
+the data core merges with whatever colleagues saved meanwhile and refuses only the fields
+both changed differently (`data.merge`). Never a version re-read just before saving, which
+would silently overwrite a colleague's work. Every read and save runs in a thread worker and
+comes back as a message; the UI thread never runs SQL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -16,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 from textual.worker import Worker, WorkerState
@@ -24,7 +25,6 @@ from textual.worker import Worker, WorkerState
 from data.actor import Actor
 from data.database import Database
 from data.errors import AccessGuardError, Conflict, Invalid
-from data.tables import RecordStore
 from tui.screens.dialogs import (
     ConfirmDialog,
     ConflictDialog,
@@ -35,9 +35,11 @@ from tui.screens.dialogs import (
     shown,
     wrapping,
 )
+from tui.screens.form_sync import KeepsUp
+from tui.screens.form_write import FormWrite
 from tui.text import describe_character, hidden_characters, safe, visible
 from tui.views import FieldSpec, ViewSpec
-from tui.widgets.field_editors import make_editor, read_editor, write_editor
+from tui.widgets.field_editors import make_editor, read_editor
 from tui.widgets.footer import Footer
 from tui.widgets.relation_picker import RelationPicker
 from tui.workers import ReportsWorkerFailures
@@ -50,42 +52,7 @@ TYPED_KINDS = frozenset({"text", "email", "money", "count"})
 DONE = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
 
 
-@dataclass(frozen=True)
-class _Write:
-    """One save, captured on the UI thread so the worker touches no widget."""
-
-    db: Database
-    table: RecordStore[Any, Any]
-    actor: Actor
-    record_id: int | None
-    changes: dict[str, Any]
-    expected_version: int | None
-    # Set right after a create, in a second unit of work. Kept out of every repr.
-    password: str | None = field(default=None, repr=False)
-
-    def save(self) -> Any:
-        """Create the record, or update it if it is still at the expected version."""
-        if self.record_id is None:
-            return self.table.create(self.changes, actor=self.actor)
-        assert self.expected_version is not None
-        return self.table.update(
-            self.record_id, self.changes, expected_version=self.expected_version, actor=self.actor
-        )
-
-    def set_password(self, record: Any) -> tuple[Any, AccessGuardError | None]:
-        """The created record with its password set, or as it is and why that failed."""
-        if self.password is None:
-            return record, None
-        try:
-            record = self.table.set_secret(
-                record.id, self.password, expected_version=record.version, actor=self.actor
-            )
-        except AccessGuardError as error:
-            return record, error
-        return record, None
-
-
-class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
+class RecordForm(ReportsWorkerFailures, KeepsUp):
     """Create a record (``record`` None) or edit one; dismisses with the saved record.
 
     Dismisses with None when this form changed nothing in the database, and with the latest
@@ -108,7 +75,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
     RecordForm #form-title {
         text-style: bold;
     }
-    RecordForm #form-summary, RecordForm .form--error {
+    RecordForm #form-summary, RecordForm #form-notice, RecordForm .form--error {
         display: none;
         color: $error;
         &.-shown {
@@ -169,15 +136,23 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         Binding("ctrl+s", "save", "Save", id="form.save"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("f3", "set_password", "Set password", id="form.set_password"),
+        Binding("ctrl+l", "take_theirs", "Take their values", id="form.take_theirs"),
     ]
 
     class Saved(Message):
-        """The record was written; ``password_error`` says why its new password was not."""
+        """The record was written; ``password_error`` says why its new password was not,
+        ``merged`` whose saves it merged with."""
 
-        def __init__(self, record: Any, password_error: AccessGuardError | None = None) -> None:
+        def __init__(
+            self,
+            record: Any,
+            password_error: AccessGuardError | None = None,
+            merged: str | None = None,
+        ) -> None:
             super().__init__()
             self.record = record
             self.password_error = password_error
+            self.merged = merged
 
     class SaveRefused(Message):
         """The data core refused some fields; nothing was written."""
@@ -212,6 +187,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self._pending_password: str | None = None
         self._busy = False
         self._wrote = False
+        self.keep_up(record)
 
     # Reading the form
 
@@ -253,6 +229,7 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         """Title, a summary of refusals, one row per field, and the buttons."""
         with Vertical(id="form-box"):
             yield Static(safe(self._title()), id="form-title")
+            yield Static(id="form-notice")
             yield Static(id="form-summary")
             with VerticalScroll(id="form-body"):
                 for spec in self.view.fields:
@@ -288,18 +265,23 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         return f"Edit {self.view.label(self.record)}"
 
     def on_mount(self) -> None:
-        """Start in the first field, and take the widgets' own reading as "loaded"."""
+        """Start in the first field, take the widgets' own reading as "loaded", and read
+        the record fresh: the table's copy may be older than the database."""
         # A TextArea may normalise line endings; comparing against what the widgets hold
         # keeps an untouched form from counting as edited.
         self._loaded = self.values()
         for spec in self.view.fields:
             self._show_error(spec.name, None)  # flags stored text with hidden characters
         self._editor(self.view.fields[0].name).focus()
+        self.read_fresh()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Only records with a secret field have passwords."""
+        """Only records with a secret field have passwords; their values are there to take
+        only once a colleague's save was noticed."""
         if action == "set_password":
             return self.view.has_password
+        if action == "take_theirs":
+            return self.moved_on
         return True
 
     # Errors beside fields
@@ -398,6 +380,9 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         """Save the form: a create, or an update against the version the form loaded."""
         if self._refuse_while_busy():
             return
+        if self.gone:
+            self._show_summary(self.deleted_reason())
+            return
         changes = self._changes()
         if self.record is not None and not changes and not self._malformed:
             self.notify("Nothing to save: no field was changed.")
@@ -410,34 +395,37 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self._busy = True
         self._clear_errors()
         self._write(
-            _Write(
+            FormWrite(
                 db=app.db,
                 table=self.view.table(app.db),
                 actor=app.actor,
                 record_id=None if self.record is None else self.record.id,
                 changes=changes,
                 expected_version=expected_version,
+                base=self.base,
                 password=self._pending_password,
             )
         )
 
     @work(thread=True, group=WRITE_GROUP, exit_on_error=False, description="Saving a record")
-    def _write(self, write: _Write) -> None:
+    def _write(self, write: FormWrite) -> None:
         # Busy, Unavailable, ReadOnly... fail the worker: the app reports them, the form stays.
         try:
-            record = write.save()
+            record, merged = write.save()
         except Invalid as error:
             self.post_message(self.SaveRefused(error))
             return
         except Conflict as error:
             self.post_message(self.Conflicted(error))
             return
-        self.post_message(self.Saved(*write.set_password(record)))
+        self.post_message(self.Saved(*write.set_password(record), merged=merged))
 
     def on_record_form_saved(self, message: Saved) -> None:
-        """Say so and close with the record."""
+        """Say so (and whose changes it merged with) and close with the record."""
         label = self.view.label(message.record)
         self.app.notify(visible(f"Saved {label}"), markup=False)
+        if message.merged is not None:
+            self.app.notify(visible(message.merged), title="Merged", markup=False, timeout=8)
         if message.password_error is not None:
             self.app.notify(
                 visible(
@@ -454,41 +442,47 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
         self._show_refusal(message.error)
 
     def on_record_form_conflicted(self, message: Conflicted) -> None:
-        """Show yours and theirs side by side and let the admin decide."""
-        theirs = message.error.current
+        """Show only the fields both sides changed (base / yours / theirs) and let the
+        admin decide; everything else merges."""
+        error = message.error
+        theirs = error.current
+        fields = error.fields or (() if theirs is None else self.both_changed(theirs))
 
         def resolve(choice: Resolution | None) -> None:
-            self._resolve(choice, theirs)
+            self._resolve(choice, theirs, fields)
 
-        dialog = ConflictDialog(self.view, mine=self.values(), theirs=theirs, original=self.record)
+        dialog = ConflictDialog(
+            self.view,
+            mine=self.values(),
+            theirs=theirs,
+            base=self._loaded,
+            fields=fields,
+            changes=error.changes,
+            label=self.view.label(self.record),
+        )
         self.app.push_screen(dialog, resolve)
 
-    def _resolve(self, choice: Resolution | None, theirs: Any | None) -> None:
+    def _resolve(
+        self, choice: Resolution | None, theirs: Any | None, fields: tuple[str, ...]
+    ) -> None:
         if theirs is None:
-            self._show_summary(
-                f"Not saved: this {self.view.names.entity} was deleted by someone else."
-            )
+            self._show_summary(self.deleted_reason())
         elif choice == "theirs":
-            self._adopt(theirs)
+            # Their values in the conflicting (and the untouched) fields, the admin's other
+            # edits kept: nothing of theirs or of the admin's is lost, and ctrl+s saves.
+            pulled = self.pull(theirs, take=fields)
+            self._clear_errors()
+            kept = "; your other edits are kept, ctrl+s saves them" if self.dirty else ""
+            taken = ", ".join(pulled.taken) or "nothing new"
+            self.show_notice(f"Took their values: {taken}{kept}.", note=True)
         elif choice == "overwrite":
-            # The form becomes an edit of their version: what differs from it is written,
-            # against their version, so a third change in between is still caught.
-            self._base_on(theirs)
+            # Yours over theirs in the conflicting fields only, against their version, so a
+            # third change in between is still caught; their other changes stay.
+            self.pull(theirs, rebase=fields)
             self._start_write(self._changes(), expected_version=theirs.version)
 
-    def _adopt(self, theirs: Any) -> None:
-        """Load their version into the form; the form is then clean relative to it."""
-        self._base_on(theirs)
-        for name, value in self._loaded.items():
-            write_editor(self._editor(name), value)
-        self._loaded = self.values()
-        self._clear_errors()
-        self.notify(visible(f"Loaded the saved version of {self.view.label(theirs)}"), markup=False)
-
-    def _base_on(self, record: Any) -> None:
-        self.record = record
-        self.version = record.version
-        self._loaded = self._raw(record)
+    def rebased(self, record: Any) -> None:
+        """The form moved on to ``record``: check its stored values afresh."""
         self._malformed = self._malformed_of(record)
 
     def _malformed_of(self, record: Any | None) -> dict[str, Any]:
@@ -576,10 +570,10 @@ class RecordForm(ReportsWorkerFailures, ModalScreen[Any | None]):
     # Lookups
 
     def _editor(self, name: str) -> Widget:
-        return self.query_one(f"#field-{name}")
+        return self.editor(name)
 
     def _spec(self, name: str) -> FieldSpec:
-        return next(spec for spec in self.view.fields if spec.name == name)
+        return self.field_spec(name)
 
     def _console_app(self) -> AccessGuardApp:
         return cast("AccessGuardApp", self.app)

@@ -9,6 +9,7 @@ when they are committed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -35,10 +36,12 @@ class QuickEdits(TableScreen):
     class StagedSaved(Message):
         """The staged edits were committed, ``edits`` of them to ``records`` records."""
 
-        def __init__(self, edits: int, records: int) -> None:
+        def __init__(self, edits: int, records: int, merged: tuple[str, ...] = ()) -> None:
             super().__init__()
             self.edits = edits
             self.records = records
+            # Per record that merged with a colleague's save: "<label>: Merged with ...".
+            self.merged = merged
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -87,6 +90,7 @@ class QuickEdits(TableScreen):
     @on(QuickEditor.Submitted)
     def _stage(self, event: QuickEditor.Submitted) -> None:
         """Validate with the data core's rule for the field; stage it, or say why not."""
+        from data.merge import field_values
         from data.validation import FieldError
 
         if self._editing is None:
@@ -104,15 +108,19 @@ class QuickEdits(TableScreen):
         key = (record.id, field)
         earlier = self.staged.pop(key, None)
         if new != old:
-            # The version the record's first staged edit saw: a colleague's change to the
-            # record since then makes the commit refuse, whichever field it touched.
-            version = next(
-                (edit.version for edit in self.staged.values() if edit.record_id == record.id),
-                earlier.version if earlier is not None else record.version,
+            # The version and values the record's first staged edit saw: the commit merges
+            # with a colleague's change since then, and refuses one to the same field.
+            first = next(
+                (edit for edit in self.staged.values() if edit.record_id == record.id), earlier
             )
             self.staged[key] = StagedEdit(
                 record_id=record.id,
-                version=version,
+                version=first.version if first is not None else record.version,
+                base=(
+                    first.base
+                    if first is not None
+                    else field_values(self.view.entity.declared, record)
+                ),
                 label=self.view.label(record),
                 field=field,
                 title=column.title,
@@ -190,14 +198,23 @@ class QuickEdits(TableScreen):
         # One change per record, in the order first staged; a refusal names the record and
         # the field, and keeps every edit staged (they are cleared only on success).
         by_record: dict[int, tuple[int, dict[str, str]]] = {}
+        bases: dict[int, Mapping[str, Any]] = {}
         for edit in edits:
             _version, fields = by_record.setdefault(edit.record_id, (edit.version, {}))
             fields[edit.field] = edit.raw
+            bases.setdefault(edit.record_id, edit.base)
         changes = [
             (record_id, version, fields) for record_id, (version, fields) in by_record.items()
         ]
-        self.view.table(self.console.db).update_many(changes, actor=self.console.actor)
-        self.post_message(self.StagedSaved(len(edits), len(changes)))
+        saved = self.view.table(self.console.db).update_many(
+            changes, actor=self.console.actor, bases=bases
+        )
+        merged = [
+            f"{self.view.label(each.record)}: {each.merged_note}"
+            for each in saved
+            if each.merged_note is not None
+        ]
+        self.post_message(self.StagedSaved(len(edits), len(changes), tuple(merged)))
 
     @on(StagedSaved)
     def _staged_saved(self, message: StagedSaved) -> None:
@@ -210,6 +227,8 @@ class QuickEdits(TableScreen):
             timeout=5,
             markup=False,
         )
+        if message.merged:
+            self.notify(visible("\n".join(message.merged)), title="Merged", timeout=8, markup=False)
         self.table.reload()
 
 

@@ -7,12 +7,14 @@ is a new branch there, and the form follows.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from rich.text import Text
 from textual.validation import Validator
 from textual.widget import Widget
 from textual.widgets import Input, Select, Switch, TextArea
+from textual.widgets.select import InvalidSelectValueError
 
 from tui.views import FieldSpec
 from tui.widgets.relation_picker import RelationPicker
@@ -63,7 +65,10 @@ def write_editor(editor: Widget, value: Any) -> None:
     elif isinstance(editor, (Input, RelationPicker)):
         editor.value = str(value)
     elif isinstance(editor, Select):
-        editor.value = value
+        # A value another tool stored outside the choices cannot be chosen: the select
+        # keeps what it holds (the form's note names the problem).
+        with suppress(InvalidSelectValueError):
+            editor.value = value
 
 
 __all__ = ["make_editor", "read_editor", "write_editor"]

@@ -8,8 +8,10 @@ why.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -29,9 +31,11 @@ HINT = "Enter stages the edit · Esc drops it · nothing is saved before ctrl+s"
 class StagedEdit:
     """One cell's new value, waiting for the review.
 
-    ``version`` is the record's version when its first edit was staged: the commit is
-    refused if the record moved on since. ``raw`` is what was typed (the data core
-    validates it again when committing); ``old`` and ``new`` are the cell as shown.
+    ``version`` is the record's version when its first edit was staged and ``base`` its
+    stored values then (`data.merge.field_values`): the commit merges with colleagues'
+    saves since, and is refused only if one changed the same field differently. ``raw`` is
+    what was typed (the data core validates it again when committing); ``old`` and ``new``
+    are the cell as shown.
     """
 
     record_id: int
@@ -43,6 +47,7 @@ class StagedEdit:
     old: str
     new: str
     raw: str
+    base: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
 
 class QuickEditor(Vertical):
