@@ -20,6 +20,7 @@ into the same undo batch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from data.actor import Actor
 from data.audit import UNDOABLE_ACTIONS, UndoResult, plan_restore, revert, to_record
-from data.bulk import table_of
+from data.bulk import cycle_collection_paused, roomy_sqlite_cache, table_of
 from data.entity import counted
 from data.errors import Conflict, NotFound, NotRestorable
 from data.records import AuditRecord
@@ -45,6 +46,11 @@ BatchKind = Literal["change", "undo", "redo", "other"]
 
 # Entries taken back per transaction: a colleague's save waits for one chunk at most.
 UNDO_CHUNK = 1000
+# After each chunk on SQLite, the database lock is left free this long. SQLite's busy
+# handler has a writer that waits poll at most every 100 ms: without the pause, the next
+# chunk's BEGIN IMMEDIATE wins every time and a colleague's save waits for the whole undo.
+# Servers lock rows, not the database, and queue waiting writers: no pause there.
+SQLITE_PAUSE_S = 0.11
 # Records the confirm names one by one; the rest are counted.
 RECORDS_SHOWN = 4
 TAKEN_BACK = (*UNDOABLE_ACTIONS, "restore")
@@ -137,7 +143,9 @@ def take_back(
                 if not entries:
                     break
                 below = entries[-1].id
-                written.extend(_take_back_chunk(session, entries, actor=actor, batch=into))
+                with roomy_sqlite_cache(session), cycle_collection_paused():
+                    written.extend(_take_back_chunk(session, entries, actor=actor, batch=into))
+                backend = session.connection().dialect.name
         except (Conflict, NotRestorable, StaleWrite) as refused:
             if not written and planned.left == planned.total:
                 if isinstance(refused, StaleWrite):
@@ -154,6 +162,8 @@ def take_back(
         done += len(entries)
         if progress is not None:
             progress(done, planned.total)
+        if backend == "sqlite" and done < planned.total:
+            time.sleep(SQLITE_PAUSE_S)
     return UndoResult(entries=tuple(written), summary=_summary(planned, len(written)))
 
 
@@ -256,12 +266,11 @@ def _delete_created(
             raise StaleWrite
         restores = [(int(e.record_id or 0), e.new_values, None, e.id) for e in mine]
         write_restores(session, restores, actor=actor, batch=batch, entity=entity)
+    # By the entries they revert (indexed): the undo's own batch grows with every chunk.
     written = session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.batch == batch, AuditEntry.reverts_id.in_(list(quick)))
-        .order_by(AuditEntry.id)
+        select(AuditEntry).where(AuditEntry.reverts_id.in_(list(quick))).order_by(AuditEntry.id)
     )
-    return [to_record(entry) for entry in written]
+    return [to_record(entry) for entry in written if entry.batch == batch]
 
 
 # The console's stack of batches

@@ -41,6 +41,7 @@ from tui.workers import ReportsWorkerFailures
 if TYPE_CHECKING:
     from data.audit import UndoResult
     from data.database import Database
+    from data.undo import Kind, UndoPlan
     from tui.settings import Settings
 
 
@@ -120,7 +121,7 @@ class ConsoleOptions:
 
 
 # Keys that belong to the screens, not to forms and dialogs ("anywhere outside a form").
-OUTSIDE_FORMS = frozenset({"switch", "undo", "quit", "help"})
+OUTSIDE_FORMS = frozenset({"switch", "undo", "redo", "quit", "help"})
 
 Progress = Callable[[str], None]
 
@@ -156,6 +157,9 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         # The status line shows 1 2 3 as tabs, so the footer keeps its room for the rest.
         # The number keys of the screens are bound per registered entity (`_bind_screens`).
         Binding("u", "undo", "Undo", id="app.undo"),
+        # U beside u, as S beside s; ctrl+r as in vim and many editors. Not in the footer
+        # (its room is taken): help (?) and the palette list it.
+        Binding("U,ctrl+r", "redo", "Redo", show=False, id="app.redo"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         # What a terminal user presses to leave; Textual's own ctrl+c only says "press ^q".
@@ -167,8 +171,15 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     # being done to open it before that.
     database_status: var[str] = var("")
 
+    class UndoPlanned(Message):
+        """What an undo or redo would take back now: the admin is asked first."""
+
+        def __init__(self, plan: UndoPlan) -> None:
+            super().__init__()
+            self.plan = plan
+
     class Undone(Message):
-        """An undo finished."""
+        """An undo or redo finished."""
 
         def __init__(self, result: UndoResult) -> None:
             super().__init__()
@@ -337,13 +348,12 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Screen keys sleep while a form or dialog is open; undo sleeps when read-only.
-
-        Until the database is open, undo is shown disabled and does nothing.
+        """Screen keys sleep while a form or dialog is open; undo and redo sleep when
+        read-only. Until the database is open, they are shown disabled and do nothing.
         """
         if action in OUTSIDE_FORMS and isinstance(self.screen, ModalScreen):
             return False
-        if action == "undo":
+        if action in ("undo", "redo"):
             if self.read_only:
                 return False
             return True if self.is_open else None
@@ -462,23 +472,68 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         screen = self.screen
         return screen.title_text if isinstance(screen, TableScreen) else "AccessGuard"
 
-    # Undo
+    # Undo and redo: asked first (data.undo)
 
     def action_undo(self) -> None:
-        """Undo the last change made in this console, from the audit trail."""
-        self._undo()
+        """Show what undo would take back (this console's newest change), then ask."""
+        self._plan_undo("undo")
 
-    @work(thread=True, group="write", exit_on_error=False, description="undo the last change")
-    def _undo(self) -> None:
-        self.post_message(self.Undone(self.db.audit.undo_last(actor=self.actor)))
+    def action_redo(self) -> None:
+        """Show what redo would bring back (this console's newest undo), then ask."""
+        self._plan_undo("redo")
+
+    @work(thread=True, exclusive=True, group="undo-plan", exit_on_error=False)
+    def _plan_undo(self, kind: Kind) -> None:
+        audit = self.db.audit
+        plan = (
+            audit.undo_plan(actor=self.actor)
+            if kind == "undo"
+            else audit.redo_plan(actor=self.actor)
+        )
+        self.post_message(self.UndoPlanned(plan))
+
+    @on(UndoPlanned)
+    def _confirm_undo(self, message: UndoPlanned) -> None:
+        from tui.screens.undo import undo_question
+
+        plan = message.plan
+        title, text = undo_question(plan)
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self._take_back(plan)
+
+        label = "Undo" if plan.kind == "undo" else "Redo"
+        self.push_screen(ConfirmDialog(title, text, confirm_label=label), decided)
+
+    def _take_back(self, plan: UndoPlan) -> None:
+        """One chunk's worth in a worker; more under a progress bar that can stop it."""
+        from data.undo import UNDO_CHUNK
+        from tui.screens.undo import UndoProgress
+
+        if plan.left <= UNDO_CHUNK:
+            self._take_back_now(plan)
+            return
+
+        def ended(result: UndoResult | None) -> None:
+            if result is not None:
+                self.post_message(self.Undone(result))
+                return
+            # Stopped (Escape) or refused (the toast said why): part of it may be done.
+            self._reload_tables()
+
+        self.push_screen(UndoProgress(plan, self.db, self.actor), ended)
+
+    @work(thread=True, group="write", exit_on_error=False, description="undo or redo")
+    def _take_back_now(self, plan: UndoPlan) -> None:
+        self.post_message(self.Undone(self.db.audit.take_back(plan, actor=self.actor)))
 
     @on(Undone)
     def _undone(self, message: Undone) -> None:
         # Names a record as the audit trail stores it: shown as text, never markup.
-        self.notify(visible(message.result.summary), title="Undone", timeout=6, markup=False)
-        screen = self.screen
-        if isinstance(screen, TableScreen):
-            screen.refresh_data()
+        title = "Undone" if message.result.summary.startswith("Undo") else "Redone"
+        self.notify(visible(message.result.summary), title=title, timeout=6, markup=False)
+        self._reload_tables()
 
     # Failures (the app's own workers, like undo's, come here through ReportsWorkerFailures)
 

@@ -1,0 +1,118 @@
+"""`u` asks first, naming what it takes back; U (or ctrl+r) redoes; Escape changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from data.database import Database
+from data.records import PageRequest
+from tests.console_support import CONSOLE_ACTOR, console, demo_database, settle, table_lines
+from tui.screens.dialogs import ConfirmDialog
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """Five demo users, no products."""
+    database = demo_database(tmp_path / "undo.db", users=5, products=0)
+    yield database
+    database.dispose()
+
+
+def _rename_first(db: Database, name: str) -> int:
+    first = min(u.id for u in db.users.stream(PageRequest()))
+    record = db.users.get(first)
+    db.users.update(first, {"name": name}, expected_version=record.version, actor=CONSOLE_ACTOR)
+    return int(first)
+
+
+async def test_undo_asks_naming_each_field_esc_cancels_and_enter_undoes(db: Database) -> None:
+    first = _rename_first(db, "Renamed Person")
+    before = db.audit.count()
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.dialog_title.startswith("Undo: user ")
+        assert "Changed by alice from 10.0.0.7 at " in dialog.message
+        assert "  name: Renamed Person → " in dialog.message
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert db.users.get(first).name == "Renamed Person"
+        assert db.audit.count() == before  # nothing written
+
+        await pilot.press("u")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert db.users.get(first).name != "Renamed Person"
+        assert any(n.title == "Undone" for n in app._notifications)
+
+
+async def test_redo_asks_too_and_brings_back_what_was_undone(db: Database) -> None:
+    first = _rename_first(db, "Renamed Person")
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        original = db.users.get(first).name
+        await pilot.press("U")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.dialog_title.startswith("Redo: user ")
+        assert f"  name: {original} → Renamed Person" in dialog.message
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert db.users.get(first).name == original
+        await pilot.press("ctrl+r", "enter")
+        await settle(app, pilot)
+        assert db.users.get(first).name == "Renamed Person"
+        assert any(n.title == "Redone" for n in app._notifications)
+        assert any("Renamed Person" in line for line in table_lines(app))
+
+
+async def test_undoing_a_deleted_user_says_the_password_cannot_come_back(db: Database) -> None:
+    first = min(u.id for u in db.users.stream(PageRequest()))
+    user = db.users.get(first)
+    user = db.users.set_secret(
+        first, "a long passphrase here", expected_version=user.version, actor=CONSOLE_ACTOR
+    )
+    db.users.delete(first, expected_version=user.version, actor=CONSOLE_ACTOR)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        assert "comes back:" in dialog.message
+        assert (
+            "Cannot come back: A password is never kept in the audit: the user comes back "
+            "without one" in dialog.message
+        )
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert db.users.get(first).has_password is False
+
+
+async def test_help_and_the_palette_list_redo(db: Database) -> None:
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        keys = {description: key for key, description in app.screen_keys()}
+        assert keys["Redo"] == "U, ^r"
+        assert keys["Undo"] == "u"
+        commands = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Undo", "Redo"} <= commands
