@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import var
@@ -35,6 +35,7 @@ from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
+from tui.typeahead import KeysInOrder
 from tui.views import screen_tabs, views
 from tui.workers import ReportsWorkerFailures
 
@@ -146,7 +147,7 @@ class DatabaseNotOpened(Exception):
     """A read waited for the database, but the console closed or failed to open it first."""
 
 
-class AccessGuardApp(ReportsWorkerFailures, App[None]):
+class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
     """Users, Products and Audit screens over one `Database` handed in by the caller."""
 
     CSS_PATH = _stylesheet()
