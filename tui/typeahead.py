@@ -19,9 +19,9 @@ pieces: `Pilot._wait_for_screen` waits the same way for tests).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from textual import events
@@ -32,11 +32,12 @@ from textual.worker import Worker, WorkerState
 # How long a held key waits for the workers the key before it started (a plan to read,
 # a record to load); past it, the key goes on to whatever has the focus then.
 WORKER_WAIT_S = 2.0
-# How often a held key looks again while something is still settling.
+# How often a held key looks again at those workers.
 LOOK_AGAIN_S = 0.01
-# A key is let through after this long whatever is still busy (a timer that never
-# stops posting, say): late is better than lost.
-HOLD_AT_MOST_S = 5.0
+# Rounds of "let every queue work through what it holds" before a key is let through
+# whatever is still busy (a timer that keeps posting, say): late is better than lost.
+ROUNDS_AT_MOST = 20
+ROUND_AT_MOST_S = 5.0
 
 _RUNNING = (WorkerState.PENDING, WorkerState.RUNNING)
 
@@ -48,10 +49,13 @@ class KeysInOrder(App[None]):
         super().__init__(*args, **kwargs)
         self._held_keys: deque[events.Key | events.Paste] = deque()
         self._key_settling = False
+        self._key_waiter: asyncio.Task[None] | None = None
 
     @property
     def keys_waiting(self) -> bool:
         """Whether keys are held back until an earlier key has settled (tests wait for it)."""
+        if self._closing or self._closed:
+            return False
         return self._key_settling or bool(self._held_keys)
 
     async def on_event(self, event: events.Event) -> None:
@@ -68,36 +72,46 @@ class KeysInOrder(App[None]):
         self._key_settling = True
         before = set(self.workers)
         await super().on_event(event)
-        started = time.monotonic()
-        # Behind the key in the app's queue: the key has reached its target by then.
-        self.call_later(self._let_next_through, before, started)
+        # Waits in a task of its own: what it waits for runs in the app's queue, too.
+        self._key_waiter = asyncio.create_task(self._settle_then_let_through(before))
 
-    def _let_next_through(self, before: set[Worker[Any]], started: float) -> None:
-        waited = time.monotonic() - started
-        busy = not self._key_settled(before, waited)
-        if busy and waited < HOLD_AT_MOST_S:
-            self.set_timer(LOOK_AGAIN_S, lambda: self._let_next_through(before, started))
+    async def _settle_then_let_through(self, before: set[Worker[Any]]) -> None:
+        deadline = time.monotonic() + WORKER_WAIT_S
+        for _ in range(ROUNDS_AT_MOST):
+            if self._closing or self._closed:
+                # Quitting: the held keys have nowhere to go.
+                self._held_keys.clear()
+                self._key_settling = False
+                return
+            started = [w for w in self.workers if w not in before and w.state in _RUNNING]
+            if started and time.monotonic() < deadline:
+                await asyncio.sleep(LOOK_AGAIN_S)
+                continue
+            if await self._queues_worked_through():
+                break
+        self.call_later(self._let_next_through)
+
+    async def _queues_worked_through(self) -> bool:
+        """Let the app and every node of the screen on top handle what they hold now;
+        True if they held nothing (the last key's effects are all in)."""
+        nodes: list[MessagePump] = [self, *self.screen.walk_children(with_self=True)]
+        quiet = all(node._message_queue.empty() for node in nodes)
+        loop = asyncio.get_running_loop()
+        handled: list[asyncio.Future[None]] = []
+        for node in nodes:
+            future: asyncio.Future[None] = loop.create_future()
+            if node.call_later(future.set_result, None):
+                handled.append(future)
+        if handled:
+            await asyncio.wait(handled, timeout=ROUND_AT_MOST_S)
+        return quiet
+
+    async def _let_next_through(self) -> None:
+        self._key_waiter = None
+        if not self._held_keys:
+            self._key_settling = False
             return
-        self._key_settling = False
-        if self._held_keys:
-            held = self._held_keys.popleft()
-            self._key_settling = True  # keys arriving meanwhile queue behind the held ones
-            self.call_later(self._handle_held, held)
-
-    async def _handle_held(self, event: events.Key | events.Paste) -> None:
-        await self._handle_in_turn(event)
-
-    def _key_settled(self, before: set[Worker[Any]], waited: float) -> bool:
-        """Whether the last key's effects are all in: queues empty, its workers done."""
-        if not all(node._message_queue.empty() for node in self._key_nodes()):
-            return False
-        if waited >= WORKER_WAIT_S:
-            return True
-        return not any(w.state in _RUNNING for w in self.workers if w not in before)
-
-    def _key_nodes(self) -> Iterable[MessagePump]:
-        yield self
-        yield from self.screen.walk_children(with_self=True)
+        await self._handle_in_turn(self._held_keys.popleft())
 
 
 __all__ = ["KeysInOrder"]
