@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +10,17 @@ import pytest
 
 from data.database import Database
 from data.records import PageRequest
-from tests.console_support import CONSOLE_ACTOR, console, demo_database, settle, table_lines
+from tests.console_support import (
+    CONSOLE_ACTOR,
+    console,
+    demo_database,
+    settle,
+    table_lines,
+    wait_until,
+)
+from tui.app import AccessGuardApp
 from tui.screens.dialogs import ConfirmDialog
+from tui.screens.table_screen import StatusLine
 
 SIZE = (80, 24)
 
@@ -116,3 +126,35 @@ async def test_help_and_the_palette_list_redo(db: Database) -> None:
         assert keys["Undo"] == "u"
         commands = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Undo", "Redo"} <= commands
+
+
+async def test_a_save_waiting_for_another_writer_says_so_until_it_has_the_lock(
+    db: Database, tmp_path: Path
+) -> None:
+    """Another program holds SQLite's write lock (BEGIN IMMEDIATE) while the admin undoes."""
+    first = _rename_first(db, "Renamed Person")
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        holder = sqlite3.connect(tmp_path / "undo.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: WAITING in status_line(app))
+            assert db.users.get(first).name == "Renamed Person"  # not saved yet
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        await settle(app, pilot)
+        assert WAITING not in status_line(app)
+        assert db.users.get(first).name != "Renamed Person"
+
+
+WAITING = "Saving… waiting for another writer"
+
+
+def status_line(app: AccessGuardApp) -> str:
+    """The top line of the screen on top of the table screen's stack."""
+    return str(app.screen.query_one(StatusLine).render())

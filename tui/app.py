@@ -171,6 +171,8 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
     # The database's place on the status line: its URL (password masked) once open, what is
     # being done to open it before that.
     database_status: var[str] = var("")
+    # Said on the status line while a save waits for another writer's lock (SQLite).
+    write_status: var[str] = var("")
 
     class UndoPlanned(Message):
         """What an undo or redo would take back now: the admin is asked first."""
@@ -196,6 +198,13 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
         def __init__(self, changes: tuple[Change, ...]) -> None:
             super().__init__()
             self.changes = changes
+
+    class WriterWaited(Message):
+        """A write of this console started (True) or stopped (False) waiting for the lock."""
+
+        def __init__(self, waiting: bool) -> None:
+            super().__init__()
+            self.waiting = waiting
 
     class Opening(Message):
         """The opener moved on to another step (``Filling ... with demo data…``)."""
@@ -237,6 +246,8 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
         self._opener: DatabaseOpener | None = None
         self._opening: Worker[None] | None = None
         self._collector = IdleCollector()
+        self._writes_waiting = 0
+        self._stop_listening: Callable[[], None] | None = None
         if isinstance(database, DatabaseOpener):
             self._opener = database
             self.database_status = f"Opening {database.where}…"
@@ -295,6 +306,9 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
         self.watch(self, "theme", self._remember_theme, init=False)
         self._collector.start()
         self.set_interval(CHECK_EVERY_S, self._collector.collect_if_idle)
+        from data.lock_wait import listen
+
+        self._stop_listening = listen(self._tell_writer_waited)
 
     async def on_event(self, event: events.Event) -> None:
         """Note every key and mouse event: full garbage collections wait for a pause."""
@@ -317,6 +331,8 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
         garbage collections back to CPython."""
         self._settled.set()
         self._collector.stop()
+        if self._stop_listening is not None:
+            self._stop_listening()
 
     @work(thread=True, exit_on_error=False, description="open the database")
     def _open(self, opener: DatabaseOpener) -> None:
@@ -331,6 +347,15 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
     def _tell_opening_step(self, status: str) -> None:
         """From the opener's thread: say what it is doing now."""
         self.post_message(self.Opening(status))
+
+    def _tell_writer_waited(self, waiting: bool) -> None:
+        """From a writing thread: it started or stopped waiting for the lock."""
+        self.post_message(self.WriterWaited(waiting))
+
+    @on(WriterWaited)
+    def _writer_waited(self, message: WriterWaited) -> None:
+        self._writes_waiting = max(0, self._writes_waiting + (1 if message.waiting else -1))
+        self.write_status = "Saving… waiting for another writer" if self._writes_waiting else ""
 
     @on(Opening)
     def _show_opening_step(self, message: Opening) -> None:

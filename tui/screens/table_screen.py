@@ -44,9 +44,11 @@ class StatusLine(Static):
         """Fill the line for the screen called ``screen_title``, and keep it up to date."""
         self.screen_title = screen_title
         self.watch(self.app, "database_status", self._draw)
+        self.watch(self.app, "write_status", self._draw)
 
-    def _draw(self, database_status: str) -> None:
+    def _draw(self, _changed: str) -> None:
         app = cast("AccessGuardApp", self.app)
+        database_status = app.database_status
         # One line that never wraps: a long URL is cut at the end, the badge never is.
         line = Text(" AccessGuard ", style="bold")
         for tab in screen_tabs():
@@ -55,6 +57,9 @@ class StatusLine(Static):
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
+        if app.write_status:  # before the database: a long URL is cut, this never is
+            line.append(f"{app.write_status} ", style="bold reverse")
+            line.append(" ")
         line.append_text(safe(database_status))
         self.update(line)
 
