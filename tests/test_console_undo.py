@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
+from textual.widgets._toast import Toast
 
 from data.database import Database
 from data.records import PageRequest
@@ -15,6 +17,7 @@ from tests.console_support import (
     console,
     demo_database,
     settle,
+    table,
     table_lines,
     wait_until,
 )
@@ -158,3 +161,32 @@ WAITING = "Saving… waiting for another writer"
 def status_line(app: AccessGuardApp) -> str:
     """The top line of the screen on top of the table screen's stack."""
     return str(app.screen.query_one(StatusLine).render())
+
+
+async def test_toasts_keep_off_the_cursor_row_and_the_status_and_position_lines(
+    tmp_path: Path,
+) -> None:
+    db = demo_database(tmp_path / "toasts.db", users=40, products=0)
+    app = console(db)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        for moves in ((), ("j",) * 15, ("k",) * 12, ("G",)):
+            await pilot.press(*moves)
+            app.notify("A long enough note to need two lines of a toast here", title="Note")
+            app.notify("Another one", title="Note")
+            await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 2)
+            await settle(app, pilot)
+            grid = table(app)
+            cursor_y = grid.region.y + 1 + grid.cursor_row - grid.scroll_offset.y
+            kept_clear = [
+                app.screen.query_one(StatusLine).region,
+                app.screen.query_one("#position-line").region,
+                Region(0, cursor_y, SIZE[0], 1),
+            ]
+            toasts = [toast.region for toast in app.screen.query(Toast)]
+            assert toasts
+            for toast in toasts:
+                assert not any(toast.overlaps(clear) for clear in kept_clear), (moves, toast)
+            app.clear_notifications()
+            await settle(app, pilot)
+    db.dispose()

@@ -21,6 +21,7 @@ from textual import events, on, work
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
@@ -35,14 +36,13 @@ from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
-from tui.typeahead import KeysInOrder
+from tui.toasts import place_toasts
+from tui.undo_keys import UndoKeys
 from tui.views import screen_tabs, views
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
-    from data.audit import UndoResult
     from data.database import Database
-    from data.undo import Kind, UndoPlan
     from tui.settings import Settings
 
 
@@ -147,7 +147,7 @@ class DatabaseNotOpened(Exception):
     """A read waited for the database, but the console closed or failed to open it first."""
 
 
-class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
+class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
     """Users, Products and Audit screens over one `Database` handed in by the caller."""
 
     CSS_PATH = _stylesheet()
@@ -173,20 +173,6 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
     database_status: var[str] = var("")
     # Said on the status line while a save waits for another writer's lock (SQLite).
     write_status: var[str] = var("")
-
-    class UndoPlanned(Message):
-        """What an undo or redo would take back now: the admin is asked first."""
-
-        def __init__(self, plan: UndoPlan) -> None:
-            super().__init__()
-            self.plan = plan
-
-    class Undone(Message):
-        """An undo or redo finished."""
-
-        def __init__(self, result: UndoResult) -> None:
-            super().__init__()
-            self.result = result
 
     class RecordsChanged(Message):
         """Changes committed elsewhere (another console, the CLI, an import) were noticed.
@@ -385,6 +371,21 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
             return True if self.is_open else None
         return True
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Textual's toast, kept off the cursor's row and the status and position lines."""
+        screen = self.screen
+        if isinstance(screen, TableScreen):
+            place_toasts(screen, screen.table)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def _remember_theme(self, theme: str) -> None:
         from tui.settings import remember_theme
 
@@ -497,69 +498,6 @@ class AccessGuardApp(ReportsWorkerFailures, KeysInOrder):
     def _screen_title(self) -> str:
         screen = self.screen
         return screen.title_text if isinstance(screen, TableScreen) else "AccessGuard"
-
-    # Undo and redo: asked first (data.undo)
-
-    def action_undo(self) -> None:
-        """Show what undo would take back (this console's newest change), then ask."""
-        self._plan_undo("undo")
-
-    def action_redo(self) -> None:
-        """Show what redo would bring back (this console's newest undo), then ask."""
-        self._plan_undo("redo")
-
-    @work(thread=True, exclusive=True, group="undo-plan", exit_on_error=False)
-    def _plan_undo(self, kind: Kind) -> None:
-        audit = self.db.audit
-        plan = (
-            audit.undo_plan(actor=self.actor)
-            if kind == "undo"
-            else audit.redo_plan(actor=self.actor)
-        )
-        self.post_message(self.UndoPlanned(plan))
-
-    @on(UndoPlanned)
-    def _confirm_undo(self, message: UndoPlanned) -> None:
-        from tui.screens.undo import undo_question
-
-        plan = message.plan
-        title, text = undo_question(plan)
-
-        def decided(yes: bool | None) -> None:
-            if yes:
-                self._take_back(plan)
-
-        label = "Undo" if plan.kind == "undo" else "Redo"
-        self.push_screen(ConfirmDialog(title, text, confirm_label=label), decided)
-
-    def _take_back(self, plan: UndoPlan) -> None:
-        """One chunk's worth in a worker; more under a progress bar that can stop it."""
-        from data.undo import UNDO_CHUNK
-        from tui.screens.undo import UndoProgress
-
-        if plan.left <= UNDO_CHUNK:
-            self._take_back_now(plan)
-            return
-
-        def ended(result: UndoResult | None) -> None:
-            if result is not None:
-                self.post_message(self.Undone(result))
-                return
-            # Stopped (Escape) or refused (the toast said why): part of it may be done.
-            self._reload_tables()
-
-        self.push_screen(UndoProgress(plan, self.db, self.actor), ended)
-
-    @work(thread=True, group="write", exit_on_error=False, description="undo or redo")
-    def _take_back_now(self, plan: UndoPlan) -> None:
-        self.post_message(self.Undone(self.db.audit.take_back(plan, actor=self.actor)))
-
-    @on(Undone)
-    def _undone(self, message: Undone) -> None:
-        # Names a record as the audit trail stores it: shown as text, never markup.
-        title = "Undone" if message.result.summary.startswith("Undo") else "Redone"
-        self.notify(visible(message.result.summary), title=title, timeout=6, markup=False)
-        self._reload_tables()
 
     # Failures (the app's own workers, like undo's, come here through ReportsWorkerFailures)
 

@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 
 from tui.malformed import stored_text
 from tui.text import safe, visible
+from tui.toasts import place_toasts
 from tui.views import screen_tabs
 from tui.widgets.footer import Footer
 from tui.widgets.record_table import RecordTable
@@ -257,6 +258,7 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         self.query_one("#position-line", Static).update(
             safe(self.position_text(event.table)), layout=False
         )
+        place_toasts(self, event.table)
 
     def position_text(self, table: RecordTable) -> str:
         """The bottom line: position, then what needs the admin (staged edits, marks), what
