@@ -73,7 +73,8 @@ class UndoPlan:
     """What `take_back` would do now, for the admin to confirm.
 
     ``batch`` is the unit of work taken back, made by ``actor`` at ``at`` (its ``action``:
-    create, update, delete, or restore for a redo or an undone undo). ``left`` of its
+    create, update, delete, or restore; ``made_as`` says whether it was a change, an undo
+    or a redo). ``left`` of its
     ``total`` entries are still in effect (fewer: an earlier undo stopped half way, and
     this one continues it into ``into``). ``records`` names the first few records, and
     ``lost`` says what cannot come back (a password is never kept in the audit).
@@ -83,6 +84,7 @@ class UndoPlan:
     batch: str
     into: str | None
     action: str
+    made_as: BatchKind
     actor: str
     at: datetime
     total: int
@@ -365,6 +367,9 @@ def _describe(session: Session, actor: Actor, kind: Kind, target: _Batch) -> Und
         try:
             restore = plan_restore(session, spec, entry, obj)
         except NotRestorable:
+            # Nothing to set back now (a product's owner comes back with the deleted user
+            # this same batch brings back): say what the entry recorded instead.
+            records.append(_as_recorded(session, spec, entry, obj))
             continue
         changes = tuple(change for change in restore.changes if change[0] != "version")
         records.append(PlannedRecord(restore.label, restore.effect, changes))
@@ -383,6 +388,7 @@ def _describe(session: Session, actor: Actor, kind: Kind, target: _Batch) -> Und
         batch=target.batch,
         into=into,
         action=newest.action,
+        made_as=target.kind,
         actor=newest.actor,
         at=newest.at,
         total=target.total,
@@ -390,6 +396,24 @@ def _describe(session: Session, actor: Actor, kind: Kind, target: _Batch) -> Und
         records=tuple(records),
         lost=tuple(_lost(session, target.batch)),
     )
+
+
+def _as_recorded(
+    session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry, obj: Any
+) -> PlannedRecord:
+    """The record of ``entry`` with each field it changed, after → before, as recorded."""
+    old, new = entry.old_values or {}, entry.new_values or {}
+    label = (
+        spec.describe(spec.fetch(session, entry.record_id or 0))
+        if obj is not None
+        else (f"{spec.entity} {entry.record_id}")
+    )
+    names = [name for name in {**old, **new} if name != "version"]
+    changes = tuple((name, new.get(name), old.get(name)) for name in names)
+    effect: Literal["update", "recreate", "delete"] = (
+        "recreate" if obj is None else "delete" if not old else "update"
+    )
+    return PlannedRecord(label, effect, changes)
 
 
 def _lost(session: Session, batch: str) -> list[str]:

@@ -31,6 +31,8 @@ _DONE = {
     "delete": "deleted",
     "restore": "restored",
 }
+# An undo or a redo is named for what it was, not for the restores it wrote.
+_MADE_AS = {"undo": "undone", "redo": "redone"}
 _EFFECTS = {
     "update": "goes back",
     "recreate": "comes back",
@@ -41,7 +43,7 @@ _EFFECTS = {
 def undo_question(plan: UndoPlan) -> tuple[str, str]:
     """The confirm's title and text for ``plan``."""
     verb = "Undo" if plan.kind == "undo" else "Redo"
-    what = _DONE.get(plan.action, plan.action)
+    what = _MADE_AS.get(plan.made_as) or _DONE.get(plan.action, plan.action)
     when = plan.at.strftime("%Y-%m-%d %H:%M:%S")
     count = counted(plan.left, "record")
     if plan.left == 1 and plan.records:
