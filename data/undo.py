@@ -121,16 +121,17 @@ def take_back(
     *,
     actor: Actor,
     progress: Progress | None = None,
-    chunk: int = UNDO_CHUNK,
+    chunk: int | None = None,
 ) -> UndoResult:
     """Do what ``planned`` says, if it is still what ``plan`` would say; else `Conflict`.
 
-    Chunks of ``chunk`` entries, newest first, each its own transaction; ``progress`` hears
-    (done, total) after each and may raise to stop (what is done stays done, and the next
-    undo continues). A record changed since by anyone else refuses its chunk with
-    `Conflict`, saying how many were taken back before it.
+    Chunks of ``chunk`` (default `UNDO_CHUNK`) entries, newest first, each its own
+    transaction; ``progress`` hears (done, total) after each and may raise to stop (what
+    is done stays done, and the next undo continues). A record changed since by anyone
+    else refuses its chunk with `Conflict`, saying how many were taken back before it.
     """
     into = planned.into or new_batch()
+    size = chunk or UNDO_CHUNK
     written: list[AuditRecord] = []
     done = planned.total - planned.left
     first = True
@@ -141,7 +142,7 @@ def take_back(
                 if first:
                     _require_unchanged(session, actor, planned)
                     first = False
-                entries = _chunk(session, planned.batch, chunk, below=below)
+                entries = _chunk(session, planned.batch, size, below=below)
                 if not entries:
                     break
                 below = entries[-1].id

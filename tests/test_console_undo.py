@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from textual.widgets._toast import Toast
 
 from data.database import Database
 from data.records import PageRequest
+from data.transfer import import_records
 from tests.console_support import (
     CONSOLE_ACTOR,
     console,
@@ -24,6 +26,7 @@ from tests.console_support import (
 from tui.app import AccessGuardApp
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.table_screen import StatusLine
+from tui.screens.undo import UndoProgress
 
 SIZE = (80, 24)
 
@@ -190,3 +193,35 @@ async def test_toasts_keep_off_the_cursor_row_and_the_status_and_position_lines(
             app.clear_notifications()
             await settle(app, pilot)
     db.dispose()
+
+
+async def test_a_big_undo_runs_under_a_progress_bar_and_undoes_every_row(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("data.undo.UNDO_CHUNK", 4)  # a "big" batch of 10 rows: 3 chunks
+    rows = "".join(f"Person {i},p{i}@example.com\n" for i in range(10))
+    source = io.StringIO("name,email\n" + rows, newline="")
+    import_records(db, "users", source, fmt="csv", actor=CONSOLE_ACTOR, dry_run=False)
+    seen: list[str] = []
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.dialog_title == "Undo the change to 10 records?"
+        assert "… and 6 more records." in dialog.message
+        original = UndoProgress.show
+
+        def noted(self: UndoProgress, done: int | None, total: int | None, status: str) -> None:
+            seen.append(status)
+            original(self, done, total, status)
+
+        monkeypatch.setattr(UndoProgress, "show", noted)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, UndoProgress)
+        assert db.users.count() == 5
+        assert seen == ["4 of 10 taken back", "8 of 10 taken back", "10 of 10 taken back"]
+        assert any(n.title == "Undone" for n in app._notifications)
