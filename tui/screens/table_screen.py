@@ -58,10 +58,10 @@ class StatusLine(Static):
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
-        if app.write_status:  # before the database: a long URL is cut, this never is
-            line.append(f"{app.write_status} ", style="bold reverse")
-            line.append(" ")
-        line.append_text(safe(database_status))
+        if app.write_status:  # in the database's place while it lasts: 80 columns hold it
+            line.append(app.write_status, style="bold reverse")
+        else:
+            line.append_text(safe(database_status))
         self.update(line)
 
 
