@@ -191,3 +191,19 @@ def test_a_big_undo_runs_in_chunks_resumes_where_it_stopped_and_lets_colleagues_
     assert (redo.total, redo.left) == (10, 10)
     db.audit.take_back(redo, actor=actor)
     assert db.users.count() == 11
+
+
+def test_a_colleagues_change_stops_a_big_undo_at_its_chunk_and_says_how_far_it_got(
+    db: Database, actor: Actor, other_actor: Actor
+) -> None:
+    _import_users(db, actor, 10)
+    oldest = find(db, "users", "p0@example.com")
+    db.users.update(oldest.id, {"role": "admin"}, expected_version=1, actor=other_actor)
+    plan = db.audit.undo_plan(actor=actor)
+    # Newest first in threes: p9-p7, p6-p4, p3-p1, then p0, which bob changed since.
+    with pytest.raises(Conflict, match="9 of 10 were taken back before it; press u again"):
+        take_back(db.sessions, plan, actor=actor, chunk=3)
+    assert db.users.count() == 1
+    assert find(db, "users", "p0@example.com").role == "admin"
+    rest = db.audit.undo_plan(actor=actor)
+    assert (rest.left, rest.resumes) == (1, True)
