@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Select, exists, false, func, insert, select
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import false, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.actor import Actor
@@ -23,6 +23,9 @@ from data.trail import new_batch, snapshot, to_json, write_entry
 from data.translate import StaleWrite
 from data.unit import reading, writing
 from models import AuditEntry
+
+if TYPE_CHECKING:
+    from data.undo import UndoPlan
 
 UNDOABLE_ACTIONS = ("create", "update", "delete")
 
@@ -141,7 +144,7 @@ class AuditLog:
         """What `restore` would do for entry ``entry_id`` now; `NotRestorable` if nothing."""
         with reading(self._sessions) as session:
             entry, spec, obj = _restorable(session, entry_id)
-            return _plan(session, spec, entry, obj)
+            return plan_restore(session, spec, entry, obj)
 
     def restore(self, entry_id: int, *, actor: Actor, expected_version: int | None) -> AuditRecord:
         """Put the record of entry ``entry_id`` back to its state before that entry, in a
@@ -162,7 +165,9 @@ class AuditLog:
                         "was shown: nothing was restored. Look at the entry again.",
                         current=spec.fetch(session, record_id),
                     )
-                _plan(session, spec, entry, obj)  # refuses what there is nothing to restore of
+                plan_restore(
+                    session, spec, entry, obj
+                )  # refuses what there is nothing to restore of
                 return to_record(
                     put_before(session, spec, entry, obj, actor=actor, batch=new_batch())
                 )
@@ -173,26 +178,39 @@ class AuditLog:
                 current=None,
             ) from None
 
+    def undo_plan(self, *, actor: Actor) -> UndoPlan:
+        """What `u` would undo for ``actor`` (one console) now; `NotFound` if nothing."""
+        from data.undo import plan
+
+        return plan(self._sessions, actor, "undo")
+
+    def redo_plan(self, *, actor: Actor) -> UndoPlan:
+        """What redo would bring back for ``actor`` now; `NotFound` if nothing."""
+        from data.undo import plan
+
+        return plan(self._sessions, actor, "redo")
+
+    def take_back(
+        self,
+        planned: UndoPlan,
+        *,
+        actor: Actor,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> UndoResult:
+        """Do the undo or redo ``planned`` (as the admin confirmed it), in audited
+        transactions; `Conflict` if anything moved on since it was planned. See data.undo."""
+        from data.undo import take_back
+
+        return take_back(self._sessions, planned, actor=actor, progress=progress)
+
     def undo_last(self, *, actor: Actor) -> UndoResult:
-        """Undo ``actor``'s most recent change that is not undone yet, in a new audited transaction.
+        """Undo ``actor``'s most recent change that is not undone yet, without asking.
 
         A change is one unit of work (a bulk delete undoes as a whole). A deleted row comes
         back with its id; a changed row goes back to its old values if nobody changed it
         since (else `Conflict`); a created row is deleted again under the same check.
         """
-        with writing(self._sessions) as session:
-            last = session.scalars(_undoable(actor).order_by(AuditEntry.id.desc()).limit(1)).first()
-            if last is None:
-                raise NotFound("Nothing to undo: no change made here is left to undo.")
-            entries = session.scalars(
-                _undoable(actor)
-                .where(AuditEntry.batch == last.batch)
-                .order_by(AuditEntry.id.desc())
-            ).all()
-            batch = new_batch()
-            written = [revert(session, entry, actor=actor, batch=batch) for entry in entries]
-            records = tuple(to_record(entry) for entry in written)
-        return UndoResult(entries=records, summary=_summarise(entries))
+        return self.take_back(self.undo_plan(actor=actor), actor=actor)
 
 
 def _entry(session: Session, entry_id: int) -> AuditEntry:
@@ -221,7 +239,9 @@ def _restorable(
     return entry, spec, obj
 
 
-def _plan(session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry, obj: Any) -> RestorePlan:
+def plan_restore(
+    session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry, obj: Any
+) -> RestorePlan:
     """What `put_before` would do to ``obj`` for ``entry``; `NotRestorable` if nothing."""
     record_id = _record_of(entry)
     now = snapshot(spec.snapshot_fields, obj) if obj is not None else None
@@ -270,16 +290,6 @@ def _plan(session: Session, spec: EntitySpec[Any, Any], entry: AuditEntry, obj: 
     )
 
 
-def _undoable(actor: Actor) -> Select[AuditEntry]:
-    undo = aliased(AuditEntry)
-    return select(AuditEntry).where(
-        AuditEntry.actor == actor.label,
-        AuditEntry.source == actor.source,
-        AuditEntry.action.in_(UNDOABLE_ACTIONS),
-        ~exists().where(undo.reverts_id == AuditEntry.id),
-    )
-
-
 def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> AuditEntry:
     """Put the record of ``entry`` back to its state before ``entry``; audit that as a restore.
 
@@ -292,7 +302,7 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
     if obj is not None:
         require_same_record(session, spec, entry)
     expected_version = _version_after_own_changes(session, spec, entry, actor)
-    if entry.action == "delete":
+    if entry.new_values is None:  # the entry left the record absent (a delete)
         if obj is not None:
             raise Conflict(
                 f"Cannot undo: {spec.entity} {record_id} exists again.",
@@ -445,18 +455,6 @@ def _recreate(
         new=new,
         reverts_id=entry.id,
     )
-
-
-def _summarise(entries: Any) -> str:
-    verbs = {
-        "create": "removed the created",
-        "update": "restored the edited",
-        "delete": "restored the deleted",
-    }
-    if len(entries) == 1:
-        entry = entries[0]
-        return f"Undo: {verbs[entry.action]} {entry.entity} {entry.record_id}."
-    return f"Undo: reverted {len(entries)} changes of one operation."
 
 
 def _filtered(stmt: Any, search: str) -> Any:

@@ -21,6 +21,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from data.casefold import FOLD_FUNCTION, fold_case
 from data.config import BadDatabaseURL
 from data.errors import Unavailable
+from data.lock_wait import begin_immediate
 from data.sqlite_file import FileIdentity, check_options, file_uri, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -110,7 +111,11 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         writing = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        if writing:
+            # Says so when it has to wait for another writer (the console shows it).
+            begin_immediate(connection, busy_timeout_ms)
+        else:
+            connection.exec_driver_sql("BEGIN")
         if writing and identity is not None:
             # Holding the write lock: no other AccessGuard is half way through a write.
             identity.check_write(

@@ -142,6 +142,30 @@ def write_entries(
     )
 
 
+def write_restores(
+    session: Session,
+    restores: Sequence[tuple[int, Mapping[str, Any] | None, Mapping[str, Any] | None, int]],
+    *,
+    actor: Actor,
+    batch: str,
+    entity: str,
+) -> None:
+    """Add a "restore" entry per (record id, old, new, reverted entry id), with one
+    executemany: what `write_entry` would write for each (an undo of many rows at once)."""
+    execute_many(
+        session,
+        insert(table_of(AuditEntry)),
+        restores,
+        columns=("record_id", "old_values", "new_values", "reverts_id"),
+        constants={
+            **_who(session, actor, batch),
+            "entity": entity,
+            "action": "restore",
+            "at": utcnow(),
+        },
+    )
+
+
 def database_login(session: Session) -> str | None:
     """The database account ``session``'s transaction writes as (None on SQLite).
 

@@ -126,7 +126,9 @@ async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
         for worker in workers:
             await _ended(worker)
         quiet = await _messages_handled(app)
-        if quiet and not started and not any(w.is_running for w in app.workers):
+        # Keys that came together wait their turn (tui.typeahead): all of them must be in.
+        held = getattr(app, "keys_waiting", False)
+        if quiet and not held and not started and not any(w.is_running for w in app.workers):
             await pilot.pause()
             return
     raise AssertionError(f"the console was still busy after {SETTLE_ROUNDS} rounds")

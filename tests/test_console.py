@@ -185,6 +185,8 @@ async def test_positions_stay_exact_when_rows_come_and_go_at_the_end(tmp_path: P
         assert current(app).id == 299
         await pilot.press("u")
         await settle(app, pilot)
+        await pilot.press("enter")  # the undo confirm
+        await settle(app, pilot)
         assert table(app).total == 300
         assert current(app).id == 299
         await pilot.press("j")
@@ -211,6 +213,10 @@ async def test_delete_with_confirm_then_undo_restores_it(db: Database) -> None:
         assert db.users.count() == 29
         assert table(app).total == 29
         await pilot.press("u")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert victim.email in app.screen.dialog_title
+        await pilot.press("y")
         await settle(app, pilot)
         restored = db.users.get(victim.id)
         assert restored.email == victim.email
@@ -248,6 +254,8 @@ async def test_mark_rows_and_delete_them_in_one_go(db: Database) -> None:
         assert db.products.count() == 37
         assert table(app).marked == {}
         await pilot.press("u")
+        await settle(app, pilot)
+        await pilot.press("enter")
         await settle(app, pilot)
         assert db.products.count() == 40
 

@@ -52,7 +52,7 @@ from tests.console_support import (
     watch_workers,
 )
 from tui.app import AccessGuardApp, ConsoleOptions, DatabaseOpener
-from tui.screens.progress import ProgressDialog
+from tui.screens.progress import OperationDialog
 from tui.screens.records import RecordScreen
 from tui.screens.transfer import ExportProgress
 from tui.widgets.relation_picker import RelationPicker
@@ -267,7 +267,7 @@ def export_held_part_way(_db: Database, monkeypatch: pytest.MonkeyPatch) -> None
     def part_way(self: ExportProgress) -> None:
         self.post_message(ExportProgress.Advanced(15_000, 60_000))
 
-    monkeypatch.setattr(ProgressDialog, "on_mount", part_way)
+    monkeypatch.setattr(OperationDialog, "on_mount", part_way)
 
 
 def a_fixed_products_file(db: Database, _monkeypatch: pytest.MonkeyPatch) -> None:
@@ -364,7 +364,8 @@ CASES = [
     Case("record_view_deleted", ("3", "v")),
     Case("restore_confirm", ("3", "R")),
     Case("restore_update_confirm", ("3", "j", "R")),
-    Case("toasts_undone_and_nothing_to_undo", ("u", "u", "u")),
+    Case("undo_confirm", ("u",)),
+    Case("toasts_undone_and_nothing_to_undo", ("u", "enter", "u", "enter", "u")),
     # Quick edits
     Case("quick_edit_bar", ("2", *TO_STOCK, "f2")),
     Case("quick_edit_refused", ("2", *TO_STOCK, "f2", "ctrl+u", "minus", "3", "enter")),

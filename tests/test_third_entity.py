@@ -292,6 +292,8 @@ async def test_console_lists_searches_edits_follows_deletes_and_undoes(
 
         await pilot.press("u")  # undo this console's last change: the rename
         await settle(app, pilot)
+        await pilot.press("enter")  # confirmed
+        await settle(app, pilot)
         assert find(db, "shelves", "TOOLS").name == "Tools"
 
         manager_column = next(

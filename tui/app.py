@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
@@ -35,11 +36,12 @@ from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
+from tui.toasts import place_toasts
+from tui.undo_keys import UndoKeys
 from tui.views import screen_tabs, views
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
-    from data.audit import UndoResult
     from data.database import Database
     from tui.settings import Settings
 
@@ -120,7 +122,7 @@ class ConsoleOptions:
 
 
 # Keys that belong to the screens, not to forms and dialogs ("anywhere outside a form").
-OUTSIDE_FORMS = frozenset({"switch", "undo", "quit", "help"})
+OUTSIDE_FORMS = frozenset({"switch", "undo", "redo", "quit", "help"})
 
 Progress = Callable[[str], None]
 
@@ -145,7 +147,7 @@ class DatabaseNotOpened(Exception):
     """A read waited for the database, but the console closed or failed to open it first."""
 
 
-class AccessGuardApp(ReportsWorkerFailures, App[None]):
+class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
     """Users, Products and Audit screens over one `Database` handed in by the caller."""
 
     CSS_PATH = _stylesheet()
@@ -156,6 +158,9 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         # The status line shows 1 2 3 as tabs, so the footer keeps its room for the rest.
         # The number keys of the screens are bound per registered entity (`_bind_screens`).
         Binding("u", "undo", "Undo", id="app.undo"),
+        # U beside u, as S beside s; ctrl+r as in vim and many editors. Not in the footer
+        # (its room is taken): help (?) and the palette list it.
+        Binding("U,ctrl+r", "redo", "Redo", show=False, id="app.redo"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         # What a terminal user presses to leave; Textual's own ctrl+c only says "press ^q".
@@ -166,13 +171,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     # The database's place on the status line: its URL (password masked) once open, what is
     # being done to open it before that.
     database_status: var[str] = var("")
-
-    class Undone(Message):
-        """An undo finished."""
-
-        def __init__(self, result: UndoResult) -> None:
-            super().__init__()
-            self.result = result
+    # Said on the status line while a save waits for another writer's lock (SQLite).
+    write_status: var[str] = var("")
 
     class RecordsChanged(Message):
         """Changes committed elsewhere (another console, the CLI, an import) were noticed.
@@ -184,6 +184,13 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         def __init__(self, changes: tuple[Change, ...]) -> None:
             super().__init__()
             self.changes = changes
+
+    class WriterWaited(Message):
+        """A write of this console started (True) or stopped (False) waiting for the lock."""
+
+        def __init__(self, waiting: bool) -> None:
+            super().__init__()
+            self.waiting = waiting
 
     class Opening(Message):
         """The opener moved on to another step (``Filling ... with demo data…``)."""
@@ -225,6 +232,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self._opener: DatabaseOpener | None = None
         self._opening: Worker[None] | None = None
         self._collector = IdleCollector()
+        self._writes_waiting = 0
+        self._stop_listening: Callable[[], None] | None = None
         if isinstance(database, DatabaseOpener):
             self._opener = database
             self.database_status = f"Opening {database.where}…"
@@ -283,6 +292,9 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.watch(self, "theme", self._remember_theme, init=False)
         self._collector.start()
         self.set_interval(CHECK_EVERY_S, self._collector.collect_if_idle)
+        from data.lock_wait import listen
+
+        self._stop_listening = listen(self._tell_writer_waited)
 
     async def on_event(self, event: events.Event) -> None:
         """Note every key and mouse event: full garbage collections wait for a pause."""
@@ -305,6 +317,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         garbage collections back to CPython."""
         self._settled.set()
         self._collector.stop()
+        if self._stop_listening is not None:
+            self._stop_listening()
 
     @work(thread=True, exit_on_error=False, description="open the database")
     def _open(self, opener: DatabaseOpener) -> None:
@@ -319,6 +333,15 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     def _tell_opening_step(self, status: str) -> None:
         """From the opener's thread: say what it is doing now."""
         self.post_message(self.Opening(status))
+
+    def _tell_writer_waited(self, waiting: bool) -> None:
+        """From a writing thread: it started or stopped waiting for the lock."""
+        self.post_message(self.WriterWaited(waiting))
+
+    @on(WriterWaited)
+    def _writer_waited(self, message: WriterWaited) -> None:
+        self._writes_waiting = max(0, self._writes_waiting + (1 if message.waiting else -1))
+        self.write_status = "Saving… waiting for another writer" if self._writes_waiting else ""
 
     @on(Opening)
     def _show_opening_step(self, message: Opening) -> None:
@@ -337,17 +360,31 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Screen keys sleep while a form or dialog is open; undo sleeps when read-only.
-
-        Until the database is open, undo is shown disabled and does nothing.
+        """Screen keys sleep while a form or dialog is open; undo and redo sleep when
+        read-only. Until the database is open, they are shown disabled and do nothing.
         """
         if action in OUTSIDE_FORMS and isinstance(self.screen, ModalScreen):
             return False
-        if action == "undo":
+        if action in ("undo", "redo"):
             if self.read_only:
                 return False
             return True if self.is_open else None
         return True
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Textual's toast, kept off the cursor's row and the status and position lines."""
+        screen = self.screen
+        if isinstance(screen, TableScreen):
+            place_toasts(screen, screen.table)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _remember_theme(self, theme: str) -> None:
         from tui.settings import remember_theme
@@ -461,24 +498,6 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     def _screen_title(self) -> str:
         screen = self.screen
         return screen.title_text if isinstance(screen, TableScreen) else "AccessGuard"
-
-    # Undo
-
-    def action_undo(self) -> None:
-        """Undo the last change made in this console, from the audit trail."""
-        self._undo()
-
-    @work(thread=True, group="write", exit_on_error=False, description="undo the last change")
-    def _undo(self) -> None:
-        self.post_message(self.Undone(self.db.audit.undo_last(actor=self.actor)))
-
-    @on(Undone)
-    def _undone(self, message: Undone) -> None:
-        # Names a record as the audit trail stores it: shown as text, never markup.
-        self.notify(visible(message.result.summary), title="Undone", timeout=6, markup=False)
-        screen = self.screen
-        if isinstance(screen, TableScreen):
-            screen.refresh_data()
 
     # Failures (the app's own workers, like undo's, come here through ReportsWorkerFailures)
 

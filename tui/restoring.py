@@ -31,7 +31,7 @@ def restore_question(plan: RestorePlan) -> tuple[str, str]:
         lead = f"These fields go back to their values before entry {entry.id}:"
     lines = [lead]
     for name, now, after in plan.changes[:RESTORE_FIELDS_SHOWN]:
-        lines.append(f"  {name}: {_value(now)} → {_value(after)}")
+        lines.append(f"  {name}: {value_text(now)} → {value_text(after)}")
     hidden = len(plan.changes) - RESTORE_FIELDS_SHOWN
     if hidden > 0:
         lines.append(f"  … and {hidden} more")
@@ -46,7 +46,8 @@ def restore_question(plan: RestorePlan) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A stored value as one short line of text for a question ("-" for none)."""
     if value is None:
         return "-"
     text = visible(shown(value))  # one line: a stored line break shows as a stand-in
@@ -55,4 +56,4 @@ def _value(value: Any) -> str:
     return text
 
 
-__all__ = ["restore_question"]
+__all__ = ["restore_question", "value_text"]

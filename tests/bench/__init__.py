@@ -73,8 +73,13 @@ The figures (``--only`` names):
     once applying, for a CSV of ``--rows`` new users into an empty SQLite database at head:
     each child's own peak RSS (VmHWM) <= 300 MB; the ratio is the larger over 300 MB.
     Before the import streamed its file, a million rows took 1.5-2.2 GB.
+``undo-import``
+    100,000 new users imported through ``import_records`` into a copy of the large database,
+    then undone through ``AuditLog.undo_plan`` / ``take_back`` while a colleague thread
+    saves one record every 0.3 s: the undo <= 5x the import, and every colleague save done.
 
-The SQLite-only figures (stall, memory, start-up, export, import, import-memory) write to
+The SQLite-only figures (stall, memory, start-up, export, import, import-memory,
+undo-import) write to
 their database or measure a whole process; the rest also run on PostgreSQL. Machines are noisy: the
 results file keeps every sample and the load average, so a FAIL can be told from a hiccup.
 """

@@ -556,7 +556,7 @@ async def test_a_bug_in_a_save_or_an_undo_worker_leaves_the_form_and_the_console
         raise OverflowError("cannot convert float infinity to integer")
 
     monkeypatch.setattr(db.users, "update", broken)
-    monkeypatch.setattr(db.audit, "undo_last", broken)
+    monkeypatch.setattr(db.audit, "undo_plan", broken)
     app = console(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)

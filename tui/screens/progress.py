@@ -1,6 +1,6 @@
 """A dialog that runs one long data operation with a progress bar, a status line and a
-cancel: the export (`tui.screens.transfer.ExportProgress`) and the import's dry run
-(`tui.screens.import_check.ImportCheck`).
+cancel: the export (`tui.screens.transfer.ExportProgress`), the import's dry run
+(`tui.screens.import_check.ImportCheck`) and a big undo (`tui.screens.undo.UndoProgress`).
 
 The operation runs in a thread worker and tells its progress through a callback; the
 callback given to `operation` raises `Stopped` once the admin pressed Escape or the console
@@ -41,10 +41,9 @@ class Failed(Exception):
         self.problem = problem
 
 
-class ProgressDialog(ReportsWorkerFailures, Dialog[ResultT | None]):
-    """A bar, a status line and Cancel (Escape) around one operation on ``view``'s records
-    and the file ``path``; `start` runs it. Returns its result, or None if cancelled or
-    failed."""
+class OperationDialog(ReportsWorkerFailures, Dialog[ResultT | None]):
+    """A bar, a status line and Cancel (Escape) around one operation, which starts at
+    once. Returns its result, or None if cancelled or failed."""
 
     STARTING = "Starting…"
     GROUP = "progress"  # the worker group: one operation of a kind at a time
@@ -58,11 +57,8 @@ class ProgressDialog(ReportsWorkerFailures, Dialog[ResultT | None]):
             self.result = result
             self.problem = problem
 
-    def __init__(self, title: str, *, view: ViewSpec, db: Database, path: str) -> None:
+    def __init__(self, title: str) -> None:
         super().__init__(title)
-        self.view = view
-        self.db = db
-        self.path = path
         self._stop = threading.Event()
 
     def compose_body(self) -> ComposeResult:
@@ -129,4 +125,14 @@ class ProgressDialog(ReportsWorkerFailures, Dialog[ResultT | None]):
             self.dismiss(None)
 
 
-__all__ = ["ProgressDialog", "Stopped"]
+class ProgressDialog(OperationDialog[ResultT]):
+    """An `OperationDialog` over ``view``'s records and the file ``path`` (export, import)."""
+
+    def __init__(self, title: str, *, view: ViewSpec, db: Database, path: str) -> None:
+        super().__init__(title)
+        self.view = view
+        self.db = db
+        self.path = path
+
+
+__all__ = ["OperationDialog", "ProgressDialog", "Stopped"]

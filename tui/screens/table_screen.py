@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 
 from tui.malformed import stored_text
 from tui.text import safe, shorten_middle, visible
+from tui.toasts import place_toasts
 from tui.views import screen_tabs
 from tui.widgets.footer import Footer
 from tui.widgets.record_table import RecordTable
@@ -44,13 +45,15 @@ class StatusLine(Static):
         """Fill the line for the screen called ``screen_title``, and keep it up to date."""
         self.screen_title = screen_title
         self.watch(self.app, "database_status", self._draw)
+        self.watch(self.app, "write_status", self._draw)
 
     def on_resize(self) -> None:
         """A new width (the first one too): fit the database's name to it again."""
-        self._draw(cast("AccessGuardApp", self.app).database_status)
+        self._draw("")
 
-    def _draw(self, database_status: str) -> None:
+    def _draw(self, _changed: str) -> None:
         app = cast("AccessGuardApp", self.app)
+        database_status = app.database_status
         # One line that never wraps: a long URL is cut in its middle, so the database's
         # name at its end stays in view at 80 columns; the badge is never cut.
         line = Text(" AccessGuard ", style="bold")
@@ -60,9 +63,12 @@ class StatusLine(Static):
         if app.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
         line.append(" │ ")
-        # Until it is laid out the line has no width of its own; it spans the terminal.
-        width = self.size.width or self.app.size.width
-        line.append(shorten_middle(visible(database_status), width - line.cell_len))
+        if app.write_status:  # in the database's place while it lasts: 80 columns hold it
+            line.append(app.write_status, style="bold reverse")
+        else:
+            # Until it is laid out the line has no width of its own; it spans the terminal.
+            width = self.size.width or self.app.size.width
+            line.append(shorten_middle(visible(database_status), width - line.cell_len))
         self.update(line)
 
 
@@ -259,6 +265,7 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         self.query_one("#position-line", Static).update(
             safe(self.position_text(event.table)), layout=False
         )
+        place_toasts(self, event.table)
 
     def position_text(self, table: RecordTable) -> str:
         """The bottom line: position, then what needs the admin (staged edits, marks), what

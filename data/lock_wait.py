@@ -1,0 +1,76 @@
+"""Saying that a write waits for another writer, the moment it starts to wait.
+
+SQLite has one write lock for the whole file: a save that finds a colleague's write in
+progress waits in BEGIN IMMEDIATE (up to the busy timeout) with no sign. When anyone
+listens (the console does; the command line does not), the write first asks for the lock
+without waiting; refused, it tells its listeners (True), then waits as before, and tells
+them again (False) once it has the lock or gave up.
+
+Servers lock rows, not the database; their waits are not reported here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+
+from sqlalchemy.engine import Connection
+
+Listener = Callable[[bool], None]
+
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+
+
+def listen(listener: Listener) -> Callable[[], None]:
+    """Call ``listener(True)`` when a write starts to wait for the lock and
+    ``listener(False)`` when it stops waiting; in the writing thread. Returns the way to stop."""
+    with _lock:
+        _listeners.append(listener)
+
+    def stop() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return stop
+
+
+def begin_immediate(connection: Connection, busy_timeout_ms: int) -> None:
+    """BEGIN IMMEDIATE on a SQLite connection, telling the listeners if it has to wait."""
+    with _lock:
+        listeners = list(_listeners)
+    if listeners and _began_without_waiting(connection, busy_timeout_ms):
+        return
+    if listeners:
+        _tell(listeners, waiting=True)
+    try:
+        # Through SQLAlchemy, so a lock never got is the error it always was (Busy).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        if listeners:
+            _tell(listeners, waiting=False)
+
+
+def _began_without_waiting(connection: Connection, busy_timeout_ms: int) -> bool:
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as refused:
+        if "locked" not in str(refused) and "busy" not in str(refused):
+            raise
+        return False
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+
+
+def _tell(listeners: list[Listener], *, waiting: bool) -> None:
+    for listener in listeners:
+        listener(waiting)
+
+
+__all__ = ["begin_immediate", "listen"]
