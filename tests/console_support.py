@@ -29,6 +29,7 @@ from data.schema import upgrade
 from data.seed import seed_demo
 from models import AuditEntry
 from tui.app import AccessGuardApp
+from tui.live import LIVE_GROUP
 from tui.widgets.record_table import RecordTable
 
 FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -121,12 +122,14 @@ async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
     watch_workers(app)
     started = _STARTED[app]
     for _ in range(SETTLE_ROUNDS):
-        workers = list(dict.fromkeys([*started, *app.workers]))
+        # The live views' watcher runs as long as the console: never waited for.
+        workers = [w for w in dict.fromkeys([*started, *app.workers]) if w.group != LIVE_GROUP]
         started.clear()
         for worker in workers:
             await _ended(worker)
         quiet = await _messages_handled(app)
-        if quiet and not started and not any(w.is_running for w in app.workers):
+        busy = any(w.is_running and w.group != LIVE_GROUP for w in app.workers)
+        if quiet and not started and not busy:
             await pilot.pause()
             return
     raise AssertionError(f"the console was still busy after {SETTLE_ROUNDS} rounds")

@@ -30,6 +30,7 @@ from data.changes import Change
 from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
+from tui.live import LIVE_GROUP, LiveWatch
 from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
@@ -225,6 +226,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self._opener: DatabaseOpener | None = None
         self._opening: Worker[None] | None = None
         self._collector = IdleCollector()
+        self._live: LiveWatch | None = None
         if isinstance(database, DatabaseOpener):
             self._opener = database
             self.database_status = f"Opening {database.where}…"
@@ -283,6 +285,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         self.watch(self, "theme", self._remember_theme, init=False)
         self._collector.start()
         self.set_interval(CHECK_EVERY_S, self._collector.collect_if_idle)
+        if self._db is not None:
+            self._go_live(self._db)
 
     async def on_event(self, event: events.Event) -> None:
         """Note every key and mouse event: full garbage collections wait for a pause."""
@@ -305,6 +309,8 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         garbage collections back to CPython."""
         self._settled.set()
         self._collector.stop()
+        if self._live is not None:
+            self._live.stop()
 
     @work(thread=True, exit_on_error=False, description="open the database")
     def _open(self, opener: DatabaseOpener) -> None:
@@ -327,6 +333,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
     @on(Opened)
     def _opened(self, message: Opened) -> None:
         self._use(message.db)
+        self._go_live(message.db)
         for warning in message.warnings:
             # A warning may quote the database file's path, which the admin may not have typed.
             self.notify(
@@ -335,6 +342,37 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         _freeze_long_lived_objects()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()
+
+    # Live views
+
+    def _go_live(self, db: Database) -> None:
+        """Start waiting for others' changes (read-only consoles too), once per console."""
+        if self._live is not None:
+            return
+        live = self._live = LiveWatch(db)
+        self.run_worker(
+            partial(self._watch_changes, live),
+            thread=True,
+            group=LIVE_GROUP,
+            exit_on_error=False,
+            description="watch for others' changes",
+        )
+
+    def _watch_changes(self, live: LiveWatch) -> None:
+        worker = get_current_worker()
+
+        def post(changes: tuple[Change, ...]) -> None:
+            self.post_message(self.RecordsChanged(changes))
+
+        live.run(post, lambda: worker.is_cancelled)
+
+    @on(RecordsChanged)
+    def _records_changed(self, message: RecordsChanged) -> None:
+        """Hand the changes to every screen on the stack (a form and the table under it)."""
+        for screen in self.screen_stack:
+            forwarded = self.RecordsChanged(message.changes)
+            forwarded.stop()  # handled by the screen, never bubbled back up to the app
+            screen.post_message(forwarded)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Screen keys sleep while a form or dialog is open; undo sleeps when read-only.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from time import monotonic
 from typing import Any, ClassVar, Literal
 
 from rich.segment import Segment
@@ -48,6 +49,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         "record-table--staged",
         "record-table--loading",
         "record-table--malformed",
+        "record-table--changed",
     }
 
     DEFAULT_CSS = """
@@ -73,6 +75,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     }
     RecordTable > .record-table--loading { color: $text-muted; }
     RecordTable > .record-table--malformed { color: $text-error; text-style: bold; }
+    RecordTable > .record-table--changed { color: $text-accent; text-style: bold; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -158,6 +161,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._generation = 0
         self._loading: set[LoadKind] = set()
         self._keep_id: int | None = None  # after a reload, put the cursor back on this record
+        # id -> the fields someone else just changed (all of them for a new record), and
+        # the monotonic time the mark goes.
+        self.changed: dict[int, tuple[frozenset[str], float]] = {}
 
     # Public API
 
@@ -174,6 +180,19 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     def show_staged(self, staged: dict[int, dict[str, str]]) -> None:
         """Draw these new values (id -> column key -> text), highlighted, over the stored."""
         self.staged = staged
+        self.refresh()
+
+    def show_changed(self, changed: dict[int, frozenset[str]], *, seconds: float) -> None:
+        """Mark these records (id -> changed fields) for ``seconds``: others just changed them."""
+        until = monotonic() + seconds
+        for record_id, fields in changed.items():
+            self.changed[record_id] = (fields, until)
+        self.set_timer(seconds, self._forget_changed)
+        self.refresh()
+
+    def _forget_changed(self) -> None:
+        now = monotonic()
+        self.changed = {key: mark for key, mark in self.changed.items() if mark[1] > now}
         self.refresh()
 
     @property
@@ -328,6 +347,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._at_start = not page.has_prev
         self._at_end = True if from_end else not page.has_next
         keep, self._keep_id = self._keep_id, None
+        # Where the cursor's line was on screen: a reload keeps it there (the view holds).
+        line = self.cursor_row - self.scroll_offset.y
         self._rows = records
         ids = [record.id for record in records]
         if keep in ids:
@@ -340,7 +361,10 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             offset = self.cursor_row - self._first
         self.cursor_row = self._first + offset
         self._anchor()
-        self.scroll_to(y=max(0, self.cursor_row - self._body_height() // 2), animate=False)
+        if reload and 0 <= line < self._body_height():
+            self.scroll_to(y=max(0, self.cursor_row - line), animate=False, immediate=True)
+        else:
+            self.scroll_to(y=max(0, self.cursor_row - self._body_height() // 2), animate=False)
 
     def _append(self, page: Page[Any]) -> None:
         self._rows.extend(page.records)
@@ -571,12 +595,14 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         if record is None:
             loading = style + self.get_component_rich_style("record-table--loading")
             return Strip([Segment(fit(LOADING, self.virtual_size.width), loading)])
+        changed = self.changed.get(record.id)
         return self._layout.record_line(
             record,
             style=style,
             marked=record.id in self.marked,
             staged=self.staged.get(record.id),
             style_of=self.get_component_rich_style,
+            changed=changed[0] if changed is not None else None,
         )
 
     def _empty_line(self, index: int) -> Strip:

@@ -1,0 +1,86 @@
+"""Live views: one long-running thread that waits for others' changes and tells the app.
+
+The waiting is the data core's (`data.feed`): per backend, the cheapest way to hear that
+something was committed (SQLite's data version, PostgreSQL's NOTIFY, MariaDB's newest audit
+id), at most one tiny query a second. When it hears something, it reads the audit entries
+after its cursor and posts them as one `RecordsChanged`; an empty one means too many to
+list (an import): every table reloads.
+
+A server that goes away, or a file locked for a while, is retried quietly: the views catch
+up when it is back. Nothing here runs SQL on the screen's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from data.changes import Change
+from data.errors import Busy, Unavailable
+
+if TYPE_CHECKING:
+    from data.database import Database
+    from data.feed import FeedCursor, Watcher
+
+# The worker group of the watcher: it runs as long as the console (tests wait for every
+# other worker, never for this one).
+LIVE_GROUP = "live"
+# After a failure, wait this long before trying again, growing to the most.
+RETRY_FIRST_S = 1.0
+RETRY_MOST_S = 10.0
+
+Post = Callable[[tuple[Change, ...]], None]
+
+
+class LiveWatch:
+    """Waits for changes on ``db`` in the thread that calls `run`, until `stop`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._stopped = threading.Event()
+        # Built here (it opens no connection) so that `stop` can wake it from any thread.
+        self._watcher: Watcher = db.changes.watcher()
+
+    def stop(self) -> None:
+        """End `run` soon, from any thread: the waiting wakes at once."""
+        self._stopped.set()
+        self._watcher.stop()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopped.is_set()
+
+    def run(self, post: Post, cancelled: Callable[[], bool]) -> None:
+        """Post every batch of changes until stopped or ``cancelled``; closes its connection.
+
+        Unavailable and Busy are waited out, quietly, with a growing pause; anything else
+        is a bug and ends the worker (the console reports it).
+        """
+        feed = self._db.changes
+        cursor: FeedCursor | None = None
+        retry = RETRY_FIRST_S
+        try:
+            while not self.stopped and not cancelled():
+                try:
+                    if cursor is None:
+                        cursor = feed.newest()
+                    if not self._watcher.wait() or self.stopped or cancelled():
+                        continue
+                    found = feed.since(cursor)
+                except (Unavailable, Busy):
+                    self._stopped.wait(retry)
+                    retry = min(retry * 2, RETRY_MOST_S)
+                    continue
+                retry = RETRY_FIRST_S
+                cursor = found.cursor
+                if found.overflow:
+                    post(())
+                elif found.changes:
+                    post(found.changes)
+        finally:
+            self._watcher.close()
+
+
+__all__ = ["LIVE_GROUP", "LiveWatch"]
