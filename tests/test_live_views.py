@@ -82,7 +82,7 @@ async def test_others_changes_show_without_a_key_press(
         )
         await wait_until(pilot, lambda: table(app).total == 12)
         await wait_until(pilot, lambda: f"user {gone.id} deleted by bob" in screen_text(app))
-        assert not _line_of(app, gone.name)
+        await wait_until(pilot, lambda: not _line_of(app, gone.name))
         assert table(app).cursor_row == 5
         assert "of 12" in screen_text(app)
 

@@ -30,7 +30,7 @@ from data.changes import Change
 from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
-from tui.live import LIVE_GROUP, LiveWatch
+from tui.live import LiveWatch
 from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
@@ -97,6 +97,8 @@ class ConsoleOptions:
     config_theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
     page_size: int | None = None
+    # Others' changes show on their own; off only in the snapshot tests (`tui.live`).
+    live: bool = True
 
     @classmethod
     def choose(cls, settings: Settings, *, theme: str | None) -> ConsoleOptions:
@@ -347,24 +349,9 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
     def _go_live(self, db: Database) -> None:
         """Start waiting for others' changes (read-only consoles too), once per console."""
-        if self._live is not None:
-            return
-        live = self._live = LiveWatch(db)
-        self.run_worker(
-            partial(self._watch_changes, live),
-            thread=True,
-            group=LIVE_GROUP,
-            exit_on_error=False,
-            description="watch for others' changes",
-        )
-
-    def _watch_changes(self, live: LiveWatch) -> None:
-        worker = get_current_worker()
-
-        def post(changes: tuple[Change, ...]) -> None:
-            self.post_message(self.RecordsChanged(changes))
-
-        live.run(post, lambda: worker.is_cancelled)
+        if self._live is None and self.options.live:
+            self._live = LiveWatch(db)
+            self._live.start(self, self.RecordsChanged)
 
     @on(RecordsChanged)
     def _records_changed(self, message: RecordsChanged) -> None:

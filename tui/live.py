@@ -16,6 +16,10 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.worker import get_current_worker
+
 from data.changes import Change
 from data.errors import Busy, Unavailable
 
@@ -41,6 +45,21 @@ class LiveWatch:
         self._stopped = threading.Event()
         # Built here (it opens no connection) so that `stop` can wake it from any thread.
         self._watcher: Watcher = db.changes.watcher()
+
+    def start(self, node: DOMNode, message: Callable[[tuple[Change, ...]], Message]) -> None:
+        """Run `run` in a thread worker of ``node``, posting each batch to it as ``message``."""
+
+        def watch() -> None:
+            worker = get_current_worker()
+            self.run(lambda changes: _post(node, message(changes)), lambda: worker.is_cancelled)
+
+        node.run_worker(
+            watch,
+            thread=True,
+            group=LIVE_GROUP,
+            exit_on_error=False,
+            description="watch for others' changes",
+        )
 
     def stop(self) -> None:
         """End `run` soon, from any thread: the waiting wakes at once."""
@@ -81,6 +100,10 @@ class LiveWatch:
                     post(found.changes)
         finally:
             self._watcher.close()
+
+
+def _post(node: DOMNode, message: Message) -> None:
+    node.post_message(message)
 
 
 __all__ = ["LIVE_GROUP", "LiveWatch"]

@@ -73,8 +73,15 @@ The figures (``--only`` names):
     once applying, for a CSV of ``--rows`` new users into an empty SQLite database at head:
     each child's own peak RSS (VmHWM) <= 300 MB; the ratio is the larger over 300 MB.
     Before the import streamed its file, a million rows took 1.5-2.2 GB.
+``live``
+    A console on a pseudo-terminal (80x24) over a copy of each SQLite database. First its
+    idle CPU: user + system time over 10 quiet seconds, in % of one core, < 1%. Then the
+    data core in the benchmark's process renames user 1 thirty times, 0.1-1 s apart
+    (never in step with the watcher's second). Change to screen: from just before the
+    writer's commit until the new name is among the bytes the console wrote, p50 / p99,
+    p99 < 2 s.
 
-The SQLite-only figures (stall, memory, start-up, export, import, import-memory) write to
+The SQLite-only figures (stall, memory, start-up, export, import, import-memory, live) write to
 their database or measure a whole process; the rest also run on PostgreSQL. Machines are noisy: the
 results file keeps every sample and the load average, so a FAIL can be told from a hiccup.
 """
