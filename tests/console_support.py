@@ -192,6 +192,12 @@ async def wait_until(
         await pilot.pause(0.01)
 
 
+async def watching(app: AccessGuardApp, pilot: Pilot[Any]) -> None:
+    """Wait until the console's live watcher knows where the trail ends: a change committed
+    from now on is one it will show."""
+    await wait_until(pilot, lambda: app.live is not None and app.live.watching.is_set())
+
+
 def table(app: AccessGuardApp) -> RecordTable:
     """The record table of the screen on top (below any dialog)."""
     for screen in reversed(app.screen_stack):

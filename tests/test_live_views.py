@@ -20,6 +20,7 @@ from tests.console_support import (
     table,
     table_lines,
     wait_until,
+    watching,
 )
 
 SIZE = (100, 30)
@@ -45,6 +46,7 @@ async def test_others_changes_show_without_a_key_press(
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        await watching(app, pilot)
         for _ in range(5):
             await pilot.press("j")
         await settle(app, pilot)
@@ -60,9 +62,8 @@ async def test_others_changes_show_without_a_key_press(
             expected_version=target.version,
             actor=other_actor,
         )
-        await wait_until(pilot, lambda: "Renamed By Bob" in _line_of(app, "Renamed By Bob"))
-        assert _line_of(app, "Renamed By Bob").startswith("✎")
         await wait_until(pilot, lambda: f"user {target.id} changed by bob" in screen_text(app))
+        await wait_until(pilot, lambda: _line_of(app, "Renamed By Bob").startswith("✎"))
         assert current(app).id == under_cursor.id
         assert table(app).cursor_row == 5
 
@@ -70,9 +71,9 @@ async def test_others_changes_show_without_a_key_press(
         added = await asyncio.to_thread(
             db.users.create, {"name": "New From Bob", "email": "nb@example.com"}, actor=other_actor
         )
+        await wait_until(pilot, lambda: f"user {added.id} added by bob" in screen_text(app))
         await wait_until(pilot, lambda: table(app).total == 13)
         await wait_until(pilot, lambda: _line_of(app, "New From Bob").startswith("✎"))
-        assert f"user {added.id} added by bob" in screen_text(app)
         assert current(app).id == under_cursor.id
 
         # bob deletes the row under the cursor: it leaves with a note, the cursor stays put.
@@ -80,8 +81,8 @@ async def test_others_changes_show_without_a_key_press(
         await asyncio.to_thread(
             db.users.delete, gone.id, expected_version=gone.version, actor=other_actor
         )
-        await wait_until(pilot, lambda: table(app).total == 12)
         await wait_until(pilot, lambda: f"user {gone.id} deleted by bob" in screen_text(app))
+        await wait_until(pilot, lambda: table(app).total == 12)
         await wait_until(pilot, lambda: not _line_of(app, gone.name))
         assert table(app).cursor_row == 5
         assert "of 12" in screen_text(app)
@@ -95,6 +96,7 @@ async def test_this_consoles_own_changes_are_not_marked_as_others(
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        await watching(app, pilot)
         own, theirs = users[0], users[1]
         await asyncio.to_thread(
             db.users.update,
@@ -124,6 +126,7 @@ async def test_the_audit_log_shows_new_entries(
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        await watching(app, pilot)
         await pilot.press("3")
         await settle(app, pilot)
         assert table(app).total == 3
@@ -142,6 +145,7 @@ async def test_a_read_only_console_is_live_too(
     app = console(db, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        await watching(app, pilot)
         await asyncio.to_thread(
             db.users.update,
             users[2].id,

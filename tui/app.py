@@ -347,6 +347,11 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
 
     # Live views
 
+    @property
+    def live(self) -> LiveWatch | None:
+        """The watcher of others' changes, once started (None: not live)."""
+        return self._live
+
     def _go_live(self, db: Database) -> None:
         """Start waiting for others' changes (read-only consoles too), once per console."""
         if self._live is None and self.options.live:

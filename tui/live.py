@@ -43,6 +43,8 @@ class LiveWatch:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._stopped = threading.Event()
+        # Set once the watcher knows where the trail ends: what is committed later shows.
+        self.watching = threading.Event()
         # Built here (it opens no connection) so that `stop` can wake it from any thread.
         self._watcher: Watcher = db.changes.watcher()
 
@@ -85,6 +87,7 @@ class LiveWatch:
                 try:
                     if cursor is None:
                         cursor = feed.newest()
+                        self.watching.set()
                     if not self._watcher.wait() or self.stopped or cancelled():
                         continue
                     found = feed.since(cursor)

@@ -164,6 +164,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         # id -> the fields someone else just changed (all of them for a new record), and
         # the monotonic time the mark goes.
         self.changed: dict[int, tuple[frozenset[str], float]] = {}
+        self._changed_pending: dict[int, frozenset[str]] = {}
+        self._changed_seconds = 0.0
 
     # Public API
 
@@ -183,12 +185,19 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self.refresh()
 
     def show_changed(self, changed: dict[int, frozenset[str]], *, seconds: float) -> None:
-        """Mark these records (id -> changed fields) for ``seconds``: others just changed them."""
-        until = monotonic() + seconds
-        for record_id, fields in changed.items():
+        """Mark these records (id -> changed fields) for ``seconds`` from when the next
+        reload lands (call `reload` next): others just changed them."""
+        self._changed_pending.update(changed)
+        self._changed_seconds = seconds
+
+    def _mark_pending(self) -> None:
+        if not self._changed_pending:
+            return
+        until = monotonic() + self._changed_seconds
+        for record_id, fields in self._changed_pending.items():
             self.changed[record_id] = (fields, until)
-        self.set_timer(seconds, self._forget_changed)
-        self.refresh()
+        self._changed_pending = {}
+        self.set_timer(self._changed_seconds, self._forget_changed)
 
     def _forget_changed(self) -> None:
         now = monotonic()
@@ -307,6 +316,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             self._prepend(page)
         else:
             self._replace(page, reload=message.kind == "reload")
+            self._mark_pending()
         self.loaded_once = True
         self._settle()
 
