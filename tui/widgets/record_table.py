@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from time import monotonic
 from typing import Any, ClassVar, Literal
 
 from rich.segment import Segment
@@ -27,6 +26,7 @@ from textual.worker import get_current_worker
 from data.records import Count, Cursor, Page, PageRequest
 from tui.text import fit
 from tui.views import ColumnSpec
+from tui.widgets.changed_rows import ChangedRows
 from tui.widgets.table_layout import MARK_WIDTH, ColumnLayout
 from tui.widgets.table_query import CountFetcher, PageFetcher, Query
 from tui.workers import ReportsWorkerFailures
@@ -161,11 +161,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._generation = 0
         self._loading: set[LoadKind] = set()
         self._keep_id: int | None = None  # after a reload, put the cursor back on this record
-        # id -> the fields someone else just changed (all of them for a new record), and
-        # the monotonic time the mark goes.
-        self.changed: dict[int, tuple[frozenset[str], float]] = {}
-        self._changed_pending: dict[int, frozenset[str]] = {}
-        self._changed_seconds = 0.0
+        # The records someone else just changed, marked for a few seconds.
+        self.changed = ChangedRows()
 
     # Public API
 
@@ -187,21 +184,10 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     def show_changed(self, changed: dict[int, frozenset[str]], *, seconds: float) -> None:
         """Mark these records (id -> changed fields) for ``seconds`` from when the next
         reload lands (call `reload` next): others just changed them."""
-        self._changed_pending.update(changed)
-        self._changed_seconds = seconds
-
-    def _mark_pending(self) -> None:
-        if not self._changed_pending:
-            return
-        until = monotonic() + self._changed_seconds
-        for record_id, fields in self._changed_pending.items():
-            self.changed[record_id] = (fields, until)
-        self._changed_pending = {}
-        self.set_timer(self._changed_seconds, self._forget_changed)
+        self.changed.expect(changed, seconds=seconds)
 
     def _forget_changed(self) -> None:
-        now = monotonic()
-        self.changed = {key: mark for key, mark in self.changed.items() if mark[1] > now}
+        self.changed.forget_expired()
         self.refresh()
 
     @property
@@ -316,7 +302,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             self._prepend(page)
         else:
             self._replace(page, reload=message.kind == "reload")
-            self._mark_pending()
+            marked_for = self.changed.land()
+            if marked_for is not None:
+                self.set_timer(marked_for, self._forget_changed)
         self.loaded_once = True
         self._settle()
 
@@ -605,14 +593,13 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         if record is None:
             loading = style + self.get_component_rich_style("record-table--loading")
             return Strip([Segment(fit(LOADING, self.virtual_size.width), loading)])
-        changed = self.changed.get(record.id)
         return self._layout.record_line(
             record,
             style=style,
             marked=record.id in self.marked,
             staged=self.staged.get(record.id),
             style_of=self.get_component_rich_style,
-            changed=changed[0] if changed is not None else None,
+            changed=self.changed.fields(record.id),
         )
 
     def _empty_line(self, index: int) -> Strip:
