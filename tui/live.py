@@ -6,8 +6,8 @@ id), at most one tiny query a second. When it hears something, it reads the audi
 after its cursor and posts them as one `RecordsChanged`; an empty one means too many to
 list (an import): every table reloads.
 
-A server that goes away, or a file locked for a while, is retried quietly: the views catch
-up when it is back. Nothing here runs SQL on the screen's thread.
+A server that goes away, a file locked for a while, any data error, is retried quietly
+(1 s, doubling to 10 s): the views catch up when it is back. Nothing here runs SQL on the screen's thread.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from data.changes import Change
-from data.errors import Busy, Unavailable
+from data.errors import AccessGuardError
 
 if TYPE_CHECKING:
     from data.database import Database
@@ -76,8 +76,8 @@ class LiveWatch:
     def run(self, post: Post, cancelled: Callable[[], bool]) -> None:
         """Post every batch of changes until stopped or ``cancelled``; closes its connection.
 
-        Unavailable and Busy are waited out, quietly, with a growing pause; anything else
-        is a bug and ends the worker (the console reports it).
+        Data errors (Unavailable, Busy...) are waited out, quietly, with a growing pause;
+        anything else is a bug and ends the worker (the console reports it).
         """
         feed = self._db.changes
         cursor: FeedCursor | None = None
@@ -91,7 +91,9 @@ class LiveWatch:
                     if not self._watcher.wait() or self.stopped or cancelled():
                         continue
                     found = feed.since(cursor)
-                except (Unavailable, Busy):
+                except AccessGuardError:
+                    # Unavailable, Busy, a replaced file...: the admin's own next action
+                    # says so; the watcher waits it out quietly and catches up after.
                     self._stopped.wait(retry)
                     retry = min(retry * 2, RETRY_MOST_S)
                     continue
