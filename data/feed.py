@@ -122,7 +122,15 @@ class ChangeFeed:
 
 
 class Watcher(Protocol):
-    """Blocks until the trail may have changed. Thread-safe `stop` wakes it at once."""
+    """Blocks until the trail may have changed. Thread-safe `stop` wakes it at once.
+
+    A reader calls `prime` first, then reads where the feed ends (`ChangeFeed.newest`):
+    whatever commits after `prime` makes a later `wait` say so.
+    """
+
+    def prime(self) -> None:
+        """Start looking (read the data version, LISTEN) before the reader's first read."""
+        ...
 
     def wait(self) -> bool:
         """Block at most about a second; True if something may have changed since the
@@ -144,6 +152,9 @@ class PollWatcher:
     def __init__(self, *, poll_s: float = POLL_S) -> None:
         self.poll_s = poll_s
         self._stopped = threading.Event()
+
+    def prime(self) -> None:
+        """Nothing to start: every interval is a "maybe"."""
 
     def wait(self) -> bool:
         """Sleep one poll interval (woken early by `stop`)."""
@@ -175,26 +186,35 @@ class DataVersionWatcher(PollWatcher):
         self._raw: Any = None
         self._version: int | None = None
 
+    def prime(self) -> None:
+        """Note the data version now: a commit after this changes it."""
+        self._version = self._data_version()
+
     def wait(self) -> bool:
-        """Sleep a poll interval, then compare the file's data version with the last one."""
+        """Sleep a poll interval, then compare the file's data version with the last one.
+
+        A new connection's number says nothing about the old one's: after a failure the
+        first look on the next connection says "maybe"."""
         if not super().wait():
             return False
-        with translate_errors():
-            try:
-                if self._raw is None:
-                    self._raw = self._engine.raw_connection()
-                version = int(
-                    self._raw.driver_connection.execute("PRAGMA data_version").fetchone()[0]
-                )
-            except BaseException:
-                self.close()
-                raise
+        version = self._data_version()
         changed = self._version is None or version != self._version
         self._version = version
         return changed
 
+    def _data_version(self) -> int:
+        with translate_errors():
+            try:
+                if self._raw is None:
+                    self._raw = self._engine.raw_connection()
+                return int(self._raw.driver_connection.execute("PRAGMA data_version").fetchone()[0])
+            except BaseException:
+                self.close()
+                raise
+
     def close(self) -> None:
         """Hand the connection back to the pool."""
+        self._version = None
         raw, self._raw = self._raw, None
         if raw is not None:
             with suppress(Exception):
@@ -214,6 +234,11 @@ class NotifyWatcher(PollWatcher):
         self._connection: Any = None
         # Woken by stop(): select() waits on this pipe as well as on the server's socket.
         self._wake_read, self._wake_write = _pipe()
+
+    def prime(self) -> None:
+        """LISTEN now (if the server answers; else `wait` polls and tries again)."""
+        with suppress(Exception):
+            self._listen()
 
     def wait(self) -> bool:
         """Until a NOTIFY arrives (True) or a poll interval passes (False)."""

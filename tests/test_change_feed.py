@@ -103,7 +103,7 @@ def test_the_watcher_notices_a_commit_by_another_connection(db: Database, actor:
     """Whatever the backend, a commit elsewhere makes the watcher say "maybe" (read the feed)."""
     watcher = db.changes.watcher(poll_s=0.05)
     try:
-        watcher.wait()  # the first look (SQLite: remembers the data version)
+        watcher.prime()
         cursor = db.changes.newest()
         db.users.create({"name": "Ana Lima", "email": "ana@example.com"}, actor=actor)
         assert _heard(watcher)
@@ -115,7 +115,7 @@ def test_the_watcher_notices_a_commit_by_another_connection(db: Database, actor:
 def test_stop_wakes_a_waiting_watcher(db: Database) -> None:
     """Closing the console never waits for the watcher's interval to end."""
     watcher = db.changes.watcher(poll_s=60)
-    watcher.wait()
+    watcher.prime()
     done = threading.Event()
 
     def wait() -> None:
@@ -137,7 +137,7 @@ def test_postgresql_notifies_on_commit_and_never_on_rollback(db: Database, actor
     watcher = db.changes.watcher(poll_s=0.2)
     assert isinstance(watcher, NotifyWatcher)
     try:
-        assert watcher.wait() is True  # starts listening: one read of the feed to catch up
+        watcher.prime()  # LISTEN
         assert _heard(watcher, tries=3) is False
 
         class Abandon(Exception):

@@ -7,7 +7,8 @@ after its cursor and posts them as one `RecordsChanged`; an empty one means too 
 list (an import): every table reloads.
 
 A server that goes away, a file locked for a while, any data error, is retried quietly
-(1 s, doubling to 10 s): the views catch up when it is back. Nothing here runs SQL on the screen's thread.
+(1 s, doubling to 10 s): the views catch up when it is back. Nothing here runs SQL on the
+screen's thread.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class LiveWatch:
             while not self.stopped and not cancelled():
                 try:
                     if cursor is None:
+                        # Looking first, then reading where the trail ends: nothing
+                        # committed in between goes unnoticed.
+                        self._watcher.prime()
                         cursor = feed.newest()
                         self.watching.set()
                     if not self._watcher.wait() or self.stopped or cancelled():
