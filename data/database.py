@@ -11,6 +11,7 @@ from data.audit import AuditLog
 from data.config import display_url
 from data.engine import create_database_engine, exposed_file_warnings, make_sessionmaker
 from data.errors import NotFound
+from data.feed import ChangeFeed
 from data.specs import Dependants, spec_of
 from data.tables import RecordStore
 from data.unit import reading
@@ -30,6 +31,8 @@ class Database:
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
         self._stores: dict[str, RecordStore[Any, Any]] = {}
         self.audit = AuditLog(self.sessions)
+        # What others committed since a console last looked (`data.feed`).
+        self.changes = ChangeFeed(engine, self.sessions)
 
     @classmethod
     def connect(cls, url: URL, *, read_only: bool = False) -> Database:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Connection
+if TYPE_CHECKING:  # the console listens before its first frame, long before SQLAlchemy loads
+    from sqlalchemy.engine import Connection
 
 Listener = Callable[[bool], None]
 

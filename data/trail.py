@@ -19,6 +19,10 @@ from models.audit import DB_LOGIN_MAX
 
 # Where a pooled connection remembers its database login (its info lives as long as it).
 _LOGIN_KEY = "accessguard.db_login"
+# Where a session notes the transaction that has already sent its NOTIFY.
+_ANNOUNCED_KEY = "accessguard.announced"
+# The channel PostgreSQL consoles LISTEN on (`data.feed`): one NOTIFY per transaction.
+NOTIFY_CHANNEL = "accessguard_changes"
 _LOGIN_QUERIES = {
     "postgresql": "SELECT current_user",
     "mysql": "SELECT CURRENT_USER()",
@@ -101,6 +105,7 @@ def write_entry(
     reverts_id: int | None = None,
 ) -> AuditEntry:
     """Add one audit entry to the current transaction and flush it (later checks read it)."""
+    _announce(session)
     entry = AuditEntry(
         **_who(session, actor, batch),
         action=action,
@@ -128,6 +133,7 @@ def write_entries(
     Each holds what `write_entry` would write for it; the time is one for the whole batch,
     as the batch is one unit of work.
     """
+    _announce(session)
     execute_many(
         session,
         insert(table_of(AuditEntry)),
@@ -152,6 +158,7 @@ def write_restores(
 ) -> None:
     """Add a "restore" entry per (record id, old, new, reverted entry id), with one
     executemany: what `write_entry` would write for each (an undo of many rows at once)."""
+    _announce(session)
     execute_many(
         session,
         insert(table_of(AuditEntry)),
@@ -164,6 +171,22 @@ def write_restores(
             "at": utcnow(),
         },
     )
+
+
+def _announce(session: Session) -> None:
+    """On PostgreSQL, NOTIFY the consoles listening (`data.feed`) in this transaction.
+
+    Sent inside the transaction that writes the audit entry, PostgreSQL delivers it when
+    that transaction commits, and never if it rolls back. Once per transaction: a bulk
+    change is one "something changed".
+    """
+    transaction = session.get_transaction()
+    if session.info.get(_ANNOUNCED_KEY) is transaction:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    session.info[_ANNOUNCED_KEY] = transaction
 
 
 def database_login(session: Session) -> str | None:

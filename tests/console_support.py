@@ -29,6 +29,7 @@ from data.seed import seed_demo
 from models import AuditEntry
 from tests.migrated import copy_sqlite_at_head
 from tui.app import AccessGuardApp
+from tui.live import LIVE_GROUP
 from tui.widgets.record_table import RecordTable
 
 FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -121,14 +122,17 @@ async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
     watch_workers(app)
     started = _STARTED[app]
     for _ in range(SETTLE_ROUNDS):
-        workers = list(dict.fromkeys([*started, *app.workers]))
+        # The live views' watcher runs as long as the console: never waited for.
+        workers = [w for w in dict.fromkeys([*started, *app.workers]) if w.group != LIVE_GROUP]
         started.clear()
         for worker in workers:
             await _ended(worker)
         quiet = await _messages_handled(app)
         # Keys that came together wait their turn (tui.typeahead): all of them must be in.
         held = getattr(app, "keys_waiting", False)
-        if quiet and not held and not started and not any(w.is_running for w in app.workers):
+        # The live views' watcher never ends: the rest must have.
+        busy = any(w.is_running and w.group != LIVE_GROUP for w in app.workers)
+        if quiet and not held and not started and not busy:
             await pilot.pause()
             return
     raise AssertionError(f"the console was still busy after {SETTLE_ROUNDS} rounds")
@@ -189,6 +193,12 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"still not true after {seconds} s")
         await pilot.pause(0.01)
+
+
+async def watching(app: AccessGuardApp, pilot: Pilot[Any]) -> None:
+    """Wait until the console's live watcher knows where the trail ends: a change committed
+    from now on is one it will show."""
+    await wait_until(pilot, lambda: app.live is not None and app.live.watching.is_set())
 
 
 def table(app: AccessGuardApp) -> RecordTable:

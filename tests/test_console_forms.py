@@ -22,6 +22,7 @@ from data.records import PageRequest
 from models import AuditEntry
 from tests.data_support import find, password_matches
 from tui.app import AccessGuardApp
+from tui.live import LIVE_GROUP
 from tui.screens.dialogs import (
     AuditEntryDialog,
     ConfirmDialog,
@@ -59,8 +60,11 @@ def console(db: Database) -> AccessGuardApp:
 
 
 async def settle(app: AccessGuardApp, pilot: Pilot[None]) -> None:
-    """Let every worker finish and every message they posted be handled."""
-    await app.workers.wait_for_complete()
+    """Let every worker finish and every message they posted be handled (all but the live
+    views' watcher, which runs as long as the console)."""
+    workers = [worker for worker in app.workers if worker.group != LIVE_GROUP]
+    if workers:  # an empty list would mean "every worker" to wait_for_complete
+        await app.workers.wait_for_complete(workers)
     await pilot.pause()
 
 

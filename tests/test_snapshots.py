@@ -48,6 +48,7 @@ from tests.console_support import (
     freeze_audit_times,
     insert_raw_user,
     settle,
+    table_lines,
     wait_until,
     watch_workers,
 )
@@ -62,6 +63,9 @@ LARGE = (120, 40)
 Compare = Callable[..., bool]
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
 SNAPSHOT_URL = "sqlite:///snapshots.db"
+# Live views off: a picture must not depend on whether the watcher looked before it was
+# taken. The live case turns them on and waits for what they show.
+STILL = ConsoleOptions(live=False)
 
 
 @dataclass(frozen=True)
@@ -129,14 +133,16 @@ def _a_morning_of_changes(db: Database) -> None:
 def read_only_console(_db: Database) -> AccessGuardApp:
     """A console over its own read-only connection to the same file."""
     reader = Database.connect(normalise_url(SNAPSHOT_URL), read_only=True)
-    return AccessGuardApp(reader, actor=CONSOLE_ACTOR, read_only=True)
+    return AccessGuardApp(reader, actor=CONSOLE_ACTOR, read_only=True, options=STILL)
 
 
 def themed(theme: str) -> Callable[[Database], AccessGuardApp]:
     """A console in ``theme``."""
 
     def build(db: Database) -> AccessGuardApp:
-        return AccessGuardApp(db, actor=CONSOLE_ACTOR, options=ConsoleOptions(theme=theme))
+        return AccessGuardApp(
+            db, actor=CONSOLE_ACTOR, options=ConsoleOptions(theme=theme, live=False)
+        )
 
     return build
 
@@ -149,7 +155,9 @@ def opening_console(db: Database) -> AccessGuardApp:
         get_current_worker().cancelled_event.wait()
         return db
 
-    return AccessGuardApp(DatabaseOpener(SNAPSHOT_URL, open_at_close), actor=CONSOLE_ACTOR)
+    return AccessGuardApp(
+        DatabaseOpener(SNAPSHOT_URL, open_at_close), actor=CONSOLE_ACTOR, options=STILL
+    )
 
 
 # Steps keys cannot take
@@ -227,6 +235,30 @@ async def colleague_saves_another_field_first(pilot: Pilot[Any]) -> None:
         actor=colleague,
     )
     await press(pilot, "ctrl+u", *typed("My Name"), "ctrl+s")
+
+
+def live_console(db: Database) -> AccessGuardApp:
+    """A console with live views on (every other picture has them off)."""
+    return AccessGuardApp(db, actor=CONSOLE_ACTOR)
+
+
+def marks_stay(_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changed rows stay marked until the picture is taken, however slow the machine."""
+    monkeypatch.setattr("tui.screens.table_screen.MARK_S", 3_600.0)
+
+
+async def colleague_renames_one(pilot: Pilot[Any]) -> None:
+    """Another console renames the user two rows below the cursor; the console shows it
+    on its own, marked, with who did it on the position line."""
+    app = pilot.app
+    assert isinstance(app, AccessGuardApp)
+    record = app.db.users.get(current(app).id + 2)
+    colleague = Actor(os_user="bob", source="console:colleague")
+    app.db.users.update(
+        record.id, {"name": "Renamed By Bob"}, expected_version=record.version, actor=colleague
+    )
+    await wait_until(pilot, lambda: any("Renamed By Bob" in line for line in table_lines(app)))
+    await settle(app, pilot)
 
 
 async def owner_matches_show(pilot: Pilot[Any]) -> None:
@@ -328,6 +360,13 @@ CASES = [
     Case("help_products", ("2", "question_mark")),
     Case("help_audit", ("3", "question_mark")),
     Case("palette", ("ctrl+p",), sizes=BOTH),
+    Case(
+        "live_changed_row",
+        ("j",),
+        app=live_console,
+        prepare=marks_stay,
+        then=colleague_renames_one,
+    ),
     # Forms
     Case("new_user_form", ("n",), sizes=BOTH),
     Case("new_product_form", ("2", "n"), sizes=BOTH),
@@ -452,7 +491,7 @@ def test_snapshot(
 
 
 def _plain(db: Database) -> AccessGuardApp:
-    return AccessGuardApp(db, actor=CONSOLE_ACTOR)
+    return AccessGuardApp(db, actor=CONSOLE_ACTOR, options=STILL)
 
 
 # The waiting every picture relies on (`settle`), on a bare Textual app

@@ -31,6 +31,7 @@ from data.changes import Change
 from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
+from tui.live import LiveWatch
 from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
@@ -98,6 +99,8 @@ class ConsoleOptions:
     config_theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
     page_size: int | None = None
+    # Others' changes show on their own; off only in the snapshot tests (`tui.live`).
+    live: bool = True
 
     @classmethod
     def choose(cls, settings: Settings, *, theme: str | None) -> ConsoleOptions:
@@ -234,6 +237,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._collector = IdleCollector()
         self._writes_waiting = 0
         self._stop_listening: Callable[[], None] | None = None
+        self._live: LiveWatch | None = None
         if isinstance(database, DatabaseOpener):
             self._opener = database
             self.database_status = f"Opening {database.where}…"
@@ -295,6 +299,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         from data.lock_wait import listen
 
         self._stop_listening = listen(self._tell_writer_waited)
+        if self._db is not None:
+            self._go_live(self._db)
 
     async def on_event(self, event: events.Event) -> None:
         """Note every key and mouse event: full garbage collections wait for a pause."""
@@ -319,6 +325,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._collector.stop()
         if self._stop_listening is not None:
             self._stop_listening()
+        if self._live is not None:
+            self._live.stop()
 
     @work(thread=True, exit_on_error=False, description="open the database")
     def _open(self, opener: DatabaseOpener) -> None:
@@ -350,6 +358,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
     @on(Opened)
     def _opened(self, message: Opened) -> None:
         self._use(message.db)
+        self._go_live(message.db)
         for warning in message.warnings:
             # A warning may quote the database file's path, which the admin may not have typed.
             self.notify(
@@ -358,6 +367,27 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         _freeze_long_lived_objects()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()
+
+    # Live views
+
+    @property
+    def live(self) -> LiveWatch | None:
+        """The watcher of others' changes, once started (None: not live)."""
+        return self._live
+
+    def _go_live(self, db: Database) -> None:
+        """Start waiting for others' changes (read-only consoles too), once per console."""
+        if self._live is None and self.options.live:
+            self._live = LiveWatch(db)
+            self._live.start(self, self.RecordsChanged)
+
+    @on(RecordsChanged)
+    def _records_changed(self, message: RecordsChanged) -> None:
+        """Hand the changes to every screen on the stack (a form and the table under it)."""
+        for screen in self.screen_stack:
+            forwarded = self.RecordsChanged(message.changes)
+            forwarded.stop()  # handled by the screen, never bubbled back up to the app
+            screen.post_message(forwarded)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Screen keys sleep while a form or dialog is open; undo and redo sleep when

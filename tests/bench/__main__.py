@@ -15,7 +15,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from tests.bench import console_figures, data_figures, process_figures, undo_figures
+from tests.bench import (
+    console_figures,
+    data_figures,
+    live_figures,
+    process_figures,
+    undo_figures,
+)
 from tests.bench.databases import (
     BenchDatabase,
     default_cache_dir,
@@ -39,6 +45,7 @@ FAMILIES = (
     "import",
     "import-memory",
     "undo-import",
+    "live",
 )
 # Figures that are also measured on PostgreSQL when it is reachable. The rest write to
 # their database or measure a process, and run on SQLite, the default backend.
@@ -198,6 +205,7 @@ def _run_backend(
         "import": lambda: data_figures.import_figure(large, scratch),
         "import-memory": lambda: process_figures.import_memory(args.rows, scratch),
         "undo-import": lambda: undo_figures.undo_import(large, scratch),
+        "live": lambda: live_figures.live(small, large, scratch),
     }
     # Open a view and key to repaint share one console child per size.
     if "key-repaint" in chosen and "open-view" not in chosen:

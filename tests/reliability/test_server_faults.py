@@ -29,6 +29,7 @@ from textual.widgets import Input
 
 from data.actor import Actor
 from data.database import Database
+from data.engine import WRITE_OPTION
 from data.errors import Conflict, Invalid, OutcomeUnknown, Unavailable
 from data.records import PageRequest
 from data.schema import upgrade
@@ -85,8 +86,8 @@ def _kill_own_session_at(
     engine: Engine, url: URL, when: Callable[[str], bool], *, at_commit: bool = False
 ) -> Iterator[list[int]]:
     """Kill (once) the session that runs the first statement for which ``when`` holds,
-    right after it ran; with ``at_commit``, the session about to COMMIT instead, after
-    which the COMMIT is sent down the dead connection. Yields the ids killed."""
+    right after it ran; with ``at_commit``, the session about to COMMIT a write instead,
+    after which the COMMIT is sent down the dead connection. Yields the ids killed."""
     killed: list[int] = []
 
     def after_statement(connection: Connection, _c: Any, statement: str, *_a: Any) -> None:
@@ -95,7 +96,8 @@ def _kill_own_session_at(
             kill_sessions(url, killed)
 
     def before_commit(connection: Connection) -> None:
-        if not killed:
+        # A write's COMMIT only: a console's live views commit their reads too.
+        if not killed and connection.get_execution_options().get(WRITE_OPTION):
             killed.append(_backend_id(connection))
             kill_sessions(url, killed)
 

@@ -12,6 +12,7 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from data.changes import Change
 from data.records import AuditRecord
 from tui.restoring import restore_question
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
@@ -67,6 +68,15 @@ class AuditScreen(TableScreen):
             page_size=console.options.page_size,
             id="audit",
         )
+
+    def changes_shown_here(self, changes: tuple[Change, ...]) -> list[Change]:
+        """Every new entry, this console's own too: the trail shows them all."""
+        return list(changes)
+
+    def describe_changes(self, changes: list[Change]) -> tuple[dict[int, frozenset[str]], str]:
+        """Mark the new entries (the whole line); the note counts them."""
+        lit = frozenset(column.key for column in AUDIT_COLUMNS)
+        return {change.entry_id: lit for change in changes}, ""
 
     def search_hint(self) -> str:
         """What the audit search understands."""

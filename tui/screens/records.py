@@ -22,8 +22,10 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen
 
+from data.changes import Change
 from data.entity import counted
 from tui.screens.dialogs import ConfirmDialog
+from tui.screens.live_notes import note, rows_to_mark
 from tui.screens.quick_edits import STAGED_ACTIONS, QuickEdits
 from tui.screens.transfer_actions import TransferActions
 from tui.text import visible
@@ -105,6 +107,17 @@ class RecordScreen(QuickEdits, TransferActions):
             replace(binding, description=described) if binding.id == "records.related" else binding
             for binding in self._bindings.key_to_bindings.get("o", [])
         ]
+
+    def changes_shown_here(self, changes: tuple[Change, ...]) -> list[Change]:
+        """Others' changes to this view's records; this console's own are on screen already."""
+        own = self.console.actor.source
+        entity = self.view.names.entity
+        return [c for c in changes if c.entity == entity and c.source != own]
+
+    def describe_changes(self, changes: list[Change]) -> tuple[dict[int, frozenset[str]], str]:
+        """Mark the records changed or added; name them, and who, on the position line."""
+        names = self.view.names
+        return rows_to_mark(changes), note(changes, names.entity, names.plural)
 
     def make_table(self) -> RecordTable:
         """A table of this view's records, read through the data core's record table."""

@@ -19,7 +19,9 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from data.changes import Change
 from tui.malformed import stored_text
+from tui.screens.live_notes import MARK_S
 from tui.text import safe, shorten_middle, visible
 from tui.toasts import place_toasts
 from tui.views import screen_tabs
@@ -92,6 +94,9 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         self._skip_resume_reload = False
         # What the table starts with; `narrow` may set a filter before it is composed.
         self._initial_query = Query(sort="id")
+        # What others just did (position line), until the timer clears it.
+        self._live_note = ""
+        self._live_note_timer: Timer | None = None
 
     @property
     def console(self) -> AccessGuardApp:
@@ -253,6 +258,45 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
             shown = shown[:59] + "…"
         self.notify(shown, title=f"Copied {what}", timeout=4, markup=False)
 
+    # Live views: changes committed elsewhere
+
+    def on_access_guard_app_records_changed(self, message: AccessGuardApp.RecordsChanged) -> None:
+        """Others changed records (the app's watcher saw it): reload in place, the cursor on
+        its record and the view where it was, and mark what changed and who changed it.
+
+        No changes listed means too many to list: reload, with no marks.
+        """
+        table = self.table
+        if not table.loaded_once:
+            return  # the first page, still coming, is read after the change anyway
+        if not message.changes:
+            table.reload()
+            return
+        shown = self.changes_shown_here(message.changes)
+        if not shown:
+            return
+        marks, text = self.describe_changes(shown)
+        if marks:
+            table.show_changed(marks, seconds=MARK_S)
+        if text:
+            self._live_note = text
+            if self._live_note_timer is not None:
+                self._live_note_timer.stop()
+            self._live_note_timer = self.set_timer(MARK_S, self._clear_live_note)
+        table.reload()
+
+    def changes_shown_here(self, changes: tuple[Change, ...]) -> list[Change]:
+        """The changes this screen's table shows (subclasses say which)."""
+        return []
+
+    def describe_changes(self, changes: list[Change]) -> tuple[dict[int, frozenset[str]], str]:
+        """The rows to mark (id -> fields changed) and the note for the position line."""
+        return {}, ""
+
+    def _clear_live_note(self) -> None:
+        self._live_note = ""
+        self.show_position()
+
     def refresh_data(self, *, keep_id: int | None = None) -> None:
         """Something changed the data (a save elsewhere, an undo): show it."""
         self.table.reload(keep_id=keep_id)
@@ -270,7 +314,8 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
     def position_text(self, table: RecordTable) -> str:
         """The bottom line: position, then what needs the admin (staged edits, marks), what
         narrows the rows (filter, search), and the sort last: a narrow terminal cuts the end."""
-        parts = [table.position, *self.position_notes()]
+        parts = [table.position, *([self._live_note] if self._live_note else [])]
+        parts.extend(self.position_notes())
         if table.marked:
             parts.append(f"{len(table.marked)} marked (D deletes)")
         if table.query_state.filter_label:

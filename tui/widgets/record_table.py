@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 from data.records import Count, Cursor, Page, PageRequest
 from tui.text import fit
 from tui.views import ColumnSpec
+from tui.widgets.changed_rows import ChangedRows
 from tui.widgets.table_layout import MARK_WIDTH, ColumnLayout
 from tui.widgets.table_query import CountFetcher, PageFetcher, Query
 from tui.workers import ReportsWorkerFailures
@@ -48,6 +49,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         "record-table--staged",
         "record-table--loading",
         "record-table--malformed",
+        "record-table--changed",
     }
 
     DEFAULT_CSS = """
@@ -73,6 +75,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     }
     RecordTable > .record-table--loading { color: $text-muted; }
     RecordTable > .record-table--malformed { color: $text-error; text-style: bold; }
+    RecordTable > .record-table--changed { color: $text-accent; text-style: bold; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -158,6 +161,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._generation = 0
         self._loading: set[LoadKind] = set()
         self._keep_id: int | None = None  # after a reload, put the cursor back on this record
+        # The records someone else just changed, marked for a few seconds.
+        self.changed = ChangedRows()
 
     # Public API
 
@@ -174,6 +179,15 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     def show_staged(self, staged: dict[int, dict[str, str]]) -> None:
         """Draw these new values (id -> column key -> text), highlighted, over the stored."""
         self.staged = staged
+        self.refresh()
+
+    def show_changed(self, changed: dict[int, frozenset[str]], *, seconds: float) -> None:
+        """Mark these records (id -> changed fields) for ``seconds`` from when the next
+        reload lands (call `reload` next): others just changed them."""
+        self.changed.expect(changed, seconds=seconds)
+
+    def _forget_changed(self) -> None:
+        self.changed.forget_expired()
         self.refresh()
 
     @property
@@ -288,6 +302,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             self._prepend(page)
         else:
             self._replace(page, reload=message.kind == "reload")
+            marked_for = self.changed.land()
+            if marked_for is not None:
+                self.set_timer(marked_for, self._forget_changed)
         self.loaded_once = True
         self._settle()
 
@@ -328,6 +345,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._at_start = not page.has_prev
         self._at_end = True if from_end else not page.has_next
         keep, self._keep_id = self._keep_id, None
+        # Where the cursor's line was on screen: a reload keeps it there (the view holds).
+        line = self.cursor_row - self.scroll_offset.y
         self._rows = records
         ids = [record.id for record in records]
         if keep in ids:
@@ -340,7 +359,10 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             offset = self.cursor_row - self._first
         self.cursor_row = self._first + offset
         self._anchor()
-        self.scroll_to(y=max(0, self.cursor_row - self._body_height() // 2), animate=False)
+        if reload and 0 <= line < self._body_height():
+            self.scroll_to(y=max(0, self.cursor_row - line), animate=False, immediate=True)
+        else:
+            self.scroll_to(y=max(0, self.cursor_row - self._body_height() // 2), animate=False)
 
     def _append(self, page: Page[Any]) -> None:
         self._rows.extend(page.records)
@@ -577,6 +599,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             marked=record.id in self.marked,
             staged=self.staged.get(record.id),
             style_of=self.get_component_rich_style,
+            changed=self.changed.fields(record.id),
         )
 
     def _empty_line(self, index: int) -> Strip:

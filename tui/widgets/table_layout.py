@@ -76,11 +76,18 @@ class ColumnLayout:
         marked: bool,
         staged: dict[str, str] | None,
         style_of: StyleOf,
+        changed: frozenset[str] | None = None,
     ) -> Strip:
         """One record's line: its mark, then its cells; a staged value drawn over the stored
-        one, a malformed value shown as stored and flagged."""
-        mark_style = style + style_of("record-table--marked") if marked else style
-        segments = [Segment("● " if marked else " " * MARK_WIDTH, mark_style)]
+        one, a malformed value shown as stored and flagged. A record someone else just
+        changed shows "✎" in the mark column (when not marked) and its ``changed`` fields lit."""
+        if marked:
+            mark = Segment("● ", style + style_of("record-table--marked"))
+        elif changed is not None:
+            mark = Segment("✎ ", style + style_of("record-table--changed"))
+        else:
+            mark = Segment(" " * MARK_WIDTH, style)
+        segments = [mark]
         gap = " " * GAP
         cells, malformed = self.cells(record)
         for index, text in enumerate(cells):
@@ -90,6 +97,8 @@ class ColumnLayout:
             elif staged is not None and column.key in staged:
                 new = fit(staged[column.key], self.widths[index], right=column.align == "right")
                 segments.append(Segment(new, style + style_of("record-table--staged")))
+            elif changed is not None and (column.key in changed or column.field in changed):
+                segments.append(Segment(text, style + style_of("record-table--changed")))
             else:
                 segments.append(Segment(text, style))
             segments.append(Segment(gap, style))
