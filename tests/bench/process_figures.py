@@ -16,7 +16,7 @@ from data.schema import upgrade
 from tests.bench.data_figures import write_users_csv
 from tests.bench.databases import BenchDatabase
 from tests.bench.report import Outcome, failed, step
-from tests.bench.spawn import ChildRun, run_child
+from tests.bench.spawn import ChildRun, compile_project, run_child
 from tests.bench.stats import median, ms
 
 MEMORY_RATIO = 1.2
@@ -65,6 +65,7 @@ def startup(small: BenchDatabase, large: BenchDatabase) -> list[Outcome]:
         "large": ("startup-console", "--url", large.url_text),
     }
     samples: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    compile_project()
     with step(f"start-up: {STARTUP_RUNS} runs each of a bare app and the console at both sizes"):
         # One untimed run of each first: compiled bytecode and the OS file cache are then
         # as warm as they are for an admin who has started the console before.
