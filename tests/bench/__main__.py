@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from tests.bench import console_figures, data_figures, process_figures
+from tests.bench import console_figures, data_figures, process_figures, terminal_figures
 from tests.bench.databases import (
     BenchDatabase,
     default_cache_dir,
@@ -35,6 +35,7 @@ FAMILIES = (
     "stall",
     "memory",
     "startup",
+    "startup-terminal",
     "export",
     "import",
     "import-memory",
@@ -193,6 +194,7 @@ def _run_backend(
         "stall": lambda: console_figures.stall(large, scratch),
         "memory": lambda: process_figures.memory(small, large),
         "startup": lambda: process_figures.startup(small, large),
+        "startup-terminal": lambda: terminal_figures.startup_on_a_terminal(small, large),
         "export": lambda: process_figures.export(ten_thousand, large, scratch),
         "import": lambda: data_figures.import_figure(large, scratch),
         "import-memory": lambda: process_figures.import_memory(args.rows, scratch),

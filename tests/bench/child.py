@@ -51,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--scratch", type=Path, default=None)
     parser.add_argument("--import-csv", type=Path, default=None)
+    # On a terminal (`tests.bench.terminal_figures`): keep running after the first frame,
+    # until the parent has seen it drawn and ends the process.
+    parser.add_argument("--stay", action="store_true")
     args = parser.parse_args(argv)
     if args.kind == "startup-bare":
-        result = _startup(console_url=None)
+        result = _startup(console_url=None, stay=args.stay)
     elif args.kind == "startup-console":
         result = _startup(console_url=args.url)
     elif args.kind == "cli":
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _startup(*, console_url: str | None) -> dict[str, Any]:
+def _startup(*, console_url: str | None, stay: bool = False) -> dict[str, Any]:
     """Milliseconds from spawn to the first frame (and to the first rows, for the console).
 
     The console's run also says where the time between went: ``imported_ms`` when the
@@ -93,7 +96,8 @@ def _startup(*, console_url: str | None) -> dict[str, Any]:
             result["driver"] = type(app._driver).__name__
         if "data_ms" not in result and (console_url is None or _rows_shown(app)):
             result["data_ms"] = since_spawn_ms(wall_ns)
-            app.exit()
+            if not stay:
+                app.exit()
 
     stamp_every_app(on_frame)
     if console_url is None:
