@@ -29,7 +29,7 @@ from data.actor import Actor
 from data.changes import Change
 from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
-from tui.collector import CHECK_EVERY_S, IdleCollector
+from tui.collector import CHECK_EVERY_S, IdleCollector, resume_after_start
 from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
@@ -54,8 +54,10 @@ def _stylesheet() -> Path:
 def _freeze_long_lived_objects() -> None:
     """Take what exists now (Textual, SQLAlchemy, the models, the screens) out of the cyclic
     collector's view: it lives as long as the console. Every full collection walked all of
-    it, and the benchmark saw keys wait up to 166 ms for one; now it walks what came since."""
+    it, and the benchmark saw keys wait up to 166 ms for one; now it walks what came since.
+    Collection held off while the console started (`hold_during_start`) resumes here."""
     gc.freeze()
+    resume_after_start()
 
 
 def theme_names() -> frozenset[str]:

@@ -40,6 +40,21 @@ FORCED_AFTER = 1_000
 about seven million allocations, several minutes of holding a key down."""
 
 
+def hold_during_start() -> None:
+    """No automatic collection while the console starts, until `resume_after_start`.
+
+    Start-up allocates mostly what lives as long as the console (modules, classes, the
+    screens, SQLAlchemy's mappers), so the young collections CPython runs meanwhile find
+    little: 250 young and 23 middle ones, 40-50 ms of the time to the first rows.
+    """
+    gc.disable()
+
+
+def resume_after_start() -> None:
+    """Collect automatically again (what exists now should be frozen first: `gc.freeze`)."""
+    gc.enable()
+
+
 class IdleCollector:
     """Moves full collections from CPython's allocation counts to the admin's pauses."""
 
