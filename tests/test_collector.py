@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,35 @@ def test_a_console_that_does_not_start_leaves_collection_on(
     assert main(["--db", f"sqlite:///{tmp_path / 'console.db'}"]) == 2
     assert "needs a terminal" in capsys.readouterr().err
     assert gc.isenabled()
+
+
+class Node:
+    """Something to make a reference cycle of."""
+
+    def __init__(self) -> None:
+        self.me: Node | None = None
+
+
+def test_garbage_frozen_with_a_held_start_is_collected_at_the_first_pause() -> None:
+    clock = Clock()
+    collector = IdleCollector(clock)
+    hold_during_start()
+    try:
+        cycle = Node()
+        cycle.me = cycle
+        left = weakref.ref(cycle)
+        del cycle  # garbage only a collection finds, made while collection is held
+        collector.settle_after_start()
+        assert gc.isenabled()
+        gc.collect()
+        assert left() is not None  # frozen with what start-up made to last
+        collector.noticed_input()
+        clock.now += QUIET_S / 2
+        assert not collector.collect_if_idle()
+        clock.now += QUIET_S
+        assert collector.collect_if_idle()
+        assert left() is None
+        assert not collector.collect_if_idle()  # once
+    finally:
+        resume_after_start()
+        gc.unfreeze()

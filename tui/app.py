@@ -9,7 +9,6 @@ Nothing imported here loads SQLAlchemy.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from data.actor import Actor
 from data.changes import Change
 from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
-from tui.collector import CHECK_EVERY_S, IdleCollector, resume_after_start
+from tui.collector import CHECK_EVERY_S, IdleCollector
 from tui.screens.audit import AuditScreen
 from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
@@ -49,15 +48,6 @@ def _stylesheet() -> Path:
     here = Path(__file__).resolve().parent
     packaged = here / "styles.tcss"
     return packaged if packaged.exists() else here.parent / "styles.tcss"
-
-
-def _freeze_long_lived_objects() -> None:
-    """Take what exists now (Textual, SQLAlchemy, the models, the screens) out of the cyclic
-    collector's view: it lives as long as the console. Every full collection walked all of
-    it, and the benchmark saw keys wait up to 166 ms for one; now it walks what came since.
-    Collection held off while the console started (`hold_during_start`) resumes here."""
-    gc.freeze()
-    resume_after_start()
 
 
 def theme_names() -> frozenset[str]:
@@ -300,7 +290,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
         if self._opener is not None:
             self._opening = self._open(self._opener)
         else:
-            _freeze_long_lived_objects()
+            self._collector.settle_after_start()
 
     def on_unmount(self) -> None:
         """Release reads still waiting for a database that will not open now; hand full
@@ -334,7 +324,7 @@ class AccessGuardApp(ReportsWorkerFailures, App[None]):
             self.notify(
                 visible(warning), title="Warning", severity="warning", timeout=20, markup=False
             )
-        _freeze_long_lived_objects()
+        self._collector.settle_after_start()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()
 
