@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.actor import Actor
 from data.entity import Field
 from data.errors import Conflict, Invalid
-from data.passwords import hash_password
 from data.specs import EntitySpec
 from data.trail import new_batch, write_entry
 from data.translate import StaleWrite
@@ -49,6 +48,9 @@ class KeepsSecrets:
         if new_secret is not None:
             clean = validate_fields({field.name: validate_password}, {field.name: new_secret})
             # Hash before the transaction: argon2 is deliberately slow, locks should not be.
+            # argon2 (and cffi) load on the first password set, not with every table.
+            from data.passwords import hash_password
+
             secret_hash = hash_password(clean[field.name])
         try:
             with writing(self._sessions) as session:

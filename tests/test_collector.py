@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import gc
+import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.console_support import console, demo_database, settle
-from tui.collector import DUE_AFTER, FORCED_AFTER, QUIET_S, TAKES_OVER, IdleCollector
+from data.database import Database
+from tests.console_support import CONSOLE_ACTOR, console, demo_database, settle
+from tui.app import AccessGuardApp, DatabaseOpener
+from tui.cli import main
+from tui.cli.database import open_database
+from tui.collector import (
+    DUE_AFTER,
+    FORCED_AFTER,
+    QUIET_S,
+    TAKES_OVER,
+    IdleCollector,
+    hold_during_start,
+    resume_after_start,
+)
 
 pytestmark = pytest.mark.skipif(
     not TAKES_OVER, reason="Python 3.14+: an incremental collector, which IdleCollector leaves be"
@@ -104,3 +118,78 @@ async def test_the_console_hands_collections_back_when_it_closes(tmp_path: Path)
         assert gc.get_threshold() == before
     finally:
         db.dispose()
+
+
+# Start-up: no automatic collection until the database is open
+
+
+async def test_collection_held_while_the_console_starts_resumes_once_the_database_is_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    go_ahead = threading.Event()
+
+    def open_when_told(_progress: Any) -> Database:
+        go_ahead.wait(timeout=30)
+        return open_database(f"sqlite:///{path}", read_only=False)
+
+    app = AccessGuardApp(
+        DatabaseOpener(where="the test's file", open=open_when_told), actor=CONSOLE_ACTOR
+    )
+    hold_during_start()  # as the command line does before it loads Textual
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert not app.is_open
+            assert not gc.isenabled()
+            go_ahead.set()
+            await settle(app, pilot)
+            assert app.is_open
+            assert gc.isenabled()
+    finally:
+        go_ahead.set()
+        resume_after_start()
+    app.db.dispose()
+
+
+def test_a_console_that_does_not_start_leaves_collection_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    # Under pytest the console has no terminal, so it refuses to start (exit 2).
+    assert main(["--db", f"sqlite:///{tmp_path / 'console.db'}"]) == 2
+    assert "needs a terminal" in capsys.readouterr().err
+    assert gc.isenabled()
+
+
+class Node:
+    """Something to make a reference cycle of."""
+
+    def __init__(self) -> None:
+        self.me: Node | None = None
+
+
+def test_garbage_frozen_with_a_held_start_is_collected_at_the_first_pause() -> None:
+    clock = Clock()
+    collector = IdleCollector(clock)
+    hold_during_start()
+    try:
+        cycle = Node()
+        cycle.me = cycle
+        left = weakref.ref(cycle)
+        del cycle  # garbage only a collection finds, made while collection is held
+        collector.settle_after_start()
+        assert gc.isenabled()
+        gc.collect()
+        assert left() is not None  # frozen with what start-up made to last
+        collector.noticed_input()
+        clock.now += QUIET_S / 2
+        assert not collector.collect_if_idle()
+        clock.now += QUIET_S
+        assert collector.collect_if_idle()
+        assert left() is None
+        assert not collector.collect_if_idle()  # once
+    finally:
+        resume_after_start()
+        gc.unfreeze()

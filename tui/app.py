@@ -9,7 +9,6 @@ Nothing imported here loads SQLAlchemy.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,13 +51,6 @@ def _stylesheet() -> Path:
     here = Path(__file__).resolve().parent
     packaged = here / "styles.tcss"
     return packaged if packaged.exists() else here.parent / "styles.tcss"
-
-
-def _freeze_long_lived_objects() -> None:
-    """Take what exists now (Textual, SQLAlchemy, the models, the screens) out of the cyclic
-    collector's view: it lives as long as the console. Every full collection walked all of
-    it, and the benchmark saw keys wait up to 166 ms for one; now it walks what came since."""
-    gc.freeze()
 
 
 def theme_names() -> frozenset[str]:
@@ -316,7 +308,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         if self._opener is not None:
             self._opening = self._open(self._opener)
         else:
-            _freeze_long_lived_objects()
+            self._collector.settle_after_start()
 
     def on_unmount(self) -> None:
         """Release reads still waiting for a database that will not open now; hand full
@@ -364,7 +356,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
             self.notify(
                 visible(warning), title="Warning", severity="warning", timeout=20, markup=False
             )
-        _freeze_long_lived_objects()
+        self._collector.settle_after_start()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()
 

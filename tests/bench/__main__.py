@@ -20,6 +20,7 @@ from tests.bench import (
     data_figures,
     live_figures,
     process_figures,
+    terminal_figures,
     undo_figures,
 )
 from tests.bench.databases import (
@@ -41,6 +42,7 @@ FAMILIES = (
     "stall",
     "memory",
     "startup",
+    "startup-terminal",
     "export",
     "import",
     "import-memory",
@@ -201,6 +203,7 @@ def _run_backend(
         "stall": lambda: console_figures.stall(large, scratch),
         "memory": lambda: process_figures.memory(small, large),
         "startup": lambda: process_figures.startup(small, large),
+        "startup-terminal": lambda: terminal_figures.startup_on_a_terminal(small, large),
         "export": lambda: process_figures.export(ten_thousand, large, scratch),
         "import": lambda: data_figures.import_figure(large, scratch),
         "import-memory": lambda: process_figures.import_memory(args.rows, scratch),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from data.database import Database
     from tui.app import AccessGuardApp, ConsoleOptions
+    from tui.settings import Settings
 
 # How long a closing console waits for database work still running in its workers (a save)
 # before the process ends anyway: under the 5 s an admin or a service manager will wait.
@@ -50,6 +51,20 @@ def console_command(args: argparse.Namespace, cli_url: str | None, notices: Sequ
     raw_url = configured(cli_url, settings)
     if args.web:  # served to a browser: it needs no terminal of its own
         return serve_web(args, raw_url)
+    from tui.collector import hold_during_start, resume_after_start
+
+    # From before Textual loads until the database is open (the app resumes it then).
+    hold_during_start()
+    try:
+        return _console(args, raw_url, settings, notices)
+    finally:
+        resume_after_start()  # the console never opened its database, or has closed
+
+
+def _console(
+    args: argparse.Namespace, raw_url: str, settings: Settings, notices: Sequence[str]
+) -> int:
+    """The console in this terminal, with its theme and keys checked first."""
     from tui.app import ConsoleOptions, theme_names
 
     if args.theme is not None and args.theme not in theme_names():

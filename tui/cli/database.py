@@ -82,7 +82,6 @@ def open_database(
     `AccessGuardError`s; nothing is left open after one.
     """
     from data.schema import ensure_current
-    from data.seed import seed_demo
     from data.translate import connecting, translate_errors
 
     url = _database_url(raw_url)
@@ -98,6 +97,8 @@ def open_database(
             if check_schema:
                 ensure_current(db.engine, create_if_empty=not read_only)
             if demo and db.users.count() == 0 and db.products.count() == 0:
+                from data.seed import seed_demo  # only --demo on an empty database needs it
+
                 if progress is not None:
                     progress(f"Filling {db.url} with demo data…")
                 seed_demo(db, actor=Actor.from_environment(source="cli"))

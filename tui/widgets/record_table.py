@@ -163,6 +163,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._keep_id: int | None = None  # after a reload, put the cursor back on this record
         # The records someone else just changed, marked for a few seconds.
         self.changed = ChangedRows()
+        # The generation whose count is read once its page is in (not alongside it).
+        self._count_after: int | None = None
 
     # Public API
 
@@ -270,7 +272,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             description=f"read a page of {self.noun}",
         )
         if count:
-            self._load_count(generation)
+            # After the page, not beside it: a count reads the whole index (a million rows on
+            # SQLite), and the rows are what the admin waits for.
+            self._count_after = generation
 
     def _load_count(self, generation: int) -> None:
         query, fetch = self.query_state, self._fetch_count
@@ -307,6 +311,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
                 self.set_timer(marked_for, self._forget_changed)
         self.loaded_once = True
         self._settle()
+        if self._count_after == message.generation:
+            self._count_after = None
+            self._load_count(message.generation)
 
     def on_record_table_count_loaded(self, message: CountLoaded) -> None:
         """Show the total; a window sitting at the end is re-anchored to it."""
