@@ -14,6 +14,7 @@ from data.actor import Actor
 from data.audit_filters import EVERY_ENTRY, AuditFilter
 from data.errors import Conflict, NotFound, NotRestorable
 from data.identity import drop_other_targets, require_same_record
+from data.lock_wait import lock_row
 from data.numbers import is_record_id
 from data.paging import contains, keyset_page, shown_count
 from data.records import AuditRecord, Count, Page, PageRequest
@@ -298,7 +299,7 @@ def revert(session: Session, entry: AuditEntry, *, actor: Actor, batch: str) -> 
     """
     spec = SPECS[entry.entity]
     record_id = _record_of(entry)
-    obj = session.get(spec.model, record_id, with_for_update=True)
+    obj = lock_row(session, spec.model, record_id)
     if obj is not None:
         require_same_record(session, spec, entry)
     expected_version = _version_after_own_changes(session, spec, entry, actor)

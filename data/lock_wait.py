@@ -6,7 +6,9 @@ listens (the console does; the command line does not), the write first asks for 
 without waiting; refused, it tells its listeners (True), then waits as before, and tells
 them again (False) once it has the lock or gave up.
 
-Servers lock rows, not the database; their waits are not reported here.
+Servers lock rows, not the database: there, `lock_row` does the same for the row a write
+locks (FOR UPDATE): first NOWAIT, in a savepoint so a refusal leaves the transaction whole;
+refused, it tells the listeners and waits as before (up to the server's lock timeout).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # the console listens before its first frame, long before SQLAlchemy loads
     from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
 
 Listener = Callable[[bool], None]
+RowT = TypeVar("RowT")
 
 _listeners: list[Listener] = []
 _lock = threading.Lock()
@@ -55,6 +59,39 @@ def begin_immediate(connection: Connection, busy_timeout_ms: int) -> None:
             _tell(listeners, waiting=False)
 
 
+def lock_row(session: Session, model: type[RowT], record_id: int) -> RowT | None:
+    """``session.get(model, record_id, with_for_update=True)``, telling the listeners while
+    it waits for another writer's lock on the row (PostgreSQL, MariaDB; on SQLite the
+    transaction already holds the file's write lock, see `begin_immediate`)."""
+    with _lock:
+        listeners = list(_listeners)
+    if not listeners or session.get_bind().dialect.name == "sqlite":
+        return session.get(model, record_id, with_for_update=True)
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with session.begin_nested():
+            return session.get(model, record_id, with_for_update={"nowait": True})
+    except OperationalError as refused:
+        if not _lock_not_available(refused):
+            raise
+    _tell(listeners, waiting=True)
+    try:
+        return session.get(model, record_id, with_for_update=True)
+    finally:
+        _tell(listeners, waiting=False)
+
+
+def _lock_not_available(error: Exception) -> bool:
+    """Whether a NOWAIT lock was refused: PostgreSQL's SQLSTATE 55P03, MariaDB's 1205 (its
+    NOWAIT is a zero lock wait timeout) or MySQL's 3572."""
+    cause = getattr(error, "orig", None)
+    if getattr(cause, "sqlstate", None) == "55P03":
+        return True
+    code = getattr(cause, "args", (None,))[0] if cause is not None else None
+    return code in (1205, 3572)
+
+
 def _began_without_waiting(connection: Connection, busy_timeout_ms: int) -> bool:
     raw = connection.connection.driver_connection
     assert raw is not None
@@ -75,4 +112,4 @@ def _tell(listeners: list[Listener], *, waiting: bool) -> None:
         listener(waiting)
 
 
-__all__ = ["begin_immediate", "listen"]
+__all__ = ["begin_immediate", "listen", "lock_row"]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.actor import Actor
 from data.changes import Change
 from data.errors import Conflict, Invalid, NotFound
+from data.lock_wait import lock_row
 from data.merge import Updated, changes_since, field_values, plan
 from data.numbers import is_record_id
 from data.paging import Column, keyset_page, shown_count
@@ -302,11 +303,7 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
                 session=session, record_id=record_id, expected_version=expected_version
             )
             return locked, clean, ()
-        found = (
-            session.get(self.spec.model, record_id, with_for_update=True)
-            if is_record_id(record_id)
-            else None
-        )
+        found = lock_row(session, self.spec.model, record_id) if is_record_id(record_id) else None
         if found is None:
             raise self._moved_on(record_id, None)
         obj: ModelT = found
@@ -481,11 +478,7 @@ class RecordStore(KeepsSecrets, Generic[ModelT, RecordT]):
 
     def lock_for_write(self, *, session: Session, record_id: int, expected_version: int) -> ModelT:
         """Load the row for writing (FOR UPDATE on servers) and check the editor's version."""
-        obj = (
-            session.get(self.spec.model, record_id, with_for_update=True)
-            if is_record_id(record_id)
-            else None
-        )
+        obj = lock_row(session, self.spec.model, record_id) if is_record_id(record_id) else None
         if obj is None:
             raise self._moved_on(record_id, None)
         if obj.version != expected_version:  # type: ignore[attr-defined]

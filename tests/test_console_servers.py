@@ -12,8 +12,9 @@ from data import paging
 from data.database import Database
 from data.schema import upgrade
 from data.seed import seed_demo
-from tests.console_support import CONSOLE_ACTOR, console, settle, table
+from tests.console_support import CONSOLE_ACTOR, console, current, settle, table, wait_until
 from tui.screens.records import RecordScreen
+from tui.screens.table_screen import StatusLine
 
 PASSWORD = "pw-s3cret-not-shown"
 ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -125,3 +126,39 @@ async def test_the_palette_offers_every_action_of_the_screen(tmp_path: Any) -> N
 
         assert isinstance(app.screen, RecordForm)
     db.dispose()
+
+
+WAITING = "Saving… waiting for another writer"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql", "mysql"], indirect=True)
+async def test_a_save_waiting_for_a_row_lock_on_a_server_says_so_until_it_has_it(
+    db: Database, database_url: URL
+) -> None:
+    """Another session holds the row (SELECT ... FOR UPDATE) while the admin saves it."""
+    seed_demo(db, users=3, products=0, seed=1, actor=CONSOLE_ACTOR)
+    app = console(db)
+    holder = create_engine(database_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        record = current(app)
+        await pilot.press("e")
+        await settle(app, pilot)
+        await pilot.press("ctrl+u", *"Held Row")
+        with holder.connect() as connection, connection.begin():
+            connection.execute(
+                text("SELECT id FROM users WHERE id = :id FOR UPDATE"), {"id": record.id}
+            )
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: WAITING in _top_line(app))
+            assert db.users.get(record.id).name == record.name  # not saved yet
+        await settle(app, pilot)
+        assert WAITING not in _top_line(app)
+        assert db.users.get(record.id).name == "Held Row"
+    holder.dispose()
+
+
+def _top_line(app: Any) -> str:
+    """The status line at the top, under a form too (the form is a dialog over the table)."""
+    table_screen = next(screen for screen in app.screen_stack if screen.query(StatusLine))
+    return str(table_screen.query_one(StatusLine).render())
