@@ -29,6 +29,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -206,7 +207,7 @@ class DataVersionWatcher(PollWatcher):
         with translate_errors():
             try:
                 if self._raw is None:
-                    self._raw = self._engine.raw_connection()
+                    self._raw = _raw_connection(self._engine)
                 return int(self._raw.driver_connection.execute("PRAGMA data_version").fetchone()[0])
             except BaseException:
                 self.close()
@@ -351,3 +352,14 @@ __all__ = [
     "Watcher",
     "changed_entities",
 ]
+
+
+def _raw_connection(engine: Engine) -> Any:
+    """A pooled DBAPI connection; a driver error while opening it (SQLite's "unable to open
+    database file" on a read-only file system, raised by the engine's connect hook) comes
+    out wrapped as SQLAlchemy wraps it for a `Connection`, so `translate_errors` names it."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return engine.raw_connection()
+    except dbapi_error as error:
+        raise sa_exc.DBAPIError.instance(None, None, error, dbapi_error) from error

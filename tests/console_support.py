@@ -28,7 +28,7 @@ from data.errors import AccessGuardError
 from data.seed import seed_demo
 from models import AuditEntry
 from tests.migrated import copy_sqlite_at_head
-from tui.app import AccessGuardApp
+from tui.app import AccessGuardApp, ConsoleOptions
 from tui.live import LIVE_GROUP
 from tui.widgets.record_table import RecordTable
 
@@ -76,9 +76,13 @@ def insert_raw_user(db: Database, user_id: int, name: str, email: str) -> None:
         )
 
 
-def console(db: Database, *, read_only: bool = False) -> AccessGuardApp:
-    """The console over ``db``, acting as the test's admin."""
-    return AccessGuardApp(db, actor=CONSOLE_ACTOR, read_only=read_only)
+def console(db: Database, *, read_only: bool = False, live: bool = True) -> AccessGuardApp:
+    """The console over ``db``, acting as the test's admin; ``live=False`` leaves others'
+    changes unnoticed until a key reads them (what a save finds must hold without the live
+    views, which look once a second)."""
+    return AccessGuardApp(
+        db, actor=CONSOLE_ACTOR, read_only=read_only, options=ConsoleOptions(live=live)
+    )
 
 
 # The workers each console has started since `watch_workers`: settle waits for every one

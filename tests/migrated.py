@@ -96,6 +96,9 @@ def copy_sqlite_at_head(target: Path) -> None:
             database.dispose()
         _sqlite_template = template
     shutil.copyfile(_sqlite_template, target)
+    # As private as a file AccessGuard makes itself (a copy would take the umask's 0644, and
+    # the console warns about a database others can read).
+    target.chmod(0o600)
 
 
 def _migrated(backend: str) -> _Kept:

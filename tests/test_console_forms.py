@@ -21,7 +21,7 @@ from data.errors import ReadOnly
 from data.records import PageRequest
 from models import AuditEntry
 from tests.data_support import find, password_matches
-from tui.app import AccessGuardApp
+from tui.app import AccessGuardApp, ConsoleOptions
 from tui.live import LIVE_GROUP
 from tui.screens.dialogs import (
     AuditEntryDialog,
@@ -54,9 +54,10 @@ def ana(db: Database) -> Any:
     return db.users.create({"name": "Ana", "email": "ana@example.com"}, actor=ACTOR)
 
 
-def console(db: Database) -> AccessGuardApp:
-    """The real app over the test database."""
-    return AccessGuardApp(db, actor=ACTOR)
+def console(db: Database, *, live: bool = True) -> AccessGuardApp:
+    """The real app over the test database (``live=False``: others' changes unnoticed
+    until a key reads them)."""
+    return AccessGuardApp(db, actor=ACTOR, options=ConsoleOptions(live=live))
 
 
 async def settle(app: AccessGuardApp, pilot: Pilot[None]) -> None:
@@ -244,7 +245,9 @@ async def test_conflict_then_take_theirs_reloads_the_form(db: Database, ana: Any
 
 
 async def test_record_deleted_while_editing(db: Database, ana: Any) -> None:
-    app = console(db)
+    # The save's own check, as when the live views have not looked yet (they tell the form
+    # first otherwise: tests/reliability/test_concurrency.py).
+    app = console(db, live=False)
     async with app.run_test(size=SIZE) as pilot:
         form, _ = await open_form(app, pilot, USERS_VIEW, ana)
         db.users.delete(ana.id, expected_version=ana.version, actor=COLLEAGUE)

@@ -292,7 +292,9 @@ async def test_the_dry_run_shows_progress_cancels_and_runs_one_at_a_time(
     # The console waits up to a minute for a lock, so the other connection below holds the
     # dry run in its second step (matching rows to stored ones) for as long as the test needs.
     patient = Database.connect(normalise_url(f"sqlite:///{tmp_path / 'console.db'}?timeout=60"))
-    app = console(patient)
+    # Not live: the watcher keeps a connection open, and the exclusive lock below needs
+    # every other connection closed.
+    app = console(patient, live=False)
     holder = sqlite3.connect(tmp_path / "console.db", isolation_level=None, timeout=30)
     try:
         async with app.run_test(size=SIZE) as pilot:

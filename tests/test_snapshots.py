@@ -196,10 +196,10 @@ async def colleague_deletes_first(pilot: Pilot[Any]) -> None:
 
 async def colleague_saves_while_the_form_is_open(pilot: Pilot[Any]) -> None:
     """Another console saves the user's email and role while ours edits the name; the live
-    views tell the form (the message they post, for that real save)."""
+    views tell the app (the message they post, for that real save), which tells the form
+    and marks the row under it."""
     app = pilot.app
     assert isinstance(app, AccessGuardApp)
-    form = app.screen
     record = current(app)
     await press(pilot, "ctrl+u", *typed("My Name"))
     colleague = Actor(os_user="bob", source="console:colleague")
@@ -219,7 +219,7 @@ async def colleague_saves_while_the_form_is_open(pilot: Pilot[Any]) -> None:
         at=FIXED_TIME,
         fields=("email", "role"),
     )
-    form.post_message(AccessGuardApp.RecordsChanged((change,)))
+    app.post_message(AccessGuardApp.RecordsChanged((change,)))
 
 
 async def colleague_saves_another_field_first(pilot: Pilot[Any]) -> None:

@@ -109,3 +109,12 @@ def test_bytes_written_in_one_write_to_a_real_terminal_search(db: Database) -> N
     )
     assert status == 0
     assert b"New user" not in written  # n never reached the table
+
+
+def test_the_groups_of_every_write_are_the_ones_keys_do_not_wait_for() -> None:
+    """A key after ctrl+s must answer while the save waits for a lock (the busy tests of
+    tests/reliability/test_local_faults.py): the form's write group is among those."""
+    from tui.screens.form import WRITE_GROUP
+    from tui.typeahead import WRITE_GROUPS
+
+    assert {WRITE_GROUP, "write"} <= WRITE_GROUPS

@@ -9,7 +9,8 @@ link, a paste, a script) were forwarded long before, to the old focus: ``/guo`` 
 
 `KeysInOrder` holds each key (and paste) back until the one before it has settled: every
 message queue of the app and of the screen on top is empty, and the workers the key
-started (a dialog that reads first, like undo's plan) have ended or had `WORKER_WAIT_S`.
+started (a dialog that reads first, like undo's plan) have ended or had `WORKER_WAIT_S`;
+writes excepted, which may wait on a lock while the keys must answer.
 A key typed alone meets an idle console and passes at once; only a backlog waits.
 
 Upstream, the same belongs in `App.on_event`: forward an unforwarded key only once the
@@ -40,6 +41,10 @@ ROUNDS_AT_MOST = 20
 ROUND_AT_MOST_S = 5.0
 
 _RUNNING = (WorkerState.PENDING, WorkerState.RUNNING)
+# Writes are not waited for: one may wait seconds for another writer's lock, and the keys
+# typed meanwhile must answer at once (moving in the form, Escape), as they do when typed
+# one at a time. What a key opens is read by the other workers (a plan, a record).
+WRITE_GROUPS = frozenset({"write", "form-write"})
 
 
 class KeysInOrder(App[None]):
@@ -83,7 +88,13 @@ class KeysInOrder(App[None]):
                 self._held_keys.clear()
                 self._key_settling = False
                 return
-            started = [w for w in self.workers if w not in before and w.state in _RUNNING]
+            started = [
+                worker
+                for worker in self.workers
+                if worker not in before
+                and worker.state in _RUNNING
+                and worker.group not in WRITE_GROUPS
+            ]
             if started and time.monotonic() < deadline:
                 await asyncio.sleep(LOOK_AGAIN_S)
                 continue

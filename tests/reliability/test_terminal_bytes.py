@@ -178,7 +178,7 @@ def test_hostile_file_names_never_reach_the_terminal(database_url: URL, tmp_path
         (b"", b"Row 1 of 1"),
         (b"i", b"Import users"),  # the prompt, offering the hostile name
         (b"\r", b"Apply valid rows"),  # its dry run: one row refused
-        (b"v", b"Imported"),
+        (b"V", b"Imported"),  # V applies the valid rows (v lists the refused)
         (b"x", b"Export users"),
         (b"\r", b"Exported"),
     )
