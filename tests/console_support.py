@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import subprocess
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -15,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from sqlalchemy import event, func, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from textual.app import App
 from textual.message_pump import MessagePump
 from textual.pilot import Pilot
@@ -280,3 +282,20 @@ def child_console_environment() -> dict[str, str]:
     env["TEXTUAL_DRIVER"] = HEADLESS_DRIVER
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
+
+
+def colleague(url: URL, *args: str) -> None:
+    """Run ``accessguard ARGS`` as a second admin: another process, its own connection, as
+    this process's OS user with no SSH address."""
+    env = child_console_environment()
+    for name in ("SSH_CONNECTION", "SSH_CLIENT"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--db", url.render_as_string(hide_password=False), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -8,8 +8,6 @@ each backend; the console is the real app under the pilot. Until the live views 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from textual.widgets import Input, Select, Static
 from data.actor import Actor
 from data.changes import Change
 from data.database import Database
-from tests.console_support import child_console_environment, console, settle
+from tests.console_support import colleague, console, settle
 from tests.data_support import record_history
 from tui.app import AccessGuardApp
 from tui.screens.dialogs import ConflictDialog
@@ -40,22 +38,6 @@ def ana(db: Database) -> Any:
         {"name": "Ana", "email": "ana@example.com", "role": "viewer"},
         actor=Actor("alice", source="test"),
     )
-
-
-def colleague(url: URL, *args: str) -> None:
-    """Run ``accessguard ARGS`` as the second admin: another process, its own connection."""
-    env = child_console_environment()
-    for name in ("SSH_CONNECTION", "SSH_CLIENT"):
-        env.pop(name, None)
-    done = subprocess.run(
-        [sys.executable, "-m", "tui", "--db", url.render_as_string(hide_password=False), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def last_change(db: Database, record_id: int) -> Change:

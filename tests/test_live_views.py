@@ -1,7 +1,8 @@
 """Live views: a console shows what others commit, without a key press, on every backend.
 
 The second writer is the data core in the test (another console, the CLI or an import
-would write the same audit entries); the console under test is a pilot.
+would write the same audit entries), or the command line in a process of its own; the
+console under test is a pilot.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy.engine import URL
+from textual.widgets import Static
+
 from data.actor import Actor
 from data.database import Database
 from tests.console_support import (
     CONSOLE_ACTOR,
+    colleague,
     console,
     current,
     screen_text,
@@ -154,3 +159,40 @@ async def test_a_read_only_console_is_live_too(
             actor=other_actor,
         )
         await wait_until(pilot, lambda: _line_of(app, "Seen Read Only").startswith("✎"))
+
+
+async def test_a_save_by_the_command_line_in_another_process_reaches_the_form_and_the_table(
+    db: Database, database_url: URL, actor: Actor
+) -> None:
+    """A colleague's `users update` (another process, its own connection) while the admin has
+    the user's form open: the form says who changed which field, with no key pressed, and
+    the table under it shows the new value with the cursor still on that user."""
+    from tui.screens.form import RecordForm
+
+    _fill(db, actor, 3)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await watching(app, pilot)
+        await pilot.press("j")
+        await settle(app, pilot)
+        target = current(app)
+        await pilot.press("e")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, RecordForm)
+
+        await asyncio.to_thread(
+            colleague, database_url, "users", "update", str(target.id), "--role", "admin"
+        )
+
+        def notice() -> str:
+            return str(form.query_one("#form-notice", Static).render())
+
+        await wait_until(pilot, lambda: "Saved meanwhile" in notice())
+        assert "changed Role" in notice()
+        await pilot.press("escape")  # nothing edited: the form closes without asking
+        await settle(app, pilot)
+        await wait_until(pilot, lambda: " admin " in _line_of(app, target.name))
+        assert current(app).id == target.id
+    assert db.users.get(target.id).role == "admin"
