@@ -212,6 +212,10 @@ async def test_the_form_says_at_once_who_changed_its_record_and_takes_their_valu
         assert value(form, "name") == "Mine"  # my edit stays mine
         assert form.version == ana.version + 1
         assert "Took their Email, Role" in str(form.query_one("#form-notice", Static).render())
+        # The same change told again (the live views' own delivery of it) is not news.
+        app.post_message(AccessGuardApp.RecordsChanged((change,)))
+        await settle(app, pilot)
+        assert "Took their Email, Role" in str(form.query_one("#form-notice", Static).render())
 
         await pilot.press("ctrl+s")
         await settle(app, pilot)

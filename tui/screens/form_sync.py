@@ -86,6 +86,9 @@ class KeepsUp(ModalScreen[Any | None]):
         self._noticed: list[Change] = []
         self._deleted: Change | None = None
         self._gone = False
+        # Audit entries already told: a change can arrive twice (the watcher and a direct
+        # post, a NOTIFY and a poll), and once taken it must not be announced again.
+        self._told: set[int] = set()
 
     @property
     def base(self) -> dict[str, Any]:
@@ -205,9 +208,11 @@ class KeepsUp(ModalScreen[Any | None]):
             if change.entity == self.view.entity.entity
             and change.record_id == self.record.id
             and change.source != ours
+            and change.entry_id not in self._told
         ]
         if not mine:
             return
+        self._told.update(change.entry_id for change in mine)
         for change in mine:
             if change.action == "delete":
                 self._deleted = change
