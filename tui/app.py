@@ -318,7 +318,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         if self._stop_listening is not None:
             self._stop_listening()
         if self._live is not None:
-            self._live.stop()
+            self._live.stop(wait_s=1.0)
 
     @work(thread=True, exit_on_error=False, description="open the database")
     def _open(self, opener: DatabaseOpener) -> None:

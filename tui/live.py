@@ -44,6 +44,9 @@ class LiveWatch:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._stopped = threading.Event()
+        # Set once `run` has closed its connection (or never ran).
+        self._closed = threading.Event()
+        self._closed.set()
         # Set once the watcher knows where the trail ends: what is committed later shows.
         self.watching = threading.Event()
         # Built here (it opens no connection) so that `stop` can wake it from any thread.
@@ -64,10 +67,14 @@ class LiveWatch:
             description="watch for others' changes",
         )
 
-    def stop(self) -> None:
-        """End `run` soon, from any thread: the waiting wakes at once."""
+    def stop(self, *, wait_s: float = 0.0) -> None:
+        """End `run` soon, from any thread: the waiting wakes at once. With ``wait_s``, wait
+        that long for its connection to close (a console closing leaves no file open: on
+        SQLite an open connection keeps the -shm, with its permissions, for the next one)."""
         self._stopped.set()
         self._watcher.stop()
+        if wait_s:
+            self._closed.wait(wait_s)
 
     @property
     def stopped(self) -> bool:
@@ -80,6 +87,7 @@ class LiveWatch:
         Data errors (Unavailable, Busy...) are waited out, quietly, with a growing pause;
         anything else is a bug and ends the worker (the console reports it).
         """
+        self._closed.clear()
         feed = self._db.changes
         cursor: FeedCursor | None = None
         retry = RETRY_FIRST_S
@@ -109,6 +117,7 @@ class LiveWatch:
                     post(found.changes)
         finally:
             self._watcher.close()
+            self._closed.set()
 
 
 def _post(node: DOMNode, message: Message) -> None:
