@@ -37,7 +37,6 @@ from data.config import normalise_url
 from data.database import Database
 from data.errors import Invalid
 from data.records import PageRequest
-from data.schema import upgrade
 from data.seed import seed_demo
 from data.transfer import export_records
 from models import Product, User
@@ -52,6 +51,7 @@ from tests.console_support import (
     wait_until,
     watch_workers,
 )
+from tests.migrated import copy_sqlite_at_head
 from tui.app import AccessGuardApp, ConsoleOptions, DatabaseOpener
 from tui.screens.progress import OperationDialog
 from tui.screens.records import RecordScreen
@@ -98,8 +98,8 @@ def typed(text: str) -> tuple[str, ...]:
 def snap_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """Fixed demo data at a relative path (the status line shows the same URL everywhere)."""
     monkeypatch.chdir(tmp_path)
+    copy_sqlite_at_head(tmp_path / "snapshots.db")  # migrating each picture's own cost ~0.4 s
     db = Database.connect(normalise_url(SNAPSHOT_URL))
-    upgrade(db.engine)
     seed_demo(db, users=40, products=60, seed=3, actor=CONSOLE_ACTOR)
     _a_morning_of_changes(db)
     freeze_audit_times(db)
