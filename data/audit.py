@@ -234,7 +234,8 @@ def _restorable(
             f"Audit entry {entry_id} ({entry.action}) records no state to put back: only "
             "creates, updates, deletes and restores can be restored."
         )
-    obj = session.get(spec.model, _record_of(entry), with_for_update=lock)
+    record_id = _record_of(entry)
+    obj = lock_row(session, spec.model, record_id) if lock else session.get(spec.model, record_id)
     if obj is not None:
         require_same_record(session, spec, entry)
     return entry, spec, obj

@@ -9,21 +9,25 @@ them again (False) once it has the lock or gave up.
 Servers lock rows, not the database: there, `lock_row` does the same for the row a write
 locks (FOR UPDATE): first NOWAIT, in a savepoint so a refusal leaves the transaction whole;
 refused, it tells the listeners and waits as before (up to the server's lock timeout).
+`lock_rows` does it for the many rows of one statement (an undo's batch).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar, TypeVarTuple
 
 if TYPE_CHECKING:  # the console listens before its first frame, long before SQLAlchemy loads
+    from sqlalchemy import Row, Select
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
 Listener = Callable[[bool], None]
 RowT = TypeVar("RowT")
+RowsT = TypeVarTuple("RowsT")
+TakenT = TypeVar("TakenT")
 
 _listeners: list[Listener] = []
 _lock = threading.Lock()
@@ -63,21 +67,38 @@ def lock_row(session: Session, model: type[RowT], record_id: int) -> RowT | None
     """``session.get(model, record_id, with_for_update=True)``, telling the listeners while
     it waits for another writer's lock on the row (PostgreSQL, MariaDB; on SQLite the
     transaction already holds the file's write lock, see `begin_immediate`)."""
+    return _locking(
+        session, lambda nowait: session.get(model, record_id, with_for_update={"nowait": nowait})
+    )
+
+
+def lock_rows(session: Session, statement: Select[*RowsT]) -> Sequence[Row[*RowsT]]:
+    """The rows of ``statement`` locked FOR UPDATE, telling the listeners while the lock on
+    any of them is another writer's (as `lock_row`, for a batch: undo takes back many)."""
+    return _locking(
+        session,
+        lambda nowait: session.execute(statement.with_for_update(nowait=nowait)).all(),
+    )
+
+
+def _locking(session: Session, take: Callable[[bool], TakenT]) -> TakenT:
+    """``take(nowait=False)``; where someone listens on a server, ``take(nowait=True)`` first,
+    in a savepoint, and a refusal told to the listeners around the wait that follows."""
     with _lock:
         listeners = list(_listeners)
     if not listeners or session.get_bind().dialect.name == "sqlite":
-        return session.get(model, record_id, with_for_update=True)
+        return take(False)
     from sqlalchemy.exc import OperationalError
 
     try:
         with session.begin_nested():
-            return session.get(model, record_id, with_for_update={"nowait": True})
+            return take(True)
     except OperationalError as refused:
         if not _lock_not_available(refused):
             raise
     _tell(listeners, waiting=True)
     try:
-        return session.get(model, record_id, with_for_update=True)
+        return take(False)
     finally:
         _tell(listeners, waiting=False)
 
@@ -112,4 +133,4 @@ def _tell(listeners: list[Listener], *, waiting: bool) -> None:
         listener(waiting)
 
 
-__all__ = ["begin_immediate", "listen", "lock_row"]
+__all__ = ["begin_immediate", "listen", "lock_row", "lock_rows"]

@@ -34,6 +34,7 @@ from data.audit import UNDOABLE_ACTIONS, UndoResult, plan_restore, revert, to_re
 from data.bulk import cycle_collection_paused, roomy_sqlite_cache, table_of
 from data.entity import counted
 from data.errors import Conflict, NotFound, NotRestorable
+from data.lock_wait import lock_rows
 from data.records import AuditRecord
 from data.specs import SPECS, EntitySpec
 from data.trail import new_batch, to_json, write_restores
@@ -236,10 +237,9 @@ def _quick_creates(session: Session, entries: Sequence[AuditEntry]) -> dict[int,
         table = table_of(spec.model)
         rows = {
             row.id: row
-            for row in session.execute(
-                select(table.c.id, table.c.version, table.c.created_at)
-                .where(table.c.id.in_(ids))
-                .with_for_update()
+            for row in lock_rows(
+                session,
+                select(table.c.id, table.c.version, table.c.created_at).where(table.c.id.in_(ids)),
             )
         }
         for entry in mine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -10,8 +11,10 @@ from sqlalchemy.engine import URL
 
 from data import paging
 from data.database import Database
+from data.records import PageRequest
 from data.schema import upgrade
 from data.seed import seed_demo
+from data.transfer import import_records
 from tests.console_support import CONSOLE_ACTOR, console, current, settle, table, wait_until
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import StatusLine
@@ -155,6 +158,32 @@ async def test_a_save_waiting_for_a_row_lock_on_a_server_says_so_until_it_has_it
         await settle(app, pilot)
         assert WAITING not in _top_line(app)
         assert db.users.get(record.id).name == "Held Row"
+    holder.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql", "mysql"], indirect=True)
+async def test_an_undo_waiting_for_a_row_lock_on_a_server_says_so_until_it_has_it(
+    db: Database, database_url: URL
+) -> None:
+    """Undoing an import (its creates are taken back in bulk, rows locked FOR UPDATE at
+    once) while another session holds one of them."""
+    source = io.StringIO("name,email\nAda,ada@example.com\nBo,bo@example.com\n", newline="")
+    import_records(db, "users", source, fmt="csv", actor=CONSOLE_ACTOR, dry_run=False)
+    held = min(user.id for user in db.users.stream(PageRequest()))
+    app = console(db)
+    holder = create_engine(database_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        with holder.connect() as connection, connection.begin():
+            connection.execute(text("SELECT id FROM users WHERE id = :id FOR UPDATE"), {"id": held})
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: WAITING in _top_line(app))
+            assert db.users.count() == 2  # not undone yet
+        await settle(app, pilot)
+        assert WAITING not in _top_line(app)
+        assert db.users.count() == 0
     holder.dispose()
 
 
