@@ -7,6 +7,7 @@ the test and dropped after it. Tests on a server, or needing root, are marked (`
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,12 @@ from tests.needs import (
 )
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the cores. Many tests wait on a child process, a
+    server or a console's next frame; the extra worker fills those waits (docs/testing.md)."""
+    return (os.cpu_count() or 1) + 1
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
