@@ -1,19 +1,22 @@
 """Reading an import file as a stream of rows, refusing hostile files with a clear reason.
 
-A file is read piece by piece (never whole), so memory stays flat at any size. Whatever the
-bytes, reading ends in rows or in `Invalid` naming the line (CSV) or object (JSON) and, where
-there is one, the field: invalid UTF-8, NUL bytes, a line, field or object over
-`RECORD_MAX` characters, nesting the parser cannot follow, numbers of thousands of digits,
-keys that differ only in case or spaces, a JSON top level that is not an array. A file is
-read more than once (checked, then matched and applied), so one that cannot be rewound
-(stdin) is first copied to a private temporary file.
+A file is read piece by piece (never whole), so memory stays flat at any size; a CSV
+file's lines are split and parsed in C, with Python at work once a piece and once a record,
+never once a line. Whatever the bytes, reading ends in rows or in `Invalid` naming the line
+(CSV) or object (JSON) and, where there is one, the field: invalid UTF-8, NUL bytes, a line,
+field or object over `RECORD_MAX` characters, nesting the parser cannot follow, numbers of
+thousands of digits, keys that differ only in case or spaces, a JSON top level that is not
+an array. A file is read more than once (checked, then matched and applied), so one that
+cannot be rewound (stdin) is first copied to a private temporary file.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
 import shutil
@@ -167,9 +170,10 @@ class TooLong(Exception):
 
 
 class NotText(Exception):
-    """Bytes that are not UTF-8 (or a NUL byte); ``text`` is the record read up to them."""
+    """Bytes that are not UTF-8 (or a NUL byte) on ``line``; ``text`` is the record read up
+    to them (`Text` leaves it empty: the reader knows where its record starts)."""
 
-    def __init__(self, text: str, line: int, reason: str) -> None:
+    def __init__(self, line: int, reason: str, text: str = "") -> None:
         super().__init__()
         self.text = text
         self.line = line
@@ -177,12 +181,14 @@ class NotText(Exception):
 
 
 class Text:
-    """A file's text in pieces of at most `PIECE` characters, each ending at a line end or
-    cut short, with the line the next piece starts on and the bytes read so far.
+    """A file's text in pieces of at most `PIECE` characters (one more when a CR waits for
+    the LF that may follow it), with the line the next piece starts on and the bytes read.
 
-    A binary source is decoded here, so a bad byte is pinned to its line; a leading
-    byte-order mark is dropped. The text of the current record is kept (bounded by
-    `RECORD_MAX`) so a refusal can name the field it stopped in.
+    No piece ends between the CR and LF of a line end, so counting lines piece by piece is
+    exact. A binary source is decoded here, so a bad byte is pinned to its line: the text
+    before it comes as a piece of its own and the next one raises `NotText`, so a reader
+    names the record the byte is in, not one before it. A leading byte-order mark is
+    dropped. Bounding a record is the reader's job: only it knows where records end.
     """
 
     def __init__(self, source: Source) -> None:
@@ -192,60 +198,48 @@ class Text:
         self.line = 1
         self.done_bytes = 0
         self.total_bytes = _size(source)
-        self.record: list[str] = []
-        self.record_chars = 0
         self._first = True
 
     def pieces(self) -> Iterator[str]:
-        """The text, piece by piece; each is added to the current record."""
+        """The text, piece by piece; after the text before a bad byte, `NotText`."""
+        held = ""  # a CR ending the last read: its LF may start the next one
         while True:
-            raw = self.source.readline(PIECE)
+            raw = self.source.read(PIECE)
             final = not raw
-            text = self._decode(raw, final=final)
+            text, bad = self._decode(raw, final=final)
             if self._first and text:
                 self._first = False
                 text = text.removeprefix(BOM)
+            text = held + text
+            held = ""
+            if not (final or bad) and text.endswith("\r"):
+                held, text = "\r", text[:-1]
             if text:
-                self._keep(text)
                 self.line += line_ends(text)
                 yield text
+            if bad:
+                raise NotText(self.line, bad)
             if final:
                 return
 
-    def _decode(self, raw: str | bytes, *, final: bool) -> str:
+    def _decode(self, raw: str | bytes, *, final: bool) -> tuple[str, str]:
+        """The text of ``raw`` up to any bad byte, and what is wrong with that byte."""
         self.done_bytes += len(raw)
+        bad = ""
         if isinstance(raw, str):
             text = raw
         else:
             try:
                 text = self.decoder.decode(raw, final=final)
             except UnicodeDecodeError as error:
-                good = raw[: error.start].decode("utf-8", errors="replace")
-                bad = raw[error.start : error.start + 1].hex()
-                raise NotText(
-                    "".join(self.record) + good,
-                    self.line + line_ends(good),
-                    f"is not UTF-8 text (byte 0x{bad}); save the file as UTF-8",
-                ) from None
+                # error.object is the bytes held from the last read and these
+                text = error.object[: error.start].decode("utf-8", errors="replace")
+                byte = error.object[error.start : error.start + 1].hex()
+                bad = f"is not UTF-8 text (byte 0x{byte}); save the file as UTF-8"
         if "\0" in text:
-            good = text[: text.index("\0")]
-            raise NotText(
-                "".join(self.record) + good,
-                self.line + line_ends(good),
-                "holds a NUL byte; this is not a text file",
-            )
-        return text
-
-    def _keep(self, text: str) -> None:
-        self.record_chars += len(text)
-        self.record.append(text)
-        if self.record_chars > RECORD_MAX:
-            raise TooLong("".join(self.record))
-
-    def record_done(self, rest: str = "") -> None:
-        """The current record ended; ``rest`` (read past its end) starts the next one."""
-        self.record = [rest] if rest else []
-        self.record_chars = len(rest)
+            text = text[: text.index("\0")]
+            bad = "holds a NUL byte; this is not a text file"
+        return text, bad
 
 
 def _size(source: Source) -> int | None:
@@ -285,7 +279,6 @@ def read_csv(columns: Columns, text: Text) -> Iterator[Row]:
     lines = _Lines(text)
     reader = csv.reader(lines, strict=True)
     names: list[str] = []
-    start = 1
     try:
         first = next(reader, None)
         if first is None:
@@ -293,32 +286,28 @@ def read_csv(columns: Columns, text: Text) -> Iterator[Row]:
         names = _header(first)
         _check_header(columns, names)
         reads = columns.reads(names)
-        text.record_done()
-        start = lines.line
+        lines.row_start = reader.line_num
         rows = 0
         for cells in reader:
             if any(cells):
                 rows += 1
-                yield _csv_row(columns, names, reads, cells, start)
-            text.record_done()
-            start = lines.line
+                yield _csv_row(columns, names, reads, cells, lines.row_start + 1)
+            lines.row_start = reader.line_num
         if not rows:
             raise Invalid({"file": "line 1: the header names the columns but no rows follow"})
     except csv.Error as error:
-        raise Invalid({"file": f"line {start} is not valid CSV: {error}"}) from None
+        raise Invalid({"file": f"line {lines.row_start + 1} is not valid CSV: {error}"}) from None
     except TooLong as long:
+        # The reader holds the field it stopped in (four bytes a character): let it go
+        # before the record is parsed again to name that field.
+        del reader
         where = _csv_field(long.text, names)
-        raise Invalid(
-            {"file": f"line {start}: {where}is longer than {RECORD_MAX:,} characters"}
-        ) from None
+        reason = f"{where}is longer than {RECORD_MAX:,} characters"
+        raise Invalid({"file": f"line {lines.row_start + 1}: {reason}"}) from None
     except NotText as bad:
         raise Invalid(
             {"file": f"line {bad.line}: {_csv_field(bad.text, names)}{bad.reason}"}
         ) from None
-
-
-# After a carriage return that does not start a CRLF: where a classic Mac line ends.
-_AFTER_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 
 
 def line_ends(text: str) -> int:
@@ -326,36 +315,100 @@ def line_ends(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
+# A line and its end: LF, CRLF or a lone CR (a classic Mac line end).
+_LINE = re.compile(r"[^\r\n]*+(?:\r\n?|\n)")
+# str.splitlines (three times faster) also ends a line at these, which csv reads as data.
+_OTHER_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _split(text: str) -> list[str]:
+    """``text``, which ends at a line end, as its lines with their ends."""
+    return _LINE.findall(text) if _OTHER_BREAKS.search(text) else text.splitlines(True)
+
+
 class _Lines:
-    """A `Text`'s pieces as lines for csv.reader, which reads one line at a time: split
-    after a lone CR as well as LF, a line cut short at `PIECE` joined with its rest (all
-    of it bounded by `RECORD_MAX`). ``line`` is the number of the next line to come."""
+    """A `Text` as lines for csv.reader, a list of them at a time: the reader iterates in C,
+    and this runs once a piece, splitting it with the lines' ends kept and joining a line
+    cut by a piece's end with its rest.
+
+    It keeps the record the reader is in to `RECORD_MAX` characters. ``row_start`` (the
+    reader's ``line_num`` after its last row, set by `read_csv`) says where that record
+    starts. Between two lists the reader has read every line of the first and wants more
+    for its record, so the text of that record is known exactly there: a line that would
+    carry it past the bound is never handed over, and a line longer than a piece is
+    refused while it is joined, so at most about a piece more than the bound is held.
+    """
 
     def __init__(self, text: Text) -> None:
-        self.line = 1
-        self._lines = self._split(text)
+        self.text = text
+        self.row_start = 0  # lines read before the record the reader is in
+        self._handed = 0  # lines handed to the reader
+        self._record: list[str] = []  # the reader's record, up to the lines handed
+        self._record_chars = 0
+        self._rest: list[str] = []  # a line begun in a piece, its end not read yet
+        self._rest_chars = 0
 
     def __iter__(self) -> Iterator[str]:
-        return self
+        return itertools.chain.from_iterable(self._lists())
 
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.line += line_ends(line)
-        return line
+    def _lists(self) -> Iterator[list[str]]:
+        pieces = self.text.pieces()
+        while True:
+            try:
+                piece = next(pieces, None)
+            except NotText as bad:
+                bad.text = "".join([*self._record, *self._rest])
+                raise
+            if piece is None:
+                break
+            cut = max(piece.rfind("\n"), piece.rfind("\r")) + 1
+            if cut:
+                lines = _split(piece[:cut] if cut < len(piece) else piece)
+                chars = cut
+                if self._rest:
+                    self._rest.append(lines[0])
+                    lines[0] = "".join(self._rest)
+                    chars += self._rest_chars
+                    self._rest, self._rest_chars = [], 0
+                yield from self._hand(lines, chars)
+            if cut < len(piece):
+                self._rest.append(piece[cut:])
+                self._rest_chars += len(piece) - cut
+                if self._record_chars + self._rest_chars > RECORD_MAX:
+                    raise TooLong("".join([*self._record, *self._rest]))
+        if self._rest:
+            yield from self._hand(["".join(self._rest)], self._rest_chars)
 
-    @staticmethod
-    def _split(text: Text) -> Iterator[str]:
-        parts: list[str] = []
-        for piece in text.pieces():
-            for part in _AFTER_LONE_CR.split(piece) if "\r" in piece else (piece,):
-                if not part:
-                    continue
-                parts.append(part)
-                if part.endswith(("\n", "\r")):
-                    yield "".join(parts)
-                    parts = []
-        if parts:
-            yield "".join(parts)
+    def _hand(self, lines: list[str], chars: int) -> Iterator[list[str]]:
+        """``lines`` (``chars`` characters), in as many lists as the bound needs: one, but
+        near the bound only the lines the reader's record has room for, and then the rest
+        once it says where that record ends."""
+        while lines:
+            room = RECORD_MAX - self._record_chars
+            later: list[str] = []
+            if chars > room:
+                ends = list(itertools.accumulate(map(len, lines)))
+                fit = bisect.bisect_right(ends, room)
+                if not fit:  # the next line is the record's own: it wants it to go on
+                    raise TooLong("".join([*self._record, lines[0]]))
+                lines, later, chars = lines[:fit], lines[fit:], chars - ends[fit - 1]
+            yield lines
+            self._read(lines)
+            lines = later
+
+    def _read(self, lines: list[str]) -> None:
+        """The reader read ``lines`` and wants more: keep the text of its record."""
+        first = self._handed
+        self._handed += len(lines)
+        if self.row_start >= self._handed:  # it starts a record
+            self._record, self._record_chars = [], 0
+        elif self.row_start > first:  # its record starts after the first of these lines
+            tail = "".join(lines[self.row_start - first :])
+            self._record, self._record_chars = [tail], len(tail)
+        else:  # its record goes on through these lines
+            whole = "".join(lines)
+            self._record.append(whole)
+            self._record_chars += len(whole)
 
 
 def _csv_field(partial: str, names: list[str]) -> str:

@@ -53,7 +53,8 @@ def _big_int(digits: str) -> int | str:
 # Decimal for numbers with a fraction: a price of 19.99 must not pass through float.
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_big_int, object_pairs_hook=_object)
 _SPACE = re.compile(r"[ \t\n\r]*")
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]:,]')
+# Possessive: the regex engine keeps no state per character of a 16 MB string.
+_TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[{}\[\]:,]')
 
 
 def read_json(columns: Columns, text: Text) -> Iterator[Row]:
@@ -86,6 +87,7 @@ class _JsonStream:
     def __init__(self, text: Text) -> None:
         self.text = text
         self.pieces = text.pieces()
+        self.bad: NotText | None = None  # met after the text now in the buffer
         self.buffer = ""
         self.at = 0
         self.eof = False
@@ -100,7 +102,7 @@ class _JsonStream:
             where = self._field(long.text)
             raise self._refusal(f"{where}is longer than {RECORD_MAX:,} characters") from None
         except NotText as bad:
-            where = self._field(bad.text)
+            where = self._field(self.buffer[self.at :])
             raise Invalid(
                 {"file": f"object {max(self.index, 1)} (line {bad.line}): {where}{bad.reason}"}
             ) from None
@@ -130,8 +132,9 @@ class _JsonStream:
             raise self._refusal("expected ',' or ']' after it")
 
     def _item(self) -> Any:
+        """The item at the next character that is not white space; `TooLong` past
+        `RECORD_MAX` characters, known without reading much further (see `_more`)."""
         self.index += 1
-        self.text.record_done(self.buffer[self.at :])
         while True:
             self._next_char()
             try:
@@ -139,15 +142,22 @@ class _JsonStream:
             except RecursionError:
                 raise self._refusal(f"{self._deep_field()}is nested too deeply") from None
             except json.JSONDecodeError as error:
+                if len(self.buffer) - self.at > RECORD_MAX:
+                    raise self._too_long() from None
                 if self._more():
                     continue
                 where = self.buffer[self.at : error.pos]
                 raise self._refusal(f"{self._field(where)}is not valid JSON: {error.msg}") from None
+            if end - self.at > RECORD_MAX:
+                raise self._too_long()
             if end == len(self.buffer) and self._more():
                 continue  # a number may go on in the next piece
             self.at = end
             self._trim()
             return value
+
+    def _too_long(self) -> TooLong:
+        return TooLong(self.buffer[self.at : self.at + RECORD_MAX + 1])
 
     def _deep_field(self) -> str:
         """``"field 'x': "`` for the key whose value the parser recursed too deeply into."""
@@ -171,23 +181,34 @@ class _JsonStream:
                 return self.buffer[self.at : self.at + 1]
 
     def _more(self) -> bool:
-        """Read the next piece into the buffer; False at the end of the file."""
+        """Read on into the buffer; False at the end of the file."""
+        if self.bad is not None:
+            raise self.bad
         if self.eof:
             return False
         self._trim()
-        # Read at least as much again as the buffer holds, so a long object is parsed a
-        # few times, not once per piece.
-        wanted = max(len(self.buffer) - self.at, 1)
+        # Read at least as much again as the item read so far holds, so a long item is
+        # parsed a few times (each time twice as long), not once per piece; but not much
+        # past the bound on it.
+        have = len(self.buffer) - self.at
+        wanted = max(min(have, RECORD_MAX + 1 - have), 1)
         got = 0
         parts = [self.buffer]
-        for piece in self.pieces:
-            parts.append(piece)
-            got += len(piece)
-            if got >= wanted:
-                break
-        else:
-            self.eof = True
+        try:
+            for piece in self.pieces:
+                parts.append(piece)
+                got += len(piece)
+                if got >= wanted:
+                    break
+            else:
+                self.eof = True
+        except NotText as bad:
+            # Parse what came before the bad byte first: it may end this item and others,
+            # and the refusal names the item the byte is in.
+            self.bad = bad
         self.buffer = "".join(parts)
+        if not got and self.bad is not None:
+            raise self.bad
         return got > 0
 
     def _trim(self) -> None:
