@@ -12,8 +12,10 @@ that file when AccessGuard writes.
    ``PRAGMA integrity_check`` unchanged, and the console's form keeps the admin's edits (put
    the file back, and the same form saves them).
 
-All of it is about SQLite's own files, so it runs on SQLite only. Everything runs in real
-processes: the installed ``accessguard`` as a child, the console on a pseudo-terminal.
+All of it is about SQLite's own files, so it runs on SQLite only. The console runs on a
+pseudo-terminal and the commands that hold a file open or race its removal run as the
+installed ``accessguard`` in a child; the 72 commands of item 1's names run through the
+command line's own ``main`` in this process (the same parsing and opening, no start-up each).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,7 @@ from tests.reliability.support_signals import (
 )
 from tests.reliability.support_sqlite_file import (
     HOSTILE_NAMES,
+    Ran,
     cli,
     folder,
     has_open,
@@ -42,14 +46,32 @@ from tests.reliability.support_sqlite_file import (
     url_for,
     users,
 )
+from tui.cli import main
 
+Cli = Callable[..., Ran]
 READ_ONLY_REFUSAL = "Read-only: This connection is read-only: the database refused the write"
 ADD = ("users", "add", "--role", "viewer")
 
 
+@pytest.fixture
+def cli_here(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The command line's own `main` in this process, in ``cwd``: the same parsing of the
+    URL and opening of the file as the installed command, without a Python start each (the
+    hostile names run 72 commands). What is a process's own keeps `cli`."""
+
+    def run(argv: Sequence[str], *, cwd: Path) -> Ran:
+        monkeypatch.chdir(cwd)
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err, err
+        return Ran(status, out, err)
+
+    return run
+
+
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_a_hostile_file_name_opens_exactly_that_file_read_write_and_read_only(
-    tmp_path: Path, name: str
+    tmp_path: Path, name: str, cli_here: Cli
 ) -> None:
     """Item 1 through the command line: db upgrade by a relative URL, seed by an absolute
     one, an add by each, then read-only adds (refused by the database) and a read-only list
@@ -60,12 +82,12 @@ def test_a_hostile_file_name_opens_exactly_that_file_read_write_and_read_only(
     path = here / name
     relative, absolute = url_for(name), url_for(path)
 
-    assert cli(["--db", relative, "db", "upgrade"], cwd=here).status == 0
+    assert cli_here(["--db", relative, "db", "upgrade"], cwd=here).status == 0
     assert folder(here) == [name]
-    seeded = cli(["--db", absolute, "seed", "--users", "3", "--products", "2"], cwd=tmp_path)
+    seeded = cli_here(["--db", absolute, "seed", "--users", "3", "--products", "2"], cwd=tmp_path)
     assert seeded.status == 0, seeded.stderr
     for url, cwd, email in ((relative, here, "rel@example.com"), (absolute, tmp_path, "abs@x.org")):
-        added = cli(["--db", url, *ADD, "--name", "Added", "--email", email], cwd=cwd)
+        added = cli_here(["--db", url, *ADD, "--name", "Added", "--email", email], cwd=cwd)
         assert added.status == 0, added.stderr
     assert folder(here) == [name]
     stored = users(path)
@@ -73,13 +95,13 @@ def test_a_hostile_file_name_opens_exactly_that_file_read_write_and_read_only(
     assert stored[-2:] == [("rel@example.com", "Added"), ("abs@x.org", "Added")]
 
     for url, cwd in ((relative, here), (absolute, tmp_path)):
-        refused = cli(
+        refused = cli_here(
             ["--read-only", "--db", url, *ADD, "--name", "No", "--email", "no@x.org"], cwd=cwd
         )
         assert refused.status == 1, refused.stderr
         assert READ_ONLY_REFUSAL in refused.stderr
         assert "not saved" in refused.stderr
-        listed = cli(["--read-only", "--db", url, "users", "list"], cwd=cwd)
+        listed = cli_here(["--read-only", "--db", url, "users", "list"], cwd=cwd)
         assert listed.status == 0, listed.stderr
         assert "rel@example.com" in listed.stdout
         assert "abs@x.org" in listed.stdout
