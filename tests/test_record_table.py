@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +93,32 @@ async def test_paging_past_the_window_bound_trims_it_and_keeps_the_right_rows(
         assert grid._first == 0
         assert grid._first + len(grid._rows) < furthest_end, "the window kept its far end"
         assert not grid._at_end
+
+
+async def test_a_move_made_while_the_window_is_re_read_is_kept_when_the_rows_land(
+    tmp_path: Path,
+) -> None:
+    """Keys typed while a reload is on its way (an undo's, a colleague's change) count: the
+    re-read rows do not put the cursor back where it was when the reload began."""
+    db = demo_database(tmp_path / "reload.db", products=0)
+    truth = [u.id for u in db.users.stream(PageRequest())]
+    app = console(db, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        grid = table(app)
+        fetch, held, release = grid._fetch_page, threading.Event(), threading.Event()
+
+        def slow_fetch(request: PageRequest) -> Any:
+            held.set()
+            release.wait(10)
+            return fetch(request)
+
+        grid._fetch_page = slow_fetch
+        grid.reload()
+        assert await asyncio.to_thread(held.wait, 10)
+        await pilot.press("j", "j")
+        assert grid.cursor_row == 2
+        release.set()
+        await settle(app, pilot)
+        assert current(app).id == truth[2]
+    db.dispose()

@@ -439,6 +439,10 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """Put the cursor on absolute ``row`` (clamped), scrolling and loading as needed."""
         previous, top = self.cursor_row, self.scroll_offset.y
         self.cursor_row = max(0, min(row, self._last_index()))
+        if "reload" in self._loading:
+            # The admin moved while the window was being re-read (after an undo, a save,
+            # a colleague's change): the cursor stays where they put it, not where it was.
+            self._keep_id = getattr(self.cursor_record, "id", None)
         self._scroll_to_cursor()
         if self.scroll_offset.y != top:
             self._settle()
