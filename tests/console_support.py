@@ -32,6 +32,7 @@ from models import AuditEntry
 from tests.migrated import copy_sqlite_at_head
 from tui.app import AccessGuardApp, ConsoleOptions
 from tui.live import LIVE_GROUP
+from tui.typeahead import handled_what_they_hold
 from tui.widgets.record_table import RecordTable
 
 FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -173,16 +174,8 @@ async def _messages_handled(app: App[Any]) -> bool:
         for screen in stack:
             nodes.extend(screen.walk_children(with_self=True))
     quiet = all(node._message_queue.empty() for node in nodes)
-    loop = asyncio.get_running_loop()
-    handled: list[asyncio.Future[None]] = []
-    for node in nodes:
-        future: asyncio.Future[None] = loop.create_future()
-        if node.call_later(future.set_result, None):
-            handled.append(future)
-    try:
-        await asyncio.wait_for(asyncio.gather(*handled), HANDLED_WITHIN_S)
-    except TimeoutError:
-        raise AssertionError(f"messages still unhandled after {HANDLED_WITHIN_S} s") from None
+    if not await handled_what_they_hold(nodes, within_s=HANDLED_WITHIN_S):
+        raise AssertionError(f"messages still unhandled after {HANDLED_WITHIN_S} s")
     return quiet
 
 
