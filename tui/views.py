@@ -315,7 +315,7 @@ def _short(value: Any) -> str:
 AUDIT_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("at", "Time (UTC)", 19, lambda e: timestamp(e.at)),
     ColumnSpec("actor", "Actor", 12, lambda e: e.actor, grow=1),
-    ColumnSpec("action", "Action", 7, lambda e: e.action),
+    ColumnSpec("action", "Action", 8, lambda e: e.action),  # "password", the longest
     ColumnSpec(
         "record",
         "Record",
