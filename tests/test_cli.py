@@ -264,6 +264,22 @@ def test_bad_usage_exits_2(cli: Cli, sqlite_url: str, argv: list[str]) -> None:
     assert "Traceback" not in ran.err
 
 
+@pytest.mark.parametrize(
+    ("argv", "unknown"),
+    [
+        (["users", "list", "--form", "csv"], "--form"),
+        (["users", "set-password", "1", "--password", "hunter2"], "--password"),
+        (["--read", "users", "list"], "--read"),
+    ],
+)
+def test_an_option_is_known_only_by_its_whole_name(
+    cli: Cli, sqlite_url: str, argv: list[str], unknown: str
+) -> None:
+    ran = cli(*argv)
+    assert ran.code == 2
+    assert f"unrecognized arguments: {unknown}" in ran.err
+
+
 def test_help_lists_examples(cli: Cli) -> None:
     ran = cli("--help")
     assert ran.code == 0

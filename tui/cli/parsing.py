@@ -60,7 +60,14 @@ def epilog(*command: str) -> str:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors never echo a URL's password."""
+    """An ArgumentParser whose usage errors never echo a URL's password, and that knows
+    options only by their whole names (its command parsers are of this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A prefix would be guessed: `--password X` read as `--password-stdin`, and a script's
+        # `--form` would change meaning the day another option starts with it.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Print usage and the (redacted) message to stderr, then exit 2."""
