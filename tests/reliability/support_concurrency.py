@@ -27,7 +27,7 @@ from sqlalchemy.engine.interfaces import ExecuteStyle
 
 from data.actor import Actor
 from data.database import Database
-from data.errors import AccessGuardError, Conflict, Invalid
+from data.errors import AccessGuardError, Busy, Conflict, Invalid
 from data.schema import upgrade
 from models import AuditEntry, Product, User
 from tests.conftest import empty_database
@@ -38,6 +38,8 @@ FORK = multiprocessing.get_context("fork")
 ANSWER_DEADLINE_S = 120.0
 BARRIER_DEADLINE_S = 60.0
 RETRY_PAUSE_S = 0.002
+# A writer refused as busy tries again for up to this long before the test fails.
+BUSY_GIVE_UP_S = 120.0
 
 
 def colleague_actor(name: str) -> Actor:
@@ -268,6 +270,7 @@ class Adjusted:
     total: int
     saves: int
     conflicts: int
+    busy: int  # refused as busy on SQLite (nothing written) and tried again
 
 
 def adjust_stock(
@@ -289,8 +292,9 @@ def adjust_stock(
     pause = random.Random(seed)
     barrier.wait(BARRIER_DEADLINE_S)
     product = db.products.get(product_id)
-    total = saves = conflicts = 0
+    total = saves = conflicts = busy = 0
     save_time = RETRY_PAUSE_S
+    began = time.perf_counter()
     for delta in deltas:
         refused = 0
         while True:
@@ -312,11 +316,20 @@ def adjust_stock(
                 # Back off about as long as a save takes here, doubling with each refusal.
                 time.sleep(pause.uniform(0, save_time * 2 ** min(refused, 5)))
                 continue
+            except Busy:
+                # SQLite's busy handler is no queue: on a loaded machine one of eight writers
+                # can wait past the 5 s timeout. Nothing was written ("Try again"), and the
+                # admin tries again; what must hold is the total, not who waited how long.
+                busy += 1
+                if time.perf_counter() - began > BUSY_GIVE_UP_S:
+                    raise
+                time.sleep(pause.uniform(0, RETRY_PAUSE_S * 10))
+                continue
             save_time = time.perf_counter() - started
             total += delta
             saves += 1
             break
-    return Adjusted(total=total, saves=saves, conflicts=conflicts)
+    return Adjusted(total=total, saves=saves, conflicts=conflicts, busy=busy)
 
 
 # One database per backend for the whole module
