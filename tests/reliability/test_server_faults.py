@@ -359,14 +359,14 @@ def _start_both_ways(
     url: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> tuple[int, str, float]:
     """``users list`` (in this process) and the console (a child process on Textual's
-    headless driver): both must end the same way. Returns the code, stderr and the slower
-    one's seconds."""
+    headless driver): both must end the same way, the console within its 60 s timeout.
+    Returns the code, stderr and the command's seconds: the time to give up, without a
+    Python start, which on a loaded machine alone took longer than the bounds below."""
     started = time.monotonic()
     code = main(["--db", url, "users", "list"])
-    command_took = time.monotonic() - started
+    took = time.monotonic() - started
     said = capfd.readouterr()
     assert said.out == ""
-    started = time.monotonic()
     opened = subprocess.run(
         [sys.executable, "-m", "tui", "--db", url],
         cwd=tmp_path,
@@ -376,9 +376,8 @@ def _start_both_ways(
         timeout=60,
         check=False,
     )
-    console_took = time.monotonic() - started
     assert (opened.returncode, opened.stderr) == (code, said.err)
-    return code, said.err, max(command_took, console_took)
+    return code, said.err, took
 
 
 def _friendly(code: int, said: str, *, reason: str) -> None:
@@ -410,7 +409,7 @@ def test_a_server_that_never_answers_times_out_at_the_connect_timeout(
         url = f"{backend}://someone:{SECRET}@127.0.0.1:{port}/shop?connect_timeout=1"
         code, said, took = _start_both_ways(url, tmp_path, capfd)
     _friendly(code, said, reason="Cannot reach the database server")
-    assert took < 7  # 1 s of timeout plus starting Python; it used to hang for ever on MySQL
+    assert took < 6  # the 1 s timeout, not the hang for ever it once was on MySQL
 
 
 @pytest.mark.servers("postgresql")
