@@ -15,9 +15,9 @@ import re
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,10 @@ from data.database import Database
 from data.errors import Unavailable
 from data.redact import holds_secret, redact
 from models import User
+from tests.cli_support import Cli, in_process
 from tests.console_support import settle
 from tests.data_support import find, password_matches
 from tests.needs import server_admin_url
-from tui.cli import main
 from tui.text import fit, visible
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,33 +46,10 @@ SECRET = "s3cretpw"
 REFUSED_URL = f"postgresql://postgres:{SECRET}@127.0.0.1:1/nope"
 
 
-@dataclass(frozen=True)
-class Ran:
-    """What one run of the command line did."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        """Stdout parsed as JSON."""
-        return json.loads(self.out)
-
-
-Cli = Callable[..., Ran]
-
-
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Run ``accessguard ARGS...`` in this process and capture its output."""
-
-    def run(*argv: str) -> Ran:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run
+def cli() -> Cli:
+    """Run ``accessguard ARGS...`` in this process, with stdin as the test set it."""
+    return partial(in_process, stdin=None)
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +99,7 @@ def _raw(url: URL) -> str:
 
 def _add_user(cli: Cli, name: str, email: str, *extra: str) -> int:
     ran = cli("users", "add", "--name", name, "--email", email, *extra)
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     return int(ran.out.split()[2])
 
 
@@ -132,13 +109,13 @@ def _add_user(cli: Cli, name: str, email: str, *extra: str) -> int:
 def test_add_list_delete_round_trip(cli: Cli, database_url: URL) -> None:
     db = _raw(_made(database_url))
     ran = cli("--db", db, "users", "add", "--name", "Alice Doe", "--email", "Alice@Example.com")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     assert ran.out.startswith("created user ")
     assert ran.out.rstrip().endswith("<alice@example.com>")
     user_id = int(ran.out.split()[2])
 
     listed = cli("--db", db, "users", "list")
-    assert listed.code == 0, listed.err
+    assert listed.status == 0, listed.err
     header, rule, row = listed.out.splitlines()
     assert header.split() == ["id", "name", "email", "role", "active", "password"]
     assert set(rule.replace(" ", "")) == {"-"}
@@ -147,7 +124,7 @@ def test_add_list_delete_round_trip(cli: Cli, database_url: URL) -> None:
 
     # The global options also work after the command.
     deleted = cli("users", "delete", str(user_id), "--yes", "--db", db)
-    assert deleted.code == 0, deleted.err
+    assert deleted.status == 0, deleted.err
     assert deleted.out.strip() == f"deleted user {user_id} <alice@example.com>"
     assert cli("--db", db, "users", "list", "--format", "json").json == []
 
@@ -155,7 +132,7 @@ def test_add_list_delete_round_trip(cli: Cli, database_url: URL) -> None:
 def test_json_and_csv_parse_back(cli: Cli, database_url: URL) -> None:
     db = _raw(_made(database_url))
     owner = cli("--db", db, "users", "add", "--name", "Zoë Ødegård", "--email", "zoe@example.com")
-    assert owner.code == 0, owner.err
+    assert owner.status == 0, owner.err
     added = cli(
         "--db",
         db,
@@ -174,11 +151,11 @@ def test_json_and_csv_parse_back(cli: Cli, database_url: URL) -> None:
         "--description",
         "Brushed steel",
     )
-    assert added.code == 0, added.err
+    assert added.status == 0, added.err
     assert added.out.rstrip().endswith("<KET-1>")
 
     products = cli("--db", db, "products", "list", "--format", "json")
-    assert products.code == 0, products.err
+    assert products.status == 0, products.err
     assert products.err == ""  # stdout is the data; no summary mixed in anywhere
     [product] = products.json
     assert product["sku"] == "KET-1"
@@ -186,7 +163,7 @@ def test_json_and_csv_parse_back(cli: Cli, database_url: URL) -> None:
     assert str(product["price"]) == "19.90"
 
     users = cli("--db", db, "users", "list", "--format", "csv")
-    assert users.code == 0, users.err
+    assert users.status == 0, users.err
     [user] = list(csv.DictReader(io.StringIO(users.out)))
     assert user["name"] == "Zoë Ødegård"
     assert user["email"] == "zoe@example.com"
@@ -194,7 +171,7 @@ def test_json_and_csv_parse_back(cli: Cli, database_url: URL) -> None:
     # Deleting the owner says what happened to the product, which keeps existing unowned.
     user_id = int(owner.out.split()[2])
     deleted = cli("--db", db, "users", "delete", str(user_id), "--yes")
-    assert deleted.code == 0, deleted.err
+    assert deleted.status == 0, deleted.err
     assert "1 product lost its owner" in deleted.out
     [product] = cli("--db", db, "products", "list", "--format", "json").json
     assert product["owner_email"] in (None, "")
@@ -205,18 +182,18 @@ def test_json_and_csv_parse_back(cli: Cli, database_url: URL) -> None:
 
 def test_invalid_input_names_the_field(cli: Cli, sqlite_url: str) -> None:
     ran = cli("users", "add", "--name", "A", "--email", "not-an-address")
-    assert ran.code == 1
+    assert ran.status == 1
     assert ran.out == ""
     assert ran.err.startswith("accessguard: email: is not a valid address")
 
     ran = cli("products", "add", "--sku", "X-1", "--name", "Thing", "--price", "1,50")
-    assert ran.code == 1
+    assert ran.status == 1
     assert "accessguard: price: use a dot" in ran.err
 
 
 def test_every_invalid_field_gets_its_own_line(cli: Cli, sqlite_url: str) -> None:
     ran = cli("products", "add", "--sku", "bad sku!", "--name", " ", "--price", "-1")
-    assert ran.code == 1
+    assert ran.status == 1
     fields = sorted(line.split(":")[1].strip() for line in ran.err.splitlines())
     assert fields == ["name", "price", "sku"]
 
@@ -224,19 +201,19 @@ def test_every_invalid_field_gets_its_own_line(cli: Cli, sqlite_url: str) -> Non
 def test_duplicate_email_is_refused(cli: Cli, sqlite_url: str) -> None:
     _add_user(cli, "Alice", "alice@example.com")
     ran = cli("users", "add", "--name", "Other Alice", "--email", "ALICE@example.com")
-    assert ran.code == 1
+    assert ran.status == 1
     assert ran.err.strip() == "accessguard: email: is already used by another user"
 
 
 def test_unknown_owner_is_refused(cli: Cli, sqlite_url: str) -> None:
     ran = cli("products", "add", "--sku", "A", "--name", "A", "--price", "1", "--owner", "x@y.org")
-    assert ran.code == 1
+    assert ran.status == 1
     assert "accessguard: owner: no user with email x@y.org" in ran.err
 
 
 def test_delete_of_a_missing_record(cli: Cli, sqlite_url: str) -> None:
     ran = cli("users", "delete", "42", "--yes")
-    assert ran.code == 1
+    assert ran.status == 1
     assert "User 42 does not exist" in ran.err
 
 
@@ -259,7 +236,7 @@ def test_delete_of_a_missing_record(cli: Cli, sqlite_url: str) -> None:
 )
 def test_bad_usage_exits_2(cli: Cli, sqlite_url: str, argv: list[str]) -> None:
     ran = cli(*argv)
-    assert ran.code == 2
+    assert ran.status == 2
     assert "usage:" in ran.err
     assert "Traceback" not in ran.err
 
@@ -282,7 +259,7 @@ def test_an_option_is_known_only_by_its_whole_name(
 
 def test_help_lists_examples(cli: Cli) -> None:
     ran = cli("--help")
-    assert ran.code == 0
+    assert ran.status == 0
     assert "examples:" in ran.out
     for command in ("users", "products", "export", "import", "db", "seed"):
         assert command in ran.out
@@ -293,7 +270,7 @@ def test_version_is_the_installed_one(cli: Cli) -> None:
     from importlib.metadata import version
 
     ran = cli("--version")
-    assert (ran.code, ran.out) == (0, f"accessguard {version('accessguard')}\n")
+    assert (ran.status, ran.out) == (0, f"accessguard {version('accessguard')}\n")
     assert re.fullmatch(r"accessguard \d+\.\d+\.\d+\n", ran.out)
 
 
@@ -319,7 +296,7 @@ def test_no_command_opens_the_console_and_demo_fills_an_empty_database(
     monkeypatch.setattr(AccessGuardApp, "run", run_without_a_terminal)
     monkeypatch.setattr("tui.cli.console.has_terminal", lambda: True)
     ran = cli("--demo")
-    assert ran.code == 0
+    assert ran.status == 0
     assert len(opened) == 1
     app = opened[0]
     assert app.read_only is False
@@ -327,7 +304,7 @@ def test_no_command_opens_the_console_and_demo_fills_an_empty_database(
     assert (open_db.users.count(), open_db.products.count()) == (100, 300)
     # A second --demo leaves a database that has data alone.
     ran = cli("--demo")
-    assert ran.code == 0
+    assert ran.status == 0
     assert len(opened) == 2
     assert (open_db.users.count(), open_db.products.count()) == (100, 300)
 
@@ -354,7 +331,7 @@ def test_delete_refuses_without_yes_when_not_interactive(
     user_id = _add_user(cli, "Alice", "alice@example.com")
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe, not a person
     ran = cli("users", "delete", str(user_id))
-    assert ran.code == 2
+    assert ran.status == 2
     assert "refusing to delete without --yes when not interactive" in ran.err
     assert open_db.users.count() == 1
 
@@ -376,10 +353,10 @@ def test_delete_asks_with_the_impact_and_honours_no(
             "--owner",
             "alice@example.com",
         )
-        assert ran.code == 0, ran.err
+        assert ran.status == 0, ran.err
     monkeypatch.setattr(sys, "stdin", _Terminal("\n"))
     ran = cli("users", "delete", str(user_id))
-    assert ran.code == 1
+    assert ran.status == 1
     assert (
         f"Delete user {user_id} <alice@example.com> (2 products will lose their owner)? [y/N] "
         in ran.err
@@ -388,7 +365,7 @@ def test_delete_asks_with_the_impact_and_honours_no(
 
     monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
     ran = cli("users", "delete", str(user_id))
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     assert open_db.users.count() == 0
     assert open_db.products.count() == 2
 
@@ -408,7 +385,7 @@ def test_delete_is_refused_when_the_record_changed_while_asking(
 
     monkeypatch.setattr(sys, "stdin", _ColleagueEditsFirst())
     ran = cli("users", "delete", str(user_id))
-    assert ran.code == 1
+    assert ran.status == 1
     assert "accessguard: Changed by someone else:" in ran.err
     assert open_db.users.get(user_id).name == "Alice B."
 
@@ -439,7 +416,7 @@ def test_update_merges_with_a_colleague_save_between_its_read_and_its_write(
     monkeypatch.setattr(tui.cli.records, "lookup", then_a_colleague_saves)
     colleague_sets.update(email="alice.b@example.com")
     ran = cli("users", "update", str(user_id), "--name", "Alice B")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     assert "Merged with the change to email by bob from 10.0.0.8" in ran.out
     stored = open_db.users.get(user_id)
     assert (stored.name, stored.email) == ("Alice B", "alice.b@example.com")
@@ -447,7 +424,7 @@ def test_update_merges_with_a_colleague_save_between_its_read_and_its_write(
     colleague_sets.clear()
     colleague_sets.update(name="Alicia")
     ran = cli("users", "update", str(user_id), "--name", "Ally", "--role", "admin")
-    assert ran.code == 1
+    assert ran.status == 1
     assert "changed name since you opened it" in ran.err
     stored = open_db.users.get(user_id)
     assert (stored.name, stored.role) == ("Alicia", "viewer")
@@ -468,7 +445,7 @@ def test_search_sort_and_descending(cli: Cli, sqlite_url: str) -> None:
     found = cli("users", "list", "--search", "ali", "--sort", "email", "--desc", "--format", "json")
     assert [user["email"] for user in found.json] == ["alina@example.org", "alice@example.com"]
     table = cli("users", "list", "--search", "example.org")
-    assert table.code == 0
+    assert table.status == 0
     assert len(table.out.splitlines()) == 3  # header, rule, Alina
     assert table.err.strip() == "1 user"
 
@@ -476,7 +453,7 @@ def test_search_sort_and_descending(cli: Cli, sqlite_url: str) -> None:
 def test_table_shows_stored_control_characters_as_symbols(
     cli: Cli, sqlite_url: str, open_db: Database
 ) -> None:
-    assert cli("users", "list").code == 0  # creates the schema
+    assert cli("users", "list").status == 0  # creates the schema
     # The data layer refuses control characters, so this is what a raw SQL write could leave.
     now = datetime.now(UTC)
     with open_db.engine.begin() as connection:
@@ -492,7 +469,7 @@ def test_table_shows_stored_control_characters_as_symbols(
             )
         )
     ran = cli("users", "list")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     for byte in ("\x1b", "\x07", "\r", "\x9b"):
         assert byte not in ran.out
     assert "Mallory\u241b]0;pwn\u2407\u240d\ufffd" in ran.out
@@ -502,7 +479,7 @@ def test_table_truncates_long_text_and_keeps_numbers_whole(cli: Cli, sqlite_url:
     _add_user(cli, "Bartholomew Maximilian Featherstonehaugh", "bart@example.com")
     for sku, price in (("P-1", "9999999999.99"), ("P-2", "5")):
         ran = cli("products", "add", "--sku", sku, "--name", "Piano", "--price", price)
-        assert ran.code == 0, ran.err
+        assert ran.status == 0, ran.err
     users = cli("users", "list").out.splitlines()
     assert "Bartholomew Maxim…" in users[2]
     assert len(users[2]) <= 79
@@ -538,7 +515,7 @@ def test_password_in_db_url_is_never_printed(cli: Cli, monkeypatch: pytest.Monke
     monkeypatch.setenv("DATABASE_URL", REFUSED_URL)
     runs.append(cli("users", "list"))
     for ran in runs:
-        assert ran.code in (1, 2)
+        assert ran.status in (1, 2)
         assert SECRET not in ran.out + ran.err
     assert "Database unavailable" in runs[0].err
     assert "Traceback" not in runs[0].err
@@ -605,10 +582,10 @@ def test_read_only_refuses_writes_and_changes_nothing(cli: Cli, database_url: UR
         cli("--read-only", "--db", db, "users", "delete", str(user_id), "--yes"),
     ]
     for ran in refused:
-        assert ran.code == 1
+        assert ran.status == 1
         assert "accessguard: Read-only:" in ran.err
     listed = cli("users", "list", "--read-only", "--db", db, "--format", "json")
-    assert listed.code == 0, listed.err
+    assert listed.status == 0, listed.err
     assert [user["email"] for user in listed.json] == ["alice@example.com"]
 
 
@@ -616,39 +593,39 @@ def test_read_only_on_a_new_file_creates_nothing(
     cli: Cli, new_sqlite_url: str, tmp_path: Path
 ) -> None:
     ran = cli("--read-only", "users", "list")
-    assert ran.code == 1
+    assert ran.status == 1
     assert not (tmp_path / "cli.db").exists()
 
 
 def test_db_status_and_upgrade_on_a_fresh_file(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
     status = cli("db", "status")
-    assert status.code == 1  # empty: not current, so a script can tell
+    assert status.status == 1  # empty: not current, so a script can tell
     assert f"database: sqlite:///{tmp_path / 'cli.db'}" in status.out
     assert "revision: (none)" in status.out
     assert "status:   empty" in status.out
     upgraded = cli("db", "upgrade")
-    assert upgraded.code == 0, upgraded.err
+    assert upgraded.status == 0, upgraded.err
     assert "upgraded (empty) -> " in upgraded.out
     status = cli("db", "status")
-    assert status.code == 0, status.out
+    assert status.status == 0, status.out
     assert "status:   current" in status.out
     again = cli("db", "upgrade")
-    assert again.code == 0
+    assert again.status == 0
     assert "already at" in again.out
 
 
 def test_commands_create_a_new_database_at_head(cli: Cli, sqlite_url: str) -> None:
-    assert cli("users", "list").code == 0
-    assert cli("db", "status").code == 0
+    assert cli("users", "list").status == 0
+    assert cli("db", "status").status == 0
 
 
 def test_seed_fills_an_empty_database_once(cli: Cli, sqlite_url: str) -> None:
     ran = cli("seed", "--users", "5", "--products", "7", "--seed", "3")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     assert ran.out.strip() == "seeded 5 users and 7 products (seed 3)"
     assert len(cli("products", "list", "--format", "json").json) == 7
     again = cli("seed")
-    assert again.code == 1
+    assert again.status == 1
     assert again.err.startswith("accessguard: database: already holds 5 users")
 
 
@@ -674,10 +651,10 @@ def test_export_import_round_trip_through_files(
         "--description",
         "two\nlines",
     )
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     for entity, name in (("users", "users.json"), ("products", "products.csv")):
         ran = cli("export", entity, "-o", str(tmp_path / name))
-        assert ran.code == 0, ran.err
+        assert ran.status == 0, ran.err
         assert ran.out == ""
         assert f"exported {'2 users' if entity == 'users' else '1 product'} to" in ran.err
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
@@ -685,10 +662,10 @@ def test_export_import_round_trip_through_files(
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'copy.db'}")
-    assert cli("db", "upgrade").code == 0  # a new database is made, never by a typo
+    assert cli("db", "upgrade").status == 0  # a new database is made, never by a typo
     # Into another database, as new records: an id names a record of this database only.
     refused = cli("import", "users", str(tmp_path / "users.json"), "--dry-run")
-    assert refused.code == 1
+    assert refused.status == 1
     assert "object 1: id: no user has id 1 (leave the id empty to add it" in refused.err
     users = json.loads((tmp_path / "users.json").read_text(encoding="utf-8"))
     (tmp_path / "users.json").write_text(
@@ -699,14 +676,14 @@ def test_export_import_round_trip_through_files(
     with (tmp_path / "products.csv").open("w", encoding="utf-8", newline="") as edited:
         csv.writer(edited).writerows(products)
     dry = cli("import", "users", str(tmp_path / "users.json"), "--dry-run")
-    assert dry.code == 0, dry.err
+    assert dry.status == 0, dry.err
     assert "2 to add" in dry.out
     assert "dry run: nothing written" in dry.out
     assert cli("users", "list", "--format", "json").json == []
 
     for entity, name in (("users", "users.json"), ("products", "products.csv")):
         ran = cli("import", entity, str(tmp_path / name))
-        assert ran.code == 0, ran.err
+        assert ran.status == 0, ran.err
         assert f"{'2' if entity == 'users' else '1'} added" in ran.out
     [product] = cli("products", "list", "--format", "json").json
     assert (product["sku"], product["owner_email"], product["description"]) == (
@@ -715,7 +692,7 @@ def test_export_import_round_trip_through_files(
         "two\nlines",
     )
     again = cli("import", "users", str(tmp_path / "users.json"))
-    assert again.code == 0
+    assert again.status == 0
     assert "2 unchanged" in again.out
 
 
@@ -727,7 +704,7 @@ def test_import_with_a_refused_row_applies_nothing(
     # A spreadsheet's BOM, a good row, then a row with a comma decimal.
     path.write_text('\ufeffsku,name,price\r\nA-1,Good,1.50\r\nA-2,Bad,"1,50"\r\n', encoding="utf-8")
     ran = cli("import", "products", str(path))
-    assert ran.code == 1
+    assert ran.status == 1
     assert "1 to add" in ran.out
     assert "1 refused" in ran.out
     assert "line 3: price: use a dot" in ran.err
@@ -737,7 +714,7 @@ def test_import_with_a_refused_row_applies_nothing(
 
 def test_import_of_a_missing_file(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
     ran = cli("import", "users", str(tmp_path / "nope.csv"))
-    assert ran.code == 1
+    assert ran.status == 1
     assert "No such file" in ran.err
 
 
@@ -748,10 +725,10 @@ def test_json_import_reports_objects_and_names_need_a_format(
     path = tmp_path / "people.txt"
     path.write_text(json.dumps(rows), encoding="utf-8")
     unknown = cli("import", "users", str(path))
-    assert unknown.code == 1
+    assert unknown.status == 1
     assert "accessguard: format: cannot tell the format" in unknown.err
     ran = cli("import", "users", str(path), "--format", "json")
-    assert ran.code == 1
+    assert ran.status == 1
     assert "object 2: role: must be one of admin, editor, viewer" in ran.err
     assert open_db.users.count() == 0
 
@@ -764,10 +741,10 @@ def test_import_from_stdin_and_export_to_an_unknown_name(
     with source.open(encoding="utf-8") as stdin:
         monkeypatch.setattr(sys, "stdin", stdin)
         ran = cli("import", "users", "-")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     assert "users: 1 added" in ran.out
     exported = cli("export", "users", "-o", str(tmp_path / "users.txt"))
-    assert exported.code == 0, exported.err
+    assert exported.status == 0, exported.err
     text = (tmp_path / "users.txt").read_text(encoding="utf-8")
     assert text.startswith("id,name,email,")  # CSV, the default for a name that says nothing
 
@@ -775,7 +752,7 @@ def test_import_from_stdin_and_export_to_an_unknown_name(
 def test_export_to_stdout_defaults_to_csv(cli: Cli, sqlite_url: str) -> None:
     _add_user(cli, "Alice", "alice@example.com")
     ran = cli("export", "users")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     [row] = list(csv.DictReader(io.StringIO(ran.out)))
     assert row["email"] == "alice@example.com"
     assert "exported 1 user" in ran.err
@@ -785,7 +762,7 @@ def test_every_count_of_one_agrees_with_its_noun(cli: Cli, sqlite_url: str, tmp_
     one_row = tmp_path / "one.csv"
     one_row.write_text("email,name\nann@example.com,Ann\n", encoding="utf-8")
     imported = cli("import", "users", str(one_row))
-    assert imported.code == 0, imported.err
+    assert imported.status == 0, imported.err
     assert imported.out.strip() == "users: 1 added, 0 updated, 0 unchanged, 0 refused"
     listed = cli("users", "list")
     assert listed.err.strip() == "1 user"
@@ -793,13 +770,13 @@ def test_every_count_of_one_agrees_with_its_noun(cli: Cli, sqlite_url: str, tmp_
     one_bad_row = tmp_path / "bad.csv"
     one_bad_row.write_text("email,name\nnot-an-email,X\n", encoding="utf-8")
     refused = cli("import", "users", str(one_bad_row))
-    assert refused.code == 1
+    assert refused.status == 1
     assert "nothing imported: 1 row refused" in refused.err
 
     seeded = cli(
         "--db", f"sqlite:///{tmp_path / 'one.db'}", "seed", "--users", "1", "--products", "1"
     )
-    assert seeded.code == 0, seeded.err
+    assert seeded.status == 0, seeded.err
     assert seeded.out.strip() == "seeded 1 user and 1 product (seed 1)"
 
 
@@ -816,7 +793,7 @@ def test_failed_export_leaves_no_file(
     # The command imports it from the data core when it runs, so it is replaced there.
     monkeypatch.setattr(data.transfer, "export_records", half_then_fail)
     ran = cli("export", "users", "-o", str(target))
-    assert ran.code == 1
+    assert ran.status == 1
     assert "The database went away." in ran.err
     assert target.read_text(encoding="utf-8") == "old export\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
@@ -833,7 +810,7 @@ def test_interrupt_exits_130_quietly(
 
     monkeypatch.setattr(tui.cli.parsing, "cmd_list", interrupted)
     ran = cli("users", "list")
-    assert (ran.code, ran.out, ran.err) == (130, "", "")
+    assert (ran.status, ran.out, ran.err) == (130, "", "")
 
 
 def test_unexpected_error_is_one_line_unless_debugging(
@@ -844,12 +821,12 @@ def test_unexpected_error_is_one_line_unless_debugging(
 
     monkeypatch.setattr(tui.cli.parsing, "cmd_list", broken)
     ran = cli("users", "list")
-    assert ran.code == 1
+    assert ran.status == 1
     assert ran.err.count("\n") == 1
     assert ran.err.startswith("accessguard: unexpected error: RuntimeError: boom")
     monkeypatch.setenv("ACCESSGUARD_DEBUG", "1")
     ran = cli("users", "list")
-    assert ran.code == 1
+    assert ran.status == 1
     assert "Traceback" in ran.err
     assert SECRET not in ran.err
 
@@ -876,7 +853,7 @@ def test_python_dash_m_tui_end_to_end(cli: Cli, sqlite_url: str) -> None:
 
 
 def test_closed_pipe_ends_quietly(cli: Cli, sqlite_url: str, open_db: Database) -> None:
-    assert cli("users", "list").code == 0  # creates the schema
+    assert cli("users", "list").status == 0  # creates the schema
     now = datetime.now(UTC)
     rows = [
         {
@@ -915,19 +892,19 @@ def test_export_takes_the_console_view_and_import_can_take_the_valid_rows_only(
     for name, email in (("Ann", "ann@example.com"), ("Bo", "bo@example.com"), ("Al", "al@x.org")):
         _add_user(cli, name, email)
     ran = cli("export", "users", "--search", "example", "--sort", "email", "--desc")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     assert [row["email"] for row in csv.DictReader(io.StringIO(ran.out))] == [
         "bo@example.com",
         "ann@example.com",
     ]
     wrong = cli("export", "users", "--sort", "price")
-    assert wrong.code == 1
+    assert wrong.status == 1
     assert "accessguard: sort: users sort by" in wrong.err
 
     path = tmp_path / "users.csv"
     path.write_text("email,name\nann@example.com,Anne\nnot-an-email,X\n", encoding="utf-8")
     ran = cli("import", "users", str(path), "--valid-only")
-    assert ran.code == 1
+    assert ran.status == 1
     assert "0 added, 1 updated, 0 unchanged, 1 refused" in ran.out
     assert "line 3: email:" in ran.err
     assert "imported the valid rows only: 1 row refused" in ran.err
@@ -939,7 +916,7 @@ def test_export_takes_the_console_view_and_import_can_take_the_valid_rows_only(
 
 def _show(cli: Cli, *argv: str) -> dict[str, Any]:
     ran = cli(*argv, "--format", "json")
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     shown: dict[str, Any] = ran.json
     return shown
 
@@ -950,7 +927,7 @@ def test_show_update_and_set_password_by_id_or_key(
     db = _raw(_made(database_url))
     user_id = _add_user(cli, "Alice Doe", "alice@example.com", "--db", db, "--role", "editor")
     by_email = cli("--db", db, "users", "show", "ALICE@example.com")
-    assert by_email.code == 0, by_email.err
+    assert by_email.status == 0, by_email.err
     assert by_email.out.splitlines()[:6] == [
         f"id: {user_id}",
         "name: Alice Doe",
@@ -963,7 +940,7 @@ def test_show_update_and_set_password_by_id_or_key(
     before = _show(cli, "--db", db, "users", "show", str(user_id))
 
     ran = cli("--db", db, "users", "update", "alice@example.com", "--name", "Alice Moss")
-    assert (ran.code, ran.out) == (0, f"updated user {user_id} <alice@example.com> (version 2)\n")
+    assert (ran.status, ran.out) == (0, f"updated user {user_id} <alice@example.com> (version 2)\n")
     after = _show(cli, "--db", db, "users", "show", str(user_id))
     changed = {name for name in after if after[name] != before[name]}
     assert changed == {"name", "updated_at", "version"}
@@ -975,17 +952,17 @@ def test_show_update_and_set_password_by_id_or_key(
     )
 
     stale = cli("--db", db, "users", "update", str(user_id), "--no-active", "--expect-version", "1")
-    assert stale.code == 1
+    assert stale.status == 1
     assert "changed by someone else" in stale.err
     current = cli(
         "--db", db, "users", "update", str(user_id), "--no-active", "--expect-version", "2"
     )
-    assert current.code == 0, current.err
+    assert current.status == 0, current.err
     assert "(version 3)" in current.out
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse\n"))
     ran = cli("--db", db, "users", "set-password", "alice@example.com", "--password-stdin")
-    assert (ran.code, ran.out) == (0, f"password set for user {user_id} <alice@example.com>\n")
+    assert (ran.status, ran.out) == (0, f"password set for user {user_id} <alice@example.com>\n")
     opened = Database.connect(database_url)
     try:
         assert password_matches(opened, "alice@example.com", "correct horse")
@@ -995,11 +972,11 @@ def test_show_update_and_set_password_by_id_or_key(
     assert (shown["has_password"], shown["version"]) == (True, 4)
 
     sku = cli("--db", db, "products", "add", "--sku", "ket-1", "--name", "Kettle", "--price", "9")
-    assert sku.code == 0, sku.err
+    assert sku.status == 0, sku.err
     ran = cli(
         "--db", db, "products", "update", "KET-1", "--price", "12.50", "--owner", str(user_id)
     )
-    assert ran.code == 0, ran.err
+    assert ran.status == 0, ran.err
     product = _show(cli, "--db", db, "products", "show", "ket-1")
     assert (product["price"], product["owner_email"], product["name"]) == (
         "12.50",
@@ -1012,8 +989,8 @@ def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> Non
     db = _raw(_made(database_url))
     alice = _add_user(cli, "Alice", "alice@example.com", "--db", db)
     bob = _add_user(cli, "Bob", "bob@example.com", "--db", db)
-    assert cli("--db", db, "users", "update", str(bob), "--role", "admin").code == 0
-    assert cli("--db", db, "users", "delete", str(alice), "--yes").code == 0
+    assert cli("--db", db, "users", "update", str(bob), "--role", "admin").status == 0
+    assert cli("--db", db, "users", "delete", str(alice), "--yes").status == 0
 
     everything = cli("--db", db, "audit", "list", "--format", "json").json
     assert [(e["action"], e["record_id"]) for e in everything] == [
@@ -1023,7 +1000,7 @@ def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> Non
         ("create", alice),
     ]
     about_bob = cli("--db", db, "audit", "list", "--entity", "users", "--record", str(bob))
-    assert about_bob.code == 0, about_bob.err
+    assert about_bob.status == 0, about_bob.err
     assert about_bob.err.strip() == "2 entries"
     assert about_bob.out.splitlines()[0].split() == [
         "id",
@@ -1052,7 +1029,7 @@ def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> Non
 
     update_id = everything[1]["id"]
     shown = cli("--db", db, "audit", "show", str(update_id))
-    assert shown.code == 0, shown.err
+    assert shown.status == 0, shown.err
     assert "action: update" in shown.out.splitlines()
     assert "  role: viewer -> admin" in shown.out.splitlines()
     assert (
@@ -1061,11 +1038,11 @@ def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> Non
 
     delete_id = everything[0]["id"]
     restored = cli("--db", db, "audit", "restore", str(delete_id), "--yes")
-    assert restored.code == 0, restored.err
+    assert restored.status == 0, restored.err
     assert restored.out.startswith(f"restored user {alice} <alice@example.com> to its state")
     assert _show(cli, "--db", db, "users", "show", str(alice))["name"] == "Alice"
     again = cli("--db", db, "audit", "restore", str(delete_id), "--yes")
-    assert again.code == 1
+    assert again.status == 1
     assert "nothing to restore" in again.err
 
 
@@ -1075,14 +1052,14 @@ def test_audit_list_filters_show_and_restore(cli: Cli, database_url: URL) -> Non
 def test_a_missing_or_malformed_record_is_refused(cli: Cli, sqlite_url: str) -> None:
     _add_user(cli, "Alice", "alice@example.com")
     missing = cli("users", "show", "nobody@example.com")
-    assert (missing.code, missing.out) == (1, "")
+    assert (missing.status, missing.out) == (1, "")
     assert "No user with email nobody@example.com." in missing.err
-    assert cli("users", "show", "999").code == 1
+    assert cli("users", "show", "999").status == 1
     malformed = cli("users", "update", "not an email", "--name", "X")
-    assert malformed.code == 1
+    assert malformed.status == 1
     assert "email: is not a valid address" in malformed.err
-    assert cli("products", "show", "NO-SUCH").code == 1
-    assert cli("audit", "show", "999").code == 1
+    assert cli("products", "show", "NO-SUCH").status == 1
+    assert cli("audit", "show", "999").status == 1
 
 
 @pytest.mark.parametrize(
@@ -1101,7 +1078,7 @@ def test_a_missing_or_malformed_record_is_refused(cli: Cli, sqlite_url: str) -> 
 def test_edit_and_audit_usage_errors_exit_2(cli: Cli, sqlite_url: str, argv: list[str]) -> None:
     _add_user(cli, "Alice", "alice@example.com")
     ran = cli(*argv)
-    assert ran.code == 2, ran.err
+    assert ran.status == 2, ran.err
     assert ran.out == ""
 
 
@@ -1111,19 +1088,19 @@ def test_set_password_asks_twice_on_a_terminal(
     _add_user(cli, "Alice", "alice@example.com")
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a pipe, and no --password-stdin
     refused = cli("users", "set-password", "1")
-    assert refused.code == 2
+    assert refused.status == 2
     assert "--password-stdin" in refused.err
 
     answers = iter(["first password", "second password"])
     monkeypatch.setattr(sys, "stdin", _Terminal(""))
     monkeypatch.setattr(getpass, "getpass", lambda _prompt: next(answers))
     mismatch = cli("users", "set-password", "1")
-    assert mismatch.code == 1
+    assert mismatch.status == 1
     assert "the two passwords do not match" in mismatch.err
     assert not password_matches(open_db, "alice@example.com", "first password")
 
     monkeypatch.setattr(getpass, "getpass", lambda _prompt: "the same twice")
-    assert cli("users", "set-password", "alice@example.com").code == 0
+    assert cli("users", "set-password", "alice@example.com").status == 0
     assert password_matches(open_db, "alice@example.com", "the same twice")
 
 
@@ -1131,22 +1108,22 @@ def test_restore_asks_with_the_plan_and_honours_no(
     cli: Cli, sqlite_url: str, open_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user_id = _add_user(cli, "Alice", "alice@example.com")
-    assert cli("users", "update", str(user_id), "--name", "Alicia").code == 0
+    assert cli("users", "update", str(user_id), "--name", "Alicia").status == 0
     entry_id = cli("audit", "list", "--limit", "1", "--format", "json").json[0]["id"]
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe, not a person
     piped = cli("audit", "restore", str(entry_id))
-    assert piped.code == 2
+    assert piped.status == 2
     assert "refusing to restore without --yes when not interactive" in piped.err
 
     monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
     declined = cli("audit", "restore", str(entry_id))
-    assert declined.code == 1
+    assert declined.status == 1
     assert "  name: Alicia → Alice" in declined.err.splitlines()
     assert f"Restore user {user_id} <alice@example.com>? [y/N] " in declined.err
     assert find(open_db, "users", "alice@example.com").name == "Alicia"
 
     monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
-    assert cli("audit", "restore", str(entry_id)).code == 0
+    assert cli("audit", "restore", str(entry_id)).status == 0
     assert find(open_db, "users", "alice@example.com").name == "Alice"
 
 
@@ -1158,10 +1135,10 @@ def test_import_dry_run_lists_each_change_and_an_edited_export_updates_by_id(
 ) -> None:
     db = _raw(_made(database_url))
     for name, email in (("Ana Lima", "ana@example.com"), ("Bo Chen", "bo@example.com")):
-        assert cli("--db", db, "users", "add", "--name", name, "--email", email).code == 0
+        assert cli("--db", db, "users", "add", "--name", name, "--email", email).status == 0
     [ana, bo] = cli("--db", db, "users", "list", "--format", "json").json
     path = tmp_path / "users.csv"
-    assert cli("--db", db, "export", "users", "-o", str(path)).code == 0
+    assert cli("--db", db, "export", "users", "-o", str(path)).status == 0
     path.write_text(
         path.read_text(encoding="utf-8").replace("ana@example.com", "ana.lima@example.org")
         + ",Cy Dale,cy@example.com,editor,true,false,,\n",
@@ -1169,7 +1146,7 @@ def test_import_dry_run_lists_each_change_and_an_edited_export_updates_by_id(
     )
 
     table = cli("--db", db, "import", "users", str(path), "--dry-run")
-    assert table.code == 0, table.err
+    assert table.status == 0, table.err
     assert table.out.splitlines() == [
         f"line 2  changed  user {ana['id']} <ana.lima@example.org>",
         "    email: ana@example.com -> ana.lima@example.org",
@@ -1183,7 +1160,7 @@ def test_import_dry_run_lists_each_change_and_an_edited_export_updates_by_id(
     ]
 
     as_csv = cli("--db", db, "import", "users", str(path), "--dry-run", "--report", "csv")
-    assert as_csv.code == 0, as_csv.err
+    assert as_csv.status == 0, as_csv.err
     rows = list(csv.reader(io.StringIO(as_csv.out)))
     assert rows[:2] == [
         ["line", "outcome", "id", "key", "field", "old", "new"],
@@ -1201,7 +1178,7 @@ def test_import_dry_run_lists_each_change_and_an_edited_export_updates_by_id(
     assert "users: 1 to add, 1 to update, 1 unchanged, 0 refused" in as_csv.err
 
     as_json = cli("--db", db, "import", "users", str(path), "--dry-run", "--report", "json")
-    assert as_json.code == 0, as_json.err
+    assert as_json.status == 0, as_json.err
     report = as_json.json
     assert report["counts"] == {"add": 1, "update": 1, "unchanged": 1, "refused": 0}
     assert report["changes"][0] == {
@@ -1215,7 +1192,7 @@ def test_import_dry_run_lists_each_change_and_an_edited_export_updates_by_id(
 
     assert cli("--db", db, "users", "list", "--format", "json").json == [ana, bo]
     applied = cli("--db", db, "import", "users", str(path))
-    assert applied.code == 0, applied.err
+    assert applied.status == 0, applied.err
     assert applied.out == "users: 1 added, 1 updated, 1 unchanged, 0 refused\n"
     after = cli("--db", db, "users", "list", "--format", "json").json
     assert [(u["id"], u["email"]) for u in after] == [
@@ -1230,7 +1207,7 @@ def test_import_refuses_an_unknown_id_and_another_users_email_naming_line_and_fi
 ) -> None:
     db = _raw(_made(database_url))
     for name, email in (("Ana Lima", "ana@example.com"), ("Bo Chen", "bo@example.com")):
-        assert cli("--db", db, "users", "add", "--name", name, "--email", email).code == 0
+        assert cli("--db", db, "users", "add", "--name", name, "--email", email).status == 0
     [ana, bo] = cli("--db", db, "users", "list", "--format", "json").json
     path = tmp_path / "users.csv"
     path.write_text(
@@ -1238,12 +1215,12 @@ def test_import_refuses_an_unknown_id_and_another_users_email_naming_line_and_fi
         encoding="utf-8",
     )
     ran = cli("--db", db, "import", "users", str(path), "--dry-run")
-    assert ran.code == 1
+    assert ran.status == 1
     assert ran.err.splitlines()[:2] == [
         f"line 2: email: bo@example.com belongs to another user (id {bo['id']}), "
         f"not to user {ana['id']}",
         "line 3: id: no user has id 77777 (leave the id empty to add it as a new user)",
     ]
     assert "nothing imported: 2 rows refused" in ran.err
-    assert cli("--db", db, "import", "users", str(path), "--report", "csv").code == 2
+    assert cli("--db", db, "import", "users", str(path), "--report", "csv").status == 2
     assert cli("--db", db, "users", "list", "--format", "json").json == [ana, bo]

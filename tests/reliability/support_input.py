@@ -4,7 +4,6 @@ counting statements, storing text the way another tool would, and reading the sc
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import os
 import pty
@@ -16,7 +15,7 @@ import sys
 import termios
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +26,8 @@ from sqlalchemy.engine import URL, Engine
 
 from data.database import Database
 from data.schema import upgrade
+from tests.cli_support import COLUMNS, ROWS, in_process
 from tests.conftest import empty_database
-from tui.cli import main
 
 CORPUS = Path(__file__).with_name("corpus.json")
 AT = datetime(2026, 1, 2, 3, 4, 5)
@@ -98,10 +97,8 @@ def cli_url(url: URL) -> str:
 
 def run_cli(*args: str) -> tuple[int, str, str]:
     """Run the command line in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(args))
-    return status, out.getvalue(), err.getvalue()
+    ran = in_process(*args)
+    return ran.status, ran.out, ran.err
 
 
 @contextmanager
@@ -222,7 +219,6 @@ def run_client(db: Database, statements: list[str]) -> None:
 
 # The console on a real terminal
 
-ROWS, COLUMNS = 24, 80
 KEY_DEADLINE_S = 15.0
 
 

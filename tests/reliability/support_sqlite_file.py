@@ -11,10 +11,10 @@ import os
 import sqlite3
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from tests.cli_support import Ran
 from tests.console_support import child_console_environment
 from tests.reliability.support_input import accessguard
 
@@ -40,15 +40,6 @@ def url_for(path: Path | str) -> str:
     return "sqlite:///" + quote(os.fsencode(str(path)), safe="/")
 
 
-@dataclass(frozen=True)
-class Ran:
-    """What one run of the installed ``accessguard`` did."""
-
-    status: int
-    stdout: str
-    stderr: str
-
-
 def cli(argv: Sequence[str], *, cwd: Path) -> Ran:
     """Run the installed ``accessguard`` with ``argv`` in ``cwd``, in a process of its own."""
     done = subprocess.run(
@@ -56,12 +47,12 @@ def cli(argv: Sequence[str], *, cwd: Path) -> Ran:
         cwd=cwd,
         env=child_console_environment(),
         capture_output=True,
-        text=True,
         timeout=CLI_SECONDS,
         check=False,
     )
-    assert "Traceback" not in done.stderr, done.stderr
-    return Ran(done.returncode, done.stdout, done.stderr)
+    ran = Ran.of(done)
+    assert "Traceback" not in ran.err, ran.err
+    return ran
 
 
 def start_cli(argv: Sequence[str], *, cwd: Path) -> subprocess.Popen[str]:

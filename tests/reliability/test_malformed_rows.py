@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,11 +27,11 @@ from data.errors import Invalid, NotFound, NotRestorable
 from data.records import PageRequest
 from data.specs import SPECS
 from models import Malformed
+from tests.cli_support import Ran, in_process
 from tests.conftest import BACKENDS
 from tests.console_support import console, current, settle, table_lines
 from tests.reliability.support_input import (
     Terminal,
-    accessguard,
     cli_url,
     fresh_database,
     migrated,
@@ -131,15 +130,9 @@ def url_of(db: Database) -> str:
     return cli_url(db.engine.url)
 
 
-def cli(db: Database, *args: str) -> subprocess.CompletedProcess[str]:
-    """The installed command line, a real process, on ``db``."""
-    return subprocess.run(
-        [accessguard(), "--db", url_of(db), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def cli(db: Database, *args: str) -> Ran:
+    """The command line on ``db``, run in this process: what it writes is the question."""
+    return in_process("--db", url_of(db), *args)
 
 
 def malformed_ids(backend: str, table: str) -> set[int]:
@@ -206,8 +199,8 @@ def test_the_command_line_lists_and_exports_them_with_a_warning_count(
     for table, total in (("users", USERS), ("products", PRODUCTS)):
         bad = malformed_ids(backend, table)
         listed = cli(broken, table, "list")
-        assert listed.returncode == 0, listed.stderr
-        rows = listed.stdout.splitlines()[2:]
+        assert listed.status == 0, listed.err
+        rows = listed.out.splitlines()[2:]
         assert len(rows) == total
         marked = {int(row.split()[0]) for row in rows if MARK in row}
         shown = {
@@ -215,25 +208,25 @@ def test_the_command_line_lists_and_exports_them_with_a_warning_count(
             for shape in shapes(backend)
             if shape.table == table and shape.field != "created_at"
         }
-        assert marked == shown, listed.stdout
+        assert marked == shown, listed.out
         entity = table[:-1]
         counted = f"{len(bad)} {entity if len(bad) == 1 else table} hold"
-        assert counted in listed.stderr, listed.stderr
+        assert counted in listed.err, listed.err
         for shape in shapes(backend):
             if shape.table == table and shape.field != "created_at" and shape.raw.strip():
                 line = next(row for row in rows if row.split()[0] == str(shape.id))
                 assert f"{MARK}{shape.raw}" in line, line
 
         exported = cli(broken, "export", table, "--format", "csv")
-        assert exported.returncode == 0, exported.stderr
-        assert f"exported {total} {table}" in exported.stderr
-        assert counted in exported.stderr
-        cells = {int(row["id"]): row for row in csv.DictReader(io.StringIO(exported.stdout))}
+        assert exported.status == 0, exported.err
+        assert f"exported {total} {table}" in exported.err
+        assert counted in exported.err
+        cells = {int(row["id"]): row for row in csv.DictReader(io.StringIO(exported.out))}
         assert len(cells) == total
         path = tmp_path / f"{table}.json"
         to_file = cli(broken, "export", table, "-o", str(path))
-        assert to_file.returncode == 0, to_file.stderr
-        assert counted in to_file.stderr
+        assert to_file.status == 0, to_file.err
+        assert counted in to_file.err
         objects = {item["id"]: item for item in json.loads(path.read_text(encoding="utf-8"))}
         for shape in shapes(backend):
             if shape.table != table:

@@ -23,11 +23,12 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.cli_support import Ran, in_process
 from tests.reliability.support_local_faults import SqlShell
 from tests.reliability.support_signals import (
     TRACEBACK_MARKERS,
@@ -38,7 +39,6 @@ from tests.reliability.support_signals import (
 )
 from tests.reliability.support_sqlite_file import (
     HOSTILE_NAMES,
-    Ran,
     cli,
     folder,
     has_open,
@@ -46,32 +46,23 @@ from tests.reliability.support_sqlite_file import (
     url_for,
     users,
 )
-from tui.cli import main
 
-Cli = Callable[..., Ran]
 READ_ONLY_REFUSAL = "Read-only: This connection is read-only: the database refused the write"
 ADD = ("users", "add", "--role", "viewer")
 
 
-@pytest.fixture
-def cli_here(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+def cli_here(argv: Sequence[str], *, cwd: Path) -> Ran:
     """The command line's own `main` in this process, in ``cwd``: the same parsing of the
     URL and opening of the file as the installed command, without a Python start each (the
     hostile names run 72 commands). What is a process's own keeps `cli`."""
-
-    def run(argv: Sequence[str], *, cwd: Path) -> Ran:
-        monkeypatch.chdir(cwd)
-        status = main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err, err
-        return Ran(status, out, err)
-
-    return run
+    ran = in_process(*argv, cwd=cwd)
+    assert "Traceback" not in ran.err, ran.err
+    return ran
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_a_hostile_file_name_opens_exactly_that_file_read_write_and_read_only(
-    tmp_path: Path, name: str, cli_here: Cli
+    tmp_path: Path, name: str
 ) -> None:
     """Item 1 through the command line: db upgrade by a relative URL, seed by an absolute
     one, an add by each, then read-only adds (refused by the database) and a read-only list
@@ -85,10 +76,10 @@ def test_a_hostile_file_name_opens_exactly_that_file_read_write_and_read_only(
     assert cli_here(["--db", relative, "db", "upgrade"], cwd=here).status == 0
     assert folder(here) == [name]
     seeded = cli_here(["--db", absolute, "seed", "--users", "3", "--products", "2"], cwd=tmp_path)
-    assert seeded.status == 0, seeded.stderr
+    assert seeded.status == 0, seeded.err
     for url, cwd, email in ((relative, here, "rel@example.com"), (absolute, tmp_path, "abs@x.org")):
         added = cli_here(["--db", url, *ADD, "--name", "Added", "--email", email], cwd=cwd)
-        assert added.status == 0, added.stderr
+        assert added.status == 0, added.err
     assert folder(here) == [name]
     stored = users(path)
     assert len(stored) == 5
@@ -98,13 +89,13 @@ def test_a_hostile_file_name_opens_exactly_that_file_read_write_and_read_only(
         refused = cli_here(
             ["--read-only", "--db", url, *ADD, "--name", "No", "--email", "no@x.org"], cwd=cwd
         )
-        assert refused.status == 1, refused.stderr
-        assert READ_ONLY_REFUSAL in refused.stderr
-        assert "not saved" in refused.stderr
+        assert refused.status == 1, refused.err
+        assert READ_ONLY_REFUSAL in refused.err
+        assert "not saved" in refused.err
         listed = cli_here(["--read-only", "--db", url, "users", "list"], cwd=cwd)
-        assert listed.status == 0, listed.stderr
-        assert "rel@example.com" in listed.stdout
-        assert "abs@x.org" in listed.stdout
+        assert listed.status == 0, listed.err
+        assert "rel@example.com" in listed.out
+        assert "abs@x.org" in listed.out
     # A read-only connection to a WAL database keeps SQLite's -shm (and an empty -wal).
     assert folder(here) == [name, f"{name}-shm", f"{name}-wal"]
     assert (here / f"{name}-wal").stat().st_size == 0
@@ -133,9 +124,9 @@ def test_a_question_mark_or_sqlite_option_in_the_url_is_refused_and_creates_noth
     appears."""
     for mode in ([], ["--read-only"]):
         ran = cli([*mode, "--db", url, *ADD, "--name", "N", "--email", "n@x.org"], cwd=tmp_path)
-        assert ran.status == 2, ran.stderr
-        assert "Bad database URL" in ran.stderr, ran.stderr
-        assert "%3F" in ran.stderr, ran.stderr
+        assert ran.status == 2, ran.err
+        assert "Bad database URL" in ran.err, ran.err
+        assert "%3F" in ran.err, ran.err
     assert folder(tmp_path) == []
 
 
@@ -216,7 +207,7 @@ def _two_databases(tmp_path: Path) -> tuple[Path, Path]:
         seeded = cli(
             ["--db", url_for(where), "seed", "--users", count, "--seed", count], cwd=tmp_path
         )
-        assert seeded.status == 0, seeded.stderr
+        assert seeded.status == 0, seeded.err
     return path, newcomer
 
 

@@ -26,6 +26,7 @@ from data.config import normalise_url
 from data.database import Database
 from data.records import PageRequest
 from data.transfer import export_records
+from tests.cli_support import Ran, in_process
 from tests.conftest import BACKENDS
 from tests.reliability.support_input import (
     Terminal,
@@ -211,20 +212,22 @@ LIVE = re.compile(
 )
 
 
-def run_on_terminal(url: str, *args: str) -> tuple[int, str]:
-    """``accessguard --db URL ARGS...`` with a pty as its stdout and stderr."""
+def run_on_terminal(url: str, *args: str) -> tuple[int, bytes]:
+    """The installed ``accessguard --db URL ARGS...`` with a pty as its stdout and stderr:
+    its exit status and what the terminal showed."""
     terminal = Terminal(url, *args)
     try:
         status = terminal.wait()
     finally:
         terminal.close()
-    return status, bytes(terminal.output).decode("utf-8")
+    return status, bytes(terminal.output)
 
 
-def run_piped(url: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    """``accessguard --db URL ARGS...`` with pipes for its stdin, stdout and stderr."""
+def run_piped(url: str, *args: str) -> Ran:
+    """The installed ``accessguard --db URL ARGS...`` with pipes for its stdin (empty),
+    stdout and stderr."""
     command = [accessguard(), "--db", url, *args]
-    return subprocess.run(command, input=stdin, capture_output=True, timeout=60, check=False)
+    return Ran.of(subprocess.run(command, input=b"", capture_output=True, timeout=60, check=False))
 
 
 ENTITIES = ("users", "products")
@@ -237,9 +240,9 @@ COMMANDS = [
 def test_cli_output_to_a_terminal_carries_no_live_controls(stored_payloads: str) -> None:
     outputs: dict[str, str] = {}
     for command in COMMANDS:
-        status, shown = run_on_terminal(stored_payloads, *command)
-        assert status == 0, shown
-        outputs[" ".join(command)] = shown
+        done = in_process("--db", stored_payloads, *command, stdout="terminal", stderr="terminal")
+        assert done.status == 0, done.shown
+        outputs[" ".join(command)] = done.shown
     for ran, shown in outputs.items():
         live = sorted({f"U+{ord(ch[0]):04X}" for ch in LIVE.findall(shown)})
         assert live == [], f"{ran}: {live} reached the terminal"
@@ -268,8 +271,8 @@ def test_piped_cli_output_is_exact_and_json_escapes_c1_and_bidi(
                     ("export", entity, "--format", fmt),
                     (entity, "list", "--format", fmt),
                 ):
-                    ran = run_piped(stored_payloads, *command)
-                    assert ran.returncode == 0, ran.stderr
+                    ran = in_process("--db", stored_payloads, *command)
+                    assert ran.status == 0, ran.err
                     # Exactly what the data core writes to a file, byte for byte.
                     assert ran.stdout == expected.getvalue().encode("utf-8"), command
                     piped[" ".join(command)] = ran.stdout
@@ -300,16 +303,37 @@ def test_piped_csv_and_json_round_trip_through_import(database_url: URL, tmp_pat
         before = [(p.sku, p.name, p.description) for p in db.products.stream(PageRequest())]
     url = cli_url(database_url)
     for fmt in ("csv", "json"):
-        exported = run_piped(url, "export", "products", "--format", fmt)
-        assert exported.returncode == 0, exported.stderr
+        exported = in_process("--db", url, "export", "products", "--format", fmt)
+        assert exported.status == 0, exported.err
         (tmp_path / f"products.{fmt}").write_bytes(exported.stdout)
         if fmt == "json":
             assert "\u202e".encode() not in exported.stdout
             assert b"\\u202e" in exported.stdout
         # Read back into the same database: every row unchanged.
-        again = run_piped(url, "import", "products", "-", "--format", fmt, stdin=exported.stdout)
-        assert again.returncode == 0, again.stderr
+        again = in_process(
+            "--db", url, "import", "products", "-", "--format", fmt, stdin=exported.stdout
+        )
+        assert again.status == 0, again.err
         assert b"0 added, 0 updated, 4 unchanged, 0 refused" in again.stdout, again.stdout
     with migrated(database_url) as db:
         after = [(p.sku, p.name, p.description) for p in db.products.stream(PageRequest())]
     assert after == before
+
+
+def test_in_process_runs_write_what_the_installed_command_writes(tmp_path: Path) -> None:
+    """The tests above run the command line in this process (`in_process`): the same bytes
+    as the installed ``accessguard`` in a child, into a pipe and onto a terminal, prove that
+    shortcut (one backend: what is checked is the process's streams, not the database)."""
+    command = ("export", "users", "--format", "json")
+    with fresh_database("sqlite", tmp_path, prefix="ag_input") as db:
+        store_with_client("sqlite", db)
+        url = cli_url(db.engine.url)
+        piped = run_piped(url, *command)
+        assert piped.status == 0, piped.err
+        assert "\\u001b]0;PWN" in piped.out  # the stored payloads are in it, escaped
+        assert in_process("--db", url, *command) == piped
+        status, shown = run_on_terminal(url, *command)
+        assert status == 0, shown
+        assert b"\\u001b]0;PWN" in shown
+        here = in_process("--db", url, *command, stdout="terminal", stderr="terminal")
+        assert (here.status, here.terminal) == (status, shown)

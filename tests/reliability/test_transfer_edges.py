@@ -29,11 +29,11 @@ from sqlalchemy.engine import URL
 from data.actor import Actor
 from data.database import Database
 from data.records import PageRequest
+from tests.cli_support import in_process
 from tests.conftest import BACKENDS
 from tests.reliability.support_input import accessguard, cli_url, stored
 from tests.reliability.support_local_faults import SqlShell, run_cli, shared_directory
 from tests.reliability.support_signals import poll
-from tui.cli import main
 
 CLI_SECONDS = 120.0
 HOLD_SECONDS = 30.0
@@ -347,21 +347,18 @@ def test_a_hostile_import_file_is_refused_naming_row_and_field(
     tmp_path: Path,
     actor: Actor,
     hostile: Hostile,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     db.products.create({"sku": "KEEP-1", "name": "Kept", "price": "2.00"}, actor=actor)
     (tmp_path / hostile.name).write_bytes(hostile.content)
     before = counts(db)
 
-    monkeypatch.chdir(tmp_path)
+    url = cli_url(database_url)
     for dry_run in ((), ("--dry-run",)):
-        code = main(["--db", cli_url(database_url), "import", "products", hostile.name, *dry_run])
-        out, err = capsys.readouterr()
-        assert code == 1, (hostile.name, out, err)
+        ran = in_process("--db", url, "import", "products", hostile.name, *dry_run, cwd=tmp_path)
+        assert ran.status == 1, (hostile.name, ran.out, ran.err)
         for words in hostile.says:
-            assert words in err, (hostile.name, err)
-        assert "unexpected error" not in err
+            assert words in ran.err, (hostile.name, ran.err)
+        assert "unexpected error" not in ran.err
         assert counts(db) == before
 
 
