@@ -253,7 +253,7 @@ def test_an_option_is_known_only_by_its_whole_name(
     cli: Cli, sqlite_url: str, argv: list[str], unknown: str
 ) -> None:
     ran = cli(*argv)
-    assert ran.code == 2
+    assert ran.status == 2
     assert f"unrecognized arguments: {unknown}" in ran.err
 
 
