@@ -72,13 +72,15 @@ def folder(path: Path) -> list[str]:
     return sorted(entry.name for entry in path.iterdir())
 
 
-def users(path: Path) -> list[tuple[str, str]]:
+def users(path: Path, *, immutable: bool = False) -> list[tuple[str, str]]:
     """(email, name) of every user in the SQLite file ``path``, by id.
 
     Opened read-write (``mode=rw`` never creates a missing file), so SQLite removes the
     -wal and -shm it made on closing; a read-only connection would leave them behind.
+    ``immutable``: the file alone, as written, whatever waits in a -wal beside it.
     """
-    connection = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=rw", uri=True)
+    options = "immutable=1" if immutable else "mode=rw"
+    connection = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{options}", uri=True)
     try:
         rows = connection.execute("SELECT email, name FROM users ORDER BY id").fetchall()
         return [(str(email), str(name)) for email, name in rows]
