@@ -195,6 +195,29 @@ async def test_toasts_keep_off_the_cursor_row_and_the_status_and_position_lines(
     db.dispose()
 
 
+async def test_toasts_up_when_a_dialog_opens_stay_off_the_lines_that_show_through_it(
+    db: Database,
+) -> None:
+    _rename_first(db, "Renamed Person")
+    app = console(db)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        app.notify("Merged with bob's change to name", title="Merged")
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: bool(app.screen.query(Toast)))
+        beneath = app.screen_stack[-2]
+        kept_clear = [
+            beneath.query_one(StatusLine).region,
+            beneath.query_one("#position-line").region,
+            app.screen.query_one(".dialog").region,
+        ]
+        toasts = [toast.region for toast in app.screen.query(Toast)]
+        for toast in toasts:
+            assert not any(toast.overlaps(clear) for clear in kept_clear), toast
+
+
 async def test_a_big_undo_runs_under_a_progress_bar_and_undoes_every_row(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

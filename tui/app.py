@@ -36,7 +36,7 @@ from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
-from tui.toasts import place_toasts
+from tui.toasts import place_toasts, place_toasts_over
 from tui.undo_keys import UndoKeys
 from tui.views import screen_tabs, views
 from tui.workers import ReportsWorkerFailures
@@ -286,6 +286,10 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self.switch_mode(views()[0].key)
         # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
         self.watch(self, "theme", self._remember_theme, init=False)
+        # Toasts already up follow the admin onto a dialog: placed there too.
+        self.screen_change_signal.subscribe(
+            self, lambda screen: self.call_after_refresh(self._place_toasts, screen)
+        )
         self._collector.start()
         self.set_interval(CHECK_EVERY_S, self._collector.collect_if_idle)
         from data.lock_wait import listen
@@ -403,10 +407,20 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         markup: bool = True,
     ) -> None:
         """Textual's toast, kept off the cursor's row and the status and position lines."""
-        screen = self.screen
-        if isinstance(screen, TableScreen):
-            place_toasts(screen, screen.table)
+        self._place_toasts(self.screen)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _place_toasts(self, screen: Screen[Any]) -> None:
+        """Keep ``screen``'s toasts clear of the table screen's cursor row and lower lines."""
+        table_screen = next(
+            (each for each in reversed(self.screen_stack) if isinstance(each, TableScreen)), None
+        )
+        if table_screen is None:
+            return
+        if screen is table_screen:
+            place_toasts(screen, table_screen.table)
+        else:
+            place_toasts_over(screen, table_screen.table)
 
     def _remember_theme(self, theme: str) -> None:
         from tui.settings import remember_theme
