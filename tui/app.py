@@ -39,6 +39,7 @@ from tui.text import visible
 from tui.toasts import place_toasts, place_toasts_over
 from tui.undo_keys import UndoKeys
 from tui.views import screen_tabs, views
+from tui.widgets.record_table import RecordTable
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
@@ -415,12 +416,15 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         table_screen = next(
             (each for each in reversed(self.screen_stack) if isinstance(each, TableScreen)), None
         )
-        if table_screen is None:
+        # A screen shown for the first time has no table yet: its toasts are placed when
+        # its cursor first moves.
+        tables = table_screen.query(RecordTable) if table_screen is not None else None
+        if not tables:
             return
         if screen is table_screen:
-            place_toasts(screen, table_screen.table)
+            place_toasts(screen, tables.first())
         else:
-            place_toasts_over(screen, table_screen.table)
+            place_toasts_over(screen, tables.first())
 
     def _remember_theme(self, theme: str) -> None:
         from tui.settings import remember_theme
