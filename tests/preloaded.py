@@ -49,10 +49,11 @@ class ServerGone(RuntimeError):
     """The fork server is not there to run a command."""
 
 
-class _Server:
+class Server:
     """The fork server of this test process."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        """Start a server with the interpreter and ``env`` (default: this process's)."""
         self.directory = tempfile.mkdtemp(prefix="ag-fork-")
         self.path = os.path.join(self.directory, "socket")
         self.log = os.path.join(self.directory, "server.log")
@@ -64,6 +65,7 @@ class _Server:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 cwd=REPO,
+                env=env,
             )
         assert self.process.stdout is not None
         ready = selectors.DefaultSelector()
@@ -120,14 +122,14 @@ class _Server:
             os.rmdir(self.directory)
 
 
-_server: _Server | None = None
+_server: Server | None = None
 
 
-def server() -> _Server:
+def server() -> Server:
     """This test process's fork server, started on first use."""
     global _server
     if _server is None:
-        _server = _Server()
+        _server = Server()
     return _server
 
 
@@ -140,13 +142,13 @@ def stop_server() -> None:
 
 
 def _entry(argv: Sequence[str]) -> dict[str, Any]:
-    """What the server is to run for ``argv``: ``python -m tui ...`` or a script."""
+    """What the server is to run for ``argv``: ``python -m MODULE ...`` or the script."""
     args = [os.fspath(arg) for arg in argv]
-    if args[:3] == [sys.executable, "-m", "tui"]:
-        return {"module": "tui", "argv": ["-m", *args[3:]]}
+    if len(args) >= 3 and args[:2] == [sys.executable, "-m"]:
+        return {"module": args[2], "argv": ["-m", *args[3:]]}
     if args and Path(args[0]) == ACCESSGUARD:
         return {"path": args[0], "argv": args}
-    raise ValueError(f"the fork server runs `python -m tui` or accessguard, not {args[:3]}")
+    raise ValueError(f"the fork server runs `python -m MODULE` or accessguard, not {args[:3]}")
 
 
 class Child:
@@ -166,7 +168,11 @@ class Child:
         cwd: str | os.PathLike[str] | None = None,
         text: bool = False,
         terminal: bool = False,
+        via: Server | None = None,
     ) -> None:
+        """Start ``argv`` (see `_entry`) on the given descriptors (PIPE, DEVNULL, STDOUT, a
+        descriptor or file; None: this process's), as a session leader with its stdin as
+        controlling terminal when ``terminal``; ``via`` another server than this process's."""
         request = _entry(argv)
         request["env"] = dict(os.environ if env is None else env)
         request["cwd"] = os.path.abspath(os.fspath(cwd if cwd is not None else os.getcwd()))
@@ -201,7 +207,8 @@ class Child:
                     fds.append(spec)
                 else:
                     fds.append(spec.fileno())
-            self._connection = server().connect()
+            self._server = via or server()
+            self._connection = self._server.connect()
             payload = json_bytes(request)
             socket.send_fds(self._connection, [payload], fds)
             answer = self._answer(None)
@@ -224,7 +231,7 @@ class Child:
             ready.close()
         message = self._connection.recv(4096)
         if not message:
-            raise server().gone()
+            raise self._server.gone()
         return message
 
     def poll(self) -> int | None:
@@ -360,13 +367,16 @@ def run(
     text: bool = False,
     timeout: float | None = None,
     check: bool = False,
+    via: Server | None = None,
 ) -> subprocess.CompletedProcess[Any]:
     """Like `subprocess.run`, in a preloaded child; a timeout kills it and raises."""
     if capture_output:
         stdout = stderr = PIPE
     if input is not None:
         stdin = PIPE
-    with Child(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd, text=text) as c:
+    with Child(
+        argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd, text=text, via=via
+    ) as c:
         try:
             out, err = c.communicate(input, timeout)
         except subprocess.TimeoutExpired:
