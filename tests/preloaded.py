@@ -32,6 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from tests.preloaded_server import STARTUP_VARIABLES
+
 REPO = Path(__file__).resolve().parent.parent
 ACCESSGUARD = Path(sys.executable).with_name("accessguard")
 
@@ -43,6 +45,12 @@ STDOUT = subprocess.STDOUT
 START_SECONDS = 60.0
 
 Spec = int | IO[Any] | None
+
+
+def startup_environment() -> dict[str, str]:
+    """The variables of this process that the interpreter reads at start-up (LANG, PYTHON*):
+    a child forked from the server must have them as the server has them."""
+    return {name: os.environ[name] for name in STARTUP_VARIABLES if name in os.environ}
 
 
 class ServerGone(RuntimeError):
@@ -316,7 +324,7 @@ class Child:
         finally:
             selector.close()
         self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        results = []
+        results: list[Any] = []
         for stream in (self.stdout, self.stderr):
             if stream is None:
                 results.append(None)

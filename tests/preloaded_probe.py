@@ -70,7 +70,7 @@ def facts() -> dict[str, Any]:
         "wakeup_fd": signal.set_wakeup_fd(-1),
         "textual": constants,
         "update_period": textual.screen.UPDATE_PERIOD,
-        "dim_factor": textual.filter.DIM_FACTOR,
+        "dim_factor": getattr(textual.filter, "DIM_FACTOR"),  # noqa: B009
         "theme": textual.app.App.theme._default,
         "pymysql_user": pymysql.connections.DEFAULT_USER,
         "session_leader": os.getsid(0) == os.getpid(),

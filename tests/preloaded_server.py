@@ -306,8 +306,9 @@ def reread_import_time_settings() -> None:
     import textual.screen
 
     constants = importlib.reload(textual.constants)
-    textual.screen.UPDATE_PERIOD = 1 / constants.MAX_FPS
-    textual.filter.DIM_FACTOR = constants.DIM_FACTOR
+    # Final in Textual's eyes: set once, at import, which this child stands for.
+    setattr(textual.screen, "UPDATE_PERIOD", 1 / constants.MAX_FPS)  # noqa: B010
+    setattr(textual.filter, "DIM_FACTOR", constants.DIM_FACTOR)  # noqa: B010
     textual.app.App.theme._default = constants.DEFAULT_THEME
     try:
         import getpass
