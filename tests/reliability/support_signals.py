@@ -2,8 +2,9 @@
 other sessions' transactions and locks, and a way to keep a write in flight.
 
 Nothing here mocks the database: the console is the installed ``accessguard`` script in a
-fresh interpreter, the servers are the real ones, and a write is held in flight at its audit
-insert by a file lock the test holds (`HeldAuditInsert`).
+process of its own (forked from the tests' preloaded server, or a fresh interpreter where a
+start-up hook must load), the servers are the real ones, and a write is held in flight at
+its audit insert by a file lock the test holds (`HeldAuditInsert`).
 """
 
 from __future__ import annotations
