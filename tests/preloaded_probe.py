@@ -81,6 +81,9 @@ def facts() -> dict[str, Any]:
 def main() -> None:
     """Print the facts, or wait for a signal."""
     if sys.argv[1:] == ["sleep"]:
+        # A shell starts a background job with SIGINT ignored, and a fresh interpreter keeps
+        # that: the SIGINT case wants the KeyboardInterrupt an interactive start would give.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         print("ready", flush=True)
         time.sleep(60)
         return

@@ -243,3 +243,16 @@ def test_a_child_measures_its_coverage_in_a_data_file_of_its_own(tmp_path: Path)
     assert "tui/cli/process.py" in measured
     server_files = [path for path in tmp_path.glob(".coverage.*") if path not in files]
     assert server_files, "the server saved no data of its own (its imports)"
+
+
+def test_a_command_after_the_server_died_fails_saying_so() -> None:
+    """A server that died is not replaced behind the test's back: the next command fails
+    with its pid, its exit status and the end of what it wrote."""
+    server = preloaded.Server()
+    try:
+        server.process.kill()
+        server.process.wait()
+        with pytest.raises(preloaded.ServerGone, match=r"the fork server \(pid \d+\) is gone"):
+            preloaded.Child([sys.executable, "-m", "tui", "--version"], via=server)
+    finally:
+        server.stop()
