@@ -217,3 +217,10 @@ def no_unexpected_errors(
     logged = log.read_text(errors="replace") if log.exists() else ""
     assert not toasts, f"the console showed unexpected errors: {toasts}"
     assert not logged, f"the console logged unexpected errors to {log}:\n{logged[-2000:]}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop this test process's fork server, if a test started one (tests/preloaded.py)."""
+    from tests import preloaded
+
+    preloaded.stop_server()

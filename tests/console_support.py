@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import subprocess
 import sys
 import threading
 import weakref
@@ -29,6 +28,7 @@ from data.database import Database
 from data.errors import AccessGuardError
 from data.seed import seed_demo
 from models import AuditEntry
+from tests import preloaded
 from tests.migrated import copy_sqlite_at_head
 from tui.app import AccessGuardApp, ConsoleOptions
 from tui.live import LIVE_GROUP
@@ -283,7 +283,7 @@ def colleague(url: URL, *args: str) -> None:
     env = child_console_environment()
     for name in ("SSH_CONNECTION", "SSH_CLIENT"):
         env.pop(name, None)
-    done = subprocess.run(
+    done = preloaded.run(
         [sys.executable, "-m", "tui", "--db", url.render_as_string(hide_password=False), *args],
         env=env,
         capture_output=True,

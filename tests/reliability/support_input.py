@@ -28,6 +28,7 @@ from data.database import Database
 from data.schema import upgrade
 from tests.cli_support import COLUMNS, ROWS, in_process
 from tests.conftest import empty_database
+from tests.preloaded import PtyChild
 
 CORPUS = Path(__file__).with_name("corpus.json")
 AT = datetime(2026, 1, 2, 3, 4, 5)
@@ -223,14 +224,33 @@ KEY_DEADLINE_S = 15.0
 
 
 class Terminal:
-    """The console running on a real pseudo-terminal; everything it writes is kept."""
+    """The console running on a real pseudo-terminal; everything it writes is kept.
+
+    It is a process forked from the tests' preloaded server (tests/preloaded.py), unless
+    ``fresh``: then the installed script in a new interpreter, for tests whose subject is
+    that process.
+    """
 
     def __init__(
-        self, url: str, *args: str, cwd: Path | None = None, columns: int = COLUMNS
+        self,
+        url: str,
+        *args: str,
+        cwd: Path | None = None,
+        columns: int = COLUMNS,
+        fresh: bool = False,
     ) -> None:
         """``accessguard --db URL ARGS...`` (the console without ARGS), in ``cwd``, on a
         terminal ``columns`` wide."""
         self.output = bytearray()
+        self.child: PtyChild | None = None
+        if not fresh:
+            env = {**os.environ, "TERM": "xterm-256color"}
+            env["COLUMNS"], env["LINES"] = str(columns), str(ROWS)
+            self.child = PtyChild(
+                [accessguard(), "--db", url, *args], rows=ROWS, columns=columns, env=env, cwd=cwd
+            )
+            self.pid, self.fd = self.child.pid, self.child.fd
+            return
         pid, fd = pty.fork()
         if pid == 0:  # the child: the console, as an admin would start it
             os.environ["TERM"] = "xterm-256color"
@@ -243,6 +263,13 @@ class Terminal:
                 os._exit(127)
         self.pid, self.fd = pid, fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, columns, 0, 0))
+
+    def _reap(self) -> int:
+        """Wait for the process (it has ended or been killed); its exit status."""
+        if self.child is not None:
+            return self.child.wait()
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
 
     def read(self, timeout: float) -> bool:
         """Read what is there (waiting up to ``timeout``); False once the console has gone."""
@@ -285,12 +312,16 @@ class Terminal:
             if time.monotonic() > deadline:
                 os.kill(self.pid, signal.SIGKILL)
                 raise AssertionError("the process did not end")
-        _, status = os.waitpid(self.pid, 0)
+        status = self._reap()
         os.close(self.fd)
-        return os.waitstatus_to_exitcode(status)
+        return status
 
     def close(self) -> None:
         """Make sure the child is gone (after a failed assertion)."""
+        if self.child is not None:
+            self.child.kill()
+            self.child.wait()
+            return
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)

@@ -2,8 +2,9 @@
 other sessions' transactions and locks, and a way to keep a write in flight.
 
 Nothing here mocks the database: the console is the installed ``accessguard`` script in a
-fresh interpreter, the servers are the real ones, and a write is held in flight at its audit
-insert by a file lock the test holds (`HeldAuditInsert`).
+process of its own (forked from the tests' preloaded server, or a fresh interpreter where a
+start-up hook must load), the servers are the real ones, and a write is held in flight at
+its audit insert by a file lock the test holds (`HeldAuditInsert`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 
+from tests.preloaded import PtyChild
+
 # The `accessguard` console script installed beside this interpreter.
 ACCESSGUARD = Path(sys.executable).with_name("accessguard")
 
@@ -48,7 +51,9 @@ def plain(data: bytes) -> str:
 
 
 class PtyConsole:
-    """``accessguard --db URL [options]`` running in a fresh interpreter on a pseudo-terminal.
+    """``accessguard --db URL [options]`` running on a pseudo-terminal: a process forked
+    from the tests' preloaded server (tests/preloaded.py), or with ``fresh`` the installed
+    script in a new interpreter (what a start-up hook such as `HeldAuditInsert` needs).
 
     The test is the terminal: it reads everything the console draws and types keys into it.
     """
@@ -62,8 +67,30 @@ class PtyConsole:
         stderr: Path | None = None,
         env: dict[str, str] | None = None,
         options: Sequence[str] = (),
+        fresh: bool = False,
     ) -> None:
         self.started = time.monotonic()
+        self.output = b""
+        self.status: int | None = None
+        self.child: PtyChild | None = None
+        if not fresh:
+            environment = {**os.environ, "TERM": "xterm-256color"}
+            environment.pop("ACCESSGUARD_DEBUG", None)
+            # As an admin runs it: output buffered (unbuffered output hid a wrong exit status).
+            environment.pop("PYTHONUNBUFFERED", None)
+            environment.update(env or {})
+            argv = [str(ACCESSGUARD), "--db", url, *options]
+            if stderr is None:
+                self.child = PtyChild(argv, rows=rows, columns=columns, env=environment)
+            else:
+                with open(stderr, "wb") as file:
+                    os.chmod(stderr, 0o600)
+                    self.child = PtyChild(
+                        argv, rows=rows, columns=columns, env=environment, stderr=file
+                    )
+            self.pid = self.child.pid
+            self.fd: int | None = self.child.fd
+            return
         pid, fd = pty.fork()
         if pid == 0:  # the child: become the console (exec replaces this interpreter)
             os.environ["TERM"] = "xterm-256color"
@@ -75,9 +102,7 @@ class PtyConsole:
                 os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 2)
             os.execv(str(ACCESSGUARD), [str(ACCESSGUARD), "--db", url, *options])
         self.pid = pid
-        self.fd: int | None = fd
-        self.output = b""
-        self.status: int | None = None
+        self.fd = fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
     @property
@@ -137,8 +162,8 @@ class PtyConsole:
         """
         deadline = time.monotonic() + seconds
         while self.status is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
+            status = self._ended()
+            if status is not None:
                 self.status = status
                 break
             if time.monotonic() > deadline:
@@ -153,9 +178,21 @@ class PtyConsole:
             pass
         return self.status
 
+    def _ended(self) -> int | None:
+        """The wait status if the console has ended, else None."""
+        if self.child is not None:
+            self.child.poll()
+            return self.child.wait_status
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        return status if pid else None
+
     def kill(self) -> None:
         """SIGKILL the console (cleanup; idempotent) and reap it."""
-        if self.status is None:
+        if self.status is None and self.child is not None:
+            self.child.kill()
+            self.child.wait()
+            self.status = self.child.wait_status
+        elif self.status is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
             _, self.status = os.waitpid(self.pid, 0)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from tests import preloaded
 from tests.cli_support import Ran
 from tests.console_support import child_console_environment
 from tests.reliability.support_input import accessguard
@@ -42,7 +43,7 @@ def url_for(path: Path | str) -> str:
 
 def cli(argv: Sequence[str], *, cwd: Path) -> Ran:
     """Run the installed ``accessguard`` with ``argv`` in ``cwd``, in a process of its own."""
-    done = subprocess.run(
+    done = preloaded.run(
         [accessguard(), *argv],
         cwd=cwd,
         env=child_console_environment(),
@@ -55,9 +56,9 @@ def cli(argv: Sequence[str], *, cwd: Path) -> Ran:
     return ran
 
 
-def start_cli(argv: Sequence[str], *, cwd: Path) -> subprocess.Popen[str]:
+def start_cli(argv: Sequence[str], *, cwd: Path) -> preloaded.Child:
     """Start the installed ``accessguard`` with ``argv``; the caller waits for it."""
-    return subprocess.Popen(
+    return preloaded.Child(
         [accessguard(), *argv],
         cwd=cwd,
         env=child_console_environment(),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from data.database import Database
 from data.errors import Invalid
 from data.records import PageRequest
 from data.transfer import import_records
+from tests import preloaded
 from tests.conftest import BACKENDS
 from tests.console_support import console, screen_text, settle, table_lines, wait_until
 from tests.console_support import table as record_table
@@ -135,7 +135,7 @@ def test_markup_is_stored_and_listed_literally(db: Database, tmp_path: Path) -> 
             entry.text
         ]
     # A real process: the table format shows each name as typed.
-    listed = subprocess.run(
+    listed = preloaded.run(
         [accessguard(), "--db", url, "users", "list"],
         capture_output=True,
         text=True,
@@ -245,7 +245,7 @@ def write_json_rows(path: Path, header: list[str], rows: list[list[str]]) -> Pat
 
 def test_escapes_are_refused_by_a_real_command(db: Database) -> None:
     entry = next(entry for entry in ESCAPES if entry.id == "osc52-clipboard")
-    done = subprocess.run(
+    done = preloaded.run(
         [
             accessguard(),
             "--db",

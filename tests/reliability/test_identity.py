@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL
 from data.actor import Actor
 from data.errors import NotRestorable
 from data.records import PageRequest
+from tests import preloaded
 from tests.reliability.support_input import accessguard, cli_url, migrated, raw_user, stored
 from tests.reliability.support_local_faults import run_cli, shared_directory
 from tests.reliability.support_security import server_account
@@ -33,10 +34,17 @@ NOBODY = pwd.getpwnam("nobody")
 
 
 def _cli(url: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The installed command line as a separate process, with exactly ``env``'s variables."""
-    return subprocess.run(
+    """The installed command line as a separate process, with exactly ``env``'s variables
+    (and the interpreter's own start-up ones, LANG and PYTHON*: it is forked from the
+    preloaded server, whose interpreter they made)."""
+    return preloaded.run(
         [accessguard(), "--db", url, *args],
-        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), **env},
+        env={
+            **preloaded.startup_environment(),
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/"),
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=CLI_SECONDS,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import os
 import stat
-import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +34,7 @@ from data.records import PageRequest
 from data.schema import upgrade
 from data.translate import NOT_SAVED
 from models import AuditEntry
+from tests import preloaded
 from tests.console_support import (
     CONSOLE_ACTOR,
     child_console_environment,
@@ -367,7 +367,7 @@ def _start_both_ways(
     took = time.monotonic() - started
     said = capfd.readouterr()
     assert said.out == ""
-    opened = subprocess.run(
+    opened = preloaded.run(
         [sys.executable, "-m", "tui", "--db", url],
         cwd=tmp_path,
         env=child_console_environment(),

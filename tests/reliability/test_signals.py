@@ -608,7 +608,7 @@ def test_a_console_signalled_during_a_save_keeps_it_whole_or_absent(
     for user_id, signum, let_go in cases:
         name = f"Renamed on {signal.Signals(signum).name}"
         with HeldAuditInsert(tmp_path, user_id) as held:
-            shell = PtyConsole(url, env=held.env)
+            shell = PtyConsole(url, env=held.env, fresh=True)
             try:
                 _expect_rows_on_screen(shell, target)
                 shell.press(b"j" * (user_id - 1) + b"e")
@@ -653,7 +653,7 @@ def _kill_9_a_console_mid_bulk_delete(target: Target, url: str, directory: Path)
     user 5's audit entry: none of them deleted, nothing left locked."""
     audit_before = target.audit_count()
     with HeldAuditInsert(directory, 5) as held:
-        shell = PtyConsole(url, env=held.env)
+        shell = PtyConsole(url, env=held.env, fresh=True)
         try:
             _expect_rows_on_screen(shell, target)
             shell.press(b"jjj   D")

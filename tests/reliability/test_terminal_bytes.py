@@ -215,7 +215,7 @@ LIVE = re.compile(
 def run_on_terminal(url: str, *args: str) -> tuple[int, bytes]:
     """The installed ``accessguard --db URL ARGS...`` with a pty as its stdout and stderr:
     its exit status and what the terminal showed."""
-    terminal = Terminal(url, *args)
+    terminal = Terminal(url, *args, fresh=True)
     try:
         status = terminal.wait()
     finally:

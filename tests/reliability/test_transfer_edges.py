@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL
 from data.actor import Actor
 from data.database import Database
 from data.records import PageRequest
+from tests import preloaded
 from tests.cli_support import in_process
 from tests.conftest import BACKENDS
 from tests.reliability.support_input import accessguard, cli_url, stored
@@ -41,7 +42,7 @@ HOLD_SECONDS = 30.0
 
 def run(url: URL, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The installed command line against ``url``, in a child process."""
-    return subprocess.run(
+    return preloaded.run(
         [accessguard(), "--db", cli_url(url), *args],
         cwd=cwd,
         capture_output=True,
@@ -191,7 +192,7 @@ def test_a_signal_during_an_export_leaves_no_temporary_file(
     target.write_text("the older export\n", encoding="utf-8")
     with SqlShell.for_url(database_url) as holder:
         waiting, release = _hold_reads(database_url, holder)
-        export = subprocess.Popen(
+        export = preloaded.Child(
             [accessguard(), "--db", cli_url(database_url), "export", "users", "-o", "users.csv"],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
@@ -382,7 +383,7 @@ def test_stdin_is_streamed_and_refused_alike(
     before = counts(db)
 
     def piped(content: bytes) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
+        return preloaded.run(
             [accessguard(), "--db", cli_url(database_url), "import", "products", "-"],
             input=content,
             capture_output=True,
