@@ -222,6 +222,9 @@ def test_a_child_measures_its_coverage_in_a_data_file_of_its_own(tmp_path: Path)
         "COVERAGE_PROCESS_START": str(REPO / "pyproject.toml"),
         "COVERAGE_FILE": str(tmp_path / ".coverage"),
     }
+    # When this run is measured itself (CI), coverage hands its own settings, data file
+    # included, to every process started from here; this server is to use the ones above.
+    env.pop("COVERAGE_PROCESS_CONFIG", None)
     server = preloaded.Server(env)
     try:
         child = preloaded.Child(
