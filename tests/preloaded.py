@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import pty
 import selectors
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import termios
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -217,7 +218,7 @@ class Child:
                     fds.append(spec.fileno())
             self._server = via or server()
             self._connection = self._server.connect()
-            payload = json_bytes(request)
+            payload = json.dumps(request).encode()  # as Request.parse reads it
             socket.send_fds(self._connection, [payload], fds)
             answer = self._answer(None)
         finally:
@@ -355,13 +356,6 @@ class Child:
             self.wait()
 
 
-def json_bytes(request: Mapping[str, Any]) -> bytes:
-    """The request as the server reads it."""
-    import json
-
-    return json.dumps(request).encode()
-
-
 def run(
     argv: Sequence[str],
     *,
@@ -430,15 +424,3 @@ class PtyChild(Child):
         finally:
             os.close(slave)
         self.fd = master
-
-
-@contextlib.contextmanager
-def running(argv: Sequence[str], **options: Any) -> Iterator[Child]:
-    """A `Child` for a with-block, killed and reaped however the block ends."""
-    child = Child(argv, **options)
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
