@@ -21,6 +21,7 @@ from tests.console_support import (
     current,
     demo_database,
     insert_raw_user,
+    screen_text,
     settle,
     sql_on_the_ui_thread,
     table,
@@ -400,3 +401,28 @@ async def test_switching_screens_leaves_no_footer_keys_behind(db: Database) -> N
                 await pilot.press(key)
                 await settle(app, pilot)
         assert footer_keys() == after_one_round
+
+
+async def test_the_footer_redraws_its_keys_only_when_they_change(db: Database) -> None:
+    # Textual asks the footer to recompose after every focus move and binding check; most
+    # of those asks offer the same keys, and redrawing them cost the console's keys CPU.
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+
+        def footer_keys() -> list[FooterKey]:
+            return list(app.screen.query(FooterKey))
+
+        drawn = footer_keys()
+        assert "Edit" in screen_text(app)
+        app.screen.refresh_bindings()  # asked again, for the same keys
+        await settle(app, pilot)
+        assert footer_keys() == drawn  # the same widgets: nothing was redrawn
+
+        await pilot.press("slash")  # the search has the focus: its own keys
+        await settle(app, pilot)
+        searching = footer_keys()
+        assert not any(key in drawn for key in searching)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert [key.description for key in footer_keys()] == [key.description for key in drawn]
