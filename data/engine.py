@@ -105,8 +105,14 @@ def _sqlite_engine(url: URL, *, read_only: bool, echo: bool) -> Engine:
             if not read_only:
                 _use_wal(cursor, busy_timeout_ms)
                 cursor.execute("PRAGMA synchronous = NORMAL")
-        finally:
+        except sqlite3.Error:
             cursor.close()
+            # The file deleted or replaced while this connection waited for another's lock
+            # to set itself up: SQLite says "disk I/O error"; the admin is told what happened.
+            if identity is not None:
+                identity.check_connection(dbapi_connection)
+            raise
+        cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -9,15 +9,17 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+import data.engine
 from data.actor import Actor
 from data.config import BadDatabaseURL, display_url, normalise_url, resolve_url
 from data.database import Database
 from data.engine import create_database_engine
-from data.errors import Busy, ReadOnly, Unavailable
+from data.errors import Busy, FileReplaced, ReadOnly, Unavailable
 from data.schema import upgrade
 
 
@@ -156,3 +158,27 @@ def test_read_only_on_a_missing_file_says_so_and_creates_nothing(tmp_path: Path)
     with pytest.raises(Unavailable, match="does not exist"):
         Database.connect(normalise_url(f"sqlite:///{missing}"), read_only=True)
     assert not missing.exists()
+
+
+def test_a_file_deleted_while_a_connection_sets_itself_up_is_said_to_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new connection waits in its set-up for a lock another program holds; meanwhile the
+    # file is deleted. SQLite's own words would be "disk I/O error" (the CLI then blamed a
+    # "database server"); the admin must hear that the file went.
+    path = tmp_path / "gone.db"
+    db = Database.connect(normalise_url(f"sqlite:///{path}"))
+    upgrade(db.engine)
+    db.engine.dispose()
+    real_use_wal = data.engine._use_wal
+
+    def deleted_meanwhile(cursor: Any, busy_timeout_ms: int) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        real_use_wal(cursor, busy_timeout_ms)
+
+    monkeypatch.setattr(data.engine, "_use_wal", deleted_meanwhile)
+    with pytest.raises(FileReplaced, match="was deleted or moved since it was opened"):
+        db.users.count()
+    db.dispose()
+    assert not path.exists()
