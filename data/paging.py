@@ -17,7 +17,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import Invalid
 from data.records import Count, Cursor, Page, PageRequest
-from models.base import Malformed, StoredTime
+from models.base import StoredTime
+from models.plain import Malformed
 
 RecordT = TypeVar("RecordT")
 # A mapped attribute (User.email) or any column expression usable in WHERE and ORDER BY.

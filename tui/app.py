@@ -44,6 +44,7 @@ from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from data.database import Database
+    from data.records import Page, PageRequest
     from tui.settings import Settings
 
 
@@ -121,6 +122,7 @@ class ConsoleOptions:
 OUTSIDE_FORMS = frozenset({"switch", "undo", "redo", "quit", "help"})
 
 Progress = Callable[[str], None]
+FirstPage = Callable[[str, "PageRequest"], "Page[Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,9 @@ class DatabaseOpener:
     open: Callable[[Progress], Database]
     # Shown as warnings once the database is open (a password in --db that ps shows).
     warnings: tuple[str, ...] = ()
+    # The first page of a table (plural, request), read before the data core loads; None
+    # when it cannot be read equal to the data core's (`data.first_page`: SQLite only).
+    first_page: FirstPage | None = None
 
 
 class DatabaseNotOpened(Exception):
@@ -194,6 +199,14 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         def __init__(self, status: str) -> None:
             super().__init__()
             self.status = status
+
+    class FirstPageRead(Message):
+        """The opener's first page of the screen's table was read (None: it could not be)."""
+
+        def __init__(self, table: RecordTable, page: Page[Any] | None) -> None:
+            super().__init__()
+            self.table = table
+            self.page = page
 
     class Opened(Message):
         """The opener has the database ready; ``warnings`` are for the admin to see."""
@@ -306,14 +319,49 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         await super().on_event(event)
 
     def on_ready(self) -> None:
-        """The first frame is on screen: open the database now, if it is not open yet.
+        """The first frame is on screen: show the table's first page read without the data
+        core, if the opener can; then open the database, if it is not open yet.
 
-        Not sooner: importing the data core in a thread would compete with drawing it.
+        Not sooner: importing the data core in a thread would compete with drawing it (and
+        with drawing those first rows).
         """
-        if self._opener is not None:
-            self._opening = self._open(self._opener)
-        else:
+        opener = self._opener
+        if opener is None:
             self._collector.settle_after_start()
+            return
+        tables = self.screen.query(RecordTable)
+        request = tables.first().awaiting_first_page if tables else None
+        if (
+            opener.first_page is None
+            or request is None
+            or not isinstance(self.screen, RecordScreen)
+        ):
+            self._start_opening()
+            return
+        self._read_first_page(opener.first_page, self.screen.view.key, tables.first(), request)
+
+    def _start_opening(self) -> None:
+        if self._opener is not None and self._opening is None:
+            self._opening = self._open(self._opener)
+
+    @work(thread=True, exit_on_error=False, description="read the first page")
+    def _read_first_page(
+        self, first_page: FirstPage, plural: str, table: RecordTable, request: PageRequest
+    ) -> None:
+        try:
+            page = first_page(plural, request)
+        except Exception:  # only ever a head start: the data core reads the page anyway
+            page = None
+        self.post_message(self.FirstPageRead(table, page))
+
+    @on(FirstPageRead)
+    def _show_first_page(self, message: FirstPageRead) -> None:
+        if message.page is not None and message.table.show_preview(message.page):
+            # The data core loads once those rows are drawn: under one GIL, loading it
+            # beside the drawing would slow the drawing down.
+            self.call_after_refresh(self._start_opening)
+        else:
+            self._start_opening()
 
     def on_unmount(self) -> None:
         """Release reads still waiting for a database that will not open now; hand full

@@ -154,7 +154,9 @@ class RecordScreen(QuickEdits, TransferActions):
         shown disabled (doing nothing) until the database is open."""
         if action == "related" and self.view.related is None:
             return False
-        if action in ("export", "related", "view"):
+        # Copying too: rows may show before the database is open (`data.first_page`), and
+        # the keys that read or write records work once it is.
+        if action in ("export", "related", "view", "copy_cell", "copy_record"):
             return True if self.console.is_open else None
         if action not in WRITE_ACTIONS:
             return True
@@ -185,6 +187,8 @@ class RecordScreen(QuickEdits, TransferActions):
 
     @on(RecordTable.Chosen)
     def _chosen(self, event: RecordTable.Chosen) -> None:
+        if not self.console.is_open:
+            return  # rows shown before the data core opened (`data.first_page`): wait for it
         link = self.table.columns[self.table.cursor_column].link
         if link is not None:
             self._follow(link, event.record)
