@@ -375,7 +375,7 @@ async def test_the_console_shows_the_first_page_before_its_data_core_opens(
             # The data core's page replaced the first one: nothing moved or changed.
             assert table_lines(app) == moved
             assert table(app).cursor_row == 2
-            assert not table(app)._previewed
+            assert not table(app).previewed
             await pilot.press("e")
             await settle(app, pilot)
             assert isinstance(app.screen, RecordForm)
@@ -398,7 +398,7 @@ async def test_a_page_it_gives_up_on_waits_for_the_data_core(tmp_path: Path) -> 
             assert not table(app).loaded_once  # no rows until the data core has them
             go_ahead.set()
             await settle(app, pilot)
-            assert table(app).cursor_record.id == 1
+            assert getattr(table(app).cursor_record, "id", None) == 1
             assert MARK + "boss" in table_lines(app)[2]
     finally:
         go_ahead.set()

@@ -31,8 +31,6 @@ from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
 from tui.live import LiveWatch
-from tui.screens.audit import AuditScreen
-from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
@@ -64,8 +62,19 @@ def theme_names() -> frozenset[str]:
 
 def console_bindings() -> Iterator[Binding]:
     """Every `Binding` declared by the console's own classes, screens and dialogs alike."""
-    # Imported so that every class with bindings exists (some are imported lazily).
+    # Every screen and widget module imported first: the console imports some only when
+    # first shown (dialogs, the audit log), and their classes must exist to be found.
+    import importlib
+    import pkgutil
+
     from textual.dom import DOMNode
+
+    import tui.screens
+    import tui.widgets
+
+    for package in (tui.screens, tui.widgets):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
 
     pending: list[type] = [DOMNode]
     while pending:
@@ -296,7 +305,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         """Users first; each screen keeps its place while another is shown."""
         for view in views():
             self.add_mode(view.key, partial(RecordScreen, view))
-        self.add_mode("audit", AuditScreen)
+        self.add_mode("audit", _audit_screen)
         self.switch_mode(views()[0].key)
         # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
         self.watch(self, "theme", self._remember_theme, init=False)
@@ -527,6 +536,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
             if yes:
                 then()
 
+        from tui.screens.dialogs import ConfirmDialog  # first needed here, not at start
+
         self.push_screen(
             ConfirmDialog(
                 "Unsaved staged edits",
@@ -555,6 +566,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
 
     def action_help(self) -> None:
         """Every key that works on this screen, with what it does."""
+        from tui.screens.dialogs import HelpScreen  # first needed here, not at start
+
         self.push_screen(HelpScreen(f"Keys: {self._screen_title()}", self.screen_keys()))
 
     def screen_keys(self) -> list[tuple[str, str]]:
@@ -672,6 +685,14 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
                 f"Key: {key}",
                 partial(self.run_action, binding.action, active.node),
             )
+
+
+def _audit_screen() -> Screen[Any]:
+    """The audit log's screen, imported when first shown: the first frame is the Users
+    screen's, and the audit log brings the dialogs with it."""
+    from tui.screens.audit import AuditScreen
+
+    return AuditScreen()
 
 
 def _first_line(error: BaseException | None) -> str:

@@ -157,7 +157,7 @@ def _rows_shown(app: Any, *, from_data_core: bool = False) -> bool:
         return False
     for table in app.screen.query(module.RecordTable):
         shown = table.loaded_once and table.cursor_record is not None
-        return bool(shown and not (from_data_core and table._previewed))
+        return bool(shown and not (from_data_core and table.previewed))
     return False
 
 

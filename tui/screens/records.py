@@ -24,7 +24,6 @@ from textual.screen import ModalScreen
 
 from data.changes import Change
 from data.entity import counted
-from tui.screens.dialogs import ConfirmDialog
 from tui.screens.live_notes import note, rows_to_mark
 from tui.screens.quick_edits import STAGED_ACTIONS, QuickEdits
 from tui.screens.transfer_actions import TransferActions
@@ -298,6 +297,8 @@ class RecordScreen(QuickEdits, TransferActions):
         def decided(yes: bool | None) -> None:
             if yes:
                 self._delete(targets, label or "")
+
+        from tui.screens.dialogs import ConfirmDialog  # first needed here, not at start
 
         self.app.push_screen(
             ConfirmDialog(title, text, confirm_label="Delete", danger=True), decided

@@ -253,6 +253,11 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._load("reset", request, count=count)
 
     @property
+    def previewed(self) -> bool:
+        """Whether the rows shown are a first page read before the data core was open."""
+        return self._previewed
+
+    @property
     def awaiting_first_page(self) -> PageRequest | None:
         """The request of the first page while nothing is shown yet, else None."""
         if self.loaded_once or "reset" not in self._loading:
