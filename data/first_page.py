@@ -83,7 +83,11 @@ def read_first_page(raw_url: str, plural: str, request: PageRequest) -> Page[Any
                 return None
             rows = connection.execute(_page_sql(declared), (request.limit + 1,)).fetchall()
             readers = _readers(declared, _declared_types(connection, declared.plural))
-        records = tuple(_record(declared, readers, row) for row in rows[: request.limit])
+        record = record_class(declared)
+        records = tuple(
+            record(*(read(value) for read, value in zip(readers, row, strict=True)))
+            for row in rows[: request.limit]
+        )
     except (GiveUp, sqlite3.Error, KeyError):
         return None
     return Page(
@@ -279,11 +283,6 @@ def _time(value: Any) -> datetime | None:
     if type(value) is not str or not SQLITE_DATETIME.fullmatch(value):
         raise GiveUp
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _record(declared: Entity, readers: tuple[Reader, ...], row: tuple[Any, ...]) -> Any:
-    """The record of one row: each value read by its column's reader."""
-    return record_class(declared)(*(read(value) for read, value in zip(readers, row, strict=True)))
 
 
 __all__ = ["read_first_page", "sqlite_file"]

@@ -6,9 +6,9 @@ declaration: see `data.specs.EntitySpec.record_type`.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, make_dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, Generic, TypeVar
 
 from data.entity import CLOCK_FIELDS, ID, Entity, Field
@@ -184,18 +184,27 @@ def record_fields(declared: Entity) -> tuple[str, ...]:
     return (*names, *CLOCK_FIELDS, "version")
 
 
-@cache
+_record_classes: dict[Entity, type[Any]] = {}
+# Records of two classes never compare equal: two threads asking first (the console's
+# first page and the data core) must be handed one class, not one each.
+_record_classes_lock = threading.Lock()
+
+
 def record_class(declared: Entity) -> type[Any]:
     """The frozen record class of ``declared``: one class per entity, whoever reads the rows
     (the data core, or the console's first page before the data core has loaded)."""
-    record = make_dataclass(
-        f"{declared.entity.capitalize()}Record",
-        [(name, Any) for name in record_fields(declared)],
-        frozen=True,
-    )
-    record.__module__ = "data.records"
-    record.__doc__ = f"A {declared.entity} as stored (a frozen copy; never an ORM object)."
-    return record
+    with _record_classes_lock:
+        record = _record_classes.get(declared)
+        if record is None:
+            record = make_dataclass(
+                f"{declared.entity.capitalize()}Record",
+                [(name, Any) for name in record_fields(declared)],
+                frozen=True,
+            )
+            record.__module__ = "data.records"
+            record.__doc__ = f"A {declared.entity} as stored (a frozen copy; never an ORM object)."
+            _record_classes[declared] = record
+        return record
 
 
 def __getattr__(name: str) -> Any:
