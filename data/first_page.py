@@ -40,7 +40,7 @@ from urllib.parse import unquote
 from data.entities import entity_named
 from data.entity import CLOCK_FIELDS, ID, Entity, Field
 from data.plain_checks import BIGINT_MAX, INTEGER_MAX, PlainCheck, money_max, plain_check
-from data.records import Cursor, Page, PageRequest, record_class, record_fields
+from data.records import PAGE_LIMIT_MAX, Cursor, Page, PageRequest, record_class, record_fields
 from data.revision import HEAD, VERSION_TABLE
 from data.sqlite_file import file_uri
 from models.plain import SQLITE_DATETIME
@@ -103,7 +103,7 @@ def read_first_page(raw_url: str, plural: str, request: PageRequest) -> Page[Any
 def _first_by_id(request: PageRequest) -> bool:
     """Whether ``request`` asks for the first page by id: the one a screen opens on."""
     first = PageRequest(sort=ID, limit=request.limit)
-    return request == first and request.limit > 0
+    return request == first and 0 < request.limit <= PAGE_LIMIT_MAX
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from typing import Any, Generic, TypeVar
 from data.entity import CLOCK_FIELDS, ID, Entity, Field
 
 RecordT = TypeVar("RecordT")
+# The most rows one page holds, whatever a request asks (`data.paging`).
+PAGE_LIMIT_MAX = 1_000
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,7 @@ def test_other_urls_wait_for_the_data_core(database: Path, url: str) -> None:
         PageRequest(sort="id", filters=(("id", 1),), limit=LIMIT),
         PageRequest(sort="id", from_end=True, limit=LIMIT),
         PageRequest(sort="id", limit=0),
+        PageRequest(sort="id", limit=1_001),  # the data core reads 1,000
     ],
 )
 def test_only_the_first_page_by_id(database: Path, request_: PageRequest) -> None:
