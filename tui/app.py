@@ -367,8 +367,9 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
     def _show_first_page(self, message: FirstPageRead) -> None:
         if message.page is not None and message.table.show_preview(message.page):
             # The data core loads once those rows are drawn: under one GIL, loading it
-            # beside the drawing would slow the drawing down.
-            self.call_after_refresh(self._start_opening)
+            # beside the drawing would slow the drawing down. Two refreshes: the table's
+            # repaint reaches its screen by a message, which one may still precede.
+            self.call_after_refresh(self.call_after_refresh, self._start_opening)
         else:
             self._start_opening()
 
