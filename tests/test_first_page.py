@@ -362,8 +362,8 @@ async def test_the_console_shows_the_first_page_before_its_data_core_opens(
             before = table_lines(app)
             assert before[1].split()[0] == "1"
             assert "Opening the test's file" in str(app.screen.query_one(StatusLine).render())
-            # Keys that need the data core still wait or do nothing, as without the page.
-            await pilot.press("j", "j", "n", "e", "d", "space", "D", "u", "enter", "v", "c", "C")
+            # The cursor moves at once; a key that needs the database waits for it.
+            await pilot.press("j", "j", "e")
             await pilot.pause()
             assert isinstance(app.screen, RecordScreen)
             assert table(app).cursor_row == 2
@@ -373,13 +373,36 @@ async def test_the_console_shows_the_first_page_before_its_data_core_opens(
             go_ahead.set()
             await settle(app, pilot)
             assert app.is_open
+            # e, pressed on the third user before the database was open, edits that user.
+            assert isinstance(app.screen, RecordForm)
+            assert app.screen.record is not None
+            assert app.screen.record.id == 3
+            await pilot.press("escape")
+            await settle(app, pilot)
             # The data core's page replaced the first one: nothing moved or changed.
             assert table_lines(app) == moved
             assert table(app).cursor_row == 2
             assert not table(app).previewed
-            await pilot.press("e")
+    finally:
+        go_ahead.set()
+    app.db.dispose()
+
+
+async def test_keys_pressed_on_the_first_page_wait_for_the_screen_they_were_pressed_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    app, go_ahead = _held_console(path)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _first_rows(app, pilot)
+            await pilot.press("enter", "2")  # Enter on user 1, then off to Products
+            await pilot.pause()
+            go_ahead.set()
             await settle(app, pilot)
-            assert isinstance(app.screen, RecordForm)
+            assert isinstance(app.screen, RecordScreen)
+            assert app.screen.view.key == "products"  # no form: it was for the Users screen
     finally:
         go_ahead.set()
     app.db.dispose()

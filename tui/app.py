@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
+from textual.actions import ActionParseResult
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import var
@@ -66,8 +68,6 @@ def console_bindings() -> Iterator[Binding]:
     # first shown (dialogs, the audit log), and their classes must exist to be found.
     import importlib
     import pkgutil
-
-    from textual.dom import DOMNode
 
     import tui.screens
     import tui.widgets
@@ -247,6 +247,9 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._db: Database | None = None
         # Set once the database is open, or once it never will be: reads wait for it.
         self._settled = threading.Event()
+        # Keys pressed on a first page shown before the database opened, that need it: run
+        # once it is open (each with the screen it was pressed on).
+        self._held: list[tuple[Screen[Any], Callable[[], object]]] = []
         self._opener: DatabaseOpener | None = None
         self._opening: Worker[None] | None = None
         self._collector = IdleCollector()
@@ -422,6 +425,10 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._collector.settle_after_start()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()
+        held, self._held = self._held, []
+        for screen, run in held:
+            if screen is self.screen:  # pressed on a screen since left: not for this one
+                self.call_next(run)
 
     # Live views
 
@@ -443,6 +450,38 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
             forwarded = self.RecordsChanged(message.changes)
             forwarded.stop()  # handled by the screen, never bubbled back up to the app
             screen.post_message(forwarded)
+
+    @property
+    def first_page_shown(self) -> bool:
+        """Whether the screen shows rows read before the database opened (`data.first_page`)."""
+        screen = self.screen
+        return not self.is_open and isinstance(screen, TableScreen) and screen.table.previewed
+
+    def when_open(self, run: Callable[[], object]) -> None:
+        """Run ``run`` once the database is open (now, if it is), if this screen still shows."""
+        if self.is_open:
+            self.call_next(run)
+        else:
+            self._held.append((self.screen, run))
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """Run ``action``; one that waits for the database, pressed on rows shown before it
+        opened, runs once it is open rather than not at all: the admin saw a record and
+        acted on it (with no rows shown, such keys do nothing until then, as ever)."""
+        namespace = self if default_namespace is None else default_namespace
+        if (
+            isinstance(action, str)
+            and self.first_page_shown
+            and self._check_action_state(action, namespace) is None
+        ):
+            self.when_open(partial(super().run_action, action, default_namespace, namespaces))
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Screen keys sleep while a form or dialog is open; undo and redo sleep when

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -187,7 +188,9 @@ class RecordScreen(QuickEdits, TransferActions):
     @on(RecordTable.Chosen)
     def _chosen(self, event: RecordTable.Chosen) -> None:
         if not self.console.is_open:
-            return  # rows shown before the data core opened (`data.first_page`): wait for it
+            # Rows shown before the database opened (`data.first_page`): Enter waits for it.
+            self.console.when_open(partial(self._chosen, event))
+            return
         link = self.table.columns[self.table.cursor_column].link
         if link is not None:
             self._follow(link, event.record)
