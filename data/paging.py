@@ -16,14 +16,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from data.errors import Invalid
-from data.records import Count, Cursor, Page, PageRequest
-from models.base import Malformed, StoredTime
+from data.records import PAGE_LIMIT_MAX, Count, Cursor, Page, PageRequest
+from models.base import StoredTime
+from models.plain import Malformed
 
 RecordT = TypeVar("RecordT")
 # A mapped attribute (User.email) or any column expression usable in WHERE and ORDER BY.
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 
-PAGE_LIMIT_MAX = 1_000
 SEARCH_MAX = 200
 # Above this many rows PostgreSQL's whole-table count is the planner's estimate: an exact
 # count(*) reads every row (or the visibility map and index) and grows with the table.

@@ -6,11 +6,16 @@ declaration: see `data.specs.EntitySpec.record_type`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, make_dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from data.entity import CLOCK_FIELDS, ID, Entity, Field
+
 RecordT = TypeVar("RecordT")
+# The most rows one page holds, whatever a request asks (`data.paging`).
+PAGE_LIMIT_MAX = 1_000
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,51 @@ class ImportProgress:
         if not self.total_bytes:
             return None
         return min(self.done_bytes / self.total_bytes, 1.0)
+
+
+def shown_as(item: Field) -> str:
+    """How a field is named in records and files: ``owner_email``, ``has_password``."""
+    from data.entities import entity_named
+
+    if item.kind == "relation":
+        return f"{item.name}_{entity_named(item.to).natural_key}"
+    if item.kind == "secret":
+        return f"has_{item.name}"
+    return item.name
+
+
+def record_fields(declared: Entity) -> tuple[str, ...]:
+    """The attributes of ``declared``'s records, in the order its query selects them: the
+    id, each field (a relation as its id and the key it names), the times, the version."""
+    names = [ID]
+    for item in declared.fields:
+        if item.kind == "relation":
+            names.append(item.stored_as)
+        names.append(shown_as(item))
+    return (*names, *CLOCK_FIELDS, "version")
+
+
+_record_classes: dict[Entity, type[Any]] = {}
+# Records of two classes never compare equal: two threads asking first (the console's
+# first page and the data core) must be handed one class, not one each.
+_record_classes_lock = threading.Lock()
+
+
+def record_class(declared: Entity) -> type[Any]:
+    """The frozen record class of ``declared``: one class per entity, whoever reads the rows
+    (the data core, or the console's first page before the data core has loaded)."""
+    with _record_classes_lock:
+        record = _record_classes.get(declared)
+        if record is None:
+            record = make_dataclass(
+                f"{declared.entity.capitalize()}Record",
+                [(name, Any) for name in record_fields(declared)],
+                frozen=True,
+            )
+            record.__module__ = "data.records"
+            record.__doc__ = f"A {declared.entity} as stored (a frozen copy; never an ORM object)."
+            _record_classes[declared] = record
+        return record
 
 
 def __getattr__(name: str) -> Any:

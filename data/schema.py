@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Column, inspect, text
@@ -40,6 +39,8 @@ from sqlalchemy.sql.elements import True_
 
 from data.engine import SERVER_LOCK_TIMEOUT_S, WRITE_OPTION
 from data.errors import Busy, SchemaMismatch, Unavailable
+from data.revision import HEAD as HEAD  # re-exported: tests and tools ask data.schema
+from data.revision import MIGRATIONS, VERSION_TABLE
 from data.specs import SPECS
 from data.translate import translate_errors
 
@@ -50,13 +51,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SEEDS_REVISION = "0001_seeds"
-VERSION_TABLE = "alembic_version"
-# The newest migration, read from the file names (each is named after its revision id, and
-# numbered) so that a start-up check need not load Alembic to learn it, and a new migration
-# needs no line here; tests/test_schema.py fails if Alembic's own head says otherwise.
-HEAD = max(path.stem for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 # The tables the original seeds script created, with the columns it gave them. A database
 # holding only (a subset of) these, and no version table, is "legacy": it can be converted.
 SEEDS_SHAPE: dict[str, frozenset[str]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, make_dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache, cached_property
@@ -27,6 +27,8 @@ from data.entity import CLOCK_FIELDS, ID, Entity, Field
 from data.errors import Invalid, NotRestorable
 from data.numbers import is_record_id
 from data.paging import Column
+from data.plain_checks import BIGINT_MAX, INTEGER_MAX, money_max, plain_check
+from data.records import record_class, record_fields, shown_as
 from data.stored import StoredCheck, checked, stored_check
 from data.trail import snapshot, write_entry
 from data.validation import Validator
@@ -65,6 +67,9 @@ class EntitySpec(Generic[ModelT, RecordT]):
         self.natural_key = declared.natural_key
         module, _, name = declared.model.partition(":")
         self.model: type[ModelT] = getattr(importlib.import_module(module), name)
+        if self.model.__tablename__ != self.plural:
+            # Readers that run before SQLAlchemy loads (`data.first_page`) name the table so.
+            raise TypeError(f"{self.plural}: the model's table must be called {self.plural!r}")
         self.required = frozenset(item.name for item in declared.fields if item.required)
         self.sort_columns: dict[str, Column] = {
             name: getattr(self.model, name) for name in declared.sort_fields
@@ -107,14 +112,11 @@ class EntitySpec(Generic[ModelT, RecordT]):
     @cached_property
     def record_type(self) -> type[Any]:
         """The frozen record class, one attribute per selected column, in `select` order."""
-        names = [str(column.key) for column in self.select().selected_columns]
-        record = make_dataclass(
-            f"{self.entity.capitalize()}Record",
-            [(name, Any) for name in names],
-            frozen=True,
-        )
-        record.__module__ = "data.records"
-        record.__doc__ = f"A {self.entity} as stored (a frozen copy; never an ORM object)."
+        record = record_class(self.declared)
+        selected = tuple(str(column.key) for column in self.select().selected_columns)
+        if selected != record_fields(self.declared):
+            # One order for both readers of rows (`data.first_page` builds records too).
+            raise TypeError(f"{self.plural}: select() gives {selected}, records hold another")
         return record
 
     def select(self) -> AnySelect:
@@ -264,11 +266,7 @@ class EntitySpec(Generic[ModelT, RecordT]):
 
     def _shown_as(self, item: Field) -> str:
         """How a field is named in records and files: ``owner_email``, ``has_password``."""
-        if item.kind == "relation":
-            return f"{item.name}_{self.target(item).natural_key}"
-        if item.kind == "secret":
-            return f"has_{item.name}"
-        return item.name
+        return shown_as(item)
 
     def _column_type(self, item: Field) -> TypeEngine[Any]:
         column_type: TypeEngine[Any] = self.model.__table__.c[item.stored_as].type
@@ -304,33 +302,12 @@ class EntitySpec(Generic[ModelT, RecordT]):
 
     def _plainly(self, item: Field) -> Callable[[Any], bool] | None:
         """A cheap test that a stored value is acceptable; None: not checked when read."""
-        column_type = self._column_type(item)
-        match item.kind:
-            case "text" | "code":
-                return _is_filled
-            case "email":
-                return validation.is_plain_address
-            case "choice":
-                assert item.choices is not None
-                choices = item.choices
-                return lambda value: value in choices()
-            case "flag":
-                return lambda value: isinstance(value, bool)
-            case "money":
-                top = _money_max(column_type)
-                return lambda value: (
-                    isinstance(value, Decimal) and value.is_finite() and 0 <= value <= top
-                )
-            case "count":
-                top_count = _integer_max(column_type)
-                return lambda value: isinstance(value, int) and 0 <= value <= top_count
-        return None
-
-
-def _is_filled(value: Any) -> bool:
-    # Other checks (control characters, length) are for what people type: stored text is
-    # shown made visible, so only an empty or missing value is marked here.
-    return isinstance(value, str) and bool(value.strip())
+        top: Decimal | int | None = None
+        if item.kind == "money":
+            top = _money_max(self._column_type(item))
+        elif item.kind == "count":
+            top = _integer_max(self._column_type(item))
+        return plain_check(item, top)
 
 
 def _length(column_type: TypeEngine[Any]) -> int:
@@ -343,15 +320,14 @@ def _money_max(column_type: TypeEngine[Any]) -> Decimal:
     """The most a ``Numeric(p, s)`` holds: 9999999999.99 for (12, 2)."""
     if not isinstance(column_type, Numeric) or column_type.precision is None:
         raise TypeError(f"a money field needs a Numeric(precision, scale), not {column_type!r}")
-    scale = column_type.scale or 0
-    return Decimal(10) ** (column_type.precision - scale) - Decimal(1).scaleb(-scale)
+    return money_max(column_type.precision, column_type.scale or 0)
 
 
 def _integer_max(column_type: TypeEngine[Any]) -> int:
     if isinstance(column_type, BigInteger):
-        return 2**63 - 1
+        return BIGINT_MAX
     if isinstance(column_type, Integer):
-        return 2**31 - 1
+        return INTEGER_MAX
     raise TypeError(f"a count field needs an integer column, not {column_type!r}")
 
 

@@ -27,13 +27,15 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from sqlalchemy.engine import URL
 
 from data.config import BadDatabaseURL
 from data.errors import FileReplaced
+
+if TYPE_CHECKING:
+    # Only named: `file_uri` serves the console's first page before SQLAlchemy loads.
+    from sqlalchemy.engine import URL
 
 # The pysqlite options a SQLite URL may carry (`data.engine.sqlite_busy_timeout_ms` reads it).
 ALLOWED_OPTIONS = frozenset({"timeout"})

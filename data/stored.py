@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from data.errors import Invalid
 from data.validation import FieldError, Validator
 from models import Malformed
-from models.base import raw_text
+from models.plain import raw_text
 
 RecordT = TypeVar("RecordT")
 # The reason a stored value is refused, or None when it is acceptable.

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -14,6 +12,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from models.plain import SQLITE_DATETIME, Malformed, raw_text
 
 T = TypeVar("T")
 
@@ -32,30 +32,6 @@ class Base(DeclarativeBase):
     """Parent of all models; its metadata carries the constraint naming convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-@dataclass(frozen=True)
-class Malformed:
-    """A stored value that is not what its column promises, as another tool wrote it.
-
-    ``raw`` is its text as stored and ``reason`` why it is refused; ``stored`` is the value
-    as the driver gave it, which sorts and pages as the database orders it. It is shown,
-    exported and deleted like any value, and never written back.
-    """
-
-    raw: str
-    reason: str
-    stored: Any = field(default=None, compare=False)
-
-    def __str__(self) -> str:
-        return self.raw
-
-
-def raw_text(value: Any) -> str:
-    """``value`` as the text it was stored as (bytes decoded, undecodable bytes replaced)."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", errors="replace")
-    return str(value)
 
 
 class Tolerant(TypeDecorator[T]):
@@ -132,10 +108,6 @@ class Flag(Tolerant[bool]):
         return isinstance(value, (bool, int)) and value in (0, 1)
 
 
-# How SQLAlchemy writes a DATETIME to SQLite: text that sorts and compares as the time does.
-_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
-
-
 class StoredTime(datetime):
     """A time SQLite holds as text written otherwise than AccessGuard writes it (another
     tool's ``2026-01-02 03:04:05``): the same time, and ``as_stored``, its text, which is
@@ -176,7 +148,7 @@ class UTCDateTime(Tolerant[datetime]):
         return isinstance(value, (str, datetime))
 
     def finish(self, raw: Any, value: Any) -> Any:
-        if isinstance(raw, str) and not _SQLITE_DATETIME.fullmatch(raw):
+        if isinstance(raw, str) and not SQLITE_DATETIME.fullmatch(raw):
             return StoredTime.of(value, raw)
         return value
 

@@ -9,11 +9,11 @@ from sqlalchemy import CheckConstraint, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Flag, UTCDateTime, exact_key, searchable, sortable, utcnow
+from models.plain import ROLES
 
 if TYPE_CHECKING:
     from models.product import Product
 
-ROLES = ("admin", "editor", "viewer")
 NAME_MAX = 100
 EMAIL_MAX = 254  # RFC 5321 path limit
 PASSWORD_HASH_MAX = 255

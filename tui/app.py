@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
+from textual.actions import ActionParseResult
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import var
@@ -31,8 +33,6 @@ from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
 from tui.live import LiveWatch
-from tui.screens.audit import AuditScreen
-from tui.screens.dialogs import ConfirmDialog, HelpScreen
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
@@ -44,6 +44,7 @@ from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from data.database import Database
+    from data.records import Page, PageRequest
     from tui.settings import Settings
 
 
@@ -63,8 +64,17 @@ def theme_names() -> frozenset[str]:
 
 def console_bindings() -> Iterator[Binding]:
     """Every `Binding` declared by the console's own classes, screens and dialogs alike."""
-    # Imported so that every class with bindings exists (some are imported lazily).
-    from textual.dom import DOMNode
+    # Every screen and widget module imported first: the console imports some only when
+    # first shown (dialogs, the audit log), and their classes must exist to be found.
+    import importlib
+    import pkgutil
+
+    import tui.screens
+    import tui.widgets
+
+    for package in (tui.screens, tui.widgets):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
 
     pending: list[type] = [DOMNode]
     while pending:
@@ -121,6 +131,7 @@ class ConsoleOptions:
 OUTSIDE_FORMS = frozenset({"switch", "undo", "redo", "quit", "help"})
 
 Progress = Callable[[str], None]
+FirstPage = Callable[[str, "PageRequest"], "Page[Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,9 @@ class DatabaseOpener:
     open: Callable[[Progress], Database]
     # Shown as warnings once the database is open (a password in --db that ps shows).
     warnings: tuple[str, ...] = ()
+    # The first page of a table (plural, request), read before the data core loads; None
+    # when it cannot be read equal to the data core's (`data.first_page`: SQLite only).
+    first_page: FirstPage | None = None
 
 
 class DatabaseNotOpened(Exception):
@@ -195,6 +209,14 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
             super().__init__()
             self.status = status
 
+    class FirstPageRead(Message):
+        """The opener's first page of the screen's table was read (None: it could not be)."""
+
+        def __init__(self, table: RecordTable, page: Page[Any] | None) -> None:
+            super().__init__()
+            self.table = table
+            self.page = page
+
     class Opened(Message):
         """The opener has the database ready; ``warnings`` are for the admin to see."""
 
@@ -225,6 +247,9 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._db: Database | None = None
         # Set once the database is open, or once it never will be: reads wait for it.
         self._settled = threading.Event()
+        # Keys pressed on a first page shown before the database opened, that need it: run
+        # once it is open (each with the screen it was pressed on).
+        self._held: list[tuple[Screen[Any], Callable[[], object]]] = []
         self._opener: DatabaseOpener | None = None
         self._opening: Worker[None] | None = None
         self._collector = IdleCollector()
@@ -283,7 +308,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         """Users first; each screen keeps its place while another is shown."""
         for view in views():
             self.add_mode(view.key, partial(RecordScreen, view))
-        self.add_mode("audit", AuditScreen)
+        self.add_mode("audit", _audit_screen)
         self.switch_mode(views()[0].key)
         # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
         self.watch(self, "theme", self._remember_theme, init=False)
@@ -306,14 +331,50 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         await super().on_event(event)
 
     def on_ready(self) -> None:
-        """The first frame is on screen: open the database now, if it is not open yet.
+        """The first frame is on screen: show the table's first page read without the data
+        core, if the opener can; then open the database, if it is not open yet.
 
-        Not sooner: importing the data core in a thread would compete with drawing it.
+        Not sooner: importing the data core in a thread would compete with drawing it (and
+        with drawing those first rows).
         """
-        if self._opener is not None:
-            self._opening = self._open(self._opener)
-        else:
+        opener = self._opener
+        if opener is None:
             self._collector.settle_after_start()
+            return
+        tables = self.screen.query(RecordTable)
+        request = tables.first().awaiting_first_page if tables else None
+        if (
+            opener.first_page is None
+            or request is None
+            or not isinstance(self.screen, RecordScreen)
+        ):
+            self._start_opening()
+            return
+        self._read_first_page(opener.first_page, self.screen.view.key, tables.first(), request)
+
+    def _start_opening(self) -> None:
+        if self._opener is not None and self._opening is None:
+            self._opening = self._open(self._opener)
+
+    @work(thread=True, exit_on_error=False, description="read the first page")
+    def _read_first_page(
+        self, first_page: FirstPage, plural: str, table: RecordTable, request: PageRequest
+    ) -> None:
+        try:
+            page = first_page(plural, request)
+        except Exception:  # only ever a head start: the data core reads the page anyway
+            page = None
+        self.post_message(self.FirstPageRead(table, page))
+
+    @on(FirstPageRead)
+    def _show_first_page(self, message: FirstPageRead) -> None:
+        if message.page is not None and message.table.show_preview(message.page):
+            # The data core loads once those rows are drawn: under one GIL, loading it
+            # beside the drawing would slow the drawing down. Two refreshes: the table's
+            # repaint reaches its screen by a message, which one may still precede.
+            self.call_after_refresh(self.call_after_refresh, self._start_opening)
+        else:
+            self._start_opening()
 
     def on_unmount(self) -> None:
         """Release reads still waiting for a database that will not open now; hand full
@@ -364,6 +425,10 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._collector.settle_after_start()
         # The keys that need the database wake up in the footer, help and palette.
         self.refresh_bindings()
+        held, self._held = self._held, []
+        for screen, run in held:
+            if screen is self.screen:  # pressed on a screen since left: not for this one
+                self.call_next(run)
 
     # Live views
 
@@ -385,6 +450,38 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
             forwarded = self.RecordsChanged(message.changes)
             forwarded.stop()  # handled by the screen, never bubbled back up to the app
             screen.post_message(forwarded)
+
+    @property
+    def first_page_shown(self) -> bool:
+        """Whether the screen shows rows read before the database opened (`data.first_page`)."""
+        screen = self.screen
+        return not self.is_open and isinstance(screen, TableScreen) and screen.table.previewed
+
+    def when_open(self, run: Callable[[], object]) -> None:
+        """Run ``run`` once the database is open (now, if it is), if this screen still shows."""
+        if self.is_open:
+            self.call_next(run)
+        else:
+            self._held.append((self.screen, run))
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """Run ``action``; one that waits for the database, pressed on rows shown before it
+        opened, runs once it is open rather than not at all: the admin saw a record and
+        acted on it (with no rows shown, such keys do nothing until then, as ever)."""
+        namespace = self if default_namespace is None else default_namespace
+        if (
+            isinstance(action, str)
+            and self.first_page_shown
+            and self._check_action_state(action, namespace) is None
+        ):
+            self.when_open(partial(super().run_action, action, default_namespace, namespaces))
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Screen keys sleep while a form or dialog is open; undo and redo sleep when
@@ -479,6 +576,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
             if yes:
                 then()
 
+        from tui.screens.dialogs import ConfirmDialog  # first needed here, not at start
+
         self.push_screen(
             ConfirmDialog(
                 "Unsaved staged edits",
@@ -507,6 +606,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
 
     def action_help(self) -> None:
         """Every key that works on this screen, with what it does."""
+        from tui.screens.dialogs import HelpScreen  # first needed here, not at start
+
         self.push_screen(HelpScreen(f"Keys: {self._screen_title()}", self.screen_keys()))
 
     def screen_keys(self) -> list[tuple[str, str]]:
@@ -624,6 +725,14 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
                 f"Key: {key}",
                 partial(self.run_action, binding.action, active.node),
             )
+
+
+def _audit_screen() -> Screen[Any]:
+    """The audit log's screen, imported when first shown: the first frame is the Users
+    screen's, and the audit log brings the dialogs with it."""
+    from tui.screens.audit import AuditScreen
+
+    return AuditScreen()
 
 
 def _first_line(error: BaseException | None) -> str:

@@ -11,7 +11,7 @@ MARK = "✗"
 
 def stored_text(record: Any, field: str) -> str | None:
     """The text as stored when ``record``'s ``field`` holds a malformed value, else None."""
-    from models import Malformed  # only once records exist: the first frame needs no models
+    from models.plain import Malformed  # no SQLAlchemy: drawn before the data core loads
 
     value = getattr(record, field, None)
     return value.raw if isinstance(value, Malformed) else None

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.message import Message
 
-from tui.screens.dialogs import ConfirmDialog
 from tui.text import visible
 from tui.typeahead import KeysInOrder
 
@@ -81,6 +80,8 @@ class UndoKeys(KeysInOrder):
                 self._take_back(plan)
 
         label = "Undo" if plan.kind == "undo" else "Redo"
+        from tui.screens.dialogs import ConfirmDialog  # first needed here, not at start
+
         self.push_screen(ConfirmDialog(title, text, confirm_label=label), decided)
 
     def _take_back(self, plan: UndoPlan) -> None:

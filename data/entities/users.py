@@ -6,7 +6,8 @@ from data.entity import Entity, Field
 
 
 def _roles() -> tuple[str, ...]:
-    from models.user import ROLES  # the model's check constraint allows exactly these
+    # The model's check constraint allows exactly these; read without loading SQLAlchemy.
+    from models.plain import ROLES
 
     return ROLES
 

@@ -62,7 +62,9 @@ The figures (``--only`` names):
     medians, with the project's bytecode compiled first (as an installed wheel has it).
     First paint <= 1.2x the bare app's paint; first rows <= 1.2x the bare app's paint and
     1M/1k <= 1.2. An information row gives the median moment of each step of the console's
-    start (Textual imported, first paint, data core imported, database open, first rows).
+    start (Textual imported, first paint, first rows, data core imported, database open,
+    and the data core's own rows, which on SQLite replace the first page `data.first_page`
+    read before the data core loaded: the child runs on until they are on screen).
 ``startup-terminal``
     The same start on a 120x40 pseudo-terminal, timed by the parent until a text appears
     in what each program writes: the bare app's Static, and the first user's name for the

@@ -6,7 +6,6 @@ import argparse
 import csv
 import sys
 from collections.abc import Iterable
-from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -138,14 +137,3 @@ def cmd_audit_restore(args: argparse.Namespace, db: Database) -> int:
     written = db.audit.restore(args.id, actor=actor, expected_version=plan.version)
     say(f"restored {plan.label} to its state before entry {args.id} (entry {written.id})")
     return EXIT_OK
-
-
-def iso_time(text: str) -> datetime:
-    """An argparse type: an ISO date or time (``2026-12-01``, ``2026-12-01T09:30``), UTC
-    unless it says otherwise."""
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30"
-        ) from None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
 
     from data.database import Database
+    from data.records import Page, PageRequest
     from tui.app import AccessGuardApp, ConsoleOptions
     from tui.settings import Settings
 
@@ -175,8 +176,18 @@ def console_app(
             raw_url, read_only=read_only, demo=demo, create=demo, progress=progress
         )
 
+    def first_page(plural: str, request: PageRequest) -> Page[Any] | None:
+        # Loaded in the reading worker: the first frame waits for none of it.
+        from data.first_page import read_first_page
+
+        return read_first_page(configured_url(raw_url), plural, request)
+
     opener = DatabaseOpener(
-        where=redact(configured_url(raw_url)), open=open_for_the_console, warnings=tuple(warnings)
+        where=redact(configured_url(raw_url)),
+        open=open_for_the_console,
+        warnings=tuple(warnings),
+        # --demo may fill an empty database first: its rows come with the data core.
+        first_page=None if demo else first_page,
     )
     actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
     return AccessGuardApp(opener, actor=actor, read_only=read_only, options=options)

@@ -7,8 +7,10 @@ import the data core only when they run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from data.entities import registered
@@ -16,18 +18,41 @@ from data.entity import Entity
 from data.numbers import whole_number
 from data.redact import redact
 from tui.cli.admin import cmd_config_path, cmd_db_status, cmd_db_upgrade, cmd_seed
-from tui.cli.audit import cmd_audit_list, cmd_audit_restore, cmd_audit_show, iso_time
 from tui.cli.completion import SHELLS, cmd_completion
 from tui.cli.entities import EntityCommands, entity_commands
 from tui.cli.output import EXIT_USAGE, PROG
-from tui.cli.records import cmd_add, cmd_delete, cmd_list, cmd_set_secret, cmd_show, cmd_update
-from tui.cli.transfer import cmd_export, cmd_import
 from tui.text import visible
 
 if TYPE_CHECKING:
     from data.database import Database
 
 Handler = Callable[[argparse.Namespace, "Database"], int]
+
+
+def _later(where: str) -> Handler:
+    """The command ``module:function`` of this package, imported when it runs: the parser is
+    built at every start, the console's too, which needs none of the commands' modules."""
+    module, _, name = where.partition(":")
+
+    def run(args: argparse.Namespace, db: Database) -> int:
+        handler: Handler = getattr(importlib.import_module(f"tui.cli.{module}"), name)
+        return handler(args, db)
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
+cmd_list = _later("records:cmd_list")
+cmd_show = _later("records:cmd_show")
+cmd_add = _later("records:cmd_add")
+cmd_update = _later("records:cmd_update")
+cmd_set_secret = _later("records:cmd_set_secret")
+cmd_delete = _later("records:cmd_delete")
+cmd_audit_list = _later("audit:cmd_audit_list")
+cmd_audit_show = _later("audit:cmd_audit_show")
+cmd_audit_restore = _later("audit:cmd_audit_restore")
+cmd_export = _later("transfer:cmd_export")
+cmd_import = _later("transfer:cmd_import")
 
 WEB_PORT = 8000
 
@@ -345,6 +370,17 @@ class _ShowVersion(argparse.Action):
         parser.exit()
 
 
+def iso_time(text: str) -> datetime:
+    """An argparse type: an ISO date or time (``2026-12-01``, ``2026-12-01T09:30``), UTC
+    unless it says otherwise."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30"
+        ) from None
+
+
 def _installed_version() -> str:
     """The version pip installed (pyproject's), read from the package metadata."""
     from importlib.metadata import PackageNotFoundError, version
@@ -371,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(parser, top=True)
-    parser.add_argument("--version", action="version", version=f"{PROG} {_installed_version()}")
+    parser.add_argument(
+        "--version", action=_ShowVersion, help="show program's version number and exit"
+    )
     parser.add_argument(
         "--demo",
         action="store_true",

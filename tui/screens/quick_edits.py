@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.message import Message
 
 from data.entity import counted
-from tui.screens.dialogs import StagedEditsDialog
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
 from tui.views import ColumnSpec, ViewSpec
@@ -190,6 +189,8 @@ class QuickEdits(TableScreen):
         def decided(commit: bool | None) -> None:
             if commit:
                 self._commit_staged(edits)
+
+        from tui.screens.dialogs import StagedEditsDialog  # first needed here, not at start
 
         self.app.push_screen(StagedEditsDialog(edits, self.view.names), decided)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -24,7 +25,6 @@ from textual.screen import ModalScreen
 
 from data.changes import Change
 from data.entity import counted
-from tui.screens.dialogs import ConfirmDialog
 from tui.screens.live_notes import note, rows_to_mark
 from tui.screens.quick_edits import STAGED_ACTIONS, QuickEdits
 from tui.screens.transfer_actions import TransferActions
@@ -154,7 +154,9 @@ class RecordScreen(QuickEdits, TransferActions):
         shown disabled (doing nothing) until the database is open."""
         if action == "related" and self.view.related is None:
             return False
-        if action in ("export", "related", "view"):
+        # Copying too: rows may show before the database is open (`data.first_page`), and
+        # the keys that read or write records work once it is.
+        if action in ("export", "related", "view", "copy_cell", "copy_record"):
             return True if self.console.is_open else None
         if action not in WRITE_ACTIONS:
             return True
@@ -185,6 +187,10 @@ class RecordScreen(QuickEdits, TransferActions):
 
     @on(RecordTable.Chosen)
     def _chosen(self, event: RecordTable.Chosen) -> None:
+        if not self.console.is_open:
+            # Rows shown before the database opened (`data.first_page`): Enter waits for it.
+            self.console.when_open(partial(self._chosen, event))
+            return
         link = self.table.columns[self.table.cursor_column].link
         if link is not None:
             self._follow(link, event.record)
@@ -294,6 +300,8 @@ class RecordScreen(QuickEdits, TransferActions):
         def decided(yes: bool | None) -> None:
             if yes:
                 self._delete(targets, label or "")
+
+        from tui.screens.dialogs import ConfirmDialog  # first needed here, not at start
 
         self.app.push_screen(
             ConfirmDialog(title, text, confirm_label="Delete", danger=True), decided

@@ -12,7 +12,6 @@ import os
 from typing import TYPE_CHECKING
 
 from data.records import ImportReport, PageRequest
-from tui.screens.dialogs import ConfirmDialog
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
 from tui.views import ViewSpec
@@ -56,6 +55,8 @@ class TransferActions(TableScreen):
                     self._start_export(request, path)
                 else:
                     ask(path)
+
+            from tui.screens.dialogs import ConfirmDialog  # first needed here, not at start
 
             question = ConfirmDialog(
                 "Replace the file?",

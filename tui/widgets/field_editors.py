@@ -18,7 +18,8 @@ from textual.widgets.select import InvalidSelectValueError
 
 from tui.views import FieldSpec
 from tui.widgets.relation_picker import RelationPicker
-from tui.widgets.stored_text import StoredTextArea, StoredTextInput
+from tui.widgets.stored_text import StoredTextInput
+from tui.widgets.stored_text_area import StoredTextArea
 
 
 def make_editor(spec: FieldSpec, value: Any, *, check: Validator | None, new: bool) -> Widget:

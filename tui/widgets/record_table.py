@@ -165,6 +165,10 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self.changed = ChangedRows()
         # The generation whose count is read once its page is in (not alongside it).
         self._count_after: int | None = None
+        # The request of the pending first or last page (`show_preview` must answer it).
+        self._end_request: PageRequest | None = None
+        # Rows shown from a first page read before the data core was open (`show_preview`).
+        self._previewed = False
 
     # Public API
 
@@ -243,8 +247,34 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """Replace the window with the first or the last page: one query at any size."""
         self._generation += 1
         self._keep_id = keep_id
+        self._previewed = False
         request = self.query_state.request(from_end=from_end, limit=self.page_size)
+        self._end_request = request
         self._load("reset", request, count=count)
+
+    @property
+    def previewed(self) -> bool:
+        """Whether the rows shown are a first page read before the data core was open."""
+        return self._previewed
+
+    @property
+    def awaiting_first_page(self) -> PageRequest | None:
+        """The request of the first page while nothing is shown yet, else None."""
+        if self.loaded_once or "reset" not in self._loading:
+            return None
+        return self._end_request
+
+    def show_preview(self, page: Page[Any]) -> bool:
+        """Show ``page``, read before the data core was open, until the data core's own
+        first page lands (equal records: nothing moves). Whether it was shown: not if the
+        table has moved on to another question meanwhile."""
+        if page.request != self.awaiting_first_page:
+            return False
+        self._replace(page, reload=False)
+        self._previewed = True
+        self.loaded_once = True
+        self._settle()
+        return True
 
     # Loading
 
@@ -305,7 +335,13 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         elif message.kind == "backward":
             self._prepend(page)
         else:
-            self._replace(page, reload=message.kind == "reload")
+            reload = message.kind == "reload"
+            if self._previewed:
+                # The data core's page after the preview's: the cursor stays where the
+                # admin may already have moved it, and the view holds.
+                self._previewed, reload = False, True
+                self._keep_id = self._keep_id or getattr(self.cursor_record, "id", None)
+            self._replace(page, reload=reload)
             marked_for = self.changed.land()
             if marked_for is not None:
                 self.set_timer(marked_for, self._forget_changed)

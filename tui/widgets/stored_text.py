@@ -6,6 +6,9 @@ into a form, wrote it to the pty (measured; issue 5, item 16). Replacing the val
 with its visible form would change stored bytes the admin never touched, so the value stays
 as stored and only its drawing is made visible. `visible` maps one character to one, so
 every position in the value is the same position in what is drawn.
+
+The multi-line editor is in `tui.widgets.stored_text_area`: only forms use it, and Textual's
+TextArea takes a while to import, which the console's first frame need not wait for.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.text import Text
 from textual.expand_tabs import expand_tabs_inline
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
-from tui.text import visible, visible_lines
+from tui.text import visible
 
 
 class StoredTextInput(Input):
@@ -40,12 +43,4 @@ class StoredTextInput(Input):
         return cell_len(expand_tabs_inline(visible(self.value[:position]), 4))
 
 
-class StoredTextArea(TextArea):
-    """A `TextArea` drawing each line as `visible_lines` shows it (tabs and breaks kept)."""
-
-    def get_line(self, line_index: int) -> Text:
-        """The line as drawn: every steering or hidden character made visible."""
-        return Text(visible_lines(self.document.get_line(line_index)), end="", no_wrap=True)
-
-
-__all__ = ["StoredTextArea", "StoredTextInput"]
+__all__ = ["StoredTextInput"]
