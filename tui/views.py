@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from data.entities import AUDIT_KEY, entity_named, registered
 from data.entity import Entity, Field
-from data.records import AuditRecord
+from data.records import AuditRecord, shown_as
 
 if TYPE_CHECKING:
     from data.database import Database
@@ -228,15 +228,6 @@ def _cell(item: Field, key: str, record: Any) -> str:
     if value is None:
         return "-"
     return str(value)
-
-
-def shown_as(item: Field) -> str:
-    """The record attribute that shows ``item``: ``owner_email``, ``has_password``."""
-    if item.kind == "relation":
-        return f"{item.name}_{entity_named(item.to).natural_key}"
-    if item.kind == "secret":
-        return f"has_{item.name}"
-    return item.name
 
 
 def _form_order(fields: tuple[Field, ...]) -> list[Field]:
