@@ -43,6 +43,8 @@ from data.plain_checks import BIGINT_MAX, INTEGER_MAX, PlainCheck, money_max, pl
 from data.records import PAGE_LIMIT_MAX, Cursor, Page, PageRequest, record_class, record_fields
 from data.revision import HEAD, VERSION_TABLE
 from data.sqlite_file import file_uri
+from data.stored import StoredCheck, stored_check
+from data.validation import email
 from models.plain import SQLITE_DATETIME
 
 # Only a URL SQLAlchemy reads in one obvious way: a driver-less or pysqlite ``sqlite:///``,
@@ -191,20 +193,29 @@ def _readers(declared: Entity, types: dict[str, str]) -> tuple[Reader, ...]:
 
 
 def _field_reader(item: Field, declared_type: str) -> Reader:
-    """The reader of a field's stored value: its conversion, then its plain check."""
+    """The reader of a field's stored value: its conversion, then the data core's check."""
     kind = _kind(item, declared_type)
-    check = kind.check
     read = kind.read
-    if check is None:
+    if kind.check is None:
         return read
+    judge = _stored_check(item, kind.check)
 
     def checked(value: Any) -> Any:
         converted = read(value)
-        if not check(converted) and not _validator_accepts(item, converted):
+        if judge(converted) is not None:
             raise GiveUp  # the data core marks it malformed
         return converted
 
     return checked
+
+
+def _stored_check(item: Field, plainly: PlainCheck) -> StoredCheck:
+    """The data core's check of a stored ``item`` (`data.stored.stored_check`), where its
+    validator is known without SQLAlchemy: the address's. Elsewhere what the plain check
+    does not pass gives up (the data core's validator might still accept it)."""
+    if item.kind == "email":
+        return stored_check(email, plainly)
+    return lambda value: None if plainly(value) else "not plainly acceptable"
 
 
 def _kind(item: Field, declared_type: str) -> _Kind:
@@ -225,20 +236,6 @@ def _kind(item: Field, declared_type: str) -> _Kind:
             return _Kind(_flag, plain_check(item))
         case _:
             return _Kind(_as_is, plain_check(item))
-
-
-def _validator_accepts(item: Field, value: Any) -> bool:
-    """Whether the field's validator accepts what its cheap check did not pass: only the
-    address, whose cheap check knows no domain before the validator has seen it."""
-    if item.kind != "email":
-        return False
-    from data.validation import FieldError, email
-
-    try:
-        email(value)
-    except FieldError:
-        return False
-    return True
 
 
 def _as_is(value: Any) -> Any:

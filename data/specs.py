@@ -89,8 +89,8 @@ class EntitySpec(Generic[ModelT, RecordT]):
             **{item.stored_as: getattr(self.model, item.stored_as) for item in declared.relations},
         }
         # File column -> field, where a relation is written by the key it names (owner_email).
-        self.import_aliases = {self._shown_as(item): item.name for item in declared.relations}
-        self.export_columns = (ID, *map(self._shown_as, declared.fields), *CLOCK_FIELDS)
+        self.import_aliases = {shown_as(item): item.name for item in declared.relations}
+        self.export_columns = (ID, *map(shown_as, declared.fields), *CLOCK_FIELDS)
 
     # Derived lazily: a relation's rules read the entity it names, which may be declared later.
 
@@ -129,11 +129,11 @@ class EntitySpec(Generic[ModelT, RecordT]):
             if item.kind == "relation":
                 target = self.target(item)
                 key = getattr(target.model, target.natural_key)
-                columns += [getattr(model, item.stored_as), key.label(self._shown_as(item))]
+                columns += [getattr(model, item.stored_as), key.label(shown_as(item))]
                 joins.append((target.model, getattr(model, item.stored_as) == target.model.id))
             elif item.kind == "secret":
                 secret = getattr(model, item.stored_as).is_not(None)
-                columns.append(secret.label(self._shown_as(item)))
+                columns.append(secret.label(shown_as(item)))
             else:
                 columns.append(getattr(model, item.name))
         columns += [getattr(model, name) for name in (*CLOCK_FIELDS, "version")]
@@ -263,10 +263,6 @@ class EntitySpec(Generic[ModelT, RecordT]):
                 )
 
     # Derivation
-
-    def _shown_as(self, item: Field) -> str:
-        """How a field is named in records and files: ``owner_email``, ``has_password``."""
-        return shown_as(item)
 
     def _column_type(self, item: Field) -> TypeEngine[Any]:
         column_type: TypeEngine[Any] = self.model.__table__.c[item.stored_as].type
