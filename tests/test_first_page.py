@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -321,9 +323,10 @@ def test_a_locked_rollback_journal_database_gives_up_at_once(database: Path) -> 
 # In the console: the same table shows the first page, then the data core's
 
 
-def _held_console(path: Path, *, first_page: bool = True) -> tuple[AccessGuardApp, threading.Event]:
-    """The console over ``path`` as `tui.cli.console` builds it, its data core held back
-    until the returned event is set."""
+@asynccontextmanager
+async def _early_console(path: Path) -> AsyncIterator[tuple[AccessGuardApp, Any, threading.Event]]:
+    """The console over ``path`` as `tui.cli.console` builds it, running at 80x24, its data
+    core held back until the yielded event is set (set on leaving, whatever happened)."""
     go_ahead = threading.Event()
     url = url_of(path)
 
@@ -334,10 +337,16 @@ def _held_console(path: Path, *, first_page: bool = True) -> tuple[AccessGuardAp
     def read(plural: str, request: PageRequest) -> Page[Any] | None:
         return read_first_page(url, plural, request)
 
-    opener = DatabaseOpener(
-        where="the test's file", open=open_when_told, first_page=read if first_page else None
+    app = AccessGuardApp(
+        DatabaseOpener(where="the test's file", open=open_when_told, first_page=read),
+        actor=CONSOLE_ACTOR,
     )
-    return AccessGuardApp(opener, actor=CONSOLE_ACTOR), go_ahead
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            yield app, pilot, go_ahead
+    finally:
+        go_ahead.set()
+    app.db.dispose()
 
 
 async def _first_rows(app: AccessGuardApp, pilot: Any) -> None:
@@ -354,38 +363,33 @@ async def test_the_console_shows_the_first_page_before_its_data_core_opens(
 ) -> None:
     path = tmp_path / "console.db"
     demo_database(path).dispose()
-    app, go_ahead = _held_console(path)
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _first_rows(app, pilot)
-            assert not app.is_open
-            before = table_lines(app)
-            assert before[1].split()[0] == "1"
-            assert "Opening the test's file" in str(app.screen.query_one(StatusLine).render())
-            # The cursor moves at once; a key that needs the database waits for it.
-            await pilot.press("j", "j", "e")
-            await pilot.pause()
-            assert isinstance(app.screen, RecordScreen)
-            assert table(app).cursor_row == 2
-            assert [n.message for n in app._notifications] == []
-            moved = table_lines(app)
+    async with _early_console(path) as (app, pilot, go_ahead):
+        await _first_rows(app, pilot)
+        assert not app.is_open
+        before = table_lines(app)
+        assert before[1].split()[0] == "1"
+        assert "Opening the test's file" in str(app.screen.query_one(StatusLine).render())
+        # The cursor moves at once; a key that needs the database waits for it.
+        await pilot.press("j", "j", "e")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen)
+        assert table(app).cursor_row == 2
+        assert [n.message for n in app._notifications] == []
+        moved = table_lines(app)
 
-            go_ahead.set()
-            await settle(app, pilot)
-            assert app.is_open
-            # e, pressed on the third user before the database was open, edits that user.
-            assert isinstance(app.screen, RecordForm)
-            assert app.screen.record is not None
-            assert app.screen.record.id == 3
-            await pilot.press("escape")
-            await settle(app, pilot)
-            # The data core's page replaced the first one: nothing moved or changed.
-            assert table_lines(app) == moved
-            assert table(app).cursor_row == 2
-            assert not table(app).previewed
-    finally:
         go_ahead.set()
-    app.db.dispose()
+        await settle(app, pilot)
+        assert app.is_open
+        # e, pressed on the third user before the database was open, edits that user.
+        assert isinstance(app.screen, RecordForm)
+        assert app.screen.record is not None
+        assert app.screen.record.id == 3
+        await pilot.press("escape")
+        await settle(app, pilot)
+        # The data core's page replaced the first one: nothing moved or changed.
+        assert table_lines(app) == moved
+        assert table(app).cursor_row == 2
+        assert not table(app).previewed
 
 
 async def test_keys_pressed_on_the_first_page_wait_for_the_screen_they_were_pressed_on(
@@ -393,19 +397,14 @@ async def test_keys_pressed_on_the_first_page_wait_for_the_screen_they_were_pres
 ) -> None:
     path = tmp_path / "console.db"
     demo_database(path).dispose()
-    app, go_ahead = _held_console(path)
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _first_rows(app, pilot)
-            await pilot.press("enter", "2")  # Enter on user 1, then off to Products
-            await pilot.pause()
-            go_ahead.set()
-            await settle(app, pilot)
-            assert isinstance(app.screen, RecordScreen)
-            assert app.screen.view.key == "products"  # no form: it was for the Users screen
-    finally:
+    async with _early_console(path) as (app, pilot, go_ahead):
+        await _first_rows(app, pilot)
+        await pilot.press("enter", "2")  # Enter on user 1, then off to Products
+        await pilot.pause()
         go_ahead.set()
-    app.db.dispose()
+        await settle(app, pilot)
+        assert isinstance(app.screen, RecordScreen)
+        assert app.screen.view.key == "products"  # no form: it was for the Users screen
 
 
 async def test_a_page_it_gives_up_on_waits_for_the_data_core(tmp_path: Path) -> None:
@@ -414,16 +413,11 @@ async def test_a_page_it_gives_up_on_waits_for_the_data_core(tmp_path: Path) -> 
     write(
         path, "PRAGMA ignore_check_constraints = ON", "UPDATE users SET role = 'boss' WHERE id = 2"
     )
-    app, go_ahead = _held_console(path)
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(50):
-                await pilot.pause()
-            assert not table(app).loaded_once  # no rows until the data core has them
-            go_ahead.set()
-            await settle(app, pilot)
-            assert getattr(table(app).cursor_record, "id", None) == 1
-            assert MARK + "boss" in table_lines(app)[2]
-    finally:
+    async with _early_console(path) as (app, pilot, go_ahead):
+        for _ in range(50):
+            await pilot.pause()
+        assert not table(app).loaded_once  # no rows until the data core has them
         go_ahead.set()
-    app.db.dispose()
+        await settle(app, pilot)
+        assert getattr(table(app).cursor_record, "id", None) == 1
+        assert MARK + "boss" in table_lines(app)[2]
