@@ -23,6 +23,7 @@ from data.actor import Actor
 from data.config import normalise_url
 from data.database import Database
 from data.engine import create_database_engine
+from tests import shared_css
 from tests.migrated import MigratedDatabases
 from tests.needs import (
     argument_names,
@@ -41,6 +42,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker more than the cores. Many tests wait on a child process, a
     server or a console's next frame; the extra worker fills those waits (docs/testing.md)."""
     return (os.cpu_count() or 1) + 1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test process parses Textual's CSS once for all its consoles (tests/shared_css.py)."""
+    shared_css.install()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
