@@ -32,7 +32,7 @@ from tests import preloaded
 from tests.migrated import copy_sqlite_at_head
 from tui.app import AccessGuardApp, ConsoleOptions
 from tui.live import LIVE_GROUP
-from tui.typeahead import handled_what_they_hold
+from tui.typeahead import KeysInOrder, handled_what_they_hold
 from tui.widgets.record_table import RecordTable
 
 FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -136,7 +136,9 @@ async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
             await _ended(worker)
         quiet = await _messages_handled(app)
         # Keys that came together wait their turn (tui.typeahead): all of them must be in.
-        held = getattr(app, "keys_waiting", False)
+        held = isinstance(app, KeysInOrder) and app.keys_waiting
+        if isinstance(app, KeysInOrder):  # at once when no key is held
+            await asyncio.wait_for(app.keys_handed_on(), HANDLED_WITHIN_S)
         # The live views' watcher never ends: the rest must have.
         busy = any(w.is_running and w.group != LIVE_GROUP for w in app.workers)
         if quiet and not held and not started and not busy:

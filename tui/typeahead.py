@@ -63,6 +63,16 @@ class KeysInOrder(App[None]):
             return False
         return self._key_settling or bool(self._held_keys)
 
+    async def keys_handed_on(self) -> None:
+        """Return once no key is held back any more, or the app has failed and will hand
+        none on (tests settle on it)."""
+        while self.keys_waiting and self._exception is None:
+            waiter = self._key_waiter
+            if waiter is not None and not waiter.done():
+                await asyncio.wait({waiter})
+            else:  # the next key is let through by a callback in the app's own queue
+                await asyncio.sleep(0)
+
     async def on_event(self, event: events.Event) -> None:
         """Hold a key or paste while an earlier one settles; hand on everything else."""
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
