@@ -12,8 +12,6 @@ from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
 from data.errors import Invalid
 from data.numbers import DECIMAL_TEXT, ID_MAX, WHOLE_TEXT, whole_number
 
@@ -128,25 +126,22 @@ def multiline_text(max_length: int) -> Validator:
     return validate
 
 
-# email-validator spends most of its time on the domain (IDNA, special-use names), and an
-# import of 100,000 users holds a handful of domains. An address whose local part is plain
-# ASCII dot-atom text (RFC 5322 atext, as email-validator defines it) passes the library's
-# local-part checks unchanged, so for a domain the library already accepted, the normalised
-# address is that local part, "@" and the accepted domain: exactly what the library returns.
-# Only domains that normalise to ASCII of the same length are remembered, so every length
-# the library checks equals the length of the text, which EMAIL_MAX already bounds.
+# email-validator is thorough and costly: importing it compiles its Unicode expressions
+# (~70 ms, which the console's first rows would wait for), and it judges each domain through
+# IDNA and special-use rules. Nearly every address is plain ASCII in a shape the library
+# certainly accepts and returns unchanged but for case: a dot-atom local part (RFC 5322
+# atext, as the library defines it) at a domain of labels of letters, digits and inner
+# hyphens, each of at most 63 characters, with no "--" anywhere (the library's IDNA rules
+# judge those), at most 253 in all, ending in a label of letters, not a special-use name.
+# Such an address is judged here; everything else by the library. tests/test_validation.py
+# holds the shape against the library on generated addresses and the names against its list.
 _ATEXT = r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]"
 _PLAIN_LOCAL_PART = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
-_ACCEPTED_DOMAINS_MAX = 4_096
-_accepted_domains: dict[str, str] = {}  # domain as written -> as email-validator normalised it
-
-
-def _remember_domain(written: str, normalised: str, ascii_form: str | None) -> None:
-    if normalised != ascii_form or len(normalised) != len(written):
-        return
-    if len(_accepted_domains) >= _ACCEPTED_DOMAINS_MAX:
-        _accepted_domains.clear()  # a bound, not an eviction policy: refilling is cheap
-    _accepted_domains[written] = normalised
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+DOMAIN_MAX = 253  # RFC 1035's, as email-validator counts it
+# email-validator's SPECIAL_USE_DOMAIN_NAMES (2.4): no address at these, or below them.
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
 
 
 def email(raw: Any) -> str:
@@ -154,33 +149,29 @@ def email(raw: Any) -> str:
     text = _single_line(raw, max_length=EMAIL_MAX)
     if not text:
         raise FieldError("must not be empty")
-    local_part, _, domain = text.partition("@")
-    plain = text.isascii() and _PLAIN_LOCAL_PART.fullmatch(local_part) is not None
-    if plain:
-        accepted = _accepted_domains.get(domain)
-        if accepted is not None:
-            return f"{local_part}@{accepted}".lower()
+    if is_plain_address(text):
+        return text.lower()
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validated = validate_email(text, check_deliverability=False)
     except EmailNotValidError as error:
         raise FieldError(f"is not a valid address: {error}") from None
-    if plain:
-        _remember_domain(domain, validated.domain, validated.ascii_domain)
     return validated.normalized.lower()
 
 
 def is_plain_address(value: Any) -> bool:
-    """Whether ``value`` is an address `email` already accepted in this form (a plain ASCII
-    local part at a domain it accepted as written): a stored address checked for free."""
-    if not isinstance(value, str) or not value.isascii():
+    """Whether ``value`` is an address in the plain shape above, which `email` accepts
+    without asking email-validator: a stored address checked for free."""
+    if not isinstance(value, str) or not value.isascii() or len(value) > EMAIL_MAX:
         return False
     local_part, at, domain = value.partition("@")
-    return (
-        bool(at)
-        and _accepted_domains.get(domain) == domain
-        and _PLAIN_LOCAL_PART.fullmatch(local_part) is not None
-        and len(value) <= EMAIL_MAX
-    )
+    if not at or len(domain) > DOMAIN_MAX or "--" in domain:
+        return False
+    if _PLAIN_LOCAL_PART.fullmatch(local_part) is None or not _PLAIN_DOMAIN.fullmatch(domain):
+        return False
+    lowered = domain.lower()
+    return not any(lowered == name or lowered.endswith("." + name) for name in SPECIAL_USE_DOMAINS)
 
 
 def choice(choices: Callable[[], Collection[str]]) -> Validator:
