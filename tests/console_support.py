@@ -142,9 +142,22 @@ async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
         # The live views' watcher never ends: the rest must have.
         busy = any(w.is_running and w.group != LIVE_GROUP for w in app.workers)
         if quiet and not held and not started and not busy:
-            await pilot.pause()
+            await _screens_below_repainted(app)
+            await pilot.pause()  # the screen on top: its nodes' queues, then its repaint
             return
     raise AssertionError(f"the console was still busy after {SETTLE_ROUNDS} rounds")
+
+
+async def _screens_below_repainted(app: App[Any]) -> None:
+    """Let the screens under a dialog or form pass what changed on them to the screen on top.
+
+    A widget there repaints at its next idle round, and only a message to it starts one:
+    each of their nodes is sent one (the screen on top gets its own from pilot.pause).
+    """
+    below = app.screen_stack[:-1]
+    nodes = [node for screen in below for node in screen.walk_children(with_self=True)]
+    if nodes and not await handled_what_they_hold(nodes, within_s=HANDLED_WITHIN_S, idle_too=True):
+        raise AssertionError(f"messages still unhandled after {HANDLED_WITHIN_S} s")
 
 
 async def _ended(worker: Worker[Any]) -> None:
@@ -171,6 +184,7 @@ async def _messages_handled(app: App[Any]) -> bool:
     """
     if app._exception is not None or app._closing or app._closed:
         return True  # the app crashed or is closing: nothing more will be handled
+    await asyncio.sleep(0)  # what worker threads posted (call_soon_threadsafe) lands first
     nodes: list[MessagePump] = [app]
     for stack in app._screen_stacks.values():
         for screen in stack:

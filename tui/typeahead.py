@@ -115,6 +115,8 @@ class KeysInOrder(App[None]):
     async def _queues_worked_through(self) -> bool:
         """Let the app and every node of the screen on top handle what they hold now;
         True if they held nothing (the last key's effects are all in)."""
+        # What worker threads posted (through call_soon_threadsafe) lands in the queues first.
+        await asyncio.sleep(0)
         nodes: list[MessagePump] = [self, *self.screen.walk_children(with_self=True)]
         quiet = all(node._message_queue.empty() for node in nodes)
         await handled_what_they_hold(nodes, within_s=ROUND_AT_MOST_S)
@@ -128,14 +130,17 @@ class KeysInOrder(App[None]):
         await self._handle_in_turn(self._held_keys.popleft())
 
 
-async def handled_what_they_hold(nodes: list[MessagePump], *, within_s: float) -> bool:
+async def handled_what_they_hold(
+    nodes: list[MessagePump], *, within_s: float, idle_too: bool = False
+) -> bool:
     """Wait until each of ``nodes`` has handled what was posted to it before this call;
     False if some had not within ``within_s``.
 
     A node whose loop waits for its next message has handled everything already and is
-    passed over; each of the others is posted a marker and waited for. (Nearly all nodes
-    are idle: a marker for each cost two dispatches a node, ~15% of a console's CPU in
-    the tests.) The marker is a Python function, not a builtin such as a future's
+    passed over (unless ``idle_too``: then each handles a marker, and goes through the
+    idle round that follows one); each of the others is posted a marker and waited for.
+    (Nearly all nodes are idle: a marker for each cost two dispatches a node, ~15% of a
+    console's CPU in the tests.) The marker is a Python function, not a builtin such as a future's
     ``set_result``: Textual reads a callback's signature at every call, and a builtin's is
     parsed from text (~0.1 ms a node, on every key).
     """
@@ -149,7 +154,7 @@ async def handled_what_they_hold(nodes: list[MessagePump], *, within_s: float) -
             all_handled.set()
 
     for node in nodes:
-        if not _waits_for_a_message(node) and node.call_later(handled):
+        if (idle_too or not _waits_for_a_message(node)) and node.call_later(handled):
             waiting += 1
     if not waiting:
         return True
