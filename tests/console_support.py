@@ -155,7 +155,9 @@ async def _screens_below_repainted(app: App[Any]) -> None:
     each of their nodes is sent one (the screen on top gets its own from pilot.pause).
     """
     below = app.screen_stack[:-1]
-    nodes = [node for screen in below for node in screen.walk_children(with_self=True)]
+    nodes: list[MessagePump] = [
+        node for screen in below for node in screen.walk_children(with_self=True)
+    ]
     if nodes and not await handled_what_they_hold(nodes, within_s=HANDLED_WITHIN_S, idle_too=True):
         raise AssertionError(f"messages still unhandled after {HANDLED_WITHIN_S} s")
 

@@ -54,4 +54,4 @@ def install() -> None:
         return rules
 
     parse_shared.shared = True  # type: ignore[attr-defined]
-    Stylesheet._parse_rules = parse_shared  # type: ignore[method-assign]
+    Stylesheet._parse_rules = parse_shared  # type: ignore[method-assign,assignment]
