@@ -186,6 +186,20 @@ async def test_stored_markup_and_escapes_are_shown_literally(demo: Database) -> 
         assert app.is_running  # the click action was text, not an action
 
 
+async def test_a_value_stored_past_validation_is_shown_with_why(demo: Database) -> None:
+    """Another tool stored an address at a special-use domain: the view shows it as stored,
+    marked, and the reason the form would give beside the field."""
+    insert_raw_user(demo, 901, "Reserved", "bad@site.onion")
+    app = console(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("G", "v")
+        await settle(app, pilot)
+        shown = fields(app)["Email"]
+        assert shown.startswith("✗bad@site.onion\nstored past validation: is not a valid address")
+        assert "special-use or reserved name" in " ".join(screen_text(app).split())
+
+
 async def test_e_edits_the_record_as_the_view_read_it(demo: Database) -> None:
     app = console(demo)
     async with app.run_test(size=SIZE) as pilot:

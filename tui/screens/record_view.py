@@ -105,9 +105,10 @@ def _value(item: Field, record: Any, named: dict[str, str]) -> Text:
     """One field's whole value, as text: never markup, control characters shown."""
     key = shown_as(item)
     malformed = malformed_cell(record, key)
-    if malformed is not None:
-        return Text(visible(malformed))
     value = getattr(record, key)
+    if malformed is not None:  # and why, as the form says it beside the field
+        why = f"stored past validation: {visible(value.reason)}"
+        return Text.assemble(visible(malformed), "\n", (why, "dim"))
     if item.kind == "secret":
         return Text("set" if value else "not set")
     if item.kind == "flag":
