@@ -139,8 +139,8 @@ async def handled_what_they_hold(
     A node whose loop waits for its next message has handled everything already and is
     passed over (unless ``idle_too``: then each handles a marker, and goes through the
     idle round that follows one); each of the others is posted a marker and waited for.
-    (Nearly all nodes are idle: a marker for each cost two dispatches a node, ~15% of a
-    console's CPU in the tests.) The marker is a Python function, not a builtin such as a future's
+    (Nearly all nodes are idle: a marker for each cost two dispatches a node, ~12% of a
+    console test's CPU.) The marker is a Python function, not a builtin such as a future's
     ``set_result``: Textual reads a callback's signature at every call, and a builtin's is
     parsed from text (~0.1 ms a node, on every key).
     """
