@@ -32,8 +32,11 @@ def test_a_delete_in_one_console_shows_in_the_other(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     watching, deleting = Terminal(url), Terminal(url)
     try:
-        watching.wait_for(b"of 10")
-        deleting.wait_for(b"of 10")
+        # Rows come before the database is open (data.first_page), and a console watches
+        # for others' changes once it is: the status line naming the URL, not "Opening".
+        for console_on_a_terminal in (watching, deleting):
+            console_on_a_terminal.wait_for(b"of 10")
+            console_on_a_terminal.wait_for("│ sqlite:".encode())
         mark = len(watching.output)
         deleting.press(b"d", b"Delete this user?")
         deleting.press(b"y", b"Deleted user 1")
