@@ -92,6 +92,14 @@ def product(number: int, **columns: str) -> str:
 
 
 @pytest.fixture
+def demo_file(tmp_path: Path) -> Path:
+    """A SQLite file of demo data, closed: what a console is started on."""
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    return path
+
+
+@pytest.fixture
 def database(tmp_path: Path) -> Path:
     """A SQLite database at head, holding no rows."""
     path = tmp_path / "first.db"
@@ -358,12 +366,8 @@ async def _first_rows(app: AccessGuardApp, pilot: Any) -> None:
     raise AssertionError("no rows came")
 
 
-async def test_the_console_shows_the_first_page_before_its_data_core_opens(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "console.db"
-    demo_database(path).dispose()
-    async with _early_console(path) as (app, pilot, go_ahead):
+async def test_the_console_shows_the_first_page_before_its_data_core_opens(demo_file: Path) -> None:
+    async with _early_console(demo_file) as (app, pilot, go_ahead):
         await _first_rows(app, pilot)
         assert not app.is_open
         before = table_lines(app)
@@ -393,11 +397,9 @@ async def test_the_console_shows_the_first_page_before_its_data_core_opens(
 
 
 async def test_keys_pressed_on_the_first_page_wait_for_the_screen_they_were_pressed_on(
-    tmp_path: Path,
+    demo_file: Path,
 ) -> None:
-    path = tmp_path / "console.db"
-    demo_database(path).dispose()
-    async with _early_console(path) as (app, pilot, go_ahead):
+    async with _early_console(demo_file) as (app, pilot, go_ahead):
         await _first_rows(app, pilot)
         await pilot.press("enter", "2")  # Enter on user 1, then off to Products
         await pilot.pause()
@@ -407,13 +409,13 @@ async def test_keys_pressed_on_the_first_page_wait_for_the_screen_they_were_pres
         assert app.screen.view.key == "products"  # no form: it was for the Users screen
 
 
-async def test_a_page_it_gives_up_on_waits_for_the_data_core(tmp_path: Path) -> None:
-    path = tmp_path / "console.db"
-    demo_database(path).dispose()
+async def test_a_page_it_gives_up_on_waits_for_the_data_core(demo_file: Path) -> None:
     write(
-        path, "PRAGMA ignore_check_constraints = ON", "UPDATE users SET role = 'boss' WHERE id = 2"
+        demo_file,
+        "PRAGMA ignore_check_constraints = ON",
+        "UPDATE users SET role = 'boss' WHERE id = 2",
     )
-    async with _early_console(path) as (app, pilot, go_ahead):
+    async with _early_console(demo_file) as (app, pilot, go_ahead):
         for _ in range(50):
             await pilot.pause()
         assert not table(app).loaded_once  # no rows until the data core has them

@@ -3,7 +3,8 @@ history; and the status line keeping the database's name in view at 80 columns."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,17 @@ def demo(tmp_path: Path) -> Iterator[Database]:
     database = demo_database(tmp_path / "view.db")
     yield database
     database.dispose()
+
+
+@asynccontextmanager
+async def viewing_the_last_user(db: Database) -> AsyncIterator[AccessGuardApp]:
+    """A console on ``db`` with the record view of the last user open (``G``, ``v``)."""
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("G", "v")
+        await settle(app, pilot)
+        yield app
 
 
 def shown_view(app: AccessGuardApp) -> RecordView:
@@ -172,11 +184,7 @@ async def test_only_the_latest_entries_are_listed_and_the_rest_are_named(demo: D
 
 async def test_stored_markup_and_escapes_are_shown_literally(demo: Database) -> None:
     insert_raw_user(demo, 901, "[bold]x[/] [@click=app.quit] evil\x1b[2J\x9b \u202eevil", "m@x.org")
-    app = console(demo)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("G", "v")
-        await settle(app, pilot)
+    async with viewing_the_last_user(demo) as app:
         name = fields(app)["Name"]
         assert name == "[bold]x[/] [@click=app.quit] evil␛[2J\ufffd \ufffdevil"
         text = screen_text(app)
@@ -190,11 +198,7 @@ async def test_a_value_stored_past_validation_is_shown_with_why(demo: Database) 
     """Another tool stored an address at a special-use domain: the view shows it as stored,
     marked, and the reason the form would give beside the field."""
     insert_raw_user(demo, 901, "Reserved", "bad@site.onion")
-    app = console(demo)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        await pilot.press("G", "v")
-        await settle(app, pilot)
+    async with viewing_the_last_user(demo) as app:
         shown = fields(app)["Email"]
         assert shown.startswith("✗bad@site.onion\nstored past validation: is not a valid address")
         assert "special-use or reserved name" in " ".join(screen_text(app).split())
