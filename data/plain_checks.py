@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from data.entity import Field
+from data.validation import is_plain_address
 
 PlainCheck = Callable[[Any], bool]
 INTEGER_MAX = 2**31 - 1
@@ -30,8 +31,6 @@ def plain_check(item: Field, top: Decimal | int | None = None) -> PlainCheck | N
     ``top`` is the most a money or count column holds. What it does not pass, the field's
     validator judges (`data.stored.stored_check`).
     """
-    from data.validation import is_plain_address
-
     match item.kind:
         case "text" | "code":
             return is_filled
