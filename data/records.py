@@ -16,6 +16,8 @@ from data.entity import CLOCK_FIELDS, ID, Entity, Field
 RecordT = TypeVar("RecordT")
 # The most rows one page holds, whatever a request asks (`data.paging`).
 PAGE_LIMIT_MAX = 1_000
+# Rows a screen reads at a time unless the config file's page_size says otherwise.
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class PageRequest:
     before: Cursor | None = None
     from_end: bool = False
     start_at: Cursor | None = None
-    limit: int = 100
+    limit: int = PAGE_SIZE
     filters: tuple[tuple[str, Any], ...] = ()
 
 

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,16 +29,19 @@ from data.records import Page, PageRequest
 from tests.console_support import CONSOLE_ACTOR, demo_database, settle, table, table_lines
 from tests.migrated import copy_sqlite_at_head
 from tui.app import AccessGuardApp, DatabaseOpener
+from tui.cli.console import FirstPageAhead
 from tui.cli.database import open_database
 from tui.malformed import MARK
 from tui.screens.form import RecordForm
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import StatusLine
 from tui.views import views
+from tui.widgets.record_table import RecordTable
 
 AT = "'2026-01-02 03:04:05.000000'"
 LIMIT = 100
 REQUEST = PageRequest(sort="id", limit=LIMIT)
+FIRST_SCREEN = views()[0].key
 
 
 def url_of(path: Path) -> str:
@@ -332,9 +335,15 @@ def test_a_locked_rollback_journal_database_gives_up_at_once(database: Path) -> 
 
 
 @asynccontextmanager
-async def _early_console(path: Path) -> AsyncIterator[tuple[AccessGuardApp, Any, threading.Event]]:
+async def _early_console(
+    path: Path, *, read_ahead: bool = False
+) -> AsyncIterator[tuple[AccessGuardApp, Any, threading.Event]]:
     """The console over ``path`` as `tui.cli.console` builds it, running at 80x24, its data
-    core held back until the yielded event is set (set on leaving, whatever happened)."""
+    core held back until the yielded event is set (set on leaving, whatever happened).
+
+    Its first page is read once its first frame is drawn; with ``read_ahead``, by the
+    command line's `FirstPageAhead`, done before the console starts.
+    """
     go_ahead = threading.Event()
     url = url_of(path)
 
@@ -345,10 +354,12 @@ async def _early_console(path: Path) -> AsyncIterator[tuple[AccessGuardApp, Any,
     def read(plural: str, request: PageRequest) -> Page[Any] | None:
         return read_first_page(url, plural, request)
 
-    app = AccessGuardApp(
-        DatabaseOpener(where="the test's file", open=open_when_told, first_page=read),
-        actor=CONSOLE_ACTOR,
-    )
+    opener = DatabaseOpener(where="the test's file", open=open_when_told, first_page=read)
+    if read_ahead:
+        ahead = FirstPageAhead(url, page_size=None)
+        ahead.read(FIRST_SCREEN, PageRequest())  # waits for the thread: done before the start
+        opener = replace(opener, first_page=ahead.read, first_page_ready=ahead.ready)
+    app = AccessGuardApp(opener, actor=CONSOLE_ACTOR)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             yield app, pilot, go_ahead
@@ -394,6 +405,59 @@ async def test_the_console_shows_the_first_page_before_its_data_core_opens(demo_
         assert table_lines(app) == moved
         assert table(app).cursor_row == 2
         assert not table(app).previewed
+
+
+def _frames_drawn(app: AccessGuardApp) -> list[tuple[bool, bool]]:
+    """For each frame ``app`` will draw: whether its table showed rows, and whether its
+    database was open."""
+    frames: list[tuple[bool, bool]] = []
+    draw = app._display
+
+    def noting(screen: Any, renderable: Any) -> None:
+        if renderable is not None:
+            tables = screen.query(RecordTable)
+            shown = bool(tables) and tables.first().cursor_record is not None
+            frames.append((shown, app.is_open))
+        draw(screen, renderable)
+
+    setattr(app, "_display", noting)  # noqa: B010 - an instance's method, for this app only
+    return frames
+
+
+async def test_a_first_page_read_ahead_is_in_the_first_frame(demo_file: Path) -> None:
+    async with _early_console(demo_file, read_ahead=True) as (app, pilot, go_ahead):
+        frames = _frames_drawn(app)
+        await _first_rows(app, pilot)
+        assert frames[0] == (True, False)  # rows, and the database still opening
+        assert table_lines(app)[1].split()[0] == "1"
+        shown = table_lines(app)
+        go_ahead.set()
+        await settle(app, pilot)
+        assert app.is_open
+        assert not table(app).previewed  # the data core's own page replaced it, equal
+        assert table_lines(app) == shown
+
+
+def test_a_page_other_than_the_one_read_ahead_is_read_when_asked(demo_file: Path) -> None:
+    ahead = FirstPageAhead(url_of(demo_file), page_size=5)
+    asked = PageRequest(limit=5)
+    read = ahead.read(FIRST_SCREEN, asked)
+    assert read is not None
+    assert [record.id for record in read.records] == [1, 2, 3, 4, 5]
+    assert ahead.ready(FIRST_SCREEN, asked) == read
+    # Another size or screen is not ready at once, and is read when asked for.
+    assert ahead.ready(FIRST_SCREEN, PageRequest(limit=6)) is None
+    assert ahead.ready("products", asked) is None
+    other = ahead.read("products", PageRequest(limit=6))
+    assert other is not None
+    assert len(other.records) == 6
+    assert type(other.records[0]).__name__ != type(read.records[0]).__name__
+
+
+def test_a_server_url_is_read_ahead_as_nothing() -> None:
+    ahead = FirstPageAhead("postgresql://admin@db.invalid/shop", page_size=None)
+    assert ahead.read(FIRST_SCREEN, PageRequest()) is None
+    assert ahead.ready(FIRST_SCREEN, PageRequest()) is None
 
 
 async def test_keys_pressed_on_the_first_page_wait_for_the_screen_they_were_pressed_on(

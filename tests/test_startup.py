@@ -6,12 +6,14 @@ under Textual's headless driver, over real databases.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import textwrap
 import threading
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +124,39 @@ def test_the_first_frame_is_drawn_before_sqlalchemy_is_loaded(tmp_path: Path) ->
     assert first["screen"] == "users-screen"
     assert _ends_with(first["status"], f"Opening {url}…")
     assert all(title in first["header"] for title in ("ID", "Name", "Email", "Role"))
-    assert not first["rows"]
-    # The first rows come before the data core (`data.first_page`): the database is still
-    # opening, and the same spy would have seen SQLAlchemy arrive at either frame.
+    # The first rows come before the data core (`data.first_page`), read while Textual
+    # loaded: in the first frame, or, if that read lost the race, in a later one. Either
+    # way the data core starts loading only after they are drawn.
     assert with_rows["rows"]
+    assert with_rows["loaded"] == []
     assert _ends_with(with_rows["status"], f"Opening {url}…")
     assert seen["code"] == 0
+
+
+async def test_a_closing_signal_right_after_the_first_frame_ends_the_console_cleanly(
+    tmp_path: Path,
+) -> None:
+    # The first frame is drawn while the app still mounts its first screen: a signal that
+    # lands then must end the console with its status (128 + 15), not a mount error.
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    app = console_app(f"sqlite:///{path}", read_only=False, demo=False)
+    draw = app._display
+    frames: list[object] = []
+
+    def signalled_at_the_first_frame(screen: Any, renderable: Any) -> None:
+        draw(screen, renderable)
+        if renderable is not None and not frames:
+            # As `_closing_on_signals` does: from the event loop, between two messages.
+            asyncio.get_running_loop().call_soon(partial(app.exit, return_code=143))
+        frames.append(renderable)
+
+    setattr(app, "_display", signalled_at_the_first_frame)  # noqa: B010 - this app only
+    await app.run_async(headless=True, size=SIZE)
+    assert frames
+    assert app.return_code == 143
+    if app.is_open:
+        app.db.dispose()
 
 
 # Opening, and what the console shows once it has

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import RenderableType
 from textual import events, on, work
 from textual.actions import ActionParseResult
 from textual.app import SystemCommand
@@ -151,6 +152,9 @@ class DatabaseOpener:
     # The first page of a table (plural, request), read before the data core loads; None
     # when it cannot be read equal to the data core's (`data.first_page`: SQLite only).
     first_page: FirstPage | None = None
+    # The same, answered at once: the page if it was read ahead already, else None. A
+    # table that finds it when it mounts draws it in the console's first frame.
+    first_page_ready: FirstPage | None = None
 
 
 class DatabaseNotOpened(Exception):
@@ -163,6 +167,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
     CSS_PATH = _stylesheet()
     TITLE = "AccessGuard"
     ENABLE_COMMAND_PALETTE = True
+    # The first registered entity's screen (Users) is the one the console opens on.
+    DEFAULT_MODE: ClassVar[str] = views()[0].key
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # The status line shows 1 2 3 as tabs, so the footer keeps its room for the rest.
@@ -234,6 +240,12 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         options: ConsoleOptions | None = None,
     ) -> None:
         super().__init__()
+        # Each screen keeps its place while another is shown. The app starts in the first
+        # (`DEFAULT_MODE`), not in a blank default screen switched away from in on_mount:
+        # that switch restyles every node twice more before the first frame.
+        for view in views():
+            self.add_mode(view.key, partial(RecordScreen, view))
+        self.add_mode("audit", _audit_screen)
         self._bind_screens()
         self.actor = actor
         self.read_only = read_only
@@ -256,6 +268,9 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._writes_waiting = 0
         self._stop_listening: Callable[[], None] | None = None
         self._live: LiveWatch | None = None
+        # An exit asked for before the app had mounted (`exit`), done once it has.
+        self._mounted = False
+        self._exit_when_mounted: Callable[[], None] | None = None
         if isinstance(database, DatabaseOpener):
             self._opener = database
             self.database_status = f"Opening {database.where}…"
@@ -305,11 +320,7 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._bindings.key_to_bindings = {**screens, **bindings}
 
     def on_mount(self) -> None:
-        """Users first; each screen keeps its place while another is shown."""
-        for view in views():
-            self.add_mode(view.key, partial(RecordScreen, view))
-        self.add_mode("audit", _audit_screen)
-        self.switch_mode(views()[0].key)
+        """Remember the admin's theme changes, place toasts, watch for changes."""
         # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
         self.watch(self, "theme", self._remember_theme, init=False)
         # Toasts already up follow the admin onto a dialog: placed there too.
@@ -323,6 +334,23 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._stop_listening = listen(self._tell_writer_waited)
         if self._db is not None:
             self._go_live(self._db)
+        self._mounted = True
+        if self._exit_when_mounted is not None:
+            self._exit_when_mounted()
+
+    def exit(
+        self, result: None = None, return_code: int = 0, message: RenderableType | None = None
+    ) -> None:
+        """Exit; before the app has mounted, as soon as it has.
+
+        The first frame is drawn while the app is still mounting its first screen's
+        widgets, and Textual (8.2.8) fails that mount if the app exits meanwhile: a closing
+        signal that came right after the first frame would end in a crash, not its status.
+        """
+        if self._mounted:
+            super().exit(result, return_code, message)
+        else:
+            self._exit_when_mounted = partial(super().exit, result, return_code, message)
 
     async def on_event(self, event: events.Event) -> None:
         """Note every key and mouse event: full garbage collections wait for a pause."""
@@ -348,9 +376,17 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
             or request is None
             or not isinstance(self.screen, RecordScreen)
         ):
-            self._start_opening()
+            self._start_opening()  # nothing to read ahead, or its rows were in that frame
             return
         self._read_first_page(opener.first_page, self.screen.view.key, tables.first(), request)
+
+    def first_page_ready(self, plural: str, request: PageRequest) -> Page[Any] | None:
+        """The first page of ``plural`` for ``request`` if the opener has read it already
+        (`DatabaseOpener.first_page_ready`), without waiting; else None."""
+        opener = self._opener
+        if self.is_open or opener is None or opener.first_page_ready is None:
+            return None
+        return opener.first_page_ready(plural, request)
 
     def _start_opening(self) -> None:
         if self._opener is not None and self._opening is None:

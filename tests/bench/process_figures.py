@@ -133,7 +133,7 @@ def _phases(samples: dict[str, list[dict[str, Any]]], bare: float) -> Outcome:
 
     return Outcome(
         family="startup",
-        figure="start-up, ms from spawn: Textual / paint / rows / data core / open / its rows",
+        figure="start-up, ms from spawn: Textual+tui.app / paint / rows / data core / open / rows",
         backend="sqlite",
         small=steps("small"),
         large=steps("large"),

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from data.actor import Actor
@@ -66,6 +67,9 @@ def _console(
     args: argparse.Namespace, raw_url: str, settings: Settings, notices: Sequence[str]
 ) -> int:
     """The console in this terminal, with its theme and keys checked first."""
+    # Read while Textual loads, so that the first frame can draw the first rows. (--demo
+    # may fill an empty database first: its rows come with the data core.)
+    ahead = None if args.demo else FirstPageAhead(raw_url, settings.page_size)
     from tui.app import ConsoleOptions, theme_names
 
     if args.theme is not None and args.theme not in theme_names():
@@ -80,6 +84,7 @@ def _console(
         warnings=notices,
         options=options,
         mouse=not args.no_mouse,
+        ahead=ahead,
     )
 
 
@@ -154,6 +159,49 @@ def serve_web(args: argparse.Namespace, raw_url: str) -> int:
     return EXIT_OK
 
 
+class FirstPageAhead:
+    """The opening screen's first page, read by a thread from the moment the console
+    starts (`data.first_page`: a plain SQLite file only), while Textual loads.
+
+    The table finds it ready when it mounts (`ready`), so the first frame draws the first
+    rows; a screen that asks for another page, or asks sooner, reads or waits (`read`).
+    """
+
+    def __init__(self, raw_url: str | None, page_size: int | None) -> None:
+        # Imported here, before the thread starts: two threads importing the same modules
+        # at once could each see the other's half-loaded.
+        from data.first_page import read_first_page
+        from data.records import PAGE_SIZE, PageRequest
+        from tui.views import views
+
+        self._read = partial(read_first_page, configured_url(raw_url))
+        self._asked = (views()[0].key, PageRequest(limit=page_size or PAGE_SIZE))
+        self._page: Page[Any] | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._read_ahead, name="first page", daemon=True).start()
+
+    def _read_ahead(self) -> None:
+        try:
+            self._page = self._read(*self._asked)
+        except Exception:  # only ever a head start: the data core reads the page anyway
+            self._page = None
+        finally:
+            self._done.set()
+
+    def ready(self, plural: str, request: PageRequest) -> Page[Any] | None:
+        """The page, if it is the one read ahead and the read is done; never waits."""
+        if (plural, request) != self._asked or not self._done.is_set():
+            return None
+        return self._page
+
+    def read(self, plural: str, request: PageRequest) -> Page[Any] | None:
+        """The page: the one read ahead (waiting for it), or read now."""
+        if (plural, request) != self._asked:
+            return self._read(plural, request)
+        self._done.wait()
+        return self._page
+
+
 def console_app(
     raw_url: str | None,
     *,
@@ -161,12 +209,14 @@ def console_app(
     demo: bool,
     warnings: Sequence[str] = (),
     options: ConsoleOptions | None = None,
+    ahead: FirstPageAhead | None = None,
 ) -> AccessGuardApp:
     """The console over the database the command line names, opened after its first frame.
 
     Until the app's opener (`open_database`, in a worker) is done, the status line names
     the database as configured, password masked. ``warnings`` are shown once it is open,
-    with any the database itself gives (a file other users can read).
+    with any the database itself gives (a file other users can read). ``ahead`` is the
+    first page being read already; without it (and without --demo) the read starts here.
     """
     # Imported here: the scripting commands never pay for loading Textual.
     from tui.app import AccessGuardApp, DatabaseOpener
@@ -176,18 +226,15 @@ def console_app(
             raw_url, read_only=read_only, demo=demo, create=demo, progress=progress
         )
 
-    def first_page(plural: str, request: PageRequest) -> Page[Any] | None:
-        # Loaded in the reading worker: the first frame waits for none of it.
-        from data.first_page import read_first_page
-
-        return read_first_page(configured_url(raw_url), plural, request)
-
+    if ahead is None and not demo:
+        ahead = FirstPageAhead(raw_url, options.page_size if options else None)
     opener = DatabaseOpener(
         where=redact(configured_url(raw_url)),
         open=open_for_the_console,
         warnings=tuple(warnings),
         # --demo may fill an empty database first: its rows come with the data core.
-        first_page=None if demo else first_page,
+        first_page=None if ahead is None else ahead.read,
+        first_page_ready=None if ahead is None else ahead.ready,
     )
     actor = Actor.from_environment(source=f"console:{uuid.uuid4().hex[:12]}")
     return AccessGuardApp(opener, actor=actor, read_only=read_only, options=options)
@@ -201,6 +248,7 @@ def run_console(
     warnings: Sequence[str] = (),
     options: ConsoleOptions | None = None,
     mouse: bool = True,
+    ahead: FirstPageAhead | None = None,
 ) -> int:
     """Run the console until the admin quits, or a signal closes it.
 
@@ -218,7 +266,9 @@ def run_console(
     if not has_terminal():
         warn(f"{PROG}: {NO_TERMINAL}")
         return EXIT_USAGE
-    app = console_app(raw_url, read_only=read_only, demo=demo, warnings=warnings, options=options)
+    app = console_app(
+        raw_url, read_only=read_only, demo=demo, warnings=warnings, options=options, ahead=ahead
+    )
     # A loop of our own: asyncio.run's, once the console has closed, waits for every worker
     # thread for as long as it takes, and a write stuck on a lock or a dead link would keep
     # the process (and its terminal) for minutes.

@@ -132,6 +132,7 @@ class RecordScreen(QuickEdits, TransferActions):
             markable=not console.read_only,
             noun=view.names.plural,
             page_size=console.options.page_size,
+            preview=partial(console.first_page_ready, view.key),
             id="records",
         )
 

@@ -10,7 +10,7 @@ lines look is `tui.widgets.table_layout`'s job; what the table asks, `tui.widget
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from data.records import Count, Cursor, Page, PageRequest
+from data.records import PAGE_SIZE, Count, Cursor, Page, PageRequest
 from tui.text import fit
 from tui.views import ColumnSpec
 from tui.widgets.changed_rows import ChangedRows
@@ -32,8 +32,9 @@ from tui.widgets.table_query import CountFetcher, PageFetcher, Query
 from tui.workers import ReportsWorkerFailures
 
 LoadKind = Literal["reset", "forward", "backward", "reload"]
+# A first page already read, without waiting and without the data core: None if there is none.
+PagePreview = Callable[[PageRequest], Page[Any] | None]
 
-PAGE_SIZE = 100  # rows per read unless the config file's page_size says otherwise
 MAX_WINDOW = 1_000  # records held at once, whatever the table's size
 LOADING = "…"
 
@@ -134,6 +135,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         markable: bool = False,
         noun: str = "records",
         page_size: int | None = None,
+        preview: PagePreview | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -169,6 +171,8 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         self._end_request: PageRequest | None = None
         # Rows shown from a first page read before the data core was open (`show_preview`).
         self._previewed = False
+        # Such a page, if one is ready when the table mounts: drawn in its first frame.
+        self._preview_at_mount = preview
 
     # Public API
 
@@ -279,9 +283,15 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
     # Loading
 
     def on_mount(self) -> None:
-        """Read the first page as soon as the table is on screen."""
+        """Read the first page as soon as the table is on screen; show it at once if it was
+        read ahead (before the data core was open)."""
         self._update_virtual_size()
         self.reset()
+        request = self.awaiting_first_page
+        if self._preview_at_mount is not None and request is not None:
+            page = self._preview_at_mount(request)
+            if page is not None:
+                self.show_preview(page)
 
     def _load(self, kind: LoadKind, request: PageRequest, *, count: bool = False) -> None:
         generation = self._generation
