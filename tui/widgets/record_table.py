@@ -673,4 +673,4 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         return Strip.blank(self.virtual_size.width, self.rich_style)
 
 
-__all__ = ["Query", "RecordTable"]
+__all__ = ["PAGE_SIZE", "Query", "RecordTable"]
