@@ -217,6 +217,15 @@ def test_the_command_line_lists_and_exports_them_with_a_warning_count(
                 line = next(row for row in rows if row.split()[0] == str(shape.id))
                 assert f"{MARK}{shape.raw}" in line, line
 
+        for shape in shapes(backend):
+            if shape.table == table and shape.field not in ("created_at", "is_active"):
+                whole = cli(broken, table, "show", str(shape.id))
+                assert whole.status == 0, whole.err
+                line = next(
+                    line for line in whole.out.splitlines() if line.startswith(f"{shape.field}: ")
+                )
+                assert f": {MARK}{shape.raw}  (stored past validation: " in line, line
+
         exported = cli(broken, "export", table, "--format", "csv")
         assert exported.status == 0, exported.err
         assert f"exported {total} {table}" in exported.err

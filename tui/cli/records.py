@@ -108,11 +108,11 @@ def cmd_show(args: argparse.Namespace, db: Database) -> int:
 
 
 def _shown_value(record: Any, name: str, value: Any) -> str:
-    """A field's value on its line: a malformed one as stored after the mark, a flag as
-    yes/no, nothing as ``-``."""
+    """A field's value on its line: a malformed one as stored after the mark, and why, as
+    the console's record view says it; a flag as yes/no, nothing as ``-``."""
     malformed = malformed_cell(record, name)
     if malformed is not None:
-        return malformed
+        return f"{malformed}  (stored past validation: {getattr(record, name).reason})"
     return "-" if value is None else shown(value)
 
 
