@@ -159,6 +159,14 @@ async def test_a_closing_signal_right_after_the_first_frame_ends_the_console_cle
         app.db.dispose()
 
 
+def test_clearing_the_selection_before_any_screen_is_up_does_nothing(tmp_path: Path) -> None:
+    # On Python 3.12+ the first screen's search box mounts (and clears the selection) before
+    # that screen is on the stack: no screen yet, nothing to clear, and no crash.
+    app = console_app(f"sqlite:///{tmp_path / 'none.db'}", read_only=False, demo=False)
+    app.clear_selection()
+    assert app.screen_stack == []
+
+
 # Opening, and what the console shows once it has
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.console import RenderableType
 from textual import events, on, work
 from textual.actions import ActionParseResult
-from textual.app import SystemCommand
+from textual.app import ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.message import Message
@@ -44,6 +44,8 @@ from tui.widgets.record_table import RecordTable
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from data.database import Database
     from data.records import Page, PageRequest
     from tui.settings import Settings
@@ -337,6 +339,17 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._mounted = True
         if self._exit_when_mounted is not None:
             self._exit_when_mounted()
+
+    def clear_selection(self) -> None:
+        """Clear the text selection of the screen shown, if there is one yet.
+
+        On Python 3.12 and later Textual runs new tasks eagerly, so the first screen's
+        widgets mount before that screen is on the stack; an Input among them clears the
+        selection as it mounts, and Textual 8.2.8 lets only `NoScreen` pass, not the empty
+        stack's `ScreenStackError`.
+        """
+        with suppress(ScreenStackError):
+            super().clear_selection()
 
     def exit(
         self, result: None = None, return_code: int = 0, message: RenderableType | None = None
