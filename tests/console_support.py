@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import DateTime, bindparam, event, func, select, text, update
 from sqlalchemy.engine import URL, Engine
 from textual.app import App
 from textual.message_pump import MessagePump
@@ -36,6 +36,9 @@ from tui.typeahead import KeysInOrder, handled_what_they_hold
 from tui.widgets.record_table import RecordTable
 
 FIXED_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+# A time bound in plain SQL as each backend stores one (not through sqlite3's default
+# adapter, deprecated since Python 3.12).
+TIME_PARAMETER = bindparam("at", type_=DateTime())
 CONSOLE_ACTOR = Actor(os_user="alice", client_addr="10.0.0.7", source="console:test")
 
 
@@ -74,7 +77,7 @@ def insert_raw_user(db: Database, user_id: int, name: str, email: str) -> None:
             text(
                 "INSERT INTO users (id, name, email, role, is_active, created_at, updated_at,"
                 " version) VALUES (:id, :name, :email, 'viewer', 1, :at, :at, 1)"
-            ),
+            ).bindparams(TIME_PARAMETER),
             {"id": user_id, "name": name, "email": email, "at": FIXED_TIME.replace(tzinfo=None)},
         )
 

@@ -20,11 +20,13 @@ from data.errors import NotRestorable
 from data.records import PageRequest
 from data.schema import alembic_config, upgrade
 from data.seed import seed_demo
+from tests.console_support import TIME_PARAMETER
 from tests.test_schema import _differences, _rows
 
 BEFORE_0005 = "0004_search_and_sort_indexes"
 AT = datetime(2026, 1, 2, 3, 4, 5)
 AT_JSON = AT.replace(tzinfo=UTC).isoformat()
+TIMES = ("at", "created_at", "updated_at")
 TABLES = ("users", "products", "audit_entries")
 # Users 1, 2, 5 and 6 are left; 3 and 9 were deleted (9 was the newest: only the trail
 # remembers it); 6 was Dan until he was deleted and SQLite gave his id to Eve.
@@ -46,6 +48,14 @@ HISTORY: list[tuple[str, str, int, Any, Any]] = [
     ("delete", "user", 9, {"name": "Zed"}, None),
 ]
 DAN_RENAMED, WIDGET_HANDED_OVER, EVE_CREATED = 8, 9, 11  # audit ids of those entries
+
+
+def _typed(column: str) -> sa.types.TypeEngine[Any] | None:
+    """How a column of the rows below is bound: times and JSON as each backend stores them
+    (a time not through sqlite3's default adapter, deprecated since Python 3.12)."""
+    if column in TIMES:
+        return sa.DateTime()
+    return sa.JSON() if column.endswith("_values") else None
 
 
 def _history_at_0004(engine: Engine) -> None:
@@ -73,8 +83,7 @@ def _history_at_0004(engine: Engine) -> None:
     ]
     with engine.begin() as connection:
         for name, rows in (("users", users), ("products", products), ("audit_entries", entries)):
-            columns = [sa.column(key, sa.JSON() if key.endswith("_values") else None)
-                       for key in rows[0]]  # fmt: skip
+            columns = [sa.column(key, _typed(key)) for key in rows[0]]
             connection.execute(sa.insert(sa.table(name, *columns)), rows)
         _counters_past(connection, {"users": 9, "products": 4, "audit_entries": len(HISTORY)})
 
@@ -186,7 +195,7 @@ def test_a_seed_that_reused_ids_makes_its_records_others(db: Database) -> None:
             sa.text(
                 "INSERT INTO users (id, name, email, role, is_active, created_at, updated_at,"
                 " version) VALUES (1, 'Old', 'old@x.org', 'viewer', 1, :at, :at, 1)"
-            ),
+            ).bindparams(TIME_PARAMETER),
             {"at": AT},
         )
     db.users.update(1, {"name": "Old B"}, expected_version=1, actor=actor)

@@ -28,6 +28,7 @@ from data.database import Database
 from data.schema import upgrade
 from tests.cli_support import COLUMNS, ROWS, in_process
 from tests.conftest import empty_database
+from tests.console_support import TIME_PARAMETER
 from tests.preloaded import PtyChild
 
 CORPUS = Path(__file__).with_name("corpus.json")
@@ -127,7 +128,7 @@ def raw_user(db: Database, user_id: int, name: str, email: str) -> None:
             text(
                 "INSERT INTO users (id, name, email, role, is_active, created_at, updated_at,"
                 " version) VALUES (:id, :name, :email, 'viewer', :yes, :at, :at, 1)"
-            ),
+            ).bindparams(TIME_PARAMETER),
             {"id": user_id, "name": name, "email": email, "yes": True, "at": AT},
         )
 
@@ -142,7 +143,7 @@ def raw_product(
                 "INSERT INTO products (id, sku, name, description, price, stock, is_active,"
                 " owner_id, created_at, updated_at, version) VALUES (:id, :sku, :name,"
                 " :description, 12.5, 3, :yes, :owner, :at, :at, 1)"
-            ),
+            ).bindparams(TIME_PARAMETER),
             {
                 "id": product_id,
                 "sku": sku,
