@@ -26,7 +26,7 @@ from tui.cli import main
 from tui.cli.console import web_server
 from tui.cli.database import configured
 from tui.cli.output import EXIT_OK, EXIT_USAGE
-from tui.cli.parsing import WEB_PORT, build_parser
+from tui.cli.parsing import WEB_PORT, build_parser, console_start
 from tui.paths import config_path, state_path
 from tui.screens.form import RecordForm
 from tui.settings import ConfigError, Settings, load_settings
@@ -149,6 +149,49 @@ def test_an_unknown_theme_flag_is_bad_usage(capsys: pytest.CaptureFixture[str]) 
     assert "unknown theme 'neon'" in capsys.readouterr().err
     assert main(["--no-mouse", "users", "list"]) == EXIT_USAGE
     assert "--no-mouse is for the console" in capsys.readouterr().err
+
+
+# The console's start, read without every command's grammar
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--db", "sqlite:///x.db"],
+        ["--db=postgresql://admin:s3cret@db/shop", "--read-only", "--theme=ansi-dark"],
+        ["--demo", "--no-mouse"],
+        ["--web", "--port", "8080", "--read-only"],
+        ["--db", "users"],  # a URL that reads like a command is still the URL
+    ],
+)
+def test_a_console_start_reads_as_the_whole_parser_reads_it(argv: list[str]) -> None:
+    start = console_start(argv)
+    assert start is not None
+    assert vars(start) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users", "list"],
+        ["--db", "sqlite:///x.db", "users", "list"],
+        ["--read-only", "db", "status"],
+        ["-h"],
+        ["--help"],
+        ["--version"],
+        ["--", "users"],
+        ["--port", "abc"],
+        ["--db"],
+        ["--bogus"],
+        ["--dem"],  # no abbreviations, here as in the whole parser
+    ],
+)
+def test_anything_but_a_console_start_is_left_to_the_whole_parser(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert console_start(argv) is None
+    assert capsys.readouterr() == ("", "")  # silent: the whole parser says what is wrong
 
 
 # Themes

@@ -26,7 +26,6 @@ import difflib
 import json
 import os
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +101,8 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(path, "", "not UTF-8 text") from None
     except OSError as error:
         raise ConfigError(path, "", f"cannot be read: {error.strerror or error}") from None
+    import tomllib  # only for a file that exists: most starts have none (~4 ms to load)
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -20,7 +20,7 @@ from tui.cli.admin import config_settings
 from tui.cli.console import console_command
 from tui.cli.database import configured, open_database, startup_notices
 from tui.cli.output import EXIT_REFUSED, EXIT_USAGE, PROG, silence, warn
-from tui.cli.parsing import build_parser
+from tui.cli.parsing import build_parser, console_start
 from tui.signalled import Signalled
 from tui.text import visible_lines
 
@@ -44,15 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:  # --help (0) and usage errors (2): main returns, never exits
-        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    args = _parsed(argv)
+    if isinstance(args, int):
+        return args
     console_only = [flag for flag in ("demo", "theme", "no_mouse", "web") if getattr(args, flag)]
     if args.handler is not None and console_only:
         flag = "--" + console_only[0].replace("_", "-")
-        parser.print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         warn(f"{PROG}: error: {flag} is for the console and cannot be combined with a command")
         return EXIT_USAGE
     if args.handler is not None and not args.needs_database:
@@ -66,6 +64,18 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.handler is None:
         return _guarded(lambda: console_command(args, cli_url, notices))
     return _guarded(lambda: _execute(args, configured(cli_url, config_settings(console=False))))
+
+
+def _parsed(argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The arguments, or the exit status when there is nothing to run (--help, --version,
+    a usage error: printed already)."""
+    start = console_start(argv)  # the console's own start skips every command's grammar
+    if start is not None:
+        return start
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0) and usage errors (2): main returns, never exits
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
 
 
 def _guarded(run: Callable[[], int]) -> int:
