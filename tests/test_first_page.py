@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from textual import events
+from textual.message import Message
 
 from data.config import normalise_url
 from data.database import Database
@@ -336,13 +339,17 @@ def test_a_locked_rollback_journal_database_gives_up_at_once(database: Path) -> 
 
 @asynccontextmanager
 async def _early_console(
-    path: Path, *, read_ahead: bool = False
+    path: Path,
+    *,
+    read_ahead: bool = False,
+    watch: Callable[[AccessGuardApp, Message], None] | None = None,
 ) -> AsyncIterator[tuple[AccessGuardApp, Any, threading.Event]]:
     """The console over ``path`` as `tui.cli.console` builds it, running at 80x24, its data
     core held back until the yielded event is set (set on leaving, whatever happened).
 
     Its first page is read once its first frame is drawn; with ``read_ahead``, by the
-    command line's `FirstPageAhead`, done before the console starts.
+    command line's `FirstPageAhead`, done before the console starts. ``watch`` sees every
+    message the console handles, from its start.
     """
     go_ahead = threading.Event()
     url = url_of(path)
@@ -361,7 +368,8 @@ async def _early_console(
         opener = replace(opener, first_page=ahead.read, first_page_ready=ahead.ready)
     app = AccessGuardApp(opener, actor=CONSOLE_ACTOR)
     try:
-        async with app.run_test(size=(80, 24)) as pilot:
+        hook = None if watch is None else partial(watch, app)
+        async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
             yield app, pilot, go_ahead
     finally:
         go_ahead.set()
@@ -407,28 +415,24 @@ async def test_the_console_shows_the_first_page_before_its_data_core_opens(demo_
         assert not table(app).previewed
 
 
-def _frames_drawn(app: AccessGuardApp) -> list[tuple[bool, bool]]:
-    """For each frame ``app`` will draw: whether its table showed rows, and whether its
-    database was open."""
-    frames: list[tuple[bool, bool]] = []
-    draw = app._display
-
-    def noting(screen: Any, renderable: Any) -> None:
-        if renderable is not None:
-            tables = screen.query(RecordTable)
-            shown = bool(tables) and tables.first().cursor_record is not None
-            frames.append((shown, app.is_open))
-        draw(screen, renderable)
-
-    setattr(app, "_display", noting)  # noqa: B010 - an instance's method, for this app only
-    return frames
-
-
 async def test_a_first_page_read_ahead_is_in_the_first_frame(demo_file: Path) -> None:
-    async with _early_console(demo_file, read_ahead=True) as (app, pilot, go_ahead):
-        frames = _frames_drawn(app)
+    # Textual tells the app it is Ready once its first frame is drawn: what the table
+    # showed then was in that frame.
+    at_ready: list[tuple[bool, bool]] = []
+
+    def note_ready(app: AccessGuardApp, message: Message) -> None:
+        if isinstance(message, events.Ready):
+            tables = app.screen.query(RecordTable)
+            shown = bool(tables) and tables.first().cursor_record is not None
+            at_ready.append((shown, app.is_open))
+
+    async with _early_console(demo_file, read_ahead=True, watch=note_ready) as (
+        app,
+        pilot,
+        go_ahead,
+    ):
         await _first_rows(app, pilot)
-        assert frames[0] == (True, False)  # rows, and the database still opening
+        assert at_ready == [(True, False)]  # rows, and the database still opening
         assert table_lines(app)[1].split()[0] == "1"
         shown = table_lines(app)
         go_ahead.set()

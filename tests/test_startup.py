@@ -141,6 +141,8 @@ async def test_a_closing_signal_right_after_the_first_frame_ends_the_console_cle
     path = tmp_path / "console.db"
     demo_database(path).dispose()
     app = console_app(f"sqlite:///{path}", read_only=False, demo=False)
+    # Its own spy, not `tests.bench.frames.stamp_frames`: that counts only frames written
+    # outside a batch, and the race is with the very first one Textual hands over.
     draw = app._display
     frames: list[object] = []
 

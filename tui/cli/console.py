@@ -66,9 +66,8 @@ def _console(
     args: argparse.Namespace, raw_url: str, settings: Settings, notices: Sequence[str]
 ) -> int:
     """The console in this terminal, with its theme and keys checked first."""
-    # Read while Textual loads, so that the first frame can draw the first rows. (--demo
-    # may fill an empty database first: its rows come with the data core.)
-    ahead = None if args.demo else FirstPageAhead(raw_url, settings.page_size)
+    # Read while Textual loads, so that the first frame can draw the first rows.
+    ahead = read_ahead(raw_url, settings.page_size, demo=args.demo)
     from tui.app import ConsoleOptions, theme_names
 
     if args.theme is not None and args.theme not in theme_names():
@@ -201,6 +200,12 @@ class FirstPageAhead:
         return self._page
 
 
+def read_ahead(raw_url: str | None, page_size: int | None, *, demo: bool) -> FirstPageAhead | None:
+    """The first page, being read ahead; None with --demo, which may fill an empty database
+    first: its rows come with the data core."""
+    return None if demo else FirstPageAhead(raw_url, page_size)
+
+
 def console_app(
     raw_url: str | None,
     *,
@@ -225,13 +230,12 @@ def console_app(
             raw_url, read_only=read_only, demo=demo, create=demo, progress=progress
         )
 
-    if ahead is None and not demo:
-        ahead = FirstPageAhead(raw_url, options.page_size if options else None)
+    if ahead is None:
+        ahead = read_ahead(raw_url, options.page_size if options else None, demo=demo)
     opener = DatabaseOpener(
         where=redact(configured_url(raw_url)),
         open=open_for_the_console,
         warnings=tuple(warnings),
-        # --demo may fill an empty database first: its rows come with the data core.
         first_page=None if ahead is None else ahead.read,
         first_page_ready=None if ahead is None else ahead.ready,
     )
