@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import event
 from textual import events
 from textual.message import Message
 
@@ -343,20 +344,25 @@ async def _early_console(
     *,
     read_ahead: bool = False,
     watch: Callable[[AccessGuardApp, Message], None] | None = None,
+    listen: list[str] | None = None,
 ) -> AsyncIterator[tuple[AccessGuardApp, Any, threading.Event]]:
     """The console over ``path`` as `tui.cli.console` builds it, running at 80x24, its data
     core held back until the yielded event is set (set on leaving, whatever happened).
 
     Its first page is read once its first frame is drawn; with ``read_ahead``, by the
     command line's `FirstPageAhead`, done before the console starts. ``watch`` sees every
-    message the console handles, from its start.
+    message the console handles, from its start. ``listen`` collects the statements that
+    read a page of users, from the moment the data core opens.
     """
     go_ahead = threading.Event()
     url = url_of(path)
 
     def open_when_told(_progress: Any) -> Database:
         go_ahead.wait(timeout=30)
-        return open_database(url, read_only=False)
+        db = open_database(url, read_only=False)
+        if listen is not None:
+            event.listen(db.engine, "before_cursor_execute", partial(_note_page_read, listen))
+        return db
 
     def read(plural: str, request: PageRequest) -> Page[Any] | None:
         return read_first_page(url, plural, request)
@@ -440,6 +446,30 @@ async def test_a_first_page_read_ahead_is_in_the_first_frame(demo_file: Path) ->
         assert app.is_open
         assert not table(app).previewed  # the data core's own page replaced it, equal
         assert table_lines(app) == shown
+
+
+async def test_the_data_core_reads_the_first_page_once_and_again_on_coming_back(
+    demo_file: Path,
+) -> None:
+    # The screen's arrival is not a return from another screen: no second read at start.
+    reads: list[str] = []
+    async with _early_console(demo_file, read_ahead=True, listen=reads) as (app, pilot, go_ahead):
+        await _first_rows(app, pilot)
+        go_ahead.set()
+        await settle(app, pilot)
+        assert len(reads) == 1
+        await pilot.press("2")
+        await settle(app, pilot)
+        await pilot.press("1")  # back from Products: the data may have changed meanwhile
+        await settle(app, pilot)
+        assert len(reads) == 2
+
+
+def _note_page_read(reads: list[str], *args: Any) -> None:
+    """A ``before_cursor_execute`` listener: note each statement reading a page of users."""
+    statement = args[2]
+    if "FROM users" in statement and "count(" not in statement:
+        reads.append(statement)
 
 
 def test_a_page_other_than_the_one_read_ahead_is_read_when_asked(demo_file: Path) -> None:

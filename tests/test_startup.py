@@ -161,6 +161,31 @@ async def test_a_closing_signal_right_after_the_first_frame_ends_the_console_cle
         app.db.dispose()
 
 
+@pytest.mark.parametrize("turns", [0, 1, 5, 25])
+async def test_a_closing_signal_as_the_console_starts_ends_it_cleanly(
+    tmp_path: Path, turns: int
+) -> None:
+    # The app mounts before its first screen's widgets do: a signal that lands in between
+    # (``turns`` turns of the event loop into the start) must end the console with its
+    # status, not with a mount error (Textual's NoMatches, exit status 1).
+    path = tmp_path / "console.db"
+    demo_database(path).dispose()
+    app = console_app(f"sqlite:///{path}", read_only=False, demo=False)
+    loop = asyncio.get_running_loop()
+
+    def signalled_after(turns_left: int) -> None:
+        if turns_left:
+            loop.call_soon(signalled_after, turns_left - 1)
+        else:  # as `_closing_on_signals` does: from the event loop, between two messages
+            app.exit(return_code=143)
+
+    loop.call_soon(signalled_after, turns)
+    await app.run_async(headless=True, size=SIZE)
+    assert app.return_code == 143
+    if app.is_open:
+        app.db.dispose()
+
+
 def test_clearing_the_selection_before_any_screen_is_up_does_nothing(tmp_path: Path) -> None:
     # On Python 3.12+ the first screen's search box mounts (and clears the selection) before
     # that screen is on the stack: no screen yet, nothing to clear, and no crash.

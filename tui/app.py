@@ -242,10 +242,10 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         options: ConsoleOptions | None = None,
     ) -> None:
         super().__init__()
-        # Each screen keeps its place while another is shown. The app starts in the first
-        # (`DEFAULT_MODE`), not in a blank default screen switched away from in on_mount:
-        # that switch restyles every node twice more before the first frame.
-        for view in views():
+        # Each screen keeps its place while another is shown, in a mode of its own. The first
+        # (`DEFAULT_MODE`) starts as Textual's default screen (`get_default_screen`), the
+        # way a bare app's does, and is added as a mode once mounted (`on_mount`).
+        for view in views()[1:]:
             self.add_mode(view.key, partial(RecordScreen, view))
         self.add_mode("audit", _audit_screen)
         self._bind_screens()
@@ -270,8 +270,9 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._writes_waiting = 0
         self._stop_listening: Callable[[], None] | None = None
         self._live: LiveWatch | None = None
-        # An exit asked for before the app had mounted (`exit`), done once it has.
-        self._mounted = False
+        # An exit asked for before the app and its first screen have mounted (`exit`), done
+        # once both have: what is still mounting.
+        self._still_mounting = {"app", "first screen"}
         self._exit_when_mounted: Callable[[], None] | None = None
         if isinstance(database, DatabaseOpener):
             self._opener = database
@@ -321,8 +322,20 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         }
         self._bindings.key_to_bindings = {**screens, **bindings}
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The first entity's screen, which the console opens on.
+
+        Started as a mode (in ``MODES``), Textual 8.2.8 would wait for it to mount inside
+        the app's first batch of updates, draw a frame it then throws away, and restyle every
+        node once more: the first rows came 30 ms later (docs/benchmark.md).
+        """
+        return RecordScreen(views()[0])
+
     def on_mount(self) -> None:
         """Remember the admin's theme changes, place toasts, watch for changes."""
+        # The first screen's mode, that `switch_mode` can come back to: it keeps its stack.
+        first = views()[0]
+        self.add_mode(first.key, partial(RecordScreen, first))
         # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
         self.watch(self, "theme", self._remember_theme, init=False)
         # Toasts already up follow the admin onto a dialog: placed there too.
@@ -336,9 +349,17 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         self._stop_listening = listen(self._tell_writer_waited)
         if self._db is not None:
             self._go_live(self._db)
-        self._mounted = True
-        if self._exit_when_mounted is not None:
-            self._exit_when_mounted()
+        self._done_mounting("app")
+
+    def screen_mounted(self) -> None:
+        """A table screen has mounted (the first one completes the console's start)."""
+        self._done_mounting("first screen")
+
+    def _done_mounting(self, part: str) -> None:
+        self._still_mounting.discard(part)
+        if not self._still_mounting and self._exit_when_mounted is not None:
+            exit_now, self._exit_when_mounted = self._exit_when_mounted, None
+            exit_now()
 
     def clear_selection(self) -> None:
         """Clear the text selection of the screen shown, if there is one yet.
@@ -354,13 +375,13 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
     def exit(
         self, result: None = None, return_code: int = 0, message: RenderableType | None = None
     ) -> None:
-        """Exit; before the app has mounted, as soon as it has.
+        """Exit; before the app and its first screen have mounted, as soon as they have.
 
-        The first frame is drawn while the app is still mounting its first screen's
-        widgets, and Textual (8.2.8) fails that mount if the app exits meanwhile: a closing
-        signal that came right after the first frame would end in a crash, not its status.
+        The app mounts before its first screen's widgets do, and Textual (8.2.8) fails their
+        mount if the app exits meanwhile: a closing signal that came as the console started
+        would end in a crash, not its status.
         """
-        if self._mounted:
+        if not self._still_mounting:
             super().exit(result, return_code, message)
         else:
             self._exit_when_mounted = partial(super().exit, result, return_code, message)

@@ -92,6 +92,8 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         self._search_timer: Timer | None = None
         self._under_dialog = False
         self._skip_resume_reload = False
+        # Whether another screen or a dialog has been in front since this one arrived.
+        self._suspended = False
         # What the table starts with; `narrow` may set a filter before it is composed.
         self._initial_query = Query(sort="id")
         # What others just did (position line), until the timer clears it.
@@ -133,18 +135,23 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         """Show where we are and put the keyboard in the table."""
         self.query_one(StatusLine).show(self.title_text)
         self.table.focus()
+        self.console.screen_mounted()
 
     def on_screen_suspend(self) -> None:
         """Note whether a dialog covers us (it reports its own changes) or another screen."""
+        self._suspended = True
         self._under_dialog = isinstance(self.app.screen, ModalScreen)
 
     def on_screen_resume(self) -> None:
         """Back from another screen (1/2/3): the data may have changed meanwhile.
 
-        Not when the console came here to show a filter: that reads afresh already.
+        Not when the console came here to show a filter: that reads afresh already. Nor on
+        the screen's first arrival: its table has just read its first page.
         """
-        if self.table.loaded_once and not self._under_dialog and not self._skip_resume_reload:
+        back = self._suspended and not self._under_dialog and not self._skip_resume_reload
+        if back and self.table.loaded_once:
             self.table.reload()
+        self._suspended = False
         self._under_dialog = False
         self._skip_resume_reload = False
 
