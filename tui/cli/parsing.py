@@ -18,20 +18,19 @@ from data.entity import Entity
 from data.numbers import whole_number
 from data.redact import redact
 from tui.cli.admin import cmd_config_path, cmd_db_status, cmd_db_upgrade, cmd_seed
-from tui.cli.completion import SHELLS, cmd_completion
-from tui.cli.entities import EntityCommands, entity_commands
 from tui.cli.output import EXIT_USAGE, PROG
 from tui.text import visible
 
 if TYPE_CHECKING:
     from data.database import Database
+    from tui.cli.entities import EntityCommands
 
 Handler = Callable[[argparse.Namespace, "Database"], int]
 
 
 def _later(where: str) -> Handler:
     """The command ``module:function`` of this package, imported when it runs: the parser is
-    built at every start, the console's too, which needs none of the commands' modules."""
+    built for every command, and each needs only its own module."""
     module, _, name = where.partition(":")
 
     def run(args: argparse.Namespace, db: Database) -> int:
@@ -53,6 +52,7 @@ cmd_audit_show = _later("audit:cmd_audit_show")
 cmd_audit_restore = _later("audit:cmd_audit_restore")
 cmd_export = _later("transfer:cmd_export")
 cmd_import = _later("transfer:cmd_import")
+cmd_completion = _later("completion:cmd_completion")
 
 WEB_PORT = 8000
 
@@ -485,6 +485,10 @@ def _top_level(parser_class: type[Parser]) -> Parser:
 
 def _commands(parser: argparse.ArgumentParser) -> None:
     """Every command, each with its options, help and examples."""
+    # Here, not above: a console start (`console_start`) reads no command's grammar.
+    from tui.cli.completion import SHELLS
+    from tui.cli.entities import entity_commands
+
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     entities = entity_commands()
     for entity in entities.values():
