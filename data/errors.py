@@ -6,9 +6,10 @@ Raw driver exceptions never leave data/; `translate_errors` turns them into thes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from data.changes import Change
+if TYPE_CHECKING:
+    from data.changes import Change
 
 
 class AccessGuardError(Exception):

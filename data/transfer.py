@@ -33,7 +33,8 @@ from data.errors import Conflict, Invalid
 from data.import_files import Columns, Source, Text, neutralise, read_csv, rewindable
 from data.import_json import read_json
 from data.import_judging import DuplicateKeys, Item, analyse, judged_rows, stored_names
-from data.records import FieldChange, ImportProgress, ImportReport, ImportRow, PageRequest
+from data.import_report import FieldChange, ImportProgress, ImportReport, ImportRow
+from data.records import PageRequest
 from data.replace import atomic_file
 from data.specs import EntitySpec
 from data.stored import Malformed, MalformedTally

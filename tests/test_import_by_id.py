@@ -13,7 +13,8 @@ import pytest
 import data.transfer
 from data.actor import Actor
 from data.database import Database
-from data.records import AuditRecord, ImportReport, PageRequest
+from data.import_report import ImportReport
+from data.records import AuditRecord, PageRequest
 from data.transfer import Format, export_records, import_records
 from tests.data_support import find
 

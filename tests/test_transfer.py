@@ -21,7 +21,8 @@ from data.actor import Actor
 from data.bulk import execute_many, table_of
 from data.database import Database
 from data.errors import Conflict, Invalid, NotFound
-from data.records import AuditRecord, ImportReport, PageRequest
+from data.import_report import ImportReport
+from data.records import AuditRecord, PageRequest
 from data.seed import seed_demo
 from data.specs import spec_of
 from data.transfer import Format, detect_format, export_records, import_records

@@ -29,7 +29,6 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, get_current_worker
 
 from data.actor import Actor
-from data.changes import Change
 from data.entity import counted
 from data.errors import AccessGuardError, OutcomeUnknown
 from tui.collector import CHECK_EVERY_S, IdleCollector
@@ -46,6 +45,7 @@ from tui.workers import ReportsWorkerFailures
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from data.changes import Change
     from data.database import Database
     from data.records import Page, PageRequest
     from tui.settings import Settings
@@ -365,9 +365,10 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         """Clear the text selection of the screen shown, if there is one yet.
 
         On Python 3.12 and later Textual runs new tasks eagerly, so the first screen's
-        widgets mount before that screen is on the stack; an Input among them clears the
-        selection as it mounts, and Textual 8.2.8 lets only `NoScreen` pass, not the empty
-        stack's `ScreenStackError`.
+        widgets can mount before that screen is on the stack; an Input among them (none
+        today: the search box mounts with the first /) clears the selection as it mounts,
+        and Textual 8.2.8 lets only `NoScreen` pass, not the empty stack's
+        `ScreenStackError`.
         """
         with suppress(ScreenStackError):
             super().clear_selection()

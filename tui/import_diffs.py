@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.records import FieldChange, ImportRow
+from data.import_report import FieldChange, ImportRow
 
 EMPTY = "(empty)"
 ARROW = " -> "

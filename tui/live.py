@@ -21,10 +21,10 @@ from textual.dom import DOMNode
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from data.changes import Change
 from data.errors import AccessGuardError
 
 if TYPE_CHECKING:
+    from data.changes import Change
     from data.database import Database
     from data.feed import FeedCursor, Watcher
 
@@ -35,7 +35,7 @@ LIVE_GROUP = "live"
 RETRY_FIRST_S = 1.0
 RETRY_MOST_S = 10.0
 
-Post = Callable[[tuple[Change, ...]], None]
+Post = Callable[[tuple["Change", ...]], None]
 
 
 class LiveWatch:

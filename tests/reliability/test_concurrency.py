@@ -26,7 +26,8 @@ from textual.widgets import Input, Static
 from data.actor import Actor
 from data.database import Database
 from data.errors import NotFound, Unavailable
-from data.records import ImportReport, PageRequest
+from data.import_report import ImportReport
+from data.records import PageRequest
 from data.transfer import import_records
 from data.translate import NOT_SAVED
 from models import AuditEntry

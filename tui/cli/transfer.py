@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from data.actor import Actor
 from data.entities import counted
 from data.errors import Invalid
-from data.records import ImportReport, ImportRow, PageRequest
+from data.import_report import ImportReport, ImportRow
+from data.records import PageRequest
 from tui.cli.console import CLOSING_SIGNALS
 from tui.cli.entities import EntityCommands, entity_of
 from tui.cli.output import (

@@ -17,7 +17,7 @@ from textual.message import Message
 
 from data.entity import counted
 from data.errors import Invalid
-from data.records import ImportProgress, ImportReport
+from data.import_report import ImportProgress, ImportReport
 from tui.screens.progress import ProgressDialog
 from tui.views import ViewSpec
 

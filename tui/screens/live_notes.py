@@ -7,9 +7,12 @@ say how ("user 12 changed by bob", "3 users deleted by bob, carol").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from data.changes import Change
 from data.entity import counted
+
+if TYPE_CHECKING:
+    from data.changes import Change
 
 # How long a changed row stays marked, and its note stays on the position line.
 MARK_S = 6.0

@@ -16,14 +16,13 @@ import io
 import json
 from dataclasses import replace
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from data.changes import Change
 from data.entity import counted
 from tui.screens.live_notes import note, rows_to_mark
 from tui.screens.quick_edits import STAGED_ACTIONS, QuickEdits
@@ -31,6 +30,9 @@ from tui.screens.transfer_actions import TransferActions
 from tui.text import visible
 from tui.views import Link, ViewSpec, view_named
 from tui.widgets.record_table import RecordTable
+
+if TYPE_CHECKING:
+    from data.changes import Change
 
 # Actions that change data: hidden (and refused) when the console is read-only.
 WRITE_ACTIONS = frozenset(

@@ -21,7 +21,8 @@ from textual.widgets import Input, Static
 
 from data.entity import counted
 from data.errors import Invalid
-from data.records import ImportProgress, ImportReport, PageRequest
+from data.import_report import ImportProgress, ImportReport
+from data.records import PageRequest
 from tui.screens.dialogs import Dialog, key_button, wrapping
 from tui.screens.progress import Failed, ProgressDialog
 from tui.text import safe

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from data.records import ImportReport, PageRequest
+from data.records import PageRequest
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
 from tui.views import ViewSpec
 
 if TYPE_CHECKING:
+    from data.import_report import ImportReport
     from tui.screens.import_check import CheckResult
 
 

@@ -26,7 +26,7 @@ from textual.widgets import Button, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from data.entity import counted
-from data.records import ImportReport, ImportRow
+from data.import_report import ImportReport, ImportRow
 from tui.import_diffs import detail_lines, heading
 from tui.screens.dialogs import Dialog, key_button
 from tui.text import visible
