@@ -187,8 +187,8 @@ async def test_a_closing_signal_as_the_console_starts_ends_it_cleanly(
 
 
 def test_clearing_the_selection_before_any_screen_is_up_does_nothing(tmp_path: Path) -> None:
-    # On Python 3.12+ the first screen's search box mounts (and clears the selection) before
-    # that screen is on the stack: no screen yet, nothing to clear, and no crash.
+    # On Python 3.12+ an Input of the first screen would mount (and clear the selection)
+    # before that screen is on the stack: no screen yet, nothing to clear, and no crash.
     app = console_app(f"sqlite:///{tmp_path / 'none.db'}", read_only=False, demo=False)
     app.clear_selection()
     assert app.screen_stack == []

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.app import ComposeResult
 from textual.message import Message
 
 from data.entity import counted
 from tui.screens.table_screen import TableScreen
 from tui.text import visible
 from tui.views import ColumnSpec, ViewSpec
-from tui.widgets.quick_edit import QuickEditor, StagedEdit
+
+if TYPE_CHECKING:
+    from tui.widgets.quick_edit import QuickEditor, StagedEdit
 
 # Keys that need staged edits, and sleep while a cell is being edited.
 STAGED_ACTIONS = frozenset({"review_staged", "unstage"})
@@ -49,10 +50,6 @@ class QuickEdits(TableScreen):
         # The record and column F2 opened, while the editor is open.
         self._editing: tuple[Any, ColumnSpec] | None = None
 
-    def compose_under_table(self) -> ComposeResult:
-        """The quick editor's bar (hidden until F2)."""
-        yield QuickEditor(id="quick-edit")
-
     @property
     def staged_keys_awake(self) -> bool:
         """Whether review (ctrl+s) and unstage (ctrl+z) can act: edits staged, none open."""
@@ -60,10 +57,24 @@ class QuickEdits(TableScreen):
 
     @property
     def editor(self) -> QuickEditor:
-        """The quick editor's bar."""
+        """The quick editor's bar (once F2 has opened it)."""
+        from tui.widgets.quick_edit import QuickEditor
+
         return self.query_one(QuickEditor)
 
-    def action_quick_edit(self) -> None:
+    async def _mounted_editor(self) -> QuickEditor:
+        """The quick editor's bar, mounted under the table the first time F2 asks for it:
+        not in the first frame, which is drawn sooner without its five widgets."""
+        from tui.widgets.quick_edit import QuickEditor
+
+        mounted = self.query(QuickEditor)
+        if mounted:
+            return mounted.first()
+        editor = QuickEditor(id="quick-edit")
+        await self.mount(editor, after=self.table)
+        return editor
+
+    async def action_quick_edit(self) -> None:
         """Edit the cell under the cursors in place (the bar under the table)."""
         record = self.table.cursor_record
         if record is None:
@@ -83,14 +94,15 @@ class QuickEdits(TableScreen):
             else _as_text(self.view.field(column.field).initial(record))
         )
         self._editing = (record, column)
-        self.editor.open(f"{column.title} of {self.view.label(record)}", value)
+        editor = await self._mounted_editor()
+        editor.open(f"{column.title} of {self.view.label(record)}", value)
         self.refresh_bindings()
 
-    @on(QuickEditor.Submitted)
-    def _stage(self, event: QuickEditor.Submitted) -> None:
+    def on_quick_editor_submitted(self, event: QuickEditor.Submitted) -> None:
         """Validate with the data core's rule for the field; stage it, or say why not."""
         from data.merge import field_values
         from data.validation import FieldError
+        from tui.widgets.quick_edit import StagedEdit
 
         if self._editing is None:
             return
@@ -133,8 +145,8 @@ class QuickEdits(TableScreen):
         self._close_editor()
         self._staged_changed()
 
-    @on(QuickEditor.Dropped)
-    def _drop_edit(self) -> None:
+    def on_quick_editor_dropped(self) -> None:
+        """Escape in the editor: nothing staged."""
         self._close_editor()
 
     def _close_editor(self) -> None:

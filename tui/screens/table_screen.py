@@ -19,7 +19,6 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from data.changes import Change
 from tui.malformed import stored_text
 from tui.screens.live_notes import MARK_S
 from tui.text import safe, shorten_middle, visible
@@ -27,11 +26,11 @@ from tui.toasts import place_toasts
 from tui.views import screen_tabs
 from tui.widgets.footer import Footer
 from tui.widgets.record_table import RecordTable
-from tui.widgets.stored_text import StoredTextInput
 from tui.widgets.table_query import Query
 from tui.workers import ReportsWorkerFailures
 
 if TYPE_CHECKING:
+    from data.changes import Change
     from tui.app import AccessGuardApp
 
 SEARCH_DEBOUNCE_S = 0.25
@@ -115,17 +114,11 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        """Status line, search box (hidden until /), table, position line, footer."""
+        """Status line, table, position line, footer (the search box comes with /)."""
         yield StatusLine(id="status-line")
-        yield StoredTextInput(placeholder=self.search_hint(), id="search", classes="hidden")
         yield self.make_table()
-        yield from self.compose_under_table()
         yield Static(id="position-line")
         yield Footer()
-
-    def compose_under_table(self) -> ComposeResult:
-        """What a screen shows between its table and the position line."""
-        yield from ()
 
     def search_hint(self) -> str:
         """Placeholder of the search box."""
@@ -157,11 +150,23 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
 
     # Search
 
-    def action_search(self) -> None:
+    async def action_search(self) -> None:
         """Open the search box (results follow as you type)."""
-        search = self.query_one("#search", Input)
+        search = self._search_box()
+        if search is None:
+            # Mounted above the table the first time: not in the first frame, which is
+            # drawn sooner without it (and many sessions never search).
+            from tui.widgets.stored_text import StoredTextInput
+
+            search = StoredTextInput(placeholder=self.search_hint(), id="search")
+            await self.mount(search, before=self.table)
         search.remove_class("hidden")
         search.focus()
+
+    def _search_box(self) -> Input | None:
+        """The search box, once / has opened it."""
+        found = self.query("#search").results(Input)
+        return next(found, None)
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -175,7 +180,8 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         self.table.focus()
 
     def _apply_search(self) -> None:
-        text = self.query_one("#search", Input).value
+        search = self._search_box()
+        text = "" if search is None else search.value
         if text != self.table.query_state.search:
             self.table.set_query(replace(self.table.query_state, search=text))
 
@@ -185,12 +191,12 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         With no search to clear, it clears a filter (``owner: …``) instead, keeping the
         cursor on its record where the first page holds it: one Escape per layer.
         """
-        search = self.query_one("#search", Input)
         if self._search_timer is not None:
             self._search_timer.stop()
-        had_text = bool(search.value or self.table.query_state.search)
-        search.value = ""
-        search.add_class("hidden")
+        search = self._search_box()
+        typed = search is not None and bool(search.value)
+        had_text = typed or bool(self.table.query_state.search)
+        self._close_search_box()
         self.table.focus()
         query = self.table.query_state
         if had_text:
@@ -214,14 +220,19 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         if not self.query(RecordTable):
             self._initial_query = replace(self._initial_query, filters=filters, filter_label=label)
             return
-        search = self.query_one("#search", Input)
         if self._search_timer is not None:
             self._search_timer.stop()
-        search.value = ""
-        search.add_class("hidden")
+        self._close_search_box()
         self.table.focus()
         query = replace(self.table.query_state, search="", filters=filters, filter_label=label)
         self.table.set_query(query, keep_id=keep_id)
+
+    def _close_search_box(self) -> None:
+        """Empty and hide the search box, if / has opened it."""
+        search = self._search_box()
+        if search is not None:
+            search.value = ""
+            search.add_class("hidden")
 
     def action_reload(self) -> None:
         """Re-read what is on screen and the count."""

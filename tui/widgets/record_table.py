@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -630,8 +631,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         """Line 0 is the header (it stays put); line y shows row scroll_y + y - 1."""
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
-        strip = self._header() if y == 0 else self._row(scroll_y + y - 1)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        base = self.rich_style  # worked out from every ancestor's styles: once a line
+        strip = self._header() if y == 0 else self._row(scroll_y + y - 1, base)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _header(self) -> Strip:
         query = self.query_state
@@ -639,10 +641,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             query.sort, query.descending, self.cursor_column, self.get_component_rich_style
         )
 
-    def _row(self, index: int) -> Strip:
-        base = self.rich_style
+    def _row(self, index: int, base: Style) -> Strip:
         if index > self._last_index() or (self.loaded_once and not self._rows and index == 0):
-            return self._empty_line(index)
+            return self._empty_line(index, base)
         record = self._record_at(index)
         style = base
         if index == self.cursor_row:
@@ -659,7 +660,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
             changed=self.changed.fields(record.id),
         )
 
-    def _empty_line(self, index: int) -> Strip:
+    def _empty_line(self, index: int, base: Style) -> Strip:
         if index == 0 and self.loaded_once and not self._rows:
             search, narrowed = self.query_state.search, self.query_state.filter_label
             if search:
@@ -668,9 +669,9 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
                 text = f"No {self.noun} with {narrowed}."
             else:
                 text = f"No {self.noun} yet."
-            muted = self.rich_style + self.get_component_rich_style("record-table--loading")
+            muted = base + self.get_component_rich_style("record-table--loading")
             return Strip([Segment(" " * MARK_WIDTH + fit(text, 60), muted)])
-        return Strip.blank(self.virtual_size.width, self.rich_style)
+        return Strip.blank(self.virtual_size.width, base)
 
 
 __all__ = ["PAGE_SIZE", "Query", "RecordTable"]
