@@ -58,13 +58,15 @@ The figures (``--only`` names):
     From spawn (the parent's clock, passed in the environment) to the first frame, and to
     the first frame with table rows, of the console started through ``tui.cli.main``, against
     a bare Textual app (a Header, one Static, a Footer) started the same way (headless
-    driver from ``TEXTUAL_DRIVER``); 10 interleaved runs each after one untimed warm-up,
+    driver from ``TEXTUAL_DRIVER``); 20 interleaved runs each after one untimed warm-up,
     medians, with the project's bytecode compiled first (as an installed wheel has it).
     First paint <= 1.2x the bare app's paint; first rows <= 1.2x the bare app's paint and
-    1M/1k <= 1.2. An information row gives the median moment of each step of the console's
-    start (Textual imported, first paint, first rows, data core imported, database open,
-    and the data core's own rows, which on SQLite replace the first page `data.first_page`
-    read before the data core loaded: the child runs on until they are on screen).
+    1M/1k <= 1.2. An information row gives the same ratio round by round (each run over the
+    bare app's run of its round, median), which a burst of load moves less; another gives
+    the median moment of each step of the console's start (Textual imported, first paint,
+    first rows, data core imported, database open, and the data core's own rows, which on
+    SQLite replace the first page `data.first_page` read before the data core loaded: the
+    child runs on until they are on screen).
 ``startup-terminal``
     The same start on a 120x40 pseudo-terminal, timed by the parent until a text appears
     in what each program writes: the bare app's Static, and the first user's name for the
