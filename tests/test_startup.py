@@ -136,8 +136,9 @@ def test_the_first_frame_is_drawn_before_sqlalchemy_is_loaded(tmp_path: Path) ->
 async def test_a_closing_signal_right_after_the_first_frame_ends_the_console_cleanly(
     tmp_path: Path,
 ) -> None:
-    # The first frame is drawn while the app still mounts its first screen: a signal that
-    # lands then must end the console with its status (128 + 15), not a mount error.
+    # A signal that lands as the very first frame is handed over (once drawn while the app
+    # still mounted its first screen) must end the console with its status (128 + 15), not
+    # a mount error.
     path = tmp_path / "console.db"
     demo_database(path).dispose()
     app = console_app(f"sqlite:///{path}", read_only=False, demo=False)
