@@ -39,13 +39,13 @@ from tui.malformed import MARK
 from tui.screens.form import RecordForm
 from tui.screens.records import RecordScreen
 from tui.screens.table_screen import StatusLine
-from tui.views import views
+from tui.views import opening_view
 from tui.widgets.record_table import RecordTable
 
 AT = "'2026-01-02 03:04:05.000000'"
 LIMIT = 100
 REQUEST = PageRequest(sort="id", limit=LIMIT)
-FIRST_SCREEN = views()[0].key
+FIRST_SCREEN = opening_view().key
 
 
 def url_of(path: Path) -> str:
@@ -149,7 +149,7 @@ def assert_gives_up(path: Path, plural: str) -> None:
 
 
 def test_the_opening_screen_is_an_entity_this_reads() -> None:
-    assert views()[0].key in {declared.plural for declared in registered()}
+    assert opening_view().key in {declared.plural for declared in registered()}
 
 
 @pytest.mark.parametrize("plural", [declared.plural for declared in registered()])

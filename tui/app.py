@@ -38,7 +38,7 @@ from tui.screens.table_screen import TableScreen
 from tui.text import visible
 from tui.toasts import place_toasts, place_toasts_over
 from tui.undo_keys import UndoKeys
-from tui.views import screen_tabs, views
+from tui.views import opening_view, screen_tabs, views
 from tui.widgets.record_table import RecordTable
 from tui.workers import ReportsWorkerFailures
 
@@ -169,8 +169,8 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
     CSS_PATH = _stylesheet()
     TITLE = "AccessGuard"
     ENABLE_COMMAND_PALETTE = True
-    # The first registered entity's screen (Users) is the one the console opens on.
-    DEFAULT_MODE: ClassVar[str] = views()[0].key
+    # The screen the console opens on (Users).
+    DEFAULT_MODE: ClassVar[str] = opening_view().key
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # The status line shows 1 2 3 as tabs, so the footer keeps its room for the rest.
@@ -245,8 +245,9 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         # Each screen keeps its place while another is shown, in a mode of its own. The first
         # (`DEFAULT_MODE`) starts as Textual's default screen (`get_default_screen`), the
         # way a bare app's does, and is added as a mode once mounted (`on_mount`).
-        for view in views()[1:]:
-            self.add_mode(view.key, partial(RecordScreen, view))
+        for view in views():
+            if view.key != self.DEFAULT_MODE:
+                self.add_mode(view.key, partial(RecordScreen, view))
         self.add_mode("audit", _audit_screen)
         self._bind_screens()
         self.actor = actor
@@ -329,13 +330,12 @@ class AccessGuardApp(ReportsWorkerFailures, UndoKeys):
         the app's first batch of updates, draw a frame it then throws away, and restyle every
         node once more: the first rows came 30 ms later (docs/benchmark.md).
         """
-        return RecordScreen(views()[0])
+        return RecordScreen(opening_view())
 
     def on_mount(self) -> None:
         """Remember the admin's theme changes, place toasts, watch for changes."""
         # The first screen's mode, that `switch_mode` can come back to: it keeps its stack.
-        first = views()[0]
-        self.add_mode(first.key, partial(RecordScreen, first))
+        self.add_mode(self.DEFAULT_MODE, partial(RecordScreen, opening_view()))
         # From now on a theme change is the admin's (the palette's "Change theme"): remembered.
         self.watch(self, "theme", self._remember_theme, init=False)
         # Toasts already up follow the admin onto a dialog: placed there too.

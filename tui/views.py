@@ -162,6 +162,11 @@ def views() -> tuple[ViewSpec, ...]:
     return tuple(view_of(declared) for declared in registered())
 
 
+def opening_view() -> ViewSpec:
+    """The view the console opens on: the first registered entity's (Users)."""
+    return views()[0]
+
+
 def view_named(name: str) -> ViewSpec:
     """The view of the entity called ``name`` (``users``); `KeyError` if there is none."""
     return view_of(entity_named(name))
@@ -328,6 +333,7 @@ __all__ = [
     "ScreenTab",
     "ViewSpec",
     "describe_changes",
+    "opening_view",
     "screen_tabs",
     "shown_as",
     "view_named",

@@ -134,20 +134,23 @@ def _run_by_run(samples: dict[str, list[dict[str, Any]]]) -> Outcome:
     ratios move less than the medians' do: information beside the verdict, not the verdict.
     """
 
-    def ratios(size: str) -> list[float]:
-        rounds = zip(samples[size], samples["bare"], strict=True)
-        return [console["data_ms"] / bare["paint_ms"] for console, bare in rounds]
-
+    ratios = {
+        size: [
+            console["data_ms"] / bare["paint_ms"]
+            for console, bare in zip(samples[size], samples["bare"], strict=True)
+        ]
+        for size in ("small", "large")
+    }
     return Outcome(
         family="startup",
         figure=f"start-up: first rows / the same round's bare paint (median of {STARTUP_RUNS})",
         backend="sqlite",
-        small=f"{median(ratios('small')):.2f}x",
-        large=f"{median(ratios('large')):.2f}x",
+        small=f"{median(ratios['small']):.2f}x",
+        large=f"{median(ratios['large']):.2f}x",
         ratio="-",
         target="info",
         passed=None,
-        raw={size: ratios(size) for size in ("small", "large")},
+        raw=ratios,
     )
 
 

@@ -170,10 +170,10 @@ class FirstPageAhead:
         # at once could each see the other's half-loaded.
         from data.first_page import read_first_page
         from data.records import PAGE_SIZE, PageRequest
-        from tui.views import views
+        from tui.views import opening_view
 
         self._read = partial(read_first_page, configured_url(raw_url))
-        self._asked = (views()[0].key, PageRequest(limit=page_size or PAGE_SIZE))
+        self._asked = (opening_view().key, PageRequest(limit=page_size or PAGE_SIZE))
         self._page: Page[Any] | None = None
         self._done = threading.Event()
         threading.Thread(target=self._read_ahead, name="first page", daemon=True).start()

@@ -193,10 +193,8 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         """
         if self._search_timer is not None:
             self._search_timer.stop()
-        search = self._search_box()
-        typed = search is not None and bool(search.value)
+        typed = self._close_search_box()
         had_text = typed or bool(self.table.query_state.search)
-        self._close_search_box()
         self.table.focus()
         query = self.table.query_state
         if had_text:
@@ -227,12 +225,15 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         query = replace(self.table.query_state, search="", filters=filters, filter_label=label)
         self.table.set_query(query, keep_id=keep_id)
 
-    def _close_search_box(self) -> None:
-        """Empty and hide the search box, if / has opened it."""
+    def _close_search_box(self) -> bool:
+        """Empty and hide the search box, if / has opened it; whether it held text."""
         search = self._search_box()
-        if search is not None:
-            search.value = ""
-            search.add_class("hidden")
+        if search is None:
+            return False
+        typed = bool(search.value)
+        search.value = ""
+        search.add_class("hidden")
+        return typed
 
     def action_reload(self) -> None:
         """Re-read what is on screen and the count."""
