@@ -30,11 +30,10 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from data.entities import entity_named
@@ -168,8 +167,7 @@ def _declared_types(connection: sqlite3.Connection, table: str) -> dict[str, str
 Reader = Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
-class _Kind:
+class _Kind(NamedTuple):
     """How one kind of stored value is read, and checked when it is a field's."""
 
     read: Reader

@@ -193,3 +193,35 @@ def test_garbage_frozen_with_a_held_start_is_collected_at_the_first_pause() -> N
     finally:
         resume_after_start()
         gc.unfreeze()
+
+
+def test_a_command_collects_as_usual_while_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the console's start holds collection: a command (an import of a million rows)
+    must not run with it off."""
+    seen: list[bool] = []
+
+    def config_path(_args: Any, _db: Any) -> int:
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr("tui.cli.parsing.cmd_config_path", config_path)
+    assert main(["config", "path"]) == 0
+    assert seen == [True]
+    assert gc.isenabled()
+
+
+def test_the_console_starts_with_collection_held_from_the_command_line_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held from `tui.cli.main`'s first line, before the parser and Textual load, and given
+    back when the console returns."""
+    seen: list[bool] = []
+
+    def run_console(_raw_url: str | None, **_options: object) -> int:
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr("tui.cli.console.run_console", run_console)
+    assert main(["--db", f"sqlite:///{tmp_path / 'console.db'}"]) == 0
+    assert seen == [False]
+    assert gc.isenabled()

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import fields, replace
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -371,7 +371,7 @@ async def _early_console(
     if read_ahead:
         ahead = FirstPageAhead(url, page_size=None)
         ahead.read(FIRST_SCREEN, PageRequest())  # waits for the thread: done before the start
-        opener = replace(opener, first_page=ahead.read, first_page_ready=ahead.ready)
+        opener = opener._replace(first_page=ahead.read, first_page_ready=ahead.ready)
     app = AccessGuardApp(opener, actor=CONSOLE_ACTOR)
     try:
         hook = None if watch is None else partial(watch, app)

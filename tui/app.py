@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from textual import events, on, work
 from textual.actions import ActionParseResult
@@ -94,8 +94,7 @@ def binding_ids() -> frozenset[str]:
     return frozenset(binding.id for binding in console_bindings() if binding.id is not None)
 
 
-@dataclass(frozen=True)
-class ConsoleOptions:
+class ConsoleOptions(NamedTuple):
     """How the console fits the admin: theme, keys, rows per read (from flags and config)."""
 
     theme: str | None = None
@@ -103,7 +102,7 @@ class ConsoleOptions:
     state_path: Path | None = None
     # The config file's theme, noted with a palette choice: editing the file later wins.
     config_theme: str | None = None
-    keymap: Mapping[str, str] = field(default_factory=dict)
+    keymap: Mapping[str, str] = MappingProxyType({})
     page_size: int | None = None
     # Others' changes show on their own; off only in the snapshot tests (`tui.live`).
     live: bool = True
@@ -137,8 +136,7 @@ Progress = Callable[[str], None]
 FirstPage = Callable[[str, "PageRequest"], "Page[Any] | None"]
 
 
-@dataclass(frozen=True)
-class DatabaseOpener:
+class DatabaseOpener(NamedTuple):
     """How the console opens its database after showing its first frame.
 
     ``where`` names the database on the status line until it is open (any password masked).

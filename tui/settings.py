@@ -23,13 +23,12 @@ file (`tui.paths.state_path`), so the admin's config file is never rewritten.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from tui.paths import private_dir
 
@@ -50,8 +49,7 @@ class ConfigError(Exception):
         super().__init__(f"config file {place}: {problem}")
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """The config file's values; every one optional (None / empty: the built-in default)."""
 
     path: Path | None = None
@@ -59,7 +57,7 @@ class Settings:
     database_url_env: str | None = None
     theme: str | None = None
     page_size: int | None = None
-    keys: Mapping[str, str] = field(default_factory=dict)
+    keys: Mapping[str, str] = MappingProxyType({})
 
     def url(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The database URL this file gives, if any (reading ``database_url_env``'s variable).
@@ -239,8 +237,14 @@ def remembered_state(path: Path) -> tuple[str, str | None] | None:
     A missing or damaged state file is no choice: it is the console's note, not the admin's.
     """
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):  # ValueError: not UTF-8
+        return None
+    import json  # only once there is a note to read: the import costs every start ~1.5 ms
+
+    try:
+        state = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(state, dict) or not isinstance(state.get("theme"), str):
         return None
@@ -251,6 +255,8 @@ def remembered_state(path: Path) -> tuple[str, str | None] | None:
 def remember_theme(path: Path, theme: str, *, over: str | None) -> None:
     """Note ``theme``, chosen over the config file's ``over``, in the state file (private
     directory, replaced whole). Raises OSError."""
+    import json
+
     private_dir(path.parent)
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_text(json.dumps({"theme": theme, "config_theme": over}) + "\n", encoding="utf-8")

@@ -12,10 +12,9 @@ only once it is open.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from data.entities import AUDIT_KEY, entity_named, registered
 from data.entity import Entity, Field
@@ -40,8 +39,7 @@ def timestamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """A column that names another record: Enter on it shows that record on ``view``'s
     screen. ``id_key`` is the attribute holding its id (None: the cell names nobody)."""
 
@@ -49,8 +47,7 @@ class Link:
     id_key: str
 
 
-@dataclass(frozen=True)
-class Related:
+class Related(NamedTuple):
     """Records of ``view`` that point at this one through their ``filter`` field; the
     screen's "related" key lists them, the filter shown as ``label: <this record>``."""
 
@@ -59,8 +56,7 @@ class Related:
     label: str
 
 
-@dataclass(frozen=True)
-class ColumnSpec:
+class ColumnSpec(NamedTuple):
     """One column of a record table: which attribute, its title, width and alignment.
 
     ``width`` is the least it gets (all columns fit 80 cells at their least); spare room
@@ -80,8 +76,7 @@ class ColumnSpec:
     link: Link | None = None
 
 
-@dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """One field of a record form: the data field it sets and the widget that edits it.
 
     ``choices`` gives a select's options when the form opens (they may come from the models).
@@ -98,8 +93,7 @@ class FieldSpec:
     to: str = ""
 
 
-@dataclass(frozen=True)
-class ViewSpec:
+class ViewSpec(NamedTuple):
     """Everything the generic record screen and form need to show one kind of record."""
 
     key: str
@@ -172,8 +166,7 @@ def view_named(name: str) -> ViewSpec:
     return view_of(entity_named(name))
 
 
-@dataclass(frozen=True)
-class ScreenTab:
+class ScreenTab(NamedTuple):
     """A screen as the status line and the number keys name it."""
 
     key: str

@@ -16,17 +16,27 @@ EXIT_NOT_OURS = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line, once its packages are known to be AccessGuard's own."""
-    from tui.cli.ownership import foreign_package
+    """Run the command line, once its packages are known to be AccessGuard's own.
 
-    # Before anything imports data or models: a stranger's would fail, or worse, run.
-    problem = foreign_package()
-    if problem is not None:
-        sys.stderr.write(problem + "\n")
-        return EXIT_NOT_OURS
-    from tui.cli.process import main as run
+    Garbage collection is held from here, before anything loads, for the console's start
+    (`tui.collector`); `tui.cli.process` gives it back as soon as the words name a command.
+    """
+    from tui.collector import hold_during_start, resume_after_start
 
-    return run(argv)
+    hold_during_start()
+    try:
+        from tui.cli.ownership import foreign_package
+
+        # Before anything imports data or models: a stranger's would fail, or worse, run.
+        problem = foreign_package()
+        if problem is not None:
+            sys.stderr.write(problem + "\n")
+            return EXIT_NOT_OURS
+        from tui.cli.process import main as run
+
+        return run(argv)
+    finally:
+        resume_after_start()  # the console never opened its database, or has closed
 
 
 __all__ = ["main"]

@@ -52,14 +52,9 @@ def console_command(args: argparse.Namespace, cli_url: str | None, notices: Sequ
     raw_url = configured(cli_url, settings)
     if args.web:  # served to a browser: it needs no terminal of its own
         return serve_web(args, raw_url)
-    from tui.collector import hold_during_start, resume_after_start
-
-    # From before Textual loads until the database is open (the app resumes it then).
-    hold_during_start()
-    try:
-        return _console(args, raw_url, settings, notices)
-    finally:
-        resume_after_start()  # the console never opened its database, or has closed
+    # Garbage collection is held (`tui.cli.main`) until the database is open: the app
+    # resumes it then.
+    return _console(args, raw_url, settings, notices)
 
 
 def _console(

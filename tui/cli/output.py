@@ -3,7 +3,6 @@ exit statuses its commands return."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -37,6 +36,8 @@ def warn(text: str) -> None:
 def print_json(value: Any) -> None:
     """Print ``value`` as one line of JSON: every character kept, as export writes it, and
     shown rather than obeyed on a terminal."""
+    import json
+
     text = json.dumps(value, ensure_ascii=False).translate(JSON_ESCAPES)
     for_terminal(sys.stdout).write(text + "\n")
 

@@ -21,6 +21,7 @@ from tui.cli.console import console_command
 from tui.cli.database import configured, open_database, startup_notices
 from tui.cli.output import EXIT_REFUSED, EXIT_USAGE, PROG, silence, warn
 from tui.cli.parsing import build_parser, console_start
+from tui.collector import resume_after_start
 from tui.signalled import Signalled
 from tui.text import visible_lines
 
@@ -47,6 +48,8 @@ def _run(argv: Sequence[str] | None) -> int:
     args = _parsed(argv)
     if isinstance(args, int):
         return args
+    if args.handler is not None or args.web:
+        resume_after_start()  # only the console's own start holds garbage collection
     console_only = [flag for flag in ("demo", "theme", "no_mouse", "web") if getattr(args, flag)]
     if args.handler is not None and console_only:
         flag = "--" + console_only[0].replace("_", "-")

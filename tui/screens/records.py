@@ -13,7 +13,6 @@ frame): the tables' reads wait for it, and the keys that change data are disable
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -140,6 +139,8 @@ class RecordScreen(QuickEdits, TransferActions):
 
     def record_json(self, record: Any) -> str:
         """The record as the JSON export writes it: its export columns, no password hash."""
+        import json
+
         from data.transfer import write_records
 
         out = io.StringIO()

@@ -7,8 +7,7 @@ opens it after its first frame): the tables' reads wait for it.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -183,7 +182,7 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         search = self._search_box()
         text = "" if search is None else search.value
         if text != self.table.query_state.search:
-            self.table.set_query(replace(self.table.query_state, search=text))
+            self.table.set_query(self.table.query_state._replace(search=text))
 
     def action_clear_search(self) -> None:
         """Escape: empty and hide the search box, show everything again.
@@ -198,11 +197,11 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         self.table.focus()
         query = self.table.query_state
         if had_text:
-            self.table.set_query(replace(query, search=""))
+            self.table.set_query(query._replace(search=""))
         elif query.filters:
             current = self.table.cursor_record
             self.table.set_query(
-                replace(query, filters=(), filter_label=""),
+                query._replace(filters=(), filter_label=""),
                 keep_id=getattr(current, "id", None),
             )
 
@@ -216,13 +215,13 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         """
         self._skip_resume_reload = True
         if not self.query(RecordTable):
-            self._initial_query = replace(self._initial_query, filters=filters, filter_label=label)
+            self._initial_query = self._initial_query._replace(filters=filters, filter_label=label)
             return
         if self._search_timer is not None:
             self._search_timer.stop()
         self._close_search_box()
         self.table.focus()
-        query = replace(self.table.query_state, search="", filters=filters, filter_label=label)
+        query = self.table.query_state._replace(search="", filters=filters, filter_label=label)
         self.table.set_query(query, keep_id=keep_id)
 
     def _close_search_box(self) -> bool:
@@ -261,6 +260,8 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
     def record_json(self, record: Any) -> str:
         """``record`` as a JSON object: its fields as `dataclasses.asdict` gives them, a
         malformed value as the text it was stored as."""
+        import json  # not before the first frame: only copying a record needs it
+
         fields = asdict(record)
         for name in fields:
             as_stored = stored_text(record, name)

@@ -11,7 +11,6 @@ lines look is `tui.widgets.table_layout`'s job; what the table asks, `tui.widget
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 from rich.segment import Segment
@@ -579,7 +578,7 @@ class RecordTable(ReportsWorkerFailures, ScrollView, can_focus=True):
         if column.sort is None:
             self.notify(f"{column.title} cannot be sorted.", severity="warning", timeout=3)
             return
-        self.set_query(replace(self.query_state, sort=column.sort, descending=descending))
+        self.set_query(self.query_state._replace(sort=column.sort, descending=descending))
 
     def action_choose(self) -> None:
         """Tell the screen which record Enter was pressed on."""

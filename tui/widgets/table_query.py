@@ -7,8 +7,7 @@ keyset page requests. The fetchers run in the table's thread workers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from data.records import Count, Page, PageRequest
 
@@ -18,8 +17,7 @@ PageFetcher = Callable[[PageRequest], Page[Any]]
 CountFetcher = Callable[[str, tuple[tuple[str, Any], ...]], Count]
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(NamedTuple):
     """What the table shows: search text, sort column and direction, fixed filters.
 
     ``filter_label`` says what the filters keep, for the admin (``owner: ann@example.com``).
