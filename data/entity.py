@@ -7,14 +7,15 @@ that fills it, validation, the table's columns, the form, the relation picker, t
 subcommands and options, import and export names, and the audit.
 
 This module loads no SQLAlchemy: the command line's parser and the console's first frame
-read declarations before the data core is loaded. The model is named, not imported.
+read declarations before the data core is loaded. The model is named, not imported. A
+declaration is a NamedTuple (a frozen dataclass costs every start more to define: see
+docs/design.md), checked when it is registered (`check_declaration`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # What a field holds; each kind has its validator, its widget and its cell format:
 #   text       one trimmed line, not empty          multiline  free text, may be empty
@@ -33,8 +34,7 @@ ID = "id"
 CLOCK_FIELDS = ("created_at", "updated_at")
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One field of an entity, as every part of the product shows and checks it.
 
     ``width`` is the least width of its column in the console's table (0: not a column) and
@@ -59,12 +59,6 @@ class Field:
     # A relation: the entity it names (by plural), and what deleting that record does here.
     to: str = ""
     on_delete: OnDelete = "unlink"
-
-    def __post_init__(self) -> None:
-        if self.kind == "relation" and not self.to:
-            raise ValueError(f"relation {self.name!r} needs `to`: the entity it names")
-        if self.kind == "choice" and self.choices is None:
-            raise ValueError(f"choice {self.name!r} needs `choices`")
 
     @property
     def title(self) -> str:
@@ -92,8 +86,7 @@ class Field:
         return self.kind != "secret"
 
 
-@dataclass(frozen=True)
-class Entity:
+class Entity(NamedTuple):
     """One kind of record: declared once, derived everywhere.
 
     ``model`` names the SQLAlchemy class as ``module:Class``. ``natural_key`` is the unique
@@ -111,14 +104,7 @@ class Entity:
     title: str = ""
     display: str = ""
     # Sample commands for the command line's help, with the entity's own values.
-    examples: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        names = [item.name for item in self.fields]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{self.plural}: a field is declared twice")
-        if self.natural_key not in names:
-            raise ValueError(f"{self.plural}: natural key {self.natural_key!r} is not a field")
+    examples: tuple[str, ...] = ()
 
     @property
     def screen_title(self) -> str:
@@ -170,10 +156,37 @@ class Entity:
         return counted(count, self.entity, self.plural)
 
 
+def check_declaration(entity: Entity) -> None:
+    """Raise ValueError if ``entity`` is declared wrong: a relation without ``to``, a choice
+    without ``choices``, a field declared twice, a natural key that is not a field.
+
+    The registry runs it on every entity it is given (`data.entities.register`).
+    """
+    for item in entity.fields:
+        if item.kind == "relation" and not item.to:
+            raise ValueError(f"relation {item.name!r} needs `to`: the entity it names")
+        if item.kind == "choice" and item.choices is None:
+            raise ValueError(f"choice {item.name!r} needs `choices`")
+    names = [item.name for item in entity.fields]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{entity.plural}: a field is declared twice")
+    if entity.natural_key not in names:
+        raise ValueError(f"{entity.plural}: natural key {entity.natural_key!r} is not a field")
+
+
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``count`` and the noun that agrees with it: ``1 change``, ``0 changes``, ``1,234 rows``."""
     word = noun if count == 1 else (plural or f"{noun}s")
     return f"{count:,} {word}"
 
 
-__all__ = ["CLOCK_FIELDS", "ID", "Entity", "Field", "Kind", "OnDelete", "counted"]
+__all__ = [
+    "CLOCK_FIELDS",
+    "ID",
+    "Entity",
+    "Field",
+    "Kind",
+    "OnDelete",
+    "check_declaration",
+    "counted",
+]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from data.actor import Actor
 from data.database import Database
-from data.entities import register, unregister
+from data.entities import register, registered, unregister
 from data.entity import Entity, Field
 from data.errors import Invalid
 from data.migration_helpers import create_search_table
@@ -339,3 +339,29 @@ async def test_console_shows_a_shelf_whole_with_its_manager_and_history(
         assert shown["Manager"] == f"Ana Lima <ana@example.com>, user {tools.manager_id}"
         changes = [str(line.content) for line in view.query(".record--change").results(Static)]
         assert changes[0] == "name: Tools → Hand tools"
+
+
+@pytest.mark.parametrize(
+    ("declaration", "mistake"),
+    [
+        (
+            SHELVES._replace(fields=(*SHELVES.fields, Field("keeper", "relation"))),
+            "relation 'keeper' needs `to`",
+        ),
+        (
+            SHELVES._replace(fields=(*SHELVES.fields, Field("size", "choice"))),
+            "choice 'size' needs `choices`",
+        ),
+        (
+            SHELVES._replace(fields=(*SHELVES.fields, Field("name", "text"))),
+            "shelves: a field is declared twice",
+        ),
+        (SHELVES._replace(natural_key="label"), "natural key 'label' is not a field"),
+    ],
+)
+def test_a_declaration_with_a_mistake_is_refused_when_registered(
+    declaration: Entity, mistake: str
+) -> None:
+    with pytest.raises(ValueError, match=mistake):
+        register(declaration)
+    assert "shelves" not in [entity.plural for entity in registered()]

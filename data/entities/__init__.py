@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from data.entity import Entity, counted
+from data.entity import Entity, check_declaration, counted
 
 AUDIT_KEY = "3"  # the audit log's screen key, kept since the first release
 
@@ -32,7 +32,9 @@ def _discover() -> None:
 
 
 def register(entity: Entity) -> Entity:
-    """Add ``entity`` to the registry; its names and screen key must be its own."""
+    """Add ``entity`` to the registry, declared right (`check_declaration`) and with names
+    and a screen key of its own."""
+    check_declaration(entity)
     _discover()
     for other in _registered.values():
         clash = {entity.entity, entity.plural} & {other.entity, other.plural}
