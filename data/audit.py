@@ -12,12 +12,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from data.actor import Actor
 from data.audit_filters import EVERY_ENTRY, AuditFilter
+from data.audit_record import AuditRecord
 from data.errors import Conflict, NotFound, NotRestorable
 from data.identity import drop_other_targets, require_same_record
 from data.lock_wait import lock_row
 from data.numbers import is_record_id
 from data.paging import contains, keyset_page, shown_count
-from data.records import AuditRecord, Count, Page, PageRequest
+from data.records import Count, Page, PageRequest
 from data.specs import SPECS, EntitySpec, from_json
 from data.tables import STREAM_CHUNK, audited_change
 from data.trail import new_batch, snapshot, to_json, write_entry

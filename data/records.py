@@ -1,14 +1,14 @@
 """Plain, frozen records: the only shapes that leave data/. No ORM object ever does.
 
 Each entity's own record class (``UserRecord``, ``ProductRecord``) is made from its
-declaration: see `data.specs.EntitySpec.record_type`.
+declaration: see `data.specs.EntitySpec.record_type`. An audit entry is
+`data.audit_record.AuditRecord`, apart: the console's first frame never reads one.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, make_dataclass
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from data.entity import CLOCK_FIELDS, ID, Entity, Field
@@ -18,33 +18,6 @@ RecordT = TypeVar("RecordT")
 PAGE_LIMIT_MAX = 1_000
 # Rows a screen reads at a time unless the config file's page_size says otherwise.
 PAGE_SIZE = 100
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """One audit entry. ``old``/``new`` hold JSON-ready values, secrets already redacted."""
-
-    id: int
-    at: datetime
-    actor: str
-    source: str
-    batch: str
-    action: str
-    entity: str
-    record_id: int | None
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-    reverts_id: int | None
-    # The database account that wrote it (PostgreSQL, MariaDB); None on SQLite.
-    db_login: str | None = None
-
-    @property
-    def changes(self) -> dict[str, tuple[Any, Any]]:
-        """Field -> (old, new) for every field this entry touched, bookkeeping left out."""
-        old = self.old or {}
-        new = self.new or {}
-        fields = [key for key in {**old, **new} if key != "version"]
-        return {key: (old.get(key), new.get(key)) for key in fields}
 
 
 @dataclass(frozen=True)

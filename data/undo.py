@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from data.actor import Actor
 from data.audit import UNDOABLE_ACTIONS, UndoResult, plan_restore, revert, to_record
+from data.audit_record import AuditRecord
 from data.bulk import cycle_collection_paused, roomy_sqlite_cache, table_of
 from data.entity import counted
 from data.errors import Conflict, NotFound, NotRestorable
 from data.lock_wait import lock_rows
-from data.records import AuditRecord
 from data.specs import SPECS, EntitySpec
 from data.trail import new_batch, to_json, write_restores
 from data.translate import StaleWrite

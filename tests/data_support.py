@@ -9,8 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from data.audit import to_record
+from data.audit_record import AuditRecord
 from data.database import Database
-from data.records import AuditRecord
 from data.unit import reading
 from models import AuditEntry, User
 

@@ -12,9 +12,10 @@ import pytest
 
 import data.transfer
 from data.actor import Actor
+from data.audit_record import AuditRecord
 from data.database import Database
 from data.import_report import ImportReport
-from data.records import AuditRecord, PageRequest
+from data.records import PageRequest
 from data.transfer import Format, export_records, import_records
 from tests.data_support import find
 

@@ -18,11 +18,12 @@ import data.import_json
 import data.import_judging
 import data.transfer
 from data.actor import Actor
+from data.audit_record import AuditRecord
 from data.bulk import execute_many, table_of
 from data.database import Database
 from data.errors import Conflict, Invalid, NotFound
 from data.import_report import ImportReport
-from data.records import AuditRecord, PageRequest
+from data.records import PageRequest
 from data.seed import seed_demo
 from data.specs import spec_of
 from data.transfer import Format, detect_format, export_records, import_records

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from data.entities import AUDIT_KEY, entity_named, registered
 from data.entity import Entity, Field
-from data.records import AuditRecord, shown_as
+from data.records import shown_as
 
 if TYPE_CHECKING:
+    from data.audit_record import AuditRecord
     from data.database import Database
     from data.specs import EntitySpec
     from data.tables import RecordStore
@@ -318,7 +319,6 @@ __all__ = [
     "AUDIT_COLUMNS",
     "AUDIT_TAB",
     "ID_COLUMN",
-    "AuditRecord",
     "ColumnSpec",
     "FieldSpec",
     "Link",

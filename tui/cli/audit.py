@@ -19,8 +19,8 @@ from tui.text import for_terminal, shown
 from tui.views import AUDIT_COLUMNS, ID_COLUMN, timestamp
 
 if TYPE_CHECKING:
+    from data.audit_record import AuditRecord
     from data.database import Database
-    from data.records import AuditRecord
 
 # An entry's fields in the order the csv and json formats write them.
 ENTRY_FIELDS = (

@@ -12,8 +12,8 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from data.audit_record import AuditRecord
 from data.changes import Change
-from data.records import AuditRecord
 from tui.restoring import restore_question
 from tui.screens.dialogs import AuditEntryDialog, ConfirmDialog
 from tui.screens.table_screen import TableScreen

@@ -24,9 +24,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 from textual.widgets.button import ButtonVariant
 
+from data.audit_record import AuditRecord
 from data.changes import Change
 from data.entity import Entity, counted
-from data.records import AuditRecord
 from tui.text import safe, shown, visible
 from tui.views import FieldSpec, ViewSpec, timestamp
 from tui.widgets.footer import Footer

@@ -23,8 +23,8 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
+from data.audit_record import AuditRecord
 from data.entity import CLOCK_FIELDS, Field
-from data.records import AuditRecord
 from tui.app import AccessGuardApp
 from tui.malformed import malformed_cell
 from tui.screens.dialogs import Dialog, HelpScreen, change_lines, key_button, wrapping
