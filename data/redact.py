@@ -27,25 +27,27 @@ _HEAD = r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)"
 # starts another URL; that, and a scheme starting only where a run of scheme characters
 # starts (the lookbehind), keeps the scan linear (a 10 MB value is not tried from each of
 # its characters).
-_URL_PASSWORD = re.compile(rf"{_HEAD}(?P<password>(?:(?!://)[^\n])*)@(?={_HOST})")
+_URL_PASSWORD = rf"{_HEAD}(?P<password>(?:(?!://)[^\n])*)@(?={_HOST})"
 # The same in a URL as configured, which is one URL: its password holds no ``/``, ``?`` or
 # ``#`` ahead of an ``@`` (so an ``@`` in the path or query is not taken for its end).
-_TYPED_PASSWORD = re.compile(rf"{_HEAD}(?P<password>[^/?#\n]*)@(?={_HOST})")
+_TYPED_PASSWORD = rf"{_HEAD}(?P<password>[^/?#\n]*)@(?={_HOST})"
 # A parameter whose name holds password, passwd, pwd or secret (``?sslpassword=``,
 # ``&my_secret=``, ``?PASSWORD=``, libpq's ``password=`` keyword): its value, to the next
 # parameter. An unencoded space may be part of the value, so the rest of the line is
 # masked rather than risk showing a password's tail.
-_SECRET_PARAMETER = re.compile(
-    r"(?P<head>(?<![^\s?&;,(])[\w.-]*(?:pass(?:word|wd)|pwd|secret)[\w.-]*=)"
-    r"(?:'[^'\n]*'?|\"[^\"\n]*\"?|[^&#\n]*)",
-    re.IGNORECASE,
+_SECRET_PARAMETER = (
+    r"(?i)(?P<head>(?<![^\s?&;,(])[\w.-]*(?:pass(?:word|wd)|pwd|secret)[\w.-]*=)"
+    r"(?:'[^'\n]*'?|\"[^\"\n]*\"?|[^&#\n]*)"
 )
 
 
 def redact(text: str) -> str:
     """``text`` with every URL password and secret parameter in it replaced by ``***``."""
-    masked = _URL_PASSWORD.sub(rf"\g<head>{MASK}@", text)
-    return _SECRET_PARAMETER.sub(rf"\g<head>{MASK}", masked)
+    # Without an "@" there is no URL password, without an "=" no parameter: most text
+    # (a SQLite path, a message) is returned as it is, and the patterns are compiled (by
+    # `re`, once) only for text that may hold a secret.
+    masked = re.sub(_URL_PASSWORD, rf"\g<head>{MASK}@", text) if "@" in text else text
+    return re.sub(_SECRET_PARAMETER, rf"\g<head>{MASK}", masked) if "=" in masked else masked
 
 
 def holds_secret(text: str) -> bool:
@@ -57,7 +59,7 @@ def encode_at_signs(url: str) -> str:
     """``url`` with each ``@`` in its password and in its query percent-encoded, so that a
     parser reads the password the admin meant (``p@ss``, ``?password=p@ss``) rather than
     ending it at the first ``@`` and taking the rest for the host."""
-    found = _TYPED_PASSWORD.match(url)
+    found = re.match(_TYPED_PASSWORD, url)
     if found is not None:
         head = f"{found['head']}{found['password'].replace('@', '%40')}@"
         rest = url[found.end("password") + 1 :]
