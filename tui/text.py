@@ -24,11 +24,10 @@ ELLIPSIS = "…"
 
 # The zero-width joiner and non-joiner are meant to join letters (Persian, Indic scripts)
 # and emoji (a family is four people joined by ZWJ); between those they stay. Anywhere
-# else (beside ASCII, a space, or at either end) they only hide, and are shown.
+# else (beside ASCII, a space, or at either end) they only hide, and are shown. Compiled
+# (by `re`, once) for the first text that holds one, not at every start.
 _JOINERS = JOINERS
-_LONE_JOINER = re.compile(
-    rf"(?<![^\x00-\x7f\s])[{_JOINERS}]|[{_JOINERS}](?![^\x00-\x7f\s{_JOINERS}])"
-)
+_LONE_JOINER = rf"(?<![^\x00-\x7f\s])[{_JOINERS}]|[{_JOINERS}](?![^\x00-\x7f\s{_JOINERS}])"
 
 
 def _stand_ins() -> dict[int, str]:
@@ -70,7 +69,7 @@ def visible_lines(text: str) -> str:
 def _shown(text: str, stand_ins: dict[int, str]) -> str:
     shown = text.translate(stand_ins)
     if "\u200c" in shown or "\u200d" in shown:
-        shown = _LONE_JOINER.sub(REPLACEMENT, shown)
+        shown = re.sub(_LONE_JOINER, REPLACEMENT, shown)
     return shown
 
 
