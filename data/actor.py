@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import pwd
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(NamedTuple):
     """The identity written into every audit entry.
 
     ``source`` says which program made the change ("cli", or "console:<id>" for one running

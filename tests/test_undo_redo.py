@@ -4,7 +4,6 @@ that nothing moved on, a big import is taken back in short, resumable chunks."""
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 
 import pytest
 
@@ -118,7 +117,7 @@ def test_undo_and_redo_refuse_when_anything_moved_on_since_the_plan(
 
 def test_undo_takes_back_only_this_consoles_changes(db: Database, actor: Actor) -> None:
     """Same admin, two consoles: each undoes its own work, never the other's."""
-    console_2 = replace(actor, source="console:two")
+    console_2 = actor._replace(source="console:two")
     mine = db.users.create({"name": "Gus", "email": "gus@example.com"}, actor=actor)
     db.users.create({"name": "Hal", "email": "hal@example.com"}, actor=console_2)
     plan = db.audit.undo_plan(actor=actor)
