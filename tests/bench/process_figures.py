@@ -133,7 +133,6 @@ def _run_by_run(samples: dict[str, list[dict[str, Any]]]) -> Outcome:
     A burst of load slows a whole round alike (the three run one after another), so these
     ratios move less than the medians' do: information beside the verdict, not the verdict.
     """
-
     ratios = {
         size: [
             console["data_ms"] / bare["paint_ms"]

@@ -190,10 +190,7 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         With no search to clear, it clears a filter (``owner: …``) instead, keeping the
         cursor on its record where the first page holds it: one Escape per layer.
         """
-        if self._search_timer is not None:
-            self._search_timer.stop()
-        typed = self._close_search_box()
-        had_text = typed or bool(self.table.query_state.search)
+        had_text = self._close_search_box() or bool(self.table.query_state.search)
         self.table.focus()
         query = self.table.query_state
         if had_text:
@@ -217,15 +214,16 @@ class TableScreen(ReportsWorkerFailures, Screen[None]):
         if not self.query(RecordTable):
             self._initial_query = self._initial_query._replace(filters=filters, filter_label=label)
             return
-        if self._search_timer is not None:
-            self._search_timer.stop()
         self._close_search_box()
         self.table.focus()
         query = self.table.query_state._replace(search="", filters=filters, filter_label=label)
         self.table.set_query(query, keep_id=keep_id)
 
     def _close_search_box(self) -> bool:
-        """Empty and hide the search box, if / has opened it; whether it held text."""
+        """Empty and hide the search box, if / has opened it, its pending search dropped;
+        whether it held text."""
+        if self._search_timer is not None:
+            self._search_timer.stop()
         search = self._search_box()
         if search is None:
             return False
